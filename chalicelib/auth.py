@@ -1,0 +1,51 @@
+"""Client tokens: HS256 JWTs whose ``sub`` is the user id.
+
+The user id of a connection comes from its token and from nowhere else.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass
+
+import jwt
+
+USER_ID_RE = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
+MAX_NAME_LENGTH = 100
+
+
+class InvalidToken(Exception):
+    """The token is missing, malformed, badly signed, expired or names no valid user."""
+
+
+@dataclass(frozen=True)
+class Identity:
+    user_id: str
+    name: str | None = None
+
+
+def verify_token(token: str | None, secret: str) -> Identity:
+    if not token:
+        raise InvalidToken("missing token")
+    try:
+        claims = jwt.decode(token, secret, algorithms=["HS256"], options={"require": ["exp", "sub"]})
+    except jwt.PyJWTError as exc:
+        raise InvalidToken(str(exc)) from exc
+    user_id = claims.get("sub")
+    if not isinstance(user_id, str) or not USER_ID_RE.match(user_id):
+        raise InvalidToken("sub is not a valid user id")
+    name = claims.get("name")
+    if not isinstance(name, str) or not name.strip():
+        name = None
+    return Identity(user_id=user_id, name=name[:MAX_NAME_LENGTH] if name else None)
+
+
+def issue_token(user_id: str, secret: str, ttl_seconds: int = 86400, name: str | None = None) -> str:
+    """Sign a token (the local stack's /dev/token, tests, and operators' scripts)."""
+    if not USER_ID_RE.match(user_id):
+        raise ValueError(f"invalid user id: {user_id!r}")
+    claims: dict[str, object] = {"sub": user_id, "exp": int(time.time()) + ttl_seconds}
+    if name:
+        claims["name"] = name
+    return jwt.encode(claims, secret, algorithm="HS256")

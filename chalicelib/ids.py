@@ -1,0 +1,43 @@
+"""Identifiers and timestamps.
+
+Ids are ULIDs (48-bit millisecond time + 80 random bits, Crockford base32) with a short
+prefix saying what they name: ``c_`` for chats, ``m_`` for messages. They sort by creation
+time, which makes them pleasant in logs and consoles.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from datetime import UTC, datetime
+
+_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+
+def ulid(now_ms: int | None = None) -> str:
+    """A 26-character ULID string."""
+    ms = int(time.time() * 1000) if now_ms is None else now_ms
+    value = (ms << 80) | secrets.randbits(80)
+    chars = []
+    for _ in range(26):
+        chars.append(_CROCKFORD[value & 31])
+        value >>= 5
+    return "".join(reversed(chars))
+
+
+def new_chat_id() -> str:
+    return "c_" + ulid()
+
+
+def new_message_id() -> str:
+    return "m_" + ulid()
+
+
+def iso_now() -> str:
+    """UTC now as ISO 8601 with milliseconds and ``Z``: ``2026-11-24T10:00:01.234Z``."""
+    return iso_from_epoch_ms(int(time.time() * 1000))
+
+
+def iso_from_epoch_ms(ms: int) -> str:
+    moment = datetime.fromtimestamp(ms / 1000, tz=UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"

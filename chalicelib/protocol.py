@@ -1,0 +1,286 @@
+"""Wire protocol v1: parse client frames into typed requests, render server frames.
+
+Pure functions, no I/O. ``parse_request`` either returns one of the request dataclasses below
+or raises a ``ChatError`` (with the frame's ``req`` attached when it could be read), so every
+frame gets exactly one reply.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from chalicelib.auth import USER_ID_RE
+from chalicelib.errors import BadRequest, ChatError, TooLarge
+
+MAX_FRAME_BYTES = 128 * 1024
+MAX_TEXT_CHARS = 4096
+MAX_TITLE_CHARS = 200
+MAX_MEMBERS = 100
+MAX_REQ_CHARS = 64
+HISTORY_DEFAULT_LIMIT = 50
+HISTORY_MAX_LIMIT = 100
+OPEN_PAGE_SIZE = 50
+
+CHAT_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+CLIENT_MSG_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+@dataclass(frozen=True)
+class Ping:
+    pass
+
+
+@dataclass(frozen=True)
+class ChatCreate:
+    members: tuple[str, ...]
+    title: str | None
+
+
+@dataclass(frozen=True)
+class ChatList:
+    pass
+
+
+@dataclass(frozen=True)
+class ChatOpen:
+    chat_id: str
+
+
+@dataclass(frozen=True)
+class ChatClose:
+    chat_id: str
+
+
+@dataclass(frozen=True)
+class ChatHistory:
+    chat_id: str
+    before: int | None
+    after: int | None
+    limit: int
+
+
+@dataclass(frozen=True)
+class MessageSend:
+    chat_id: str
+    client_msg_id: str
+    text: str
+
+
+@dataclass(frozen=True)
+class Receipt:
+    chat_id: str
+    seq: int
+    read: bool  # message.read (True) or message.delivered (False)
+
+
+@dataclass(frozen=True)
+class Typing:
+    chat_id: str
+    typing: bool
+
+
+Request = Ping | ChatCreate | ChatList | ChatOpen | ChatClose | ChatHistory | MessageSend | Receipt | Typing
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """A parsed frame: the request and the ``req`` its reply must echo."""
+
+    request: Request
+    req: str | None
+
+
+class FrameError(Exception):
+    """A ChatError together with the ``req`` of the frame that caused it (if readable)."""
+
+    def __init__(self, error: ChatError, req: str | None) -> None:
+        super().__init__(error.message)
+        self.error = error
+        self.req = req
+
+
+# ---------------------------------------------------------------- field readers
+
+
+def _fail(message: str) -> BadRequest:
+    return BadRequest(message)
+
+
+def _valid_unicode(value: str, name: str) -> str:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise _fail(f"'{name}' is not valid Unicode (lone surrogate)") from None
+    return value
+
+
+def _string(body: Mapping[str, Any], name: str, pattern: re.Pattern[str] | None = None) -> str:
+    value = body.get(name)
+    if value is None:
+        raise _fail(f"'{name}' is required")
+    if not isinstance(value, str):
+        raise _fail(f"'{name}' must be a string")
+    if pattern is not None and not pattern.match(value):
+        raise _fail(f"'{name}' is not a valid id")
+    return _valid_unicode(value, name)
+
+
+def _int(body: Mapping[str, Any], name: str, minimum: int, required: bool = True) -> int | None:
+    value = body.get(name)
+    if value is None:
+        if required:
+            raise _fail(f"'{name}' is required")
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise _fail(f"'{name}' must be an integer")
+    if value < minimum:
+        raise _fail(f"'{name}' must be at least {minimum}")
+    if value > 2**53:
+        raise _fail(f"'{name}' is out of range")
+    return value
+
+
+def _chat_id(body: Mapping[str, Any]) -> str:
+    return _string(body, "chat_id", CHAT_ID_RE)
+
+
+# ---------------------------------------------------------------- per-action parsers
+
+
+def _parse_create(body: Mapping[str, Any]) -> ChatCreate:
+    members = body.get("members")
+    if not isinstance(members, list):
+        raise _fail("'members' must be a list of user ids")
+    if len(members) > MAX_MEMBERS:
+        raise TooLarge(f"a chat has at most {MAX_MEMBERS} members")
+    for member in members:
+        if not isinstance(member, str) or not USER_ID_RE.match(member):
+            raise _fail("'members' must be a list of user ids (1-64 of A-Za-z0-9_.@-)")
+    title = body.get("title")
+    if title is not None:
+        if not isinstance(title, str):
+            raise _fail("'title' must be a string")
+        _valid_unicode(title, "title")
+        if len(title) > MAX_TITLE_CHARS:
+            raise TooLarge(f"'title' is longer than {MAX_TITLE_CHARS} characters")
+    return ChatCreate(members=tuple(members), title=title)
+
+
+def _parse_history(body: Mapping[str, Any]) -> ChatHistory:
+    chat_id = _chat_id(body)
+    before = _int(body, "before", 1, required=False)
+    after = _int(body, "after", 0, required=False)
+    limit = _int(body, "limit", 1, required=False)
+    if limit is None:
+        limit = HISTORY_DEFAULT_LIMIT
+    elif limit > HISTORY_MAX_LIMIT:
+        raise _fail(f"'limit' must be between 1 and {HISTORY_MAX_LIMIT}")
+    return ChatHistory(chat_id=chat_id, before=before, after=after, limit=limit)
+
+
+def _parse_send(body: Mapping[str, Any]) -> MessageSend:
+    chat_id = _chat_id(body)
+    client_msg_id = body.get("client_msg_id")
+    if not isinstance(client_msg_id, str) or not CLIENT_MSG_ID_RE.match(client_msg_id):
+        raise _fail("'client_msg_id' must be 1-64 characters of A-Za-z0-9_-")
+    text = body.get("text")
+    if not isinstance(text, str):
+        raise _fail("'text' must be a string")
+    if not text:
+        raise _fail("'text' must not be empty")
+    if len(text) > MAX_TEXT_CHARS:
+        raise TooLarge(f"'text' is longer than {MAX_TEXT_CHARS} characters")
+    return MessageSend(chat_id=chat_id, client_msg_id=client_msg_id, text=_valid_unicode(text, "text"))
+
+
+def _parse_receipt(read: bool) -> Callable[[Mapping[str, Any]], Receipt]:
+    def parse(body: Mapping[str, Any]) -> Receipt:
+        seq = _int(body, "seq", 0)
+        assert seq is not None
+        return Receipt(chat_id=_chat_id(body), seq=seq, read=read)
+
+    return parse
+
+
+def _parse_typing(body: Mapping[str, Any]) -> Typing:
+    chat_id = _chat_id(body)
+    typing = body.get("typing")
+    if not isinstance(typing, bool):
+        raise _fail("'typing' must be true or false")
+    return Typing(chat_id=chat_id, typing=typing)
+
+
+_PARSERS: dict[str, Callable[[Mapping[str, Any]], Request]] = {
+    "ping": lambda body: Ping(),
+    "chat.create": _parse_create,
+    "chat.list": lambda body: ChatList(),
+    "chat.open": lambda body: ChatOpen(chat_id=_chat_id(body)),
+    "chat.close": lambda body: ChatClose(chat_id=_chat_id(body)),
+    "chat.history": _parse_history,
+    "message.send": _parse_send,
+    "message.delivered": _parse_receipt(read=False),
+    "message.read": _parse_receipt(read=True),
+    "typing": _parse_typing,
+}
+
+ACTIONS = frozenset(_PARSERS)
+
+
+def _read_req(body: Mapping[str, Any]) -> str | None:
+    req = body.get("req")
+    if req is None:
+        return None
+    if not isinstance(req, str) or len(req) > MAX_REQ_CHARS:
+        raise FrameError(BadRequest(f"'req' must be a string of at most {MAX_REQ_CHARS} characters"), None)
+    try:
+        return _valid_unicode(req, "req")
+    except BadRequest as exc:
+        raise FrameError(exc, None) from None
+
+
+def parse_request(raw: str | None) -> Envelope:
+    """Parse one client frame. Raises ``FrameError`` for anything the protocol refuses."""
+    if raw is None:
+        raise FrameError(BadRequest("empty frame"), None)
+    if len(raw.encode("utf-8", "surrogatepass")) > MAX_FRAME_BYTES:
+        raise FrameError(TooLarge(f"frame is larger than {MAX_FRAME_BYTES} bytes"), None)
+    try:
+        body = json.loads(raw)
+    except (ValueError, RecursionError):
+        raise FrameError(BadRequest("frame is not valid JSON"), None) from None
+    if not isinstance(body, dict):
+        raise FrameError(BadRequest("frame must be a JSON object"), None)
+    req = _read_req(body)
+    action = body.get("action")
+    if not isinstance(action, str):
+        raise FrameError(BadRequest("'action' must be a string"), req)
+    parser = _PARSERS.get(action)
+    if parser is None:
+        raise FrameError(BadRequest(f"unknown action {action[:64]!r}"), req)
+    try:
+        return Envelope(request=parser(body), req=req)
+    except ChatError as exc:
+        raise FrameError(exc, req) from None
+
+
+# ---------------------------------------------------------------- server frames
+
+
+def frame(event: str, req: str | None = None, /, **fields: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {"event": event}
+    if req is not None:
+        out["req"] = req
+    out.update(fields)
+    return out
+
+
+def error_frame(error: ChatError, req: str | None = None) -> dict[str, Any]:
+    return frame("error", req, code=error.code, message=error.message)
+
+
+def encode(payload: Mapping[str, Any]) -> bytes:
+    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode("utf-8")

@@ -1,0 +1,118 @@
+"""The chat service: what the three WebSocket Lambdas do.
+
+``connect`` and ``disconnect`` manage connection records. ``message`` parses one frame, runs
+its action and posts exactly one reply (or, for ``typing``, none unless it failed), then the
+frames the action sends to others. Work that follows a stored change (fan-out) runs after the
+reply and never turns a stored change into an error reply.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from chalicelib.actions import Actions, Context, Post
+from chalicelib.auth import InvalidToken, verify_token
+from chalicelib.config import Settings
+from chalicelib.delivery import Delivery, PostResult, management_endpoint
+from chalicelib.errors import BadRequest, ChatError, Forbidden
+from chalicelib.model import Connection
+from chalicelib.protocol import FrameError, Ping, encode, error_frame, frame, parse_request
+from chalicelib.secret import JwtSecret, SecretUnavailable
+from chalicelib.storage import Store
+from chalicelib.wsevent import WsEvent
+
+log = logging.getLogger(__name__)
+
+
+class ChatService:
+    def __init__(self, store: Store, delivery: Delivery, secret: JwtSecret, settings: Settings) -> None:
+        self.store = store
+        self.delivery = delivery
+        self.secret = secret
+        self.settings = settings
+        self.actions = Actions(store)
+
+    # ------------------------------------------------------------ $connect / $disconnect
+
+    def connect(self, event: WsEvent) -> int:
+        """Verify the token and record the connection. Returns the HTTP status for API Gateway."""
+        try:
+            identity = verify_token(event.query.get("token"), self.secret.get())
+        except InvalidToken as exc:
+            log.info("refused connection %s: %s", event.connection_id, exc)
+            return 401
+        except SecretUnavailable:
+            log.exception("no JWT secret configured")
+            return 500
+        now = int(time.time())
+        connection = Connection(
+            connection_id=event.connection_id,
+            user_id=identity.user_id,
+            name=identity.name,
+            connected_at=now,
+            expires_at=now + self.settings.connection_ttl_seconds,
+        )
+        try:
+            self.store.add_connection(connection)
+        except ChatError:
+            log.exception("could not record connection %s", event.connection_id)
+            return 500
+        return 200
+
+    def disconnect(self, event: WsEvent) -> None:
+        try:
+            self.store.remove_connection(event.connection_id)
+        except ChatError:
+            # The record's TTL removes it later; a post to it answers 410 and removes it sooner.
+            log.exception("could not forget connection %s", event.connection_id)
+
+    # ------------------------------------------------------------ $default
+
+    def message(self, event: WsEvent) -> None:
+        endpoint = management_endpoint(
+            event.api_id, event.stage, self.settings.region, self.settings.management_endpoint
+        )
+        reply, then = self._handle(event)
+        if reply is not None and self._post(endpoint, event.connection_id, reply) is PostResult.GONE:
+            self._forget([event.connection_id])
+        try:
+            posts = then()
+        except Exception:  # the change is stored; receivers resync by seq
+            log.exception("fan-out failed after %s", event.connection_id)
+            return
+        self._forget(self.delivery.post_many(endpoint, posts))
+
+    def _post(self, endpoint: str, connection_id: str, payload: dict[str, Any]) -> PostResult:
+        return self.delivery.post(endpoint, connection_id, encode(payload))
+
+    def _handle(self, event: WsEvent) -> tuple[dict[str, Any] | None, Callable[[], list[Post]]]:
+        req = None
+        try:
+            if event.binary:
+                raise FrameError(BadRequest("frames must be text (JSON)"), None)
+            envelope = parse_request(event.body)
+            req = envelope.req
+            if isinstance(envelope.request, Ping):
+                return frame("pong", req), list
+            connection = self.store.get_connection(event.connection_id)
+            if connection is None:
+                raise Forbidden("this connection is not registered; reconnect")
+            outcome = self.actions.run(Context(connection, req), envelope.request)
+            return outcome.reply, outcome.then
+        except FrameError as exc:
+            return error_frame(exc.error, exc.req), list
+        except ChatError as exc:
+            return error_frame(exc, req), list
+        except Exception:
+            log.exception("unhandled error on %s", event.connection_id)
+            return error_frame(ChatError(), req), list
+
+    def _forget(self, connection_ids: list[str]) -> None:
+        for connection_id in connection_ids:
+            try:
+                self.store.remove_connection(connection_id)
+            except ChatError:
+                log.exception("could not forget gone connection %s", connection_id)

@@ -1,0 +1,89 @@
+"""The storage interface. The domain speaks to this, never to PynamoDB or boto3.
+
+Every method is one access pattern with a known cost in DynamoDB requests (noted per method
+for the DynamoDB implementation). Failures after retries raise ``Unavailable``.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Iterable, Mapping
+
+from chalicelib.model import ChatRecord, Connection, Message, Page, Pointers, Presence, StoredSend
+
+
+class SeqConflict(Exception):
+    """Another send advanced the chat first; ``current`` is the chat as it is now."""
+
+    def __init__(self, current: ChatRecord) -> None:
+        super().__init__(f"chat {current.chat_id} moved to seq {current.last_seq}")
+        self.current = current
+
+
+class Store(abc.ABC):
+    # -- connections and presence
+
+    @abc.abstractmethod
+    def add_connection(self, connection: Connection) -> None:
+        """Record a new connection and add it to its user's presence (2 requests)."""
+
+    @abc.abstractmethod
+    def get_connection(self, connection_id: str) -> Connection | None:
+        """Who is this connection (1 GetItem)."""
+
+    @abc.abstractmethod
+    def remove_connection(self, connection_id: str) -> Connection | None:
+        """Forget a connection (2 requests); returns what it was, or None if unknown."""
+
+    @abc.abstractmethod
+    def set_viewing(self, connection: Connection, chat_id: str) -> None:
+        """This connection now views ``chat_id`` (1 UpdateItem)."""
+
+    @abc.abstractmethod
+    def clear_viewing(self, connection: Connection, chat_id: str) -> None:
+        """This connection views no chat, if it was viewing ``chat_id`` (1 UpdateItem)."""
+
+    @abc.abstractmethod
+    def presence(self, user_ids: Iterable[str]) -> Mapping[str, list[Presence]]:
+        """The live connections of these users (BatchGetItem, ceil(N/100) requests)."""
+
+    # -- chats and members
+
+    @abc.abstractmethod
+    def create_chat(self, chat: ChatRecord) -> None:
+        """Store a new chat and its memberships."""
+
+    @abc.abstractmethod
+    def get_chat(self, chat_id: str) -> ChatRecord | None:
+        """One chat, strongly consistent (1 GetItem)."""
+
+    @abc.abstractmethod
+    def get_chats(self, chat_ids: Iterable[str]) -> list[ChatRecord]:
+        """Many chats (BatchGetItem); missing ones are left out."""
+
+    @abc.abstractmethod
+    def memberships_of(self, user_id: str) -> Mapping[str, Pointers]:
+        """Every chat of a user with the user's pointers (Query)."""
+
+    @abc.abstractmethod
+    def pointers(self, chat_id: str, user_ids: Iterable[str]) -> Mapping[str, Pointers]:
+        """Pointers of these members in one chat (BatchGetItem)."""
+
+    @abc.abstractmethod
+    def advance_pointers(self, chat_id: str, user_id: str, old: Pointers, new: Pointers) -> bool:
+        """Compare-and-set a member's pointers (1 UpdateItem); False if ``old`` was stale."""
+
+    # -- messages
+
+    @abc.abstractmethod
+    def append_message(self, chat: ChatRecord, message: Message) -> StoredSend:
+        """Store ``message`` as seq ``chat.last_seq + 1`` in one transaction that also moves the
+        chat's counter and the sender's pointers and records the client_msg_id.
+
+        Returns the stored message, or the original one with ``duplicate=True`` for a retry.
+        Raises ``SeqConflict`` when the chat moved since ``chat`` was read.
+        """
+
+    @abc.abstractmethod
+    def messages(self, chat_id: str, before: int | None, after: int | None, limit: int) -> Page:
+        """A page of messages in ascending seq (1 Query)."""

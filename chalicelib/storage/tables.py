@@ -1,0 +1,143 @@
+"""PynamoDB models: one table per kind of item, each keyed for its access pattern.
+
+| table              | key                      | read by                                   |
+| ------------------ | ------------------------ | ----------------------------------------- |
+| connections        | connection_id            | GetItem: who is this connection           |
+| presence           | user_id                  | BatchGetItem: members' live connections   |
+| chats              | chat_id                  | GetItem / BatchGetItem                    |
+| memberships        | user_id + chat_id        | Query: my chats; BatchGetItem: receipts   |
+| messages           | chat_id + seq            | Query: history pages                      |
+| send_keys          | send_key                 | conditional Put: idempotent sends         |
+
+Table names are ``{CHAT_TABLE_PREFIX}-{table}``; the region and endpoint follow the standard
+AWS environment variables (``AWS_ENDPOINT_URL_DYNAMODB`` included), read when this module is
+imported.
+"""
+
+from __future__ import annotations
+
+from pynamodb.attributes import (
+    ListAttribute,
+    MapAttribute,
+    NumberAttribute,
+    TTLAttribute,
+    UnicodeAttribute,
+)
+from pynamodb.models import Model
+
+from chalicelib import config
+
+_PREFIX = config.table_prefix()
+_REGION = config.region()
+
+
+class _Meta:
+    region = _REGION
+    # Fail fast inside a Lambda invocation rather than hang on a bad network.
+    connect_timeout_seconds = 3
+    read_timeout_seconds = 10
+    max_retry_attempts = 3
+
+
+class ConnectionItem(Model):
+    class Meta(_Meta):
+        table_name = f"{_PREFIX}-connections"
+
+    connection_id = UnicodeAttribute(hash_key=True)
+    user_id = UnicodeAttribute()
+    name = UnicodeAttribute(null=True)
+    connected_at = NumberAttribute()
+    expires_at = TTLAttribute()
+
+
+class PresenceItem(Model):
+    """A user's live connections: ``conns`` maps connection id -> {"exp": epoch, "chat"?: id}.
+
+    One item per user so that fan-out fetches 100 members' connections in one BatchGetItem.
+    """
+
+    class Meta(_Meta):
+        table_name = f"{_PREFIX}-presence"
+
+    user_id = UnicodeAttribute(hash_key=True)
+    conns = MapAttribute()  # type: ignore[var-annotated]
+    expires_at = TTLAttribute()
+
+
+class MessageMap(MapAttribute):  # type: ignore[type-arg]
+    seq = NumberAttribute()
+    message_id = UnicodeAttribute()
+    client_msg_id = UnicodeAttribute()
+    sender_id = UnicodeAttribute()
+    text = UnicodeAttribute()
+    sent_at = UnicodeAttribute()
+
+
+class ChatItem(Model):
+    class Meta(_Meta):
+        table_name = f"{_PREFIX}-chats"
+
+    chat_id = UnicodeAttribute(hash_key=True)
+    title = UnicodeAttribute(null=True)
+    members = ListAttribute(of=UnicodeAttribute)  # type: ignore[var-annotated]
+    created_by = UnicodeAttribute()
+    created_at = UnicodeAttribute()
+    last_seq = NumberAttribute(default=0)
+    last_message = MessageMap(null=True)
+
+
+class MembershipItem(Model):
+    class Meta(_Meta):
+        table_name = f"{_PREFIX}-memberships"
+
+    user_id = UnicodeAttribute(hash_key=True)
+    chat_id = UnicodeAttribute(range_key=True)
+    delivered_seq = NumberAttribute(default=0)
+    read_seq = NumberAttribute(default=0)
+    joined_at = UnicodeAttribute()
+
+
+class MessageItem(Model):
+    class Meta(_Meta):
+        table_name = f"{_PREFIX}-messages"
+
+    chat_id = UnicodeAttribute(hash_key=True)
+    seq = NumberAttribute(range_key=True)
+    message_id = UnicodeAttribute()
+    client_msg_id = UnicodeAttribute()
+    sender_id = UnicodeAttribute()
+    text = UnicodeAttribute()
+    sent_at = UnicodeAttribute()
+
+
+class SendKeyItem(Model):
+    """``{chat_id}|{sender_id}|{client_msg_id}`` -> the seq it was stored as."""
+
+    class Meta(_Meta):
+        table_name = f"{_PREFIX}-send_keys"
+
+    send_key = UnicodeAttribute(hash_key=True)
+    seq = NumberAttribute()
+    message_id = UnicodeAttribute()
+    sent_at = UnicodeAttribute()
+
+
+ALL_MODELS: tuple[type[Model], ...] = (
+    ConnectionItem,
+    PresenceItem,
+    ChatItem,
+    MembershipItem,
+    MessageItem,
+    SendKeyItem,
+)
+TTL_ATTRIBUTE = "expires_at"
+
+
+def create_tables(wait: bool = False) -> list[str]:
+    """Create any missing table (local stack, tests). Returns the names created."""
+    created = []
+    for model in ALL_MODELS:
+        if not model.exists():
+            model.create_table(billing_mode="PAY_PER_REQUEST", wait=wait)
+            created.append(model.Meta.table_name)
+    return created

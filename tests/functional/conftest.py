@@ -1,0 +1,47 @@
+"""Functional tier: the real handlers, DynamoDB under moto, a fake management API."""
+
+from __future__ import annotations
+
+import pytest
+from moto import mock_aws
+
+from chalicelib import runtime
+from chalicelib.config import Settings
+from chalicelib.delivery import Delivery
+from chalicelib.secret import JwtSecret
+from chalicelib.service import ChatService
+from chalicelib.storage.dynamo import DynamoStore
+from chalicelib.storage.tables import ALL_MODELS, create_tables
+from tests.functional.harness import FakeManagementApi, Harness
+
+
+@pytest.fixture(scope="session")
+def moto_aws():
+    with mock_aws():
+        yield
+
+
+@pytest.fixture
+def tables(moto_aws):
+    for model in ALL_MODELS:
+        if model.exists():
+            model.delete_table()
+    create_tables()
+    yield
+
+
+def build_service(api: FakeManagementApi, concurrency: int = 32) -> ChatService:
+    settings = Settings.from_env()
+    return ChatService(DynamoStore(), Delivery(api.client_for, concurrency), JwtSecret(settings), settings)
+
+
+@pytest.fixture
+def api() -> FakeManagementApi:
+    return FakeManagementApi()
+
+
+@pytest.fixture
+def harness(tables, api):
+    runtime.use_service(build_service(api))
+    yield Harness(api)
+    runtime.use_service(None)

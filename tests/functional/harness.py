@@ -1,0 +1,170 @@
+"""Drive the real Chalice handler functions with API Gateway-shaped events.
+
+``FakeManagementApi`` stands in for the API Gateway management API: it records the frames
+posted to each connection, answers 410 for connections marked gone, and can take time per
+post while measuring how many posts overlap.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import threading
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+import app as chalice_app
+from chalicelib.auth import issue_token
+
+SECRET = "test-secret-that-is-long-enough-for-hs256"
+API_ID = "testapi123"
+STAGE = "dev"
+_ids = itertools.count(1)
+
+
+def ws_event(route_key: str, connection_id: str, body: Any = None, query: dict | None = None) -> dict:
+    """The event API Gateway sends to the Lambda for one WebSocket event."""
+    event_type = {"$connect": "CONNECT", "$disconnect": "DISCONNECT"}.get(route_key, "MESSAGE")
+    event: dict[str, Any] = {
+        "requestContext": {
+            "routeKey": route_key,
+            "eventType": event_type,
+            "extendedRequestId": f"ext{next(_ids)}",
+            "requestTime": "24/Nov/2026:10:00:00 +0000",
+            "messageDirection": "IN",
+            "stage": STAGE,
+            "connectedAt": int(time.time() * 1000),
+            "requestTimeEpoch": int(time.time() * 1000),
+            "identity": {"sourceIp": "127.0.0.1", "userAgent": "pytest"},
+            "requestId": f"req{next(_ids)}",
+            "domainName": f"{API_ID}.execute-api.us-east-1.amazonaws.com",
+            "connectionId": connection_id,
+            "apiId": API_ID,
+        },
+        "isBase64Encoded": False,
+    }
+    if route_key == "$connect":
+        event["headers"] = {"Host": f"{API_ID}.execute-api.us-east-1.amazonaws.com"}
+        event["multiValueHeaders"] = {}
+        event["queryStringParameters"] = query
+        event["multiValueQueryStringParameters"] = {k: [v] for k, v in query.items()} if query else None
+    elif route_key == "$disconnect":
+        event["requestContext"]["disconnectStatusCode"] = 1001
+    else:
+        event["requestContext"]["messageId"] = f"msg{next(_ids)}"
+        event["body"] = body if isinstance(body, str) or body is None else json.dumps(body)
+    return event
+
+
+def _gone_error() -> ClientError:
+    return ClientError(
+        {
+            "Error": {"Code": "GoneException", "Message": "connection is gone"},
+            "ResponseMetadata": {"HTTPStatusCode": 410},
+        },
+        "PostToConnection",
+    )
+
+
+class FakeManagementApi:
+    def __init__(self, delay: float = 0.0) -> None:
+        self.frames: dict[str, list[dict]] = defaultdict(list)
+        self.posts: list[str] = []
+        self.gone: set[str] = set()
+        self.delay = delay
+        self.active = 0
+        self.max_active = 0
+        self.endpoints: set[str] = set()
+        self._lock = threading.Lock()
+
+    def client_for(self, endpoint: str) -> FakeManagementApi:
+        self.endpoints.add(endpoint)
+        return self
+
+    def post_to_connection(self, *, ConnectionId: str, Data: bytes) -> dict:
+        with self._lock:
+            self.posts.append(ConnectionId)
+            if ConnectionId in self.gone:
+                raise _gone_error()
+            self.active += 1
+            self.max_active = max(self.max_active, self.active)
+        try:
+            if self.delay:
+                time.sleep(self.delay)
+            with self._lock:
+                self.frames[ConnectionId].append(json.loads(Data))
+        finally:
+            with self._lock:
+                self.active -= 1
+        return {}
+
+    def take(self, connection_id: str) -> list[dict]:
+        """The frames posted to a connection since the last take."""
+        with self._lock:
+            frames, self.frames[connection_id] = self.frames[connection_id], []
+        return frames
+
+
+@dataclass
+class Client:
+    """One WebSocket connection of one user, as the handlers see it."""
+
+    harness: Harness
+    user_id: str
+    connection_id: str
+
+    def send(self, action: str, **fields: Any) -> dict | None:
+        """Send one request; return its reply (the frame echoing its req), if any."""
+        req = f"r{next(_ids)}"
+        self.raw({"action": action, "req": req, **fields})
+        replies = [f for f in self.harness.api.frames[self.connection_id] if f.get("req") == req]
+        assert len(replies) <= 1, f"more than one reply to {req}: {replies}"
+        if replies:
+            self.harness.api.frames[self.connection_id].remove(replies[0])
+            return replies[0]
+        return None
+
+    def raw(self, body: Any) -> None:
+        self.harness.call("$default", self.connection_id, body=body)
+
+    def frames(self) -> list[dict]:
+        return self.harness.api.take(self.connection_id)
+
+    def disconnect(self) -> None:
+        self.harness.call("$disconnect", self.connection_id)
+
+    def vanish(self) -> None:
+        """Drop without a $disconnect: the management API now answers 410 for it."""
+        self.harness.api.gone.add(self.connection_id)
+
+
+class Harness:
+    def __init__(self, api: FakeManagementApi) -> None:
+        self.api = api
+
+    def call(self, route_key: str, connection_id: str, body: Any = None, query: dict | None = None) -> Any:
+        handler = {
+            "$connect": chalice_app.connect,
+            "$default": chalice_app.message,
+            "$disconnect": chalice_app.disconnect,
+        }[route_key]
+        return handler(ws_event(route_key, connection_id, body, query), None)
+
+    def connect(self, user_id: str, token: str | None = None) -> Client:
+        connection_id = f"conn{next(_ids)}="
+        token = token if token is not None else issue_token(user_id, SECRET)
+        response = self.call("$connect", connection_id, query={"token": token})
+        assert response["statusCode"] == 200, response
+        return Client(self, user_id, connection_id)
+
+    def chat(self, creator: Client, *others: str, title: str | None = None) -> str:
+        fields: dict[str, Any] = {"members": list(others)}
+        if title is not None:
+            fields["title"] = title
+        reply = creator.send("chat.create", **fields)
+        assert reply and reply["event"] == "chat:created", reply
+        return str(reply["chat"]["chat_id"])

@@ -168,3 +168,20 @@ class Harness:
         reply = creator.send("chat.create", **fields)
         assert reply and reply["event"] == "chat:created", reply
         return str(reply["chat"]["chat_id"])
+
+
+def table_snapshot() -> dict[str, list[str]]:
+    """Every item of every project table, read from moto's memory (no Scan is issued)."""
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.dynamodb.models import dynamodb_backends
+
+    from chalicelib.storage.tables import ALL_MODELS
+
+    backend = dynamodb_backends[DEFAULT_ACCOUNT_ID]["us-east-1"]
+    snapshot = {}
+    for model in ALL_MODELS:
+        table = backend.tables[model.Meta.table_name]
+        snapshot[model.Meta.table_name] = sorted(
+            json.dumps(item.to_json(), sort_keys=True) for item in table.all_items()
+        )
+    return snapshot

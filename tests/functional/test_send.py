@@ -1,0 +1,108 @@
+"""message.send: ordering, idempotency, and what the sender's pointers do."""
+
+from __future__ import annotations
+
+import threading
+
+from chalicelib.storage.tables import MessageItem
+
+
+def test_retry_with_same_client_msg_id_stores_and_delivers_once(harness, api):
+    a, b = harness.connect("alice"), harness.connect("bob")
+    chat_id = harness.chat(a, "bob")
+    b.frames()
+
+    first = a.send("message.send", chat_id=chat_id, client_msg_id="same-id", text="hello")
+    retry = a.send("message.send", chat_id=chat_id, client_msg_id="same-id", text="hello")
+
+    assert first["duplicate"] is False and retry["duplicate"] is True
+    assert (retry["seq"], retry["message_id"], retry["sent_at"]) == (
+        first["seq"],
+        first["message_id"],
+        first["sent_at"],
+    )
+    assert MessageItem.count(chat_id) == 1
+    assert len(b.frames()) == 1  # one delivery, for the first send only
+    assert a.send("chat.history", chat_id=chat_id)["messages"][0]["message_id"] == first["message_id"]
+
+
+def test_same_client_msg_id_is_scoped_to_chat_and_sender(harness):
+    a, b = harness.connect("alice"), harness.connect("bob")
+    chat1 = harness.chat(a, "bob")
+    chat2 = harness.chat(a, "bob")
+    assert a.send("message.send", chat_id=chat1, client_msg_id="k1", text="x")["duplicate"] is False
+    assert a.send("message.send", chat_id=chat2, client_msg_id="k1", text="x")["duplicate"] is False
+    assert b.send("message.send", chat_id=chat1, client_msg_id="k1", text="x")["duplicate"] is False
+    assert a.send("chat.history", chat_id=chat1)["messages"][-1]["seq"] == 2
+
+
+def test_twenty_concurrent_sends_get_seq_1_to_20(harness):
+    a = harness.connect("alice")
+    b = harness.connect("bob")
+    chat_id = harness.chat(a, "bob")
+    b.send("chat.open", chat_id=chat_id)
+    b.frames()
+    senders = [harness.connect("alice") for _ in range(20)]
+    acks: list[dict] = []
+    lock = threading.Lock()
+    start = threading.Barrier(20)
+
+    def send(i: int) -> None:
+        start.wait()
+        ack = senders[i].send("message.send", chat_id=chat_id, client_msg_id=f"t{i}", text=f"m{i}")
+        with lock:
+            acks.append(ack)
+
+    threads = [threading.Thread(target=send, args=(i,)) for i in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+
+    assert sorted(ack["seq"] for ack in acks) == list(range(1, 21))
+    history = a.send("chat.history", chat_id=chat_id, limit=100)["messages"]
+    assert [m["seq"] for m in history] == list(range(1, 21))
+    assert sorted(m["text"] for m in history) == sorted(f"m{i}" for i in range(20))
+    received = b.frames()
+    assert sorted(f["message"]["seq"] for f in received) == list(range(1, 21))
+    assert {f["event"] for f in received} == {"chat:message"}
+
+
+def test_sending_moves_senders_pointers_so_unread_counts_only_others(harness):
+    a, b = harness.connect("alice"), harness.connect("bob")
+    chat_id = harness.chat(a, "bob")
+    a.send("message.send", chat_id=chat_id, client_msg_id="a1", text="one")
+    b.send("message.send", chat_id=chat_id, client_msg_id="b1", text="two")
+    a.send("message.send", chat_id=chat_id, client_msg_id="a2", text="three")
+
+    [alice_view] = a.send("chat.list")["chats"]
+    [bob_view] = b.send("chat.list")["chats"]
+    assert (alice_view["last_seq"], alice_view["read_seq"], alice_view["unread"]) == (3, 3, 0)
+    assert (bob_view["read_seq"], bob_view["delivered_seq"], bob_view["unread"]) == (2, 2, 1)
+
+
+def test_ack_carries_the_protocol_fields(harness):
+    a = harness.connect("alice")
+    chat_id = harness.chat(a, "bob")
+    ack = a.send("message.send", chat_id=chat_id, client_msg_id="k", text="hi")
+    assert set(ack) == {
+        "event",
+        "req",
+        "chat_id",
+        "client_msg_id",
+        "seq",
+        "message_id",
+        "sent_at",
+        "duplicate",
+    }
+    assert ack["message_id"].startswith("m_") and ack["sent_at"].endswith("Z")
+    assert len(ack["sent_at"]) == len("2026-11-24T10:00:01.234Z")
+
+
+def test_sender_ids_in_frames_are_ignored(harness):
+    a, b = harness.connect("alice"), harness.connect("bob")
+    chat_id = harness.chat(a, "bob")
+    b.frames()
+    a.send("message.send", chat_id=chat_id, client_msg_id="k", text="hi", sender_id="mallory", user_id="x")
+    [frame] = b.frames()
+    assert frame["message"]["sender_id"] == "alice"

@@ -13,6 +13,9 @@ from chalicelib.service import ChatService
 from chalicelib.storage.dynamo import DynamoStore
 from chalicelib.storage.tables import ALL_MODELS, create_tables
 from tests.functional.harness import FakeManagementApi, Harness
+from tests.moto_atomic import serialize_dynamodb_requests
+
+serialize_dynamodb_requests()
 
 
 @pytest.fixture(scope="session")

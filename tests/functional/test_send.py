@@ -106,3 +106,57 @@ def test_sender_ids_in_frames_are_ignored(harness):
     a.send("message.send", chat_id=chat_id, client_msg_id="k", text="hi", sender_id="mallory", user_id="x")
     [frame] = b.frames()
     assert frame["message"]["sender_id"] == "alice"
+
+
+def test_a_send_that_loses_the_race_retries_on_the_next_seq(harness, aws_calls, monkeypatch):
+    """Deterministic version of the race: the chat moves between our read and our write."""
+    from dataclasses import replace
+
+    from chalicelib.storage.dynamo import DynamoStore
+
+    a = harness.connect("alice")
+    chat_id = harness.chat(a, "bob")
+    a.send("message.send", chat_id=chat_id, client_msg_id="first", text="one")
+    real_get_chat = DynamoStore.get_chat
+    stale_once = iter([True])
+
+    def stale_get_chat(self, chat_id):
+        chat = real_get_chat(self, chat_id)
+        return replace(chat, last_seq=0, last_message=None) if next(stale_once, False) else chat
+
+    monkeypatch.setattr(DynamoStore, "get_chat", stale_get_chat)
+    mark = aws_calls.mark()
+    ack = a.send("message.send", chat_id=chat_id, client_msg_id="second", text="two")
+
+    assert ack["seq"] == 2 and ack["duplicate"] is False
+    # The losing transaction returned the chat as it is, so the retry needed no extra read.
+    assert aws_calls.operations_since(mark).count("TransactWriteItems") == 2
+    assert aws_calls.operations_since(mark).count("GetItem") == 2  # connection + chat, once each
+    history = a.send("chat.history", chat_id=chat_id)["messages"]
+    assert [(m["seq"], m["text"]) for m in history] == [(1, "one"), (2, "two")]
+
+
+def test_storage_failure_is_unavailable_and_changes_nothing(harness, monkeypatch):
+    from pynamodb.exceptions import TransactWriteError
+
+    from chalicelib.storage import dynamo
+    from tests.functional.harness import table_snapshot
+
+    a = harness.connect("alice")
+    chat_id = harness.chat(a, "bob")
+
+    class Broken:
+        def __init__(self, *args, **kwargs):
+            pass
+
+        def __enter__(self):
+            raise TransactWriteError("throttled after retries")
+
+        def __exit__(self, *exc):
+            return False
+
+    monkeypatch.setattr(dynamo, "TransactWrite", Broken)
+    before = table_snapshot()
+    reply = a.send("message.send", chat_id=chat_id, client_msg_id="k", text="lost?")
+    assert reply["event"] == "error" and reply["code"] == "unavailable"
+    assert table_snapshot() == before

@@ -1,0 +1,101 @@
+"""Frame parsing is pure: every frame becomes a request or one protocol error."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from chalicelib.errors import ERROR_CODES, BadRequest, TooLarge
+from chalicelib.protocol import (
+    ChatCreate,
+    ChatHistory,
+    FrameError,
+    MessageSend,
+    Ping,
+    Receipt,
+    Typing,
+    encode,
+    error_frame,
+    frame,
+    parse_request,
+)
+
+
+def parse(body):
+    return parse_request(json.dumps(body))
+
+
+def test_ping_and_req_echo():
+    env = parse({"action": "ping", "req": "r1"})
+    assert env.request == Ping() and env.req == "r1"
+
+
+def test_send_is_parsed_and_unknown_fields_ignored():
+    env = parse({"action": "message.send", "chat_id": "c_1", "client_msg_id": "k-1_", "text": "hé", "x": 1})
+    assert env.request == MessageSend(chat_id="c_1", client_msg_id="k-1_", text="hé")
+
+
+def test_text_limit_counts_characters_not_bytes():
+    assert parse({"action": "message.send", "chat_id": "c", "client_msg_id": "k", "text": "é" * 4096})
+    with pytest.raises(FrameError) as err:
+        parse({"action": "message.send", "chat_id": "c", "client_msg_id": "k", "text": "é" * 4097})
+    assert isinstance(err.value.error, TooLarge)
+
+
+def test_create_defaults_and_title():
+    assert parse({"action": "chat.create", "members": ["bob"]}).request == ChatCreate(("bob",), None)
+    assert parse({"action": "chat.create", "members": [], "title": None}).request.title is None
+
+
+def test_history_defaults():
+    assert parse({"action": "chat.history", "chat_id": "c"}).request == ChatHistory("c", None, None, 50)
+
+
+def test_receipts_and_typing():
+    assert parse({"action": "message.read", "chat_id": "c", "seq": 3}).request == Receipt("c", 3, read=True)
+    assert parse({"action": "message.delivered", "chat_id": "c", "seq": 0}).request == Receipt("c", 0, False)
+    assert parse({"action": "typing", "chat_id": "c", "typing": False}).request == Typing("c", False)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    ["", "{", "[]", "1", "null", '{"action": null}', '{"action": "x"}', '{"action": "ping", "req": 1}'],
+)
+def test_refusals_are_bad_requests(raw):
+    with pytest.raises(FrameError) as err:
+        parse_request(raw)
+    assert isinstance(err.value.error, BadRequest)
+
+
+def test_oversized_frame_is_too_large():
+    with pytest.raises(FrameError) as err:
+        parse_request('{"action":"ping","x":"' + "a" * (128 * 1024) + '"}')
+    assert isinstance(err.value.error, TooLarge)
+
+
+def test_deeply_nested_json_is_a_bad_request_not_a_crash():
+    with pytest.raises(FrameError):
+        parse_request("[" * 100_000 + "]" * 100_000)
+
+
+def test_frames_render():
+    assert frame("pong", "r") == {"event": "pong", "req": "r"}
+    assert frame("pong") == {"event": "pong"}
+    assert error_frame(TooLarge("big"), "r") == {
+        "event": "error",
+        "req": "r",
+        "code": "too_large",
+        "message": "big",
+    }
+    assert json.loads(encode({"t": "é"})) == {"t": "é"}
+
+
+@given(st.text(max_size=300))
+def test_any_text_parses_or_fails_with_a_protocol_code(raw):
+    try:
+        parse_request(raw)
+    except FrameError as exc:
+        assert exc.error.code in ERROR_CODES

@@ -236,7 +236,10 @@ class DynamoStore(Store):
     def presence(self, user_ids: Iterable[str]) -> Mapping[str, list[Presence]]:
         keys = sorted(set(user_ids))
         now = int(time.time())
-        return {item.user_id: _presence_from(item, now) for item in PresenceItem.batch_get(keys)}
+        return {
+            item.user_id: _presence_from(item, now)
+            for item in PresenceItem.batch_get(keys, consistent_read=True)
+        }
 
     # ------------------------------------------------------------ chats and members
 
@@ -263,7 +266,7 @@ class DynamoStore(Store):
 
     @_guarded
     def get_chats(self, chat_ids: Iterable[str]) -> list[ChatRecord]:
-        return [_chat_from(item) for item in ChatItem.batch_get(sorted(set(chat_ids)))]
+        return [_chat_from(item) for item in ChatItem.batch_get(sorted(set(chat_ids)), consistent_read=True)]
 
     @_guarded
     def memberships_of(self, user_id: str) -> Mapping[str, Pointers]:
@@ -274,7 +277,10 @@ class DynamoStore(Store):
     @_guarded
     def pointers(self, chat_id: str, user_ids: Iterable[str]) -> Mapping[str, Pointers]:
         keys = [(user_id, chat_id) for user_id in sorted(set(user_ids))]
-        return {item.user_id: _pointers_from(item) for item in MembershipItem.batch_get(keys)}
+        return {
+            item.user_id: _pointers_from(item)
+            for item in MembershipItem.batch_get(keys, consistent_read=True)
+        }
 
     @_guarded
     def advance_pointers(self, chat_id: str, user_id: str, old: Pointers, new: Pointers) -> bool:

@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
 
-.PHONY: run test lint typecheck unit functional integration bench clean
+.PHONY: run test lint typecheck browser unit functional integration e2e bench clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -17,9 +17,17 @@ $(STAMP): requirements.txt requirements-dev.txt
 run: $(STAMP)
 	$(PY) -m chatlocal
 
-## test: lint, type-check and every test tier
-test: lint typecheck
+## test: lint, type-check and every test tier (the browser tier needs Chromium: see browser)
+test: lint typecheck browser
 	$(PY) -m pytest
+
+## browser: Debian's Chromium for the browser tests (Playwright cannot download its own here)
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "Installing Debian's chromium for the browser tests..."; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  { $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; } \
+	  || echo "Could not install chromium: the browser tests will be skipped (or fail under CI)."; }
 
 lint: $(STAMP)
 	$(PY) -m ruff check .
@@ -28,7 +36,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(PY) -m mypy
 
-unit functional integration: $(STAMP)
+unit functional integration e2e: $(STAMP)
 	$(PY) -m pytest tests/$@
 
 bench: $(STAMP)

@@ -12,8 +12,8 @@ from chalicelib.secret import JwtSecret
 from chalicelib.service import ChatService
 from chalicelib.storage.dynamo import DynamoStore
 from chalicelib.storage.tables import ALL_MODELS, create_tables
+from chatlocal.moto_atomic import serialize_dynamodb_requests
 from tests.functional.harness import FakeManagementApi, Harness
-from tests.moto_atomic import serialize_dynamodb_requests
 
 serialize_dynamodb_requests()
 

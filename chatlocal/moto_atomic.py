@@ -28,4 +28,4 @@ def serialize_dynamodb_requests() -> None:
             return original(self)
 
     call_action._serialized = True  # type: ignore[attr-defined]
-    DynamoHandler.call_action = call_action
+    DynamoHandler.call_action = call_action  # type: ignore[method-assign]

@@ -1,0 +1,157 @@
+"""``python -m chatlocal``: the whole local stack in one process. See docs/local-stack.md.
+
+Environment: HOST (127.0.0.1), PORT (8000; 0 picks a free one), CHAT_JWT_SECRET (generated when
+unset), CHAT_IDLE_TIMEOUT_SECONDS (600), AWS_ENDPOINT_URL_DYNAMODB (unset: embedded moto),
+CHAT_TABLE_PREFIX (chat-local), LOG_LEVEL (INFO).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib
+import logging
+import os
+import secrets
+import signal
+import socket
+import sys
+from collections.abc import MutableMapping
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+log = logging.getLogger("chatlocal")
+
+
+@dataclass(frozen=True)
+class Options:
+    host: str
+    port: int
+    secret: str
+    secret_generated: bool
+    idle_timeout: float
+    lambda_concurrency: int
+
+    @classmethod
+    def from_env(cls, env: MutableMapping[str, str]) -> Options:
+        secret = env.get("CHAT_JWT_SECRET") or ""
+        return cls(
+            host=env.get("HOST") or "127.0.0.1",
+            port=int(env.get("PORT") or "8000"),
+            secret=secret or secrets.token_urlsafe(32),
+            secret_generated=not secret,
+            idle_timeout=float(env.get("CHAT_IDLE_TIMEOUT_SECONDS") or "600"),
+            lambda_concurrency=int(env.get("CHAT_LAMBDA_CONCURRENCY") or "64"),
+        )
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(512)
+    sock.setblocking(False)
+    return sock
+
+
+def _reachable(host: str) -> str:
+    return "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+
+
+async def _serve(options: Options, sock: socket.socket, env: MutableMapping[str, str]) -> None:
+    from aiohttp import web
+
+    from chatlocal import dynamodb
+    from chatlocal.events import Api
+    from chatlocal.gateway import Gateway
+    from chatlocal.lambdas import Lambdas
+    from chatlocal.server import build_application
+
+    port = sock.getsockname()[1]
+    base = f"http://{_reachable(options.host)}:{port}"
+    # The app reads these at its first invocation: set them before it runs.
+    env["CHAT_JWT_SECRET"] = options.secret
+    env.pop("CHAT_JWT_SECRET_PARAM", None)
+    env["CHAT_MANAGEMENT_ENDPOINT"] = base
+    env.setdefault("CHAT_TABLE_PREFIX", "chat-local")
+    env.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+    env.setdefault("AWS_REGION", env["AWS_DEFAULT_REGION"])
+
+    loop = asyncio.get_running_loop()
+    database = await loop.run_in_executor(None, dynamodb.start, env)
+    lambdas: Lambdas | None = None
+    runner: web.AppRunner | None = None
+    try:
+        created = await loop.run_in_executor(None, dynamodb.create_missing_tables)
+        if str(ROOT) not in sys.path:
+            sys.path.insert(0, str(ROOT))
+        app_module = importlib.import_module("app")
+        lambdas = Lambdas.from_app_module(app_module, options.lambda_concurrency)
+        gateway = Gateway(
+            lambdas, Api(domain_name=f"{_reachable(options.host)}:{port}"), options.idle_timeout
+        )
+        runner = web.AppRunner(
+            build_application(gateway, options.secret), access_log=None, shutdown_timeout=2
+        )
+        await runner.setup()
+        await web.SockSite(runner, sock).start()
+
+        stop = asyncio.Event()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        _banner(options, base, database, created)
+        await stop.wait()
+        print("\nStopping: closing connections...", flush=True)
+        await asyncio.wait_for(gateway.close_all(), timeout=3)
+    finally:
+        if runner is not None:
+            await runner.cleanup()
+        if lambdas is not None:
+            lambdas.shutdown()
+        database.stop()
+
+
+def _banner(options: Options, base: str, database: object, created: list[str]) -> None:
+    ws = base.replace("http://", "ws://")
+    where = getattr(database, "endpoint", "")
+    kind = "embedded moto" if getattr(database, "embedded", False) else "AWS_ENDPOINT_URL_DYNAMODB"
+    secret_note = " (generated; set CHAT_JWT_SECRET to keep one)" if options.secret_generated else ""
+    lines = [
+        f"Chat backend local stack listening on {base}",
+        f"  web chat        {base}/",
+        f"  websocket       {ws}/ws?token=<token>",
+        f"  dev token       {base}/dev/token?user=<user id>",
+        f"  management API  {base}/@connections/<connection id>",
+        f"  DynamoDB        {where} ({kind}; tables created: {', '.join(created) or 'none missing'})",
+        f"  JWT secret      {options.secret}{secret_note}",
+        f"  idle timeout    {options.idle_timeout:g} s",
+        "Ctrl-C stops it.",
+    ]
+    print("\n".join(lines), flush=True)
+
+
+def main() -> int:
+    env = os.environ
+    logging.basicConfig(
+        level=env.get("LOG_LEVEL", "INFO").upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    for noisy in ("werkzeug", "botocore", "pynamodb", "aiohttp.access"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    try:
+        options = Options.from_env(env)
+        sock = _bind(options.host, options.port)
+    except (ValueError, OSError) as exc:
+        print(f"chatlocal: cannot start: {exc}", file=sys.stderr)
+        return 2
+    with contextlib.suppress(KeyboardInterrupt):  # a second Ctrl-C while stopping
+        asyncio.run(_serve(options, sock, env))
+    print("Stopped.", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,285 @@
+"""The API Gateway WebSocket API, emulated over aiohttp.
+
+What it does, as API Gateway does it:
+
+- a client's handshake on ``/ws`` runs ``$connect``; a result other than 200 refuses the
+  handshake with that status, and the connection exists only after ``$connect`` returns;
+- every data frame runs ``$default`` as its own invocation, concurrently (a slow invocation
+  does not hold up the next frame); an invocation that raises sends the client API Gateway's
+  ``{"message": "Internal server error", ...}`` frame;
+- a frame over 128 KiB closes the connection with 1009; no data frame from the client for the
+  idle timeout (10 minutes by default) closes it with 1001;
+- ``$disconnect`` runs once for every connection that was accepted, however it ended;
+- the management API, ``POST|GET|DELETE /@connections/{id}`` (also under ``/{stage}``),
+  answers 410 Gone for a connection that is not open.
+
+Local additions under ``/dev/connections`` list the open connections and drop one without a
+close frame (a network cut), for tests and for trying reconnects by hand.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections import Counter
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from http import HTTPStatus
+from typing import Any
+
+import jwt
+from aiohttp import WSCloseCode, WSMsgType, web
+
+from chatlocal.events import Api, Socket, connect_event, disconnect_event, message_event, new_connection_id
+from chatlocal.lambdas import Lambdas
+
+log = logging.getLogger("chatlocal.gateway")
+
+MAX_FRAME_BYTES = 128 * 1024
+DEFAULT_IDLE_TIMEOUT = 600.0
+GOING_AWAY = 1001
+
+
+@dataclass
+class Open:
+    socket: Socket
+    ws: web.WebSocketResponse
+    request: web.Request
+
+
+def _iso(epoch_ms: int) -> str:
+    moment = datetime.fromtimestamp(epoch_ms / 1000, UTC)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _aws_error(status: int, error_type: str, message: str) -> web.Response:
+    return web.json_response({"message": message}, status=status, headers={"x-amzn-ErrorType": error_type})
+
+
+def _token_subject(query: dict[str, str]) -> str | None:
+    """Who a connection claims to be (unverified: $connect verified it), for the dev listing."""
+    try:
+        claims = jwt.decode(query.get("token", ""), options={"verify_signature": False})
+    except jwt.PyJWTError:
+        return None
+    subject = claims.get("sub")
+    return subject if isinstance(subject, str) else None
+
+
+class Gateway:
+    def __init__(self, lambdas: Lambdas, api: Api, idle_timeout: float = DEFAULT_IDLE_TIMEOUT) -> None:
+        self.lambdas = lambdas
+        self.api = api
+        self.idle_timeout = idle_timeout
+        self._open: dict[str, Open] = {}
+        self._invocations: set[asyncio.Task[None]] = set()
+        self.stats: Counter[str] = Counter()
+
+    def routes(self) -> list[web.RouteDef]:
+        connection = "/@connections/{connection_id}"
+        staged = "/{stage}/@connections/{connection_id}"
+        return [
+            web.get("/ws", self.websocket),
+            web.post(connection, self.post_to_connection),
+            web.get(connection, self.get_connection),
+            web.delete(connection, self.delete_connection),
+            web.post(staged, self.post_to_connection),
+            web.get(staged, self.get_connection),
+            web.delete(staged, self.delete_connection),
+            web.get("/dev/connections", self.list_connections),
+            web.get("/dev/stats", self.get_stats),
+            web.post("/dev/connections/{connection_id}/drop", self.drop_connection),
+        ]
+
+    # -- the WebSocket side ------------------------------------------------------------------
+
+    async def websocket(self, request: web.Request) -> web.StreamResponse:
+        if request.headers.get("Upgrade", "").lower() != "websocket":
+            return web.json_response({"message": "expected a WebSocket upgrade"}, status=426)
+        socket = Socket(
+            connection_id=new_connection_id(),
+            source_ip=request.remote or "127.0.0.1",
+            user_agent=request.headers.get("User-Agent", ""),
+            headers={k: v for k, v in request.headers.items()},
+            multi_headers={k: request.headers.getall(k) for k in set(request.headers)},
+            query={k: v for k, v in request.query.items()},
+            multi_query={k: request.query.getall(k) for k in set(request.query)},
+        )
+        connected = await self.lambdas.invoke("$connect", connect_event(self.api, socket))
+        status = connected.status_code
+        if status != 200:
+            self.stats["refused"] += 1
+            log.info("refused %s with %d", socket.connection_id, status)
+            return web.json_response({"message": _reason(status)}, status=status)
+
+        protocols = _chosen_protocols(connected.result)
+        ws = web.WebSocketResponse(
+            max_msg_size=MAX_FRAME_BYTES + 1,  # aiohttp refuses sizes >= its limit; 128 KiB is allowed
+            autoping=True,
+            autoclose=True,
+            protocols=protocols,
+            compress=False,  # API Gateway negotiates no permessage-deflate
+        )
+        await ws.prepare(request)
+        self._open[socket.connection_id] = Open(socket, ws, request)
+        self.stats["connected"] += 1
+        log.info("connected %s", socket.connection_id)
+        try:
+            status, reason = await self._pump(socket, ws)
+        finally:
+            self._open.pop(socket.connection_id, None)
+            if not ws.closed:
+                await ws.close()
+        log.info("disconnected %s (%d %s)", socket.connection_id, status, reason)
+        await self.lambdas.invoke("$disconnect", disconnect_event(self.api, socket, status, reason))
+        self.stats["disconnected"] += 1
+        return ws
+
+    async def _pump(self, socket: Socket, ws: web.WebSocketResponse) -> tuple[int, str]:
+        while True:
+            idle_for = time.time() - socket.last_active_ms / 1000
+            try:
+                message = await ws.receive(timeout=max(0.0, self.idle_timeout - idle_for))
+            except TimeoutError:
+                await ws.close(code=GOING_AWAY, message=b"Going away")
+                return GOING_AWAY, "Idle timeout"
+            if message.type in (WSMsgType.TEXT, WSMsgType.BINARY):
+                socket.last_active_ms = int(time.time() * 1000)
+                self.stats["messages"] += 1
+                self._spawn(self._run_default(socket, ws, message.data))
+            elif message.type == WSMsgType.ERROR:
+                code = getattr(message.data, "code", None) or ws.close_code or WSCloseCode.ABNORMAL_CLOSURE
+                return int(code), str(message.data) or "Client error"
+            elif message.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED):
+                code = ws.close_code or 1006
+                return code, "Client closed" if code != 1006 else "Connection lost"
+
+    def _spawn(self, coroutine: Any) -> None:
+        task = asyncio.ensure_future(coroutine)
+        self._invocations.add(task)
+        task.add_done_callback(self._invocations.discard)
+
+    async def _run_default(self, socket: Socket, ws: web.WebSocketResponse, data: str | bytes) -> None:
+        event = message_event(self.api, socket, data)
+        invocation = await self.lambdas.invoke("$default", event)
+        if invocation.error is not None:
+            self.stats["lambda_errors"] += 1
+        if invocation.error is not None and not ws.closed:
+            frame = {
+                "message": "Internal server error",
+                "connectionId": socket.connection_id,
+                "requestId": event["requestContext"]["requestId"],
+            }
+            await ws.send_str(json.dumps(frame))
+
+    # -- the management API ------------------------------------------------------------------
+
+    def _find(self, request: web.Request) -> Open | None:
+        stage = request.match_info.get("stage")
+        if stage is not None and stage != self.api.stage:
+            return None
+        found = self._open.get(request.match_info["connection_id"])
+        return found if found is not None and not found.ws.closed else None
+
+    async def post_to_connection(self, request: web.Request) -> web.Response:
+        data = await request.read()
+        self.stats["posts"] += 1
+        if len(data) > MAX_FRAME_BYTES:
+            return _aws_error(413, "PayloadTooLargeException", f"Data exceeds {MAX_FRAME_BYTES} bytes")
+        target = self._find(request)
+        if target is None:
+            self.stats["posts_gone"] += 1
+            return _aws_error(410, "GoneException", "Connection is not open")
+        try:
+            try:
+                await target.ws.send_str(data.decode("utf-8"))
+            except UnicodeDecodeError:
+                await target.ws.send_bytes(data)
+        except (ConnectionError, RuntimeError):
+            self.stats["posts_gone"] += 1
+            return _aws_error(410, "GoneException", "Connection is not open")
+        return web.Response(status=200)
+
+    async def get_connection(self, request: web.Request) -> web.Response:
+        target = self._find(request)
+        if target is None:
+            return _aws_error(410, "GoneException", "Connection is not open")
+        socket = target.socket
+        return web.json_response(
+            {
+                # The wire names of the GetConnection response (boto3 maps them to ConnectedAt...).
+                "connectedAt": _iso(socket.connected_at_ms),
+                "identity": {"sourceIp": socket.source_ip, "userAgent": socket.user_agent},
+                "lastActiveAt": _iso(socket.last_active_ms),
+            }
+        )
+
+    async def delete_connection(self, request: web.Request) -> web.Response:
+        target = self._find(request)
+        if target is None:
+            return _aws_error(410, "GoneException", "Connection is not open")
+        await target.ws.close(code=WSCloseCode.OK, message=b"Connection deleted")
+        return web.Response(status=204)
+
+    # -- local-only helpers --------------------------------------------------------------------
+
+    async def list_connections(self, request: web.Request) -> web.Response:
+        return web.json_response(
+            [
+                {
+                    "connectionId": cid,
+                    "user": _token_subject(dict(found.socket.query)),
+                    "connectedAt": _iso(found.socket.connected_at_ms),
+                    "userAgent": found.socket.user_agent,
+                }
+                for cid, found in list(self._open.items())
+            ]
+        )
+
+    async def get_stats(self, request: web.Request) -> web.Response:
+        """Counters since start: connected, refused, disconnected, messages, posts, posts_gone..."""
+        names = ("connected", "refused", "disconnected", "messages", "lambda_errors", "posts", "posts_gone")
+        return web.json_response({name: self.stats[name] for name in names} | {"open": len(self._open)})
+
+    async def drop_connection(self, request: web.Request) -> web.Response:
+        """Cut the TCP connection without a close frame, as a lost network would."""
+        target = self._open.get(request.match_info["connection_id"])
+        if target is None or target.request.transport is None:
+            return _aws_error(410, "GoneException", "Connection is not open")
+        target.request.transport.abort()
+        return web.Response(status=204)
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    async def close_all(self) -> None:
+        """Close every connection (their $disconnect runs) and let running invocations finish."""
+        await asyncio.gather(
+            *(
+                found.ws.close(code=GOING_AWAY, message=b"Server shutting down")
+                for found in list(self._open.values())
+            ),
+            return_exceptions=True,
+        )
+        if self._invocations:
+            await asyncio.wait(list(self._invocations), timeout=3)
+
+
+def _reason(status: int) -> str:
+    if status >= 500:
+        return "Internal server error"
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Forbidden"
+
+
+def _chosen_protocols(result: Any) -> tuple[str, ...]:
+    """A subprotocol the $connect result selected (API Gateway requires it echoed)."""
+    headers = result.get("headers") if isinstance(result, dict) else None
+    if isinstance(headers, dict):
+        for name, value in headers.items():
+            if name.lower() == "sec-websocket-protocol" and isinstance(value, str):
+                return (value,)
+    return ()

@@ -40,11 +40,14 @@ def start(env: MutableMapping[str, str], host: str = "127.0.0.1") -> Database:
         log.info("using DynamoDB at %s", external)
         return Database(endpoint=external, embedded=False)
 
+    from moto.moto_server.werkzeug_app import MotoRequestHandler
     from moto.server import ThreadedMotoServer
 
     from chatlocal.moto_atomic import serialize_dynamodb_requests
 
     serialize_dynamodb_requests()
+    # Small request/response pairs on loopback: don't let Nagle hold back the last segment.
+    MotoRequestHandler.disable_nagle_algorithm = True
     server = ThreadedMotoServer(ip_address=host, port=0, verbose=False)
     server.start()
     bound_host, port = server.get_host_and_port()

@@ -47,6 +47,7 @@ class Open:
     socket: Socket
     ws: web.WebSocketResponse
     request: web.Request
+    dropped: bool = False  # cut by /dev/connections/{id}/drop: no close frame was exchanged
 
 
 def _iso(epoch_ms: int) -> str:
@@ -123,21 +124,29 @@ class Gateway:
             compress=False,  # API Gateway negotiates no permessage-deflate
         )
         await ws.prepare(request)
-        self._open[socket.connection_id] = Open(socket, ws, request)
+        found = Open(socket, ws, request)
+        self._open[socket.connection_id] = found
         self.stats["connected"] += 1
         log.info("connected %s", socket.connection_id)
+        status, reason = WSCloseCode.ABNORMAL_CLOSURE, "Connection lost"
         try:
-            status, reason = await self._pump(socket, ws)
+            status, reason = await self._pump(found)
         finally:
+            # Also when aiohttp cancels this handler because the socket went away: $disconnect
+            # runs in a task of its own, once for every accepted connection.
             self._open.pop(socket.connection_id, None)
-            if not ws.closed:
-                await ws.close()
-        log.info("disconnected %s (%d %s)", socket.connection_id, status, reason)
-        await self.lambdas.invoke("$disconnect", disconnect_event(self.api, socket, status, reason))
-        self.stats["disconnected"] += 1
+            self._spawn(self._disconnected(found, int(status), reason))
         return ws
 
-    async def _pump(self, socket: Socket, ws: web.WebSocketResponse) -> tuple[int, str]:
+    async def _disconnected(self, found: Open, status: int, reason: str) -> None:
+        if not found.ws.closed:
+            await found.ws.close()
+        log.info("disconnected %s (%d %s)", found.socket.connection_id, status, reason)
+        await self.lambdas.invoke("$disconnect", disconnect_event(self.api, found.socket, status, reason))
+        self.stats["disconnected"] += 1
+
+    async def _pump(self, found: Open) -> tuple[int, str]:
+        socket, ws = found.socket, found.ws
         while True:
             idle_for = time.time() - socket.last_active_ms / 1000
             try:
@@ -152,6 +161,8 @@ class Gateway:
             elif message.type == WSMsgType.ERROR:
                 code = getattr(message.data, "code", None) or ws.close_code or WSCloseCode.ABNORMAL_CLOSURE
                 return int(code), str(message.data) or "Client error"
+            elif found.dropped:
+                return WSCloseCode.ABNORMAL_CLOSURE, "Connection lost"
             elif message.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED):
                 code = ws.close_code or 1006
                 return code, "Client closed" if code != 1006 else "Connection lost"
@@ -248,13 +259,19 @@ class Gateway:
         target = self._open.get(request.match_info["connection_id"])
         if target is None or target.request.transport is None:
             return _aws_error(410, "GoneException", "Connection is not open")
+        target.dropped = True
         target.request.transport.abort()
+        # aiohttp does not wake a pending receive() when its own transport is aborted: closing the
+        # response does (the close frame it tries to send goes nowhere: the socket is gone). Not
+        # awaited: close() then waits for a close frame that cannot come.
+        self._spawn(target.ws.close(code=WSCloseCode.ABNORMAL_CLOSURE))
         return web.Response(status=204)
 
     # -- lifecycle -----------------------------------------------------------------------------
 
-    async def close_all(self) -> None:
-        """Close every connection (their $disconnect runs) and let running invocations finish."""
+    async def close_all(self, timeout: float = 3) -> None:
+        """Close every connection, let their $disconnect and running invocations finish."""
+        deadline = time.monotonic() + timeout
         await asyncio.gather(
             *(
                 found.ws.close(code=GOING_AWAY, message=b"Server shutting down")
@@ -262,8 +279,10 @@ class Gateway:
             ),
             return_exceptions=True,
         )
+        while self._open and time.monotonic() < deadline:  # handlers spawn $disconnect as they end
+            await asyncio.sleep(0.01)
         if self._invocations:
-            await asyncio.wait(list(self._invocations), timeout=3)
+            await asyncio.wait(list(self._invocations), timeout=max(0.1, deadline - time.monotonic()))
 
 
 def _reason(status: int) -> str:

@@ -1,31 +1,118 @@
-"""Make moto's DynamoDB handle one request at a time, as DynamoDB is atomic per request.
+"""Make moto's DynamoDB behave like DynamoDB under concurrency, and keep transactions cheap.
 
-moto's ``transact_write_items`` deep-copies table state for rollback without a lock, so two
-threads writing at once can corrupt each other ("dictionary changed size during iteration")
-and its transactions are not atomic against concurrent writers. Real DynamoDB isolates each
-request; a process-wide lock around moto's request handling gives the test double the same
-property, so concurrency tests exercise our code and not moto's races.
+1. One request at a time. moto's ``transact_write_items`` is not atomic against concurrent
+   writers and can corrupt state when two threads write at once ("dictionary changed size
+   during iteration"). Real DynamoDB isolates each request; a process-wide lock around moto's
+   request handling gives the test double (and the local stack's embedded server) the same
+   property, so concurrency tests exercise our code and not moto's races.
+
+2. Transactions that cost what they touch. To roll back, moto deep-copies every table a
+   transaction names, so each ``message.send`` costs time proportional to all messages ever
+   stored: the local stack slowed down as it was used. Here the rollback copies only the items
+   the transaction touches, restoring them when it is cancelled.
 """
 
 from __future__ import annotations
 
+import contextlib
+import copy
 import functools
 import threading
+from typing import Any
 
+from moto.dynamodb.models import DynamoDBBackend
+from moto.dynamodb.models.table import Table
 from moto.dynamodb.responses import DynamoHandler
 
 _lock = threading.RLock()
+_cheap_table_copies = threading.local()
 
 
 def serialize_dynamodb_requests() -> None:
-    original = DynamoHandler.call_action
-    if getattr(original, "_serialized", False):
+    """Idempotent: patch moto once per process."""
+    if getattr(DynamoHandler.call_action, "_serialized", False):
         return
+    original = DynamoHandler.call_action
 
     @functools.wraps(original)
-    def call_action(self):  # type: ignore[no-untyped-def]
+    def call_action(self: DynamoHandler) -> Any:
         with _lock:
             return original(self)
 
     call_action._serialized = True  # type: ignore[attr-defined]
     DynamoHandler.call_action = call_action  # type: ignore[method-assign]
+    _patch_transactions()
+
+
+def _patch_transactions() -> None:
+    original = DynamoDBBackend.transact_write_items
+    default_deepcopy = getattr(Table, "__deepcopy__", None)
+
+    def table_deepcopy(self: Table, memo: dict[int, Any]) -> Any:
+        if getattr(_cheap_table_copies, "active", False):
+            return self  # the caller's rollback becomes a no-op; ours restores the items
+        if default_deepcopy is not None:
+            return default_deepcopy(self, memo)
+        clone = copy.copy(self)
+        memo[id(self)] = clone
+        clone.__dict__.update(copy.deepcopy(self.__dict__, memo))
+        return clone
+
+    @functools.wraps(original)
+    def transact_write_items(self: DynamoDBBackend, transact_items: list[dict[str, Any]]) -> None:
+        saved = _touched_items(self, transact_items)
+        _cheap_table_copies.active = True
+        try:
+            original(self, transact_items)
+        except BaseException:
+            _restore(self, saved)
+            raise
+        finally:
+            _cheap_table_copies.active = False
+
+    Table.__deepcopy__ = table_deepcopy  # type: ignore[attr-defined]
+    DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
+
+
+def _key_of(backend: DynamoDBBackend, op_type: str, op: dict[str, Any]) -> dict[str, Any] | None:
+    table = backend.tables.get(op.get("TableName", ""))
+    if table is None:
+        return None
+    if op_type == "Put":
+        attrs = op.get("Item") or {}
+        names = [table.hash_key_attr] + ([table.range_key_attr] if table.range_key_attr else [])
+        if not all(name in attrs for name in names):
+            return None
+        return {name: attrs[name] for name in names}
+    key = op.get("Key")
+    return key if isinstance(key, dict) else None
+
+
+def _touched_items(
+    backend: DynamoDBBackend, transact_items: list[dict[str, Any]]
+) -> list[tuple[str, dict[str, Any], Any]]:
+    saved = []
+    for entry in transact_items:
+        if len(entry) != 1:
+            continue
+        op_type, op = next(iter(entry.items()))
+        if not isinstance(op, dict):
+            continue
+        key = _key_of(backend, op_type, op)
+        if key is None:
+            continue
+        try:
+            current = backend.get_item(op["TableName"], key)
+        except Exception:  # an invalid key: moto reports it, and nothing was written
+            continue
+        saved.append((op["TableName"], key, copy.deepcopy(current)))
+    return saved
+
+
+def _restore(backend: DynamoDBBackend, saved: list[tuple[str, dict[str, Any], Any]]) -> None:
+    for table_name, key, item in reversed(saved):
+        if item is None:
+            with contextlib.suppress(Exception):
+                backend.delete_item(table_name, key)
+        else:
+            backend.tables[table_name].put_item(item.to_json()["Attributes"])

@@ -1,0 +1,251 @@
+"""Load against a running local stack: many connections in many chats, concurrent sends, every
+frame recorded, and a check that each connection got exactly what the protocol says.
+
+Layout: ``chats`` chats of ``members`` users each; every user holds ``devices`` connections, the
+first viewing the chat (it gets ``chat:message``), the others elsewhere in the app (they get
+``chat:message:background``). Messages go round-robin over the chats, each from a random member
+connection, ``concurrency`` in flight at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import random
+import statistics
+import time
+import uuid
+from collections import Counter, defaultdict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import websockets
+
+TokenFor = Callable[[str], Awaitable[str]]
+
+
+@dataclass(frozen=True)
+class Shape:
+    chats: int
+    members: int
+    devices: int
+    messages: int
+    concurrency: int = 50
+
+    @property
+    def connections(self) -> int:
+        return self.chats * self.members * self.devices
+
+
+@dataclass
+class Conn:
+    name: str
+    user: str
+    chat_index: int
+    viewing: bool
+    ws: Any = None
+    frames: list[tuple[float, dict[str, Any]]] = field(default_factory=list)
+    replies: dict[str, asyncio.Future[dict[str, Any]]] = field(default_factory=dict)
+    reader: asyncio.Task[None] | None = None
+
+
+@dataclass
+class Result:
+    shape: Shape
+    seconds: float
+    acks: dict[tuple[str, str], dict[str, Any]]  # (chat_id, client_msg_id) -> ack frame
+    sent_at: dict[tuple[str, str], float]
+    sender: dict[tuple[str, str], str]  # -> sending connection name
+    conns: list[Conn]
+    chat_ids: list[str]
+    problems: list[str]
+    posts: int | None = None  # management API posts during the sends, when stats were given
+
+    @property
+    def messages_per_second(self) -> float:
+        return len(self.acks) / self.seconds if self.seconds else 0.0
+
+    def latencies_ms(self) -> list[float]:
+        out = []
+        for conn in self.conns:
+            for at, frame in conn.frames:
+                if frame.get("event") in ("chat:message", "chat:message:background"):
+                    m = frame["message"]
+                    key = (m["chat_id"], m["client_msg_id"])
+                    if key in self.sent_at:
+                        out.append((at - self.sent_at[key]) * 1000)
+        return out
+
+    def deliveries(self) -> int:
+        return sum(
+            1
+            for conn in self.conns
+            for _, f in conn.frames
+            if f.get("event") in ("chat:message", "chat:message:background")
+        )
+
+
+def percentile(values: list[float], p: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+def summary(result: Result) -> dict[str, float]:
+    lat = result.latencies_ms()
+    return {
+        "connections": result.shape.connections,
+        "messages": len(result.acks),
+        "deliveries": result.deliveries(),
+        "seconds": round(result.seconds, 2),
+        "messages_per_s": round(result.messages_per_second, 1),
+        "deliveries_per_s": round(result.deliveries() / result.seconds, 1) if result.seconds else 0.0,
+        "p50_ms": round(percentile(lat, 50), 1),
+        "p99_ms": round(percentile(lat, 99), 1),
+        "mean_ms": round(statistics.fmean(lat), 1) if lat else float("nan"),
+    }
+
+
+async def _read(conn: Conn) -> None:
+    try:
+        async for raw in conn.ws:
+            now = time.perf_counter()
+            frame = json.loads(raw)
+            future = conn.replies.pop(frame.get("req"), None) if frame.get("req") else None
+            if future is not None and not future.done():
+                future.set_result(frame)
+            else:
+                conn.frames.append((now, frame))
+    except websockets.ConnectionClosed:
+        pass
+
+
+_reqs = itertools.count(1)
+
+
+async def _request(conn: Conn, timeout: float, action: str, **fields: Any) -> dict[str, Any]:
+    req = f"q{next(_reqs)}"
+    future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+    conn.replies[req] = future
+    await conn.ws.send(json.dumps({"action": action, "req": req, **fields}))
+    return await asyncio.wait_for(future, timeout)
+
+
+async def run(
+    ws_base: str,
+    token_for: TokenFor,
+    shape: Shape,
+    timeout: float = 120,
+    seed: int = 7,
+    posts_so_far: Callable[[], Awaitable[int]] | None = None,
+) -> Result:
+    rng = random.Random(seed)
+    run_id = uuid.uuid4().hex[:6]
+    conns: list[Conn] = []
+    for k in range(shape.chats):
+        for j in range(shape.members):
+            user = f"load-{run_id}-c{k}-u{j}"
+            for d in range(shape.devices):
+                conns.append(Conn(name=f"{user}/{d}", user=user, chat_index=k, viewing=d == 0))
+
+    tokens = {c.user: await token_for(c.user) for c in conns}
+    connect_gate = asyncio.Semaphore(50)
+
+    async def connect(conn: Conn) -> None:
+        async with connect_gate:
+            conn.ws = await websockets.connect(
+                f"{ws_base}?token={tokens[conn.user]}", max_size=None, compression=None, open_timeout=30
+            )
+        conn.reader = asyncio.ensure_future(_read(conn))
+
+    await asyncio.gather(*(connect(c) for c in conns))
+    by_chat: dict[int, list[Conn]] = defaultdict(list)
+    for conn in conns:
+        by_chat[conn.chat_index].append(conn)
+
+    chat_ids: list[str] = []
+    for k in range(shape.chats):
+        creator = by_chat[k][0]
+        others = sorted({c.user for c in by_chat[k]} - {creator.user})
+        created = await _request(creator, timeout, "chat.create", members=others, title=f"load {k}")
+        chat_ids.append(created["chat"]["chat_id"])
+    await asyncio.gather(
+        *(_request(c, timeout, "chat.open", chat_id=chat_ids[c.chat_index]) for c in conns if c.viewing)
+    )
+    for conn in conns:  # setup frames (chat:added) are not part of the measurement
+        conn.frames.clear()
+
+    acks: dict[tuple[str, str], dict[str, Any]] = {}
+    sent_at: dict[tuple[str, str], float] = {}
+    sender: dict[tuple[str, str], str] = {}
+    gate = asyncio.Semaphore(shape.concurrency)
+
+    async def send(i: int) -> None:
+        k = i % shape.chats
+        conn = rng.choice(by_chat[k])
+        key = (chat_ids[k], f"m{i}")
+        async with gate:
+            sent_at[key] = time.perf_counter()
+            sender[key] = conn.name
+            acks[key] = await _request(
+                conn, timeout, "message.send", chat_id=key[0], client_msg_id=key[1], text=f"load message {i}"
+            )
+
+    posts_before = await posts_so_far() if posts_so_far else 0
+    started = time.perf_counter()
+    await asyncio.gather(*(send(i) for i in range(shape.messages)))
+    expected_total = shape.messages * (shape.members * shape.devices - 1)
+    deadline = time.perf_counter() + timeout
+    while sum(_counted(c) for c in conns) < expected_total and time.perf_counter() < deadline:
+        await asyncio.sleep(0.02)
+    seconds = time.perf_counter() - started
+    await asyncio.sleep(0.3)  # anything extra (a duplicate) would arrive now
+
+    posts = (await posts_so_far()) - posts_before if posts_so_far else None
+    result = Result(shape, seconds, acks, sent_at, sender, conns, chat_ids, [], posts)
+    result.problems = verify(result)
+    await asyncio.gather(*(c.ws.close() for c in conns), return_exceptions=True)
+    return result
+
+
+def _counted(conn: Conn) -> int:
+    return sum(1 for _, f in conn.frames if f.get("event") in ("chat:message", "chat:message:background"))
+
+
+def verify(result: Result) -> list[str]:
+    """Every connection got exactly the frames the protocol promises; every chat's seq is gapless."""
+    problems: list[str] = []
+    for key, ack in result.acks.items():
+        if ack.get("event") != "message:ack":
+            problems.append(f"{key}: reply {ack}")
+    seqs: dict[str, list[int]] = defaultdict(list)
+    for (chat_id, _), ack in result.acks.items():
+        if ack.get("event") == "message:ack":
+            seqs[chat_id].append(ack["seq"])
+    for chat_id, values in seqs.items():
+        if sorted(values) != list(range(1, len(values) + 1)):
+            problems.append(f"{chat_id}: seq not gapless/unique: {sorted(values)[:10]}...")
+    for conn in result.conns:
+        chat_id = result.chat_ids[conn.chat_index]
+        expected_event = "chat:message" if conn.viewing else "chat:message:background"
+        expected = Counter(
+            key for key, name in result.sender.items() if key[0] == chat_id and name != conn.name
+        )
+        got: Counter[tuple[str, str]] = Counter()
+        for _, frame in conn.frames:
+            event = frame.get("event")
+            if event in ("chat:message", "chat:message:background"):
+                if event != expected_event:
+                    problems.append(f"{conn.name}: got {event}, expected {expected_event}")
+                m = frame["message"]
+                got[(m["chat_id"], m["client_msg_id"])] += 1
+            else:
+                problems.append(f"{conn.name}: unexpected frame {frame}")
+        if got != expected:
+            missing = expected - got
+            extra = got - expected
+            problems.append(f"{conn.name}: {sum(missing.values())} missing, {sum(extra.values())} extra")
+    return problems

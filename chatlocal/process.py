@@ -1,0 +1,136 @@
+"""Start the local stack (``python -m chatlocal``) as a subprocess, as ``make run`` does, on a
+free port, and talk to its HTTP side; used by the test tiers and the benchmarks."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]  # the repository
+LISTENING = re.compile(r"listening on (http://\S+)")
+DYNAMODB = re.compile(r"DynamoDB\s+(http://\S+)")
+
+
+def clean_env(**overrides: str) -> dict[str, str]:
+    """The caller's environment without AWS or chat settings (the tests set their own)."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("AWS_", "CHAT_")) or k in ("AWS_REGION", "AWS_DEFAULT_REGION")
+    }
+    env.update({"HOST": "127.0.0.1", "PORT": "0", "PYTHONUNBUFFERED": "1", "LOG_LEVEL": "WARNING"})
+    env.update(overrides)
+    return env
+
+
+class LocalStack:
+    def __init__(self, command: list[str] | None = None, start_timeout: float = 90, **env: str) -> None:
+        self.command = command or [sys.executable, "-m", "chatlocal"]
+        self.env = clean_env(**env)
+        self.start_timeout = start_timeout
+        self.url = ""
+        self.dynamodb_endpoint = ""
+        self.output: list[str] = []
+        self.process: subprocess.Popen[str] | None = None
+        self._ready = threading.Event()
+
+    # -- lifecycle -------------------------------------------------------------------------------
+
+    def start(self) -> LocalStack:
+        self.process = subprocess.Popen(
+            self.command,
+            cwd=ROOT,
+            env=self.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,  # signals reach `make` and its child together
+        )
+        threading.Thread(target=self._read_output, daemon=True).start()
+        if not self._ready.wait(self.start_timeout) or not self.url:
+            self.kill()
+            raise RuntimeError("local stack did not start:\n" + self.text)
+        return self
+
+    def _read_output(self) -> None:
+        assert self.process is not None and self.process.stdout is not None
+        for line in self.process.stdout:
+            self.output.append(line)
+            if match := LISTENING.search(line):
+                self.url = match.group(1)
+            if match := DYNAMODB.search(line):
+                self.dynamodb_endpoint = match.group(1)
+            if line.startswith("Ctrl-C stops it"):
+                self._ready.set()
+        self._ready.set()
+
+    @property
+    def text(self) -> str:
+        return "".join(self.output)
+
+    def stop(self, signum: int = signal.SIGTERM, timeout: float = 10) -> float:
+        """Signal the stack and wait for it to exit; returns how long that took."""
+        assert self.process is not None
+        started = time.monotonic()
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signum)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.kill()
+                raise
+        return time.monotonic() - started
+
+    def kill(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+
+    def __enter__(self) -> LocalStack:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            self.stop()
+        except Exception:
+            self.kill()
+
+    # -- what it serves --------------------------------------------------------------------------
+
+    @property
+    def ws_base(self) -> str:
+        return self.url.replace("http://", "ws://") + "/ws"
+
+    def token(self, user: str) -> str:
+        return str(self.get_json(f"/dev/token?user={user}")["token"])
+
+    def ws_url(self, user: str) -> str:
+        return f"{self.ws_base}?token={self.token(user)}"
+
+    def connections(self) -> list[dict[str, Any]]:
+        return list(self.get_json("/dev/connections"))
+
+    def drop(self, connection_id: str) -> None:
+        self.request("POST", f"/dev/connections/{connection_id}/drop")
+
+    def get_json(self, path: str) -> Any:
+        with urllib.request.urlopen(self.url + path, timeout=10) as response:
+            return json.load(response)
+
+    def request(self, method: str, path: str, data: bytes | None = None) -> tuple[int, bytes]:
+        req = urllib.request.Request(self.url + path, data=data, method=method)
+        try:
+            with urllib.request.urlopen(req, timeout=10) as response:
+                return response.status, response.read()
+        except urllib.error.HTTPError as exc:
+            return exc.code, exc.read()

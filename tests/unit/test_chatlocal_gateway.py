@@ -1,0 +1,250 @@
+"""The emulator's API Gateway behaviour, in-process with stand-in handlers (no DynamoDB):
+what each route's Lambda gets, refusals, concurrency, Lambda errors, and $disconnect."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import time
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+
+from chatlocal.events import Api, new_connection_id
+from chatlocal.gateway import Gateway
+from chatlocal.lambdas import Lambdas
+
+
+class Handlers:
+    """Three stand-in Lambdas that record their events; behaviour set per test."""
+
+    def __init__(self) -> None:
+        self.events: list[dict[str, Any]] = []
+        self.lock = threading.Lock()
+        self.connect_result: Any = {"statusCode": 200}
+        self.on_message = lambda event: None
+
+    def record(self, event: dict[str, Any]) -> None:
+        with self.lock:
+            self.events.append(event)
+
+    def connect(self, event: dict[str, Any], context: Any) -> Any:
+        self.record(event)
+        if isinstance(self.connect_result, Exception):
+            raise self.connect_result
+        return self.connect_result
+
+    def message(self, event: dict[str, Any], context: Any) -> Any:
+        self.record(event)
+        assert context.get_remaining_time_in_millis() > 0
+        return self.on_message(event)
+
+    def disconnect(self, event: dict[str, Any], context: Any) -> Any:
+        self.record(event)
+        return {"statusCode": 200}
+
+    def routes(self, route: str) -> list[dict[str, Any]]:
+        return [e for e in self.events if e["requestContext"]["routeKey"] == route]
+
+
+def run_with_gateway(handlers: Handlers, scenario, idle_timeout: float = 60) -> Any:  # type: ignore[no-untyped-def]
+    async def main() -> Any:
+        lambdas = Lambdas(
+            {"$connect": handlers.connect, "$default": handlers.message, "$disconnect": handlers.disconnect}
+        )
+        gateway = Gateway(lambdas, Api(api_id="abc123", stage="local", domain_name="localhost"), idle_timeout)
+        app = web.Application()
+        app.add_routes(gateway.routes())
+        server = TestServer(app)
+        await server.start_server()
+        try:
+            async with aiohttp.ClientSession() as session:
+                return await asyncio.wait_for(scenario(server, session, gateway), 20)
+        finally:
+            await gateway.close_all()
+            await server.close()
+            lambdas.shutdown()
+
+    return asyncio.run(main())
+
+
+def test_connect_event_has_what_api_gateway_sends():
+    handlers = Handlers()
+
+    async def scenario(server, session, gateway):
+        ws = await session.ws_connect(server.make_url("/ws?token=t0k&x=1"), headers={"User-Agent": "tester"})
+        await ws.send_str('{"action": "ping"}')
+        while not handlers.routes("$default"):
+            await asyncio.sleep(0.01)
+        await ws.close()
+        while not handlers.routes("$disconnect"):
+            await asyncio.sleep(0.01)
+
+    run_with_gateway(handlers, scenario)
+    (connect,) = handlers.routes("$connect")
+    ctx = connect["requestContext"]
+    assert ctx["eventType"] == "CONNECT" and ctx["apiId"] == "abc123" and ctx["stage"] == "local"
+    assert ctx["domainName"] == "localhost" and ctx["identity"]["sourceIp"] == "127.0.0.1"
+    assert ctx["identity"]["userAgent"] == "tester"
+    assert isinstance(ctx["connectedAt"], int) and ctx["requestId"] and ctx["connectionId"].endswith("=")
+    assert connect["queryStringParameters"] == {"token": "t0k", "x": "1"}
+    assert connect["headers"]["User-Agent"] == "tester"
+    (message,) = handlers.routes("$default")
+    assert message["body"] == '{"action": "ping"}' and message["isBase64Encoded"] is False
+    assert message["requestContext"]["eventType"] == "MESSAGE"
+    assert message["requestContext"]["connectionId"] == ctx["connectionId"]
+    (disconnect,) = handlers.routes("$disconnect")
+    assert disconnect["requestContext"]["eventType"] == "DISCONNECT"
+    assert disconnect["requestContext"]["disconnectStatusCode"] == 1000
+
+
+@pytest.mark.parametrize(
+    ("result", "status"),
+    [({"statusCode": 401}, 401), ({"statusCode": 403, "body": ""}, 403), (RuntimeError("boom"), 500)],
+)
+def test_connect_result_other_than_200_refuses_with_that_status(result, status):
+    handlers = Handlers()
+    handlers.connect_result = result
+
+    async def scenario(server, session, gateway):
+        with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+            await session.ws_connect(server.make_url("/ws"))
+        return refused.value.status
+
+    assert run_with_gateway(handlers, scenario) == status
+    assert handlers.routes("$disconnect") == []  # never connected, so never disconnected
+
+
+def test_subprotocol_chosen_by_connect_is_echoed():
+    handlers = Handlers()
+    handlers.connect_result = {"statusCode": 200, "headers": {"Sec-WebSocket-Protocol": "chat.v1"}}
+
+    async def scenario(server, session, gateway):
+        ws = await session.ws_connect(server.make_url("/ws"), protocols=("chat.v1",))
+        chosen = ws.protocol
+        await ws.close()
+        return chosen
+
+    assert run_with_gateway(handlers, scenario) == "chat.v1"
+
+
+def test_a_slow_invocation_does_not_hold_up_other_frames():
+    handlers = Handlers()
+    release = threading.Event()
+
+    def on_message(event):
+        if json.loads(event["body"]).get("slow"):
+            release.wait(5)
+
+    handlers.on_message = on_message
+
+    async def scenario(server, session, gateway):
+        ws = await session.ws_connect(server.make_url("/ws"))
+        await ws.send_str('{"slow": true}')
+        await ws.send_str('{"slow": false}')
+        deadline = time.monotonic() + 5
+        while len(handlers.routes("$default")) < 2 and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+        both_started = len(handlers.routes("$default")) == 2
+        release.set()
+        await ws.close()
+        return both_started
+
+    assert run_with_gateway(handlers, scenario) is True
+
+
+def test_a_raising_invocation_gets_api_gateways_error_frame():
+    handlers = Handlers()
+
+    def on_message(event):
+        raise ValueError("bug")
+
+    handlers.on_message = on_message
+
+    async def scenario(server, session, gateway):
+        ws = await session.ws_connect(server.make_url("/ws"))
+        await ws.send_str("{}")
+        frame = json.loads((await ws.receive(timeout=5)).data)
+        await ws.close()
+        return frame, gateway.stats["lambda_errors"]
+
+    frame, errors = run_with_gateway(handlers, scenario)
+    assert frame["message"] == "Internal server error" and frame["connectionId"] and frame["requestId"]
+    assert errors == 1
+
+
+def test_binary_frames_arrive_base64_encoded():
+    handlers = Handlers()
+
+    async def scenario(server, session, gateway):
+        ws = await session.ws_connect(server.make_url("/ws"))
+        await ws.send_bytes(b"\x00\x01")
+        while not handlers.routes("$default"):
+            await asyncio.sleep(0.01)
+        await ws.close()
+
+    run_with_gateway(handlers, scenario)
+    (message,) = handlers.routes("$default")
+    assert message["isBase64Encoded"] is True and message["body"] == "AAE="
+
+
+def test_management_api_posts_gets_and_deletes():
+    handlers = Handlers()
+
+    async def scenario(server, session, gateway):
+        ws = await session.ws_connect(server.make_url("/ws"))
+        (conn,) = await (await session.get(server.make_url("/dev/connections"))).json()
+        cid = conn["connectionId"]
+        posted = await session.post(server.make_url(f"/@connections/{cid}"), data=b'{"event":"x"}')
+        staged = await session.post(server.make_url(f"/local/@connections/{cid}"), data=b'{"event":"y"}')
+        wrong_stage = await session.post(server.make_url(f"/prod/@connections/{cid}"), data=b"{}")
+        first, second = (await ws.receive(timeout=5)).data, (await ws.receive(timeout=5)).data
+        info = await (await session.get(server.make_url(f"/@connections/{cid}"))).json()
+        deleted = await session.delete(server.make_url(f"/@connections/{cid}"))
+        closed = await ws.receive(timeout=5)
+        after = await session.post(server.make_url(f"/@connections/{cid}"), data=b"{}")
+        unknown = await session.get(server.make_url(f"/@connections/{new_connection_id()}"))
+        return (
+            posted.status, staged.status, wrong_stage.status, first, second, info,
+            deleted.status, closed.type, after.status, after.headers.get("x-amzn-ErrorType"), unknown.status,
+        )  # fmt: skip
+
+    posted, staged, wrong, first, second, info, deleted, closed, after, error_type, unknown = (
+        run_with_gateway(handlers, scenario)
+    )
+    assert (posted, staged, wrong) == (200, 200, 410)
+    assert (first, second) == ('{"event":"x"}', '{"event":"y"}')
+    assert set(info) == {"connectedAt", "identity", "lastActiveAt"} and info["connectedAt"].endswith("Z")
+    assert deleted == 204 and closed == aiohttp.WSMsgType.CLOSE
+    assert (after, error_type, unknown) == (410, "GoneException", 410)
+
+
+def test_disconnect_runs_once_when_the_client_vanishes():
+    handlers = Handlers()
+
+    async def scenario(server, session, gateway):
+        ws = await session.ws_connect(server.make_url("/ws"))
+        (conn,) = await (await session.get(server.make_url("/dev/connections"))).json()
+        dropped = await session.post(server.make_url(f"/dev/connections/{conn['connectionId']}/drop"))
+        await ws.receive(timeout=5)
+        while not handlers.routes("$disconnect"):
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.1)
+        return dropped.status
+
+    assert run_with_gateway(handlers, scenario) == 204
+    (disconnect,) = handlers.routes("$disconnect")
+    assert disconnect["requestContext"]["disconnectStatusCode"] == 1006
+
+
+def test_upgrade_is_required_on_ws():
+    handlers = Handlers()
+
+    async def scenario(server, session, gateway):
+        return (await session.get(server.make_url("/ws"))).status
+
+    assert run_with_gateway(handlers, scenario) == 426

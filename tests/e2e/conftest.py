@@ -1,0 +1,80 @@
+"""Browser tier: Debian's Chromium driven by Playwright against the local stack.
+
+The stack runs as a subprocess (``python -m chatlocal``, as ``make run`` starts it) on a free
+port. Without Chromium the tests skip with the reason, except under CI (CI=true), where a
+missing browser is a failure: ``make test`` installs it first (``make browser``).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.stack import ROOT, LocalStack
+
+ARTIFACTS = ROOT / "test-artifacts"
+CHROMIUM = os.environ.get("CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+]
+
+
+@pytest.fixture(scope="session")
+def stack_url():
+    with LocalStack(CHAT_JWT_SECRET="e2e-secret-" * 4) as stack:
+        yield stack.url
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"Chromium not found at {CHROMIUM}: run `make browser`")
+        pytest.skip(f"Chromium not found at {CHROMIUM} (make browser installs Debian's chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def as_user(browser, stack_url):
+    """Open the web chat logged in as a user, in a browser context of its own."""
+    contexts = []
+
+    def open_page(user: str):
+        context = browser.new_context(viewport={"width": 1100, "height": 700})
+        contexts.append(context)
+        page = context.new_page()
+        page.set_default_timeout(10_000)
+        page.goto(f"{stack_url}/?user={user}")
+        page.locator('#conn-status[data-state="online"]').wait_for()
+        return page
+
+    yield open_page
+    for context in contexts:
+        context.close()
+
+
+@pytest.fixture
+def screenshot(request):
+    def take(page, name: str) -> Path:
+        ARTIFACTS.mkdir(exist_ok=True)
+        path = ARTIFACTS / f"{request.node.name}-{name}.png"
+        page.screenshot(path=str(path), full_page=True)
+        return path
+
+    return take

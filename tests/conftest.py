@@ -4,6 +4,7 @@ recorder of every AWS call (at the botocore level) that fails any test issuing a
 from __future__ import annotations
 
 import os
+import sys
 import threading
 
 # Before chalicelib is imported: table names, region and credentials are read at import.
@@ -53,8 +54,38 @@ RECORDER = CallRecorder()
 _original_make_api_call = botocore.client.BaseClient._make_api_call
 
 
+_CHALICELIB = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "chalicelib") + os.sep
+APP_CALLS: set[tuple[str, str, str]] = set()  # (service, operation, table) issued by chalicelib
+
+
+def _called_from_app() -> bool:
+    """Made by chalicelib on a request path (table creation for tests and the local stack is not:
+    deployed tables come from infra/)."""
+    frame = sys._getframe(2)
+    from_app = False
+    while frame is not None:
+        if frame.f_code.co_name == "create_tables":
+            return False
+        from_app = from_app or frame.f_code.co_filename.startswith(_CHALICELIB)
+        frame = frame.f_back
+    return from_app
+
+
+def _tables(params: dict) -> set[str]:
+    tables = {params["TableName"]} if "TableName" in params else set()
+    tables.update(params.get("RequestItems") or {})
+    for item in params.get("TransactItems") or []:
+        for op_type, op in item.items():
+            tables.add(f"{op_type}:{op.get('TableName', '')}")
+    return tables or {""}
+
+
 def _recording_make_api_call(self, operation_name, api_params):  # type: ignore[no-untyped-def]
-    RECORDER.record(self.meta.service_model.endpoint_prefix, operation_name, dict(api_params))
+    service = self.meta.service_model.endpoint_prefix
+    RECORDER.record(service, operation_name, dict(api_params))
+    if _called_from_app():
+        for table in _tables(api_params):
+            APP_CALLS.add((service, operation_name, table))
     return _original_make_api_call(self, operation_name, api_params)
 
 
@@ -73,3 +104,18 @@ def _no_scan():
     yield
     scans = [c for c in RECORDER.since(mark) if c[1] == "Scan"]
     assert not scans, f"a DynamoDB Scan was issued: {scans[:1]}"
+
+
+def pytest_collection_modifyitems(config, items):  # type: ignore[no-untyped-def]
+    """Tests marked ``after_suite`` look at what the rest of the run did: run them last."""
+    items.sort(key=lambda item: item.get_closest_marker("after_suite") is not None)
+
+
+def pytest_sessionfinish(session, exitstatus):  # type: ignore[no-untyped-def]
+    """CHAT_AWS_CALLS_OUT=path: write the app's AWS calls there (the deploy tier reads it)."""
+    path = os.environ.get("CHAT_AWS_CALLS_OUT")
+    if path:
+        import json
+
+        with open(path, "w") as out:
+            json.dump(sorted(APP_CALLS), out)

@@ -1,0 +1,49 @@
+"""Deploy tier: what `chalice package --merge-template` would deploy, checked without AWS."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.stack import ROOT
+
+STAGES = ("dev", "prod")
+
+
+def config() -> dict[str, Any]:
+    return dict(json.loads((ROOT / ".chalice" / "config.json").read_text()))
+
+
+def stage_env(stage: str) -> dict[str, str]:
+    cfg = config()
+    return {**cfg.get("environment_variables", {}), **cfg["stages"][stage].get("environment_variables", {})}
+
+
+@pytest.fixture(scope="session")
+def packaged(tmp_path_factory) -> dict[str, Path]:
+    """Both stages packaged by infra/package.sh, as the deploy docs tell a user to."""
+    out: dict[str, Path] = {}
+    env = {**os.environ, "AWS_DEFAULT_REGION": "us-east-1"}
+    for stage in STAGES:
+        target = tmp_path_factory.mktemp(f"package-{stage}")
+        done = subprocess.run(
+            ["bash", str(ROOT / "infra" / "package.sh"), stage, str(target)],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+        out[stage] = target / "package" / "sam.json"
+    return out
+
+
+@pytest.fixture(scope="session")
+def templates(packaged) -> dict[str, dict[str, Any]]:
+    return {stage: json.loads(path.read_text()) for stage, path in packaged.items()}

@@ -30,13 +30,15 @@ CHROMIUM_ARGS = [
 ]
 
 
-@pytest.fixture(scope="session")
+# Module scope, not session: Playwright's sync API keeps an event loop running in this thread
+# while it is open, and later tiers call asyncio.run().
+@pytest.fixture(scope="module")
 def stack_url():
     with LocalStack(CHAT_JWT_SECRET="e2e-secret-" * 4) as stack:
         yield stack.url
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
     if not Path(CHROMIUM).exists():
         if os.environ.get("CI"):

@@ -25,6 +25,8 @@ def table():
         )
         client.put_item(TableName="t", Item={"pk": {"S": "a"}, "n": {"N": "1"}})
         yield client
+        # mock_aws may be nested in a session-wide one (the functional tier's): leave no table.
+        client.delete_table(TableName="t")
 
 
 def _all(client):

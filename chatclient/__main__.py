@@ -1,0 +1,5 @@
+import sys
+
+from chatclient.cli import main
+
+sys.exit(main())

@@ -4,10 +4,14 @@ apart from the stack) and creates the missing tables there."""
 from __future__ import annotations
 
 import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
 
 import boto3
 import pytest
-from moto.server import ThreadedMotoServer
 
 from tests.integration.conftest import run
 from tests.integration.peer import Peer
@@ -16,11 +20,30 @@ from tests.stack import LocalStack
 
 @pytest.fixture
 def outside_dynamodb():
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
+    """A moto server in a process of its own (in this process it would share moto's state with
+    the functional tier's mock)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            urllib.request.urlopen(f"{url}/moto-api/", timeout=1).close()
+            break
+        except OSError:
+            if time.monotonic() > deadline or server.poll() is not None:
+                server.kill()
+                pytest.fail("moto server did not start")
+            time.sleep(0.1)
+    yield url
+    server.terminate()
+    server.wait(timeout=10)
 
 
 @pytest.mark.skipif(shutil.which("make") is None, reason="needs make")

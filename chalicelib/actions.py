@@ -7,8 +7,6 @@ run after the reply is sent.
 
 from __future__ import annotations
 
-import random
-import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -32,12 +30,10 @@ from chalicelib.protocol import (
     encode,
     frame,
 )
+from chalicelib.retry import Contention
 from chalicelib.storage import SeqConflict, Store
 
 Post = tuple[str, bytes]
-
-SEND_ATTEMPTS = 40  # optimistic seq allocation under contention; each retry is one request
-RECEIPT_ATTEMPTS = 10
 
 
 def _nothing() -> list[Post]:
@@ -66,13 +62,10 @@ class Context:
         return self.connection.connection_id
 
 
-def _backoff(attempt: int) -> None:
-    time.sleep(random.uniform(0, min(0.05, 0.002 * (attempt + 1))))
-
-
 class Actions:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, contention: Contention | None = None) -> None:
         self.store = store
+        self.contention = contention or Contention()
 
     def run(self, ctx: Context, request: Request) -> Outcome:
         handlers: dict[type, Callable[[Context, Any], Outcome]] = {
@@ -183,7 +176,7 @@ class Actions:
 
     def _message_send(self, ctx: Context, r: MessageSend) -> Outcome:
         chat = self._member_chat(ctx, r.chat_id)
-        for attempt in range(SEND_ATTEMPTS):
+        for _ in self.contention.attempts():  # each retry is one request: the loser learns the chat
             draft = Message(
                 chat_id=chat.chat_id,
                 seq=0,
@@ -200,7 +193,6 @@ class Actions:
                 chat = conflict.current
                 if ctx.user_id not in chat.members:
                     raise Forbidden(f"not a member of chat {chat.chat_id}") from None
-                _backoff(attempt)
         else:
             raise Unavailable("the chat is busy, retry")
         message = stored.message
@@ -231,7 +223,7 @@ class Actions:
     def _receipt(self, ctx: Context, r: Receipt) -> Outcome:
         chat = self._member_chat(ctx, r.chat_id)
         target = min(r.seq, chat.last_seq)
-        for _ in range(RECEIPT_ATTEMPTS):
+        for _ in self.contention.attempts():  # only the reader's own devices race here
             old = self.store.pointers(chat.chat_id, [ctx.user_id]).get(ctx.user_id, Pointers())
             new = old.advanced(target, read=r.read)
             if new == old or self.store.advance_pointers(chat.chat_id, ctx.user_id, old, new):

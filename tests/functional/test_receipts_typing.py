@@ -91,3 +91,24 @@ def test_typing_reaches_other_members_viewing_the_chat_without_reply(harness, ch
     assert b_elsewhere.frames() == []
     assert a_second.frames() == []  # the typist's own devices are not "other members"
     assert a.frames() == []
+
+
+def test_receipt_that_keeps_losing_its_race_is_unavailable_and_changes_nothing(chat, monkeypatch):
+    from chalicelib import runtime
+    from chalicelib.retry import Contention
+    from chalicelib.storage.dynamo import DynamoStore
+    from tests.functional.harness import table_snapshot
+
+    a, b, chat_id = chat
+    clock = [0.0]
+    runtime.service().actions.contention = Contention(
+        budget_seconds=0.5, clock=lambda: clock[0], sleep=lambda s: clock.__setitem__(0, clock[0] + s)
+    )
+    monkeypatch.setattr(DynamoStore, "advance_pointers", lambda self, *args: False)
+    before = table_snapshot()
+
+    reply = b.send("message.read", chat_id=chat_id, seq=3)
+
+    assert reply["event"] == "error" and reply["code"] == "unavailable"
+    assert table_snapshot() == before
+    assert a.frames() == [] and b.frames() == []

@@ -160,3 +160,39 @@ def test_storage_failure_is_unavailable_and_changes_nothing(harness, monkeypatch
     reply = a.send("message.send", chat_id=chat_id, client_msg_id="k", text="lost?")
     assert reply["event"] == "error" and reply["code"] == "unavailable"
     assert table_snapshot() == before
+
+
+def test_a_chat_too_busy_for_the_budget_is_unavailable_and_changes_nothing(harness, monkeypatch):
+    """Every attempt loses the race: the send gives up within its budget, stores nothing, and
+    tells the client to retry (the client library does, with the same client_msg_id)."""
+    from chalicelib import runtime
+    from chalicelib.retry import Contention
+    from chalicelib.storage import SeqConflict
+    from chalicelib.storage.dynamo import DynamoStore
+    from tests.functional.harness import table_snapshot
+
+    a = harness.connect("alice")
+    chat_id = harness.chat(a, "bob")
+    attempts: list[int] = []
+
+    def always_loses(self, chat, message):
+        attempts.append(chat.last_seq)
+        raise SeqConflict(chat)
+
+    clock = [0.0]
+    runtime.service().actions.contention = Contention(
+        budget_seconds=1.0,
+        clock=lambda: clock[0],
+        sleep=lambda s: clock.__setitem__(0, clock[0] + s),
+        jitter=lambda low, high: high,
+    )
+    monkeypatch.setattr(DynamoStore, "append_message", always_loses)
+    before = table_snapshot()
+
+    reply = a.send("message.send", chat_id=chat_id, client_msg_id="k", text="hot chat")
+
+    assert reply["event"] == "error" and reply["code"] == "unavailable"
+    assert reply["req"] is not None
+    assert 5 < len(attempts) < 20  # pauses 5 ms doubling to 400 ms fit about eight tries in 1 s
+    assert clock[0] <= 1.0
+    assert table_snapshot() == before

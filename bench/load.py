@@ -64,8 +64,9 @@ def run_all(base: str, scale: float, only: list[str], concurrency: int) -> int:
         "p50 ms",
         "p99 ms",
         "posts/msg",
+        "retries",
     )
-    widths = (16, 6, 6, 7, 7, 7, 8, 8, 8, 9)
+    widths = (16, 6, 6, 7, 7, 7, 8, 8, 8, 9, 7)
     print(" ".join(f"{c:>{w}}" for c, w in zip(columns, widths, strict=True)) + "  check")
     failed = 0
     for name, shape in SHAPES.items():
@@ -84,7 +85,7 @@ def run_all(base: str, scale: float, only: list[str], concurrency: int) -> int:
         print(
             f"{name:>16} {s['connections']:>6} {s['messages']:>6} {s['deliveries']:>7} {s['seconds']:>7} "
             f"{s['messages_per_s']:>7} {s['deliveries_per_s']:>8} {s['p50_ms']:>8} {s['p99_ms']:>8} "
-            f"{posts_per_msg:>9.2f}  {check}",
+            f"{posts_per_msg:>9.2f} {s['retries']:>7}  {check}",
             flush=True,
         )
         for problem in result.problems[:5]:

@@ -4,7 +4,8 @@ frame recorded, and a check that each connection got exactly what the protocol s
 Layout: ``chats`` chats of ``members`` users each; every user holds ``devices`` connections, the
 first viewing the chat (it gets ``chat:message``), the others elsewhere in the app (they get
 ``chat:message:background``). Messages go round-robin over the chats, each from a random member
-connection, ``concurrency`` in flight at once.
+connection, ``concurrency`` in flight at once. A send answered ``unavailable`` (the protocol's
+"safe to retry") is sent again with the same ``client_msg_id``, as a client would, and counted.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from typing import Any
 import websockets
 
 TokenFor = Callable[[str], Awaitable[str]]
+SEND_TRIES = 8
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,7 @@ class Result:
     chat_ids: list[str]
     problems: list[str]
     posts: int | None = None  # management API posts during the sends, when stats were given
+    retries: int = 0  # sends answered `unavailable` (chat too busy) and sent again, as clients do
 
     @property
     def messages_per_second(self) -> float:
@@ -106,6 +109,7 @@ def summary(result: Result) -> dict[str, float]:
         "p50_ms": round(percentile(lat, 50), 1),
         "p99_ms": round(percentile(lat, 99), 1),
         "mean_ms": round(statistics.fmean(lat), 1) if lat else float("nan"),
+        "retries": result.retries,
     }
 
 
@@ -181,6 +185,7 @@ async def run(
     acks: dict[tuple[str, str], dict[str, Any]] = {}
     sent_at: dict[tuple[str, str], float] = {}
     sender: dict[tuple[str, str], str] = {}
+    retried: Counter[tuple[str, str]] = Counter()
     gate = asyncio.Semaphore(shape.concurrency)
 
     async def send(i: int) -> None:
@@ -190,9 +195,14 @@ async def run(
         async with gate:
             sent_at[key] = time.perf_counter()
             sender[key] = conn.name
-            acks[key] = await _request(
-                conn, timeout, "message.send", chat_id=key[0], client_msg_id=key[1], text=f"load message {i}"
-            )
+            fields = {"chat_id": key[0], "client_msg_id": key[1], "text": f"load message {i}"}
+            for attempt in range(SEND_TRIES):
+                reply = await _request(conn, timeout, "message.send", **fields)
+                if reply.get("code") != "unavailable" or attempt == SEND_TRIES - 1:
+                    break
+                retried[key] += 1  # as a client does: the same client_msg_id, so never a duplicate
+                await asyncio.sleep(rng.uniform(0, 0.1 * 2 ** min(attempt, 4)))
+            acks[key] = reply
 
     posts_before = await posts_so_far() if posts_so_far else 0
     started = time.perf_counter()
@@ -205,7 +215,7 @@ async def run(
     await asyncio.sleep(0.3)  # anything extra (a duplicate) would arrive now
 
     posts = (await posts_so_far()) - posts_before if posts_so_far else None
-    result = Result(shape, seconds, acks, sent_at, sender, conns, chat_ids, [], posts)
+    result = Result(shape, seconds, acks, sent_at, sender, conns, chat_ids, [], posts, sum(retried.values()))
     result.problems = verify(result)
     await asyncio.gather(*(c.ws.close() for c in conns), return_exceptions=True)
     return result

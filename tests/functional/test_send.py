@@ -182,6 +182,8 @@ def test_a_chat_too_busy_for_the_budget_is_unavailable_and_changes_nothing(harne
     clock = [0.0]
     runtime.service().actions.contention = Contention(
         budget_seconds=1.0,
+        base_seconds=0.005,
+        cap_seconds=0.4,
         clock=lambda: clock[0],
         sleep=lambda s: clock.__setitem__(0, clock[0] + s),
         jitter=lambda low, high: high,

@@ -4,13 +4,17 @@ frame recorded, and a check that each connection got exactly what the protocol s
 Layout: ``chats`` chats of ``members`` users each; every user holds ``devices`` connections, the
 first viewing the chat (it gets ``chat:message``), the others elsewhere in the app (they get
 ``chat:message:background``). Messages go round-robin over the chats, each from a random member
-connection, ``concurrency`` in flight at once. A send answered ``unavailable`` (the protocol's
-"safe to retry") is sent again with the same ``client_msg_id``, as a client would, and counted.
+connection, ``concurrency`` in flight at once. With ``paced`` a message stays in flight until
+every recipient connection has it (a window over the whole path, so latency is not queueing
+behind an ever-growing backlog); otherwise until its ack. A send answered ``unavailable`` (the
+protocol's "safe to retry") is sent again with the same ``client_msg_id``, as a client would,
+and counted.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
 import random
@@ -35,10 +39,32 @@ class Shape:
     devices: int
     messages: int
     concurrency: int = 50
+    paced: bool = False  # in flight until delivered everywhere, not just acked
 
     @property
     def connections(self) -> int:
         return self.chats * self.members * self.devices
+
+
+Key = tuple[str, str]  # (chat_id, client_msg_id)
+
+
+class Arrivals:
+    """Counts each message's frames across all connections, to know when it has arrived everywhere."""
+
+    def __init__(self, per_message: int) -> None:
+        self.per_message = per_message
+        self.counts: Counter[Key] = Counter()
+        self.everywhere: dict[Key, asyncio.Event] = defaultdict(asyncio.Event)
+
+    def arrived(self, key: Key) -> None:
+        self.counts[key] += 1
+        if self.counts[key] >= self.per_message:
+            self.everywhere[key].set()
+
+    async def wait(self, key: Key, timeout: float) -> None:
+        with contextlib.suppress(TimeoutError):  # verify() reports what is missing
+            await asyncio.wait_for(self.everywhere[key].wait(), timeout)
 
 
 @dataclass
@@ -51,6 +77,7 @@ class Conn:
     frames: list[tuple[float, dict[str, Any]]] = field(default_factory=list)
     replies: dict[str, asyncio.Future[dict[str, Any]]] = field(default_factory=dict)
     reader: asyncio.Task[None] | None = None
+    arrivals: Arrivals | None = None
 
 
 @dataclass
@@ -123,6 +150,8 @@ async def _read(conn: Conn) -> None:
                 future.set_result(frame)
             else:
                 conn.frames.append((now, frame))
+                if conn.arrivals and frame.get("event") in ("chat:message", "chat:message:background"):
+                    conn.arrivals.arrived((frame["message"]["chat_id"], frame["message"]["client_msg_id"]))
     except websockets.ConnectionClosed:
         pass
 
@@ -179,8 +208,10 @@ async def run(
     await asyncio.gather(
         *(_request(c, timeout, "chat.open", chat_id=chat_ids[c.chat_index]) for c in conns if c.viewing)
     )
+    arrivals = Arrivals(per_message=shape.members * shape.devices - 1)
     for conn in conns:  # setup frames (chat:added) are not part of the measurement
         conn.frames.clear()
+        conn.arrivals = arrivals
 
     acks: dict[tuple[str, str], dict[str, Any]] = {}
     sent_at: dict[tuple[str, str], float] = {}
@@ -203,6 +234,8 @@ async def run(
                 retried[key] += 1  # as a client does: the same client_msg_id, so never a duplicate
                 await asyncio.sleep(rng.uniform(0, 0.1 * 2 ** min(attempt, 4)))
             acks[key] = reply
+            if shape.paced and reply.get("event") == "message:ack":
+                await arrivals.wait(key, timeout)
 
     posts_before = await posts_so_far() if posts_so_far else 0
     started = time.perf_counter()

@@ -4,7 +4,7 @@ A send takes the chat's next ``seq`` with a conditional transaction; when severa
 at once, one wins each round and the others try again. A loser learns the chat as it is from
 its failed attempt, and that knowledge ages while it pauses, so pauses stay short (jittered,
 doubling from 2 ms to at most 50 ms): in the benchmark's 50-connection chats, pauses up to
-400 ms made the losers lose again and again (400 sends took 704 s instead of 95 s). The loop
+400 ms made the losers lose again and again (400 sends took 704 s instead of 84 s). The loop
 gives up on a time budget, not a count of tries, because under load each try takes longer; the
 invocation keeps the rest of its 30 s for the fan-out.
 """

@@ -29,6 +29,7 @@ from typing import Any
 import websockets
 
 TokenFor = Callable[[str], Awaitable[str]]
+Key = tuple[str, str]  # (chat_id, client_msg_id)
 SEND_TRIES = 8
 
 
@@ -46,19 +47,19 @@ class Shape:
         return self.chats * self.members * self.devices
 
 
-Key = tuple[str, str]  # (chat_id, client_msg_id)
-
-
 class Arrivals:
-    """Counts each message's frames across all connections, to know when it has arrived everywhere."""
+    """Counts each message's frames across all connections: when it has arrived everywhere, and
+    when every message has."""
 
     def __init__(self, per_message: int) -> None:
         self.per_message = per_message
         self.counts: Counter[Key] = Counter()
+        self.total = 0
         self.everywhere: dict[Key, asyncio.Event] = defaultdict(asyncio.Event)
 
     def arrived(self, key: Key) -> None:
         self.counts[key] += 1
+        self.total += 1
         if self.counts[key] >= self.per_message:
             self.everywhere[key].set()
 
@@ -84,9 +85,9 @@ class Conn:
 class Result:
     shape: Shape
     seconds: float
-    acks: dict[tuple[str, str], dict[str, Any]]  # (chat_id, client_msg_id) -> ack frame
-    sent_at: dict[tuple[str, str], float]
-    sender: dict[tuple[str, str], str]  # -> sending connection name
+    acks: dict[Key, dict[str, Any]]  # -> ack frame
+    sent_at: dict[Key, float]
+    sender: dict[Key, str]  # -> sending connection name
     conns: list[Conn]
     chat_ids: list[str]
     problems: list[str]
@@ -213,10 +214,10 @@ async def run(
         conn.frames.clear()
         conn.arrivals = arrivals
 
-    acks: dict[tuple[str, str], dict[str, Any]] = {}
-    sent_at: dict[tuple[str, str], float] = {}
-    sender: dict[tuple[str, str], str] = {}
-    retried: Counter[tuple[str, str]] = Counter()
+    acks: dict[Key, dict[str, Any]] = {}
+    sent_at: dict[Key, float] = {}
+    sender: dict[Key, str] = {}
+    retried: Counter[Key] = Counter()
     gate = asyncio.Semaphore(shape.concurrency)
 
     async def send(i: int) -> None:
@@ -242,7 +243,7 @@ async def run(
     await asyncio.gather(*(send(i) for i in range(shape.messages)))
     expected_total = shape.messages * (shape.members * shape.devices - 1)
     deadline = time.perf_counter() + timeout
-    while sum(_counted(c) for c in conns) < expected_total and time.perf_counter() < deadline:
+    while arrivals.total < expected_total and time.perf_counter() < deadline:
         await asyncio.sleep(0.02)
     seconds = time.perf_counter() - started
     await asyncio.sleep(0.3)  # anything extra (a duplicate) would arrive now
@@ -252,10 +253,6 @@ async def run(
     result.problems = verify(result)
     await asyncio.gather(*(c.ws.close() for c in conns), return_exceptions=True)
     return result
-
-
-def _counted(conn: Conn) -> int:
-    return sum(1 for _, f in conn.frames if f.get("event") in ("chat:message", "chat:message:background"))
 
 
 def verify(result: Result) -> list[str]:
@@ -277,7 +274,7 @@ def verify(result: Result) -> list[str]:
         expected = Counter(
             key for key, name in result.sender.items() if key[0] == chat_id and name != conn.name
         )
-        got: Counter[tuple[str, str]] = Counter()
+        got: Counter[Key] = Counter()
         for _, frame in conn.frames:
             event = frame.get("event")
             if event in ("chat:message", "chat:message:background"):

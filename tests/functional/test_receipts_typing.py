@@ -95,15 +95,12 @@ def test_typing_reaches_other_members_viewing_the_chat_without_reply(harness, ch
 
 def test_receipt_that_keeps_losing_its_race_is_unavailable_and_changes_nothing(chat, monkeypatch):
     from chalicelib import runtime
-    from chalicelib.retry import Contention
     from chalicelib.storage.dynamo import DynamoStore
+    from tests.fake_time import FakeClock
     from tests.functional.harness import table_snapshot
 
     a, b, chat_id = chat
-    clock = [0.0]
-    runtime.service().actions.contention = Contention(
-        budget_seconds=0.5, clock=lambda: clock[0], sleep=lambda s: clock.__setitem__(0, clock[0] + s)
-    )
+    runtime.service().actions.contention = FakeClock().contention(budget_seconds=0.5)
     monkeypatch.setattr(DynamoStore, "advance_pointers", lambda self, *args: False)
     before = table_snapshot()
 

@@ -166,9 +166,9 @@ def test_a_chat_too_busy_for_the_budget_is_unavailable_and_changes_nothing(harne
     """Every attempt loses the race: the send gives up within its budget, stores nothing, and
     tells the client to retry (the client library does, with the same client_msg_id)."""
     from chalicelib import runtime
-    from chalicelib.retry import Contention
     from chalicelib.storage import SeqConflict
     from chalicelib.storage.dynamo import DynamoStore
+    from tests.fake_time import FakeClock
     from tests.functional.harness import table_snapshot
 
     a = harness.connect("alice")
@@ -179,14 +179,9 @@ def test_a_chat_too_busy_for_the_budget_is_unavailable_and_changes_nothing(harne
         attempts.append(chat.last_seq)
         raise SeqConflict(chat)
 
-    clock = [0.0]
-    runtime.service().actions.contention = Contention(
-        budget_seconds=1.0,
-        base_seconds=0.005,
-        cap_seconds=0.4,
-        clock=lambda: clock[0],
-        sleep=lambda s: clock.__setitem__(0, clock[0] + s),
-        jitter=lambda low, high: high,
+    clock = FakeClock()
+    runtime.service().actions.contention = clock.contention(
+        budget_seconds=1.0, base_seconds=0.005, cap_seconds=0.4, jitter=lambda low, high: high
     )
     monkeypatch.setattr(DynamoStore, "append_message", always_loses)
     before = table_snapshot()
@@ -196,5 +191,5 @@ def test_a_chat_too_busy_for_the_budget_is_unavailable_and_changes_nothing(harne
     assert reply["event"] == "error" and reply["code"] == "unavailable"
     assert reply["req"] is not None
     assert 5 < len(attempts) < 20  # pauses 5 ms doubling to 400 ms fit about eight tries in 1 s
-    assert clock[0] <= 1.0
+    assert clock.now <= 1.0
     assert table_snapshot() == before

@@ -3,27 +3,15 @@
 from __future__ import annotations
 
 from chalicelib.retry import Contention
+from tests.fake_time import FakeClock
 
 
-class FakeTime:
-    def __init__(self) -> None:
-        self.now = 100.0
-        self.pauses: list[float] = []
-
-    def clock(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.pauses.append(seconds)
-        self.now += seconds
-
-
-def policy(t: FakeTime, jitter=lambda low, high: high, **kw) -> Contention:  # type: ignore[no-untyped-def]
-    return Contention(clock=t.clock, sleep=t.sleep, jitter=jitter, **kw)
+def policy(t: FakeClock, jitter=lambda low, high: high, **kw) -> Contention:  # type: ignore[no-untyped-def]
+    return t.contention(jitter=jitter, **kw)
 
 
 def test_first_attempt_is_immediate_then_pauses_double_up_to_the_cap():
-    t = FakeTime()
+    t = FakeClock()
     attempts = policy(t, budget_seconds=100, base_seconds=0.01, cap_seconds=0.1).attempts()
     assert next(attempts) == 0 and t.pauses == []
     for _ in range(6):
@@ -32,7 +20,7 @@ def test_first_attempt_is_immediate_then_pauses_double_up_to_the_cap():
 
 
 def test_pauses_are_drawn_between_zero_and_the_ceiling():
-    t = FakeTime()
+    t = FakeClock()
     asked: list[tuple[float, float]] = []
 
     def jitter(low: float, high: float) -> float:
@@ -47,7 +35,7 @@ def test_pauses_are_drawn_between_zero_and_the_ceiling():
 
 
 def test_gives_up_before_the_budget_is_spent():
-    t = FakeTime()
+    t = FakeClock()
     numbers = list(policy(t, budget_seconds=1.0, base_seconds=0.1, cap_seconds=0.4).attempts())
     # pauses 0.1, 0.2, 0.4 (0.7 s); the next 0.4 would end past the deadline, so no attempt 4
     assert numbers == [0, 1, 2, 3]
@@ -55,7 +43,7 @@ def test_gives_up_before_the_budget_is_spent():
 
 
 def test_many_attempts_do_not_overflow_the_ceiling():
-    t = FakeTime()
+    t = FakeClock()
     attempts = policy(t, jitter=lambda low, high: 0.0, budget_seconds=1).attempts()
     for _ in range(2000):  # zero pauses: the budget never runs out, and 2**attempt stays bounded
         next(attempts)

@@ -2,8 +2,13 @@
 //
 // - Connection: request/reply by `req`, keep-alive, reconnect with backoff and jitter.
 // - State: chats (with unread), loaded messages by seq, receipts, pending sends.
-// - After every (re)connect: resync (chat.list, then chat.history `after` for loaded chats,
-//   re-open the chat on screen, re-send unacknowledged messages with their client_msg_id).
+// - After every (re)connect: resync (every page of chat.list, then chat.history `after` for
+//   loaded chats, re-open the chat on screen, re-send unacknowledged messages with their
+//   client_msg_id).
+// - Chats change (protocol v2): system messages (kind "system") patch a chat's title, members
+//   and admins in place and show as notices; chat:added / chat:removed add and drop chats; the
+//   members panel adds, removes, renames, makes admins and leaves; direct chats are named after
+//   the other person. Pages may be short (128 KiB frames): older history follows `has_more`.
 // Rendering reads state only and uses textContent, never HTML from the network.
 
 const $ = (id) => document.getElementById(id);
@@ -117,13 +122,19 @@ class Connection {
 const state = {
   me: null,
   chats: new Map(), // chat_id -> Chat (the protocol object, kept current)
+  metaSeq: new Map(), // chat_id -> the seq a chat's title, members and admins reflect
   messages: new Map(), // chat_id -> Map(seq -> Message), for chats loaded on this page
+  olderExist: new Map(), // chat_id -> the server said older visible messages exist (has_more)
   receipts: new Map(), // chat_id -> {user_id: {delivered_seq, read_seq}}
+  receiptsMin: new Map(), // chat_id -> {delivered_seq, read_seq}: the lowest over the other members
   pending: new Map(), // client_msg_id -> {chat_id, text, failed}
   typing: new Map(), // chat_id -> Map(user_id -> expiry ms)
   open: null, // chat_id on screen
+  panel: false, // the members panel is shown
+  notice: null, // why the conversation on screen closed ("You left Weekend")
 };
 
+const LARGE_CHAT = 50; // above this many members, chats come without `members` and `receipts`
 let conn = null;
 
 function newClientMsgId() {
@@ -136,24 +147,76 @@ function maxSeq(chatId) {
   return loaded && loaded.size ? Math.max(...loaded.keys()) : 0;
 }
 
+function minSeq(chatId) {
+  const loaded = state.messages.get(chatId);
+  return loaded && loaded.size ? Math.min(...loaded.keys()) : 0;
+}
+
+function storeChat(chat) {
+  // Take a chat object from the server, unless this page already applied newer events to it.
+  const known = state.chats.get(chat.chat_id);
+  if (known && known.last_seq > chat.last_seq) return;
+  if (known && known.joined_seq !== chat.joined_seq) {
+    // Removed and added again: the messages loaded before are no longer visible to this user.
+    state.messages.delete(chat.chat_id);
+    state.olderExist.delete(chat.chat_id);
+  }
+  state.chats.set(chat.chat_id, chat);
+  state.metaSeq.set(chat.chat_id, chat.last_seq);
+}
+
+function recountUnread(chat) {
+  chat.unread = Math.max(0, chat.last_seq - Math.max(chat.read_seq, chat.joined_seq || 0));
+}
+
 function addMessages(chatId, messages) {
   if (!state.messages.has(chatId)) state.messages.set(chatId, new Map());
   const loaded = state.messages.get(chatId);
   for (const m of messages) loaded.set(m.seq, m);
-  const newest = messages.reduce((a, m) => (a && a.seq > m.seq ? a : m), null);
-  if (newest) noteLast(state.chats.get(chatId), newest);
+  noteMessages(chatId, messages);
+}
+
+function noteMessages(chatId, messages) {
+  // Keep a chat's summary and, for system messages, its title, members and admins current.
+  const chat = state.chats.get(chatId);
+  if (!chat || !messages.length) return;
+  const ascending = [...messages].sort((a, b) => a.seq - b.seq);
+  for (const m of ascending) if (m.kind === "system") applySystem(chat, m);
+  noteLast(chat, ascending[ascending.length - 1]);
 }
 
 function noteLast(chat, message) {
-  // Keep a chat's summary (last_seq, last_message, unread) current with a newer message.
   if (!chat || message.seq < chat.last_seq) return;
   chat.last_seq = message.seq;
   chat.last_message = message;
-  chat.unread = Math.max(0, chat.last_seq - chat.read_seq);
+  recountUnread(chat);
+}
+
+function applySystem(chat, message) {
+  // A membership event newer than what the chat object shows: apply it in place.
+  if (message.seq <= (state.metaSeq.get(chat.chat_id) ?? 0)) return;
+  state.metaSeq.set(chat.chat_id, message.seq);
+  const { type, users = [], title, admins } = message.system || {};
+  if (type === "added") setMembers(chat, [...new Set([...membersOf(chat), ...users])], users.length);
+  if (type === "removed" || type === "left") {
+    setMembers(chat, membersOf(chat).filter((u) => !users.includes(u)), -users.length);
+    chat.admins = (chat.admins || []).filter((u) => !users.includes(u));
+  }
+  if (type === "updated" && title !== undefined) chat.title = title;
+  if (admins) chat.admins = [...admins].sort();
+}
+
+function setMembers(chat, members, countChange) {
+  if (chat.members) chat.members = members.sort();
+  chat.member_count = chat.members ? chat.members.length : Math.max(1, (chat.member_count || 0) + countChange);
+}
+
+function membersOf(chat) {
+  return chat.members || [];
 }
 
 function applyPointers(chatId, userId, pointers) {
-  if (!state.receipts.has(chatId)) state.receipts.set(chatId, {});
+  if (!state.receipts.get(chatId)) state.receipts.set(chatId, {});
   state.receipts.get(chatId)[userId] = {
     delivered_seq: pointers.delivered_seq,
     read_seq: pointers.read_seq,
@@ -162,15 +225,38 @@ function applyPointers(chatId, userId, pointers) {
   if (chat && userId === state.me) {
     chat.read_seq = pointers.read_seq;
     chat.delivered_seq = pointers.delivered_seq;
-    chat.unread = Math.max(0, chat.last_seq - chat.read_seq);
+    recountUnread(chat);
   }
+}
+
+function dropChat(chatId, how) {
+  // This user is no longer a member: forget the chat, and say so if it was on screen.
+  const chat = state.chats.get(chatId);
+  if (!chat) return;
+  const text = how === "left" ? `You left ${chatTitle(chat)}` : `You were removed from ${chatTitle(chat)}`;
+  for (const map of [
+    state.chats, state.metaSeq, state.messages, state.olderExist,
+    state.receipts, state.receiptsMin, state.typing,
+  ]) map.delete(chatId);
+  for (const [id, p] of state.pending) if (p.chat_id === chatId) state.pending.delete(id);
+  if (state.open === chatId) {
+    state.open = null;
+    state.notice = text;
+  } else {
+    toast(text);
+  }
+  render();
 }
 
 // ------------------------------------------------------------------ protocol events
 
 async function resync() {
-  const { chats } = await conn.request("chat.list");
-  for (const chat of chats) state.chats.set(chat.chat_id, chat);
+  const known = new Set(state.chats.keys());
+  const listed = await listAllChats();
+  for (const chat of listed.values()) storeChat(chat);
+  for (const chatId of known) {
+    if (!listed.has(chatId) && state.chats.has(chatId)) await confirmMembership(chatId);
+  }
   for (const chatId of state.messages.keys()) {
     const chat = state.chats.get(chatId);
     if (chat && chat.last_seq > maxSeq(chatId)) await fetchAfter(chatId);
@@ -180,12 +266,61 @@ async function resync() {
   render();
 }
 
+async function listAllChats() {
+  // chat.list pages newest activity first; a chat may show up on two pages (keyed by chat_id).
+  const listed = new Map();
+  let cursor = null;
+  do {
+    const page = await conn.request("chat.list", cursor ? { cursor } : {});
+    for (const chat of page.chats) listed.set(chat.chat_id, chat);
+    if (page.next_cursor && page.next_cursor === cursor) break; // a server that repeats itself
+    cursor = page.next_cursor ?? null;
+  } while (cursor);
+  return listed;
+}
+
+async function confirmMembership(chatId) {
+  // Missing from the list: removed while this page was away, or moved between pages as we read.
+  try {
+    await loadMembers(chatId);
+  } catch (err) {
+    if (err.code === "forbidden" || err.code === "not_found") dropChat(chatId, "removed");
+    else throw err;
+  }
+}
+
+async function loadMembers(chatId) {
+  const reply = await conn.request("chat.members", { chat_id: chatId });
+  const chat = state.chats.get(chatId);
+  if (!chat) return;
+  chat.members = reply.members;
+  chat.admins = reply.admins;
+  chat.member_count = reply.members.length;
+  render();
+}
+
 async function fetchAfter(chatId) {
   for (let page = 0; page < 100; page++) {
     const reply = await conn.request("chat.history", { chat_id: chatId, after: maxSeq(chatId), limit: 100 });
     addMessages(chatId, reply.messages);
-    if (!reply.has_more) break;
+    if (!reply.has_more || !reply.messages.length) break;
   }
+}
+
+const loadingEarlier = new Set();
+
+async function loadEarlier(chatId) {
+  // One page below the oldest loaded message; the reply may be short of `limit` (128 KiB cap).
+  if (loadingEarlier.has(chatId) || !state.olderExist.get(chatId)) return;
+  loadingEarlier.add(chatId);
+  try {
+    const reply = await conn.request("chat.history", { chat_id: chatId, before: minSeq(chatId), limit: 50 });
+    addMessages(chatId, reply.messages);
+    state.olderExist.set(chatId, reply.has_more && reply.messages.length > 0);
+  } finally {
+    loadingEarlier.delete(chatId);
+  }
+  keepScrollPosition(render);
 }
 
 function onFrame(frame) {
@@ -195,7 +330,11 @@ function onFrame(frame) {
       onMessage(frame.message, frame.event === "chat:message");
       break;
     case "chat:added":
-      state.chats.set(frame.chat.chat_id, frame.chat);
+    case "chat:updated":
+      storeChat(frame.chat);
+      break;
+    case "chat:removed":
+      dropChat(frame.chat_id, "removed");
       break;
     case "chat:receipt":
       applyPointers(frame.chat_id, frame.user_id, frame);
@@ -224,7 +363,8 @@ function onMessage(message, live) {
   const loaded = state.messages.has(chatId);
   const gap = loaded && message.seq > maxSeq(chatId) + 1;
   if (loaded) addMessages(chatId, [message]);
-  else noteLast(state.chats.get(chatId), message);
+  else noteMessages(chatId, [message]);
+  if (message.kind === "system" && state.open === chatId) loadMembers(chatId).catch(() => {});
   state.typing.get(chatId)?.delete(message.sender_id);
   if (message.sender_id === state.me) {
     // Sent from another of my devices: the server moved my pointers with it.
@@ -253,15 +393,32 @@ function markRead(chatId) {
 
 async function openChat(chatId) {
   state.open = chatId;
+  state.notice = null;
   render();
-  const reply = await conn.request("chat.open", { chat_id: chatId });
-  state.chats.set(chatId, reply.chat);
-  state.messages.set(chatId, state.messages.get(chatId) || new Map());
-  addMessages(chatId, reply.messages);
-  state.receipts.set(chatId, reply.receipts);
+  let reply;
+  try {
+    reply = await conn.request("chat.open", { chat_id: chatId });
+  } catch (err) {
+    if (err.code === "forbidden" || err.code === "not_found") return dropChat(chatId, "removed");
+    throw err;
+  }
+  storeChat(reply.chat);
+  takeLatestPage(chatId, reply);
+  state.receipts.set(chatId, reply.receipts || {});
+  state.receiptsMin.set(chatId, reply.receipts_min || null);
   if (reply.chat.last_seq > maxSeq(chatId)) await fetchAfter(chatId);
   markRead(chatId);
   render();
+}
+
+function takeLatestPage(chatId, reply) {
+  // Join chat:opened's page to what is loaded; a page that leaves a gap replaces it.
+  const loaded = state.messages.get(chatId);
+  const lowest = reply.messages.length ? reply.messages[0].seq : Infinity;
+  const fresh = !loaded || !loaded.size || lowest > maxSeq(chatId) + 1;
+  if (fresh) state.messages.set(chatId, new Map());
+  if (fresh || lowest <= minSeq(chatId)) state.olderExist.set(chatId, Boolean(reply.has_more));
+  addMessages(chatId, reply.messages);
 }
 
 function send(chatId, text) {
@@ -278,10 +435,11 @@ function trySend(id) {
     .request("message.send", { chat_id: p.chat_id, client_msg_id: id, text: p.text })
     .then((ack) => {
       state.pending.delete(id);
+      if (!state.chats.has(p.chat_id)) return;
       addMessages(p.chat_id, [
         {
           chat_id: p.chat_id, seq: ack.seq, message_id: ack.message_id, client_msg_id: id,
-          sender_id: state.me, text: p.text, sent_at: ack.sent_at,
+          sender_id: state.me, text: p.text, sent_at: ack.sent_at, kind: "text",
         },
       ]);
       applyPointers(p.chat_id, state.me, { delivered_seq: ack.seq, read_seq: ack.seq });
@@ -292,26 +450,111 @@ function trySend(id) {
         if (err.code !== "disconnected") setTimeout(() => trySend(id), 1000);
         return; // same client_msg_id: the server stores it once
       }
+      if (!state.pending.has(id)) return; // the chat was dropped meanwhile
       p.failed = true;
-      toast(`not sent: ${err.message}`);
+      toast(`Not sent: ${plainError(err)}`);
       render();
     });
 }
 
+// ------------------------------------------------------------------ membership
+
+async function startDirect(user) {
+  // The pair's one direct chat: created the first time, the same chat ever after.
+  const reply = await conn.request("chat.create", { members: [user], direct: true });
+  storeChat(reply.chat);
+  await openChat(reply.chat.chat_id);
+}
+
+async function changeChat(action, fields) {
+  // chat.add / chat.remove / chat.update: the reply is the chat; this connection gets no
+  // copy of the system message, so it fetches it to show the notice in its own timeline.
+  const reply = await conn.request(action, fields);
+  storeChat(reply.chat);
+  const chatId = reply.chat.chat_id;
+  if (state.messages.has(chatId) && reply.chat.last_seq > maxSeq(chatId)) await fetchAfter(chatId);
+  if (state.open === chatId) markRead(chatId);
+  render();
+}
+
+async function leaveChat(chatId) {
+  await conn.request("chat.leave", { chat_id: chatId });
+  dropChat(chatId, "left");
+}
+
+const WHAT_FAILED = {
+  "chat.add": { forbidden: "Only admins can add people", too_large: "A chat can have at most 1,000 members" },
+  "chat.remove": { forbidden: "Only admins can remove people" },
+  rename: { forbidden: "Only admins can rename the chat" },
+  admins: { forbidden: "Only admins can make someone admin", too_large: "A chat can have at most 100 admins" },
+  "chat.leave": { forbidden: "You are not in this chat any more" },
+  "chat.create": { too_large: "A chat can have at most 1,000 members" },
+};
+
+const ANY_FAILED = {
+  forbidden: "You are not a member of this chat",
+  not_found: "This chat no longer exists",
+  too_large: "That is too large",
+  rate_limited: "Too many requests: wait a moment and try again",
+  unavailable: "The server is busy: try again",
+  internal: "Something went wrong on the server: try again",
+  timeout: "No answer from the server: try again",
+  disconnected: "Not connected: try again when back online",
+};
+
+function plainError(err, what) {
+  const words = (WHAT_FAILED[what] || {})[err.code] || ANY_FAILED[err.code];
+  if (words) return words;
+  const text = err.message || "request refused";
+  return text.charAt(0).toUpperCase() + text.slice(1);
+}
+
+function act(what, promise) {
+  return promise.catch((err) => toast(plainError(err, what)));
+}
+
+function splitUserIds(text) {
+  return text.split(/[\s,]+/).filter(Boolean);
+}
+
 // ------------------------------------------------------------------ rendering
 
+function otherMembers(chat) {
+  return membersOf(chat).filter((m) => m !== state.me);
+}
+
 function chatTitle(chat) {
+  if (chat.kind === "direct") return otherMembers(chat)[0] || "just you";
   if (chat.title) return chat.title;
-  const others = chat.members.filter((m) => m !== state.me);
+  if (!chat.members) return `Group of ${chat.member_count}`;
+  const others = otherMembers(chat);
   return others.length ? others.join(", ") : "just you";
 }
 
-function tickStatus(chat, message) {
-  const others = chat.members.filter((m) => m !== state.me);
-  const pointers = state.receipts.get(chat.chat_id) || {};
-  const all = (field) => others.every((u) => (pointers[u]?.[field] || 0) >= message.seq);
-  if (others.length && all("read_seq")) return "read";
-  if (others.length && all("delivered_seq")) return "delivered";
+function isAdmin(chat, user) {
+  return (chat.admins || []).includes(user);
+}
+
+function joinedAt(chatId) {
+  // Who was added after the chat began, and at which seq, as far as the loaded timeline shows.
+  const joined = new Map();
+  const loaded = [...(state.messages.get(chatId) || new Map()).values()].sort((a, b) => a.seq - b.seq);
+  for (const m of loaded) {
+    if (m.kind === "system" && m.system?.type === "added") for (const u of m.system.users) joined.set(u, m.seq);
+  }
+  return joined;
+}
+
+function tickStatus(chat, message, joined) {
+  // A member added after a message never sees it: they do not hold its ticks back.
+  const reached = (field) => {
+    if (chat.member_count > LARGE_CHAT || !chat.members) return (state.receiptsMin.get(chat.chat_id)?.[field] || 0) >= message.seq;
+    const others = otherMembers(chat).filter((u) => !(joined.get(u) > message.seq));
+    const pointers = state.receipts.get(chat.chat_id) || {};
+    return others.length > 0 && others.every((u) => (pointers[u]?.[field] || 0) >= message.seq);
+  };
+  if (reached("read_seq")) return "read";
+  if (reached("delivered_seq")) return "delivered";
   return "sent";
 }
 
@@ -322,6 +565,18 @@ function el(tag, className, text) {
   if (className) node.className = className;
   if (text !== undefined) node.textContent = text;
   return node;
+}
+
+function button(className, text, onclick) {
+  const node = el("button", className, text);
+  node.type = "button";
+  node.onclick = onclick;
+  return node;
+}
+
+function preview(message) {
+  if (!message) return "no messages yet";
+  return message.kind === "system" ? message.text : `${message.sender_id}: ${message.text}`;
 }
 
 function renderList() {
@@ -335,14 +590,14 @@ function renderList() {
     ...chats.map((chat) => {
       const item = el("li", "chat-item" + (chat.chat_id === state.open ? " active" : ""));
       item.dataset.chatId = chat.chat_id;
+      item.dataset.kind = chat.kind || "group";
       item.append(el("span", "title", chatTitle(chat)));
       const unread = chat.chat_id === state.open ? 0 : chat.unread;
       const badge = el("span", "badge", String(unread));
       badge.dataset.count = String(unread);
       item.append(badge);
-      const last = chat.last_message;
-      item.append(el("span", "preview", last ? `${last.sender_id}: ${last.text}` : "no messages yet"));
-      item.onclick = () => openChat(chat.chat_id).catch((e) => toast(e.message));
+      item.append(el("span", "preview", preview(chat.last_message)));
+      item.onclick = () => openChat(chat.chat_id).catch((e) => toast(plainError(e)));
       return item;
     }),
   );
@@ -351,43 +606,21 @@ function renderList() {
 function renderConversation() {
   const chat = state.open && state.chats.get(state.open);
   $("composer").hidden = !chat;
-  if (!chat) return;
+  $("members-btn").hidden = !chat;
+  $("conv-notice").hidden = Boolean(chat) || !state.notice;
+  $("conv-notice").textContent = state.notice || "";
+  if (!chat) {
+    $("conv-title").textContent = "Pick a chat";
+    $("conv-members").textContent = "";
+    $("messages").replaceChildren();
+    delete $("messages").dataset.chatId;
+    $("typing").textContent = "";
+    return;
+  }
   $("conv-title").textContent = chatTitle(chat);
-  $("conv-members").textContent = chat.members.join(", ");
-  const loaded = [...(state.messages.get(chat.chat_id) || new Map()).values()].sort((a, b) => a.seq - b.seq);
-  const pending = [...state.pending.entries()].filter(([, p]) => p.chat_id === chat.chat_id);
-  const box = $("messages");
-  const atBottom = box.scrollHeight - box.scrollTop - box.clientHeight < 40;
-  box.replaceChildren(
-    ...loaded.map((m) => {
-      const mine = m.sender_id === state.me;
-      const item = el("li", "msg" + (mine ? " mine" : ""));
-      item.dataset.seq = String(m.seq);
-      if (!mine && chat.members.length > 2) item.append(el("span", "sender", m.sender_id));
-      item.append(el("span", "text", m.text));
-      const meta = el("span", "meta", new Date(m.sent_at).toLocaleTimeString());
-      if (mine) {
-        const status = tickStatus(chat, m);
-        const tick = el("span", "tick", TICKS[status]);
-        tick.dataset.status = status;
-        meta.append(tick);
-      }
-      item.append(meta);
-      return item;
-    }),
-    ...pending.map(([, p]) => {
-      const item = el("li", "msg mine pending");
-      item.append(el("span", "text", p.text));
-      const status = p.failed ? "failed" : "pending";
-      const tick = el("span", "tick", TICKS[status]);
-      tick.dataset.status = status;
-      const meta = el("span", "meta");
-      meta.append(tick);
-      item.append(meta);
-      return item;
-    }),
-  );
-  if (atBottom) box.scrollTop = box.scrollHeight;
+  $("conv-members").textContent = chat.kind === "direct" ? "direct chat"
+    : chat.members ? chat.members.join(", ") : `${chat.member_count} members`;
+  renderTimeline(chat);
   const now = Date.now();
   const typing = [...(state.typing.get(chat.chat_id) || new Map()).entries()]
     .filter(([, until]) => until > now)
@@ -395,9 +628,125 @@ function renderConversation() {
   $("typing").textContent = typing.length ? `${typing.join(", ")} ${typing.length > 1 ? "are" : "is"} typing…` : "";
 }
 
+function renderTimeline(chat) {
+  const loaded = [...(state.messages.get(chat.chat_id) || new Map()).values()].sort((a, b) => a.seq - b.seq);
+  const pending = [...state.pending.entries()].filter(([, p]) => p.chat_id === chat.chat_id);
+  const joined = joinedAt(chat.chat_id);
+  const box = $("messages");
+  const switched = box.dataset.chatId !== chat.chat_id;
+  box.dataset.chatId = chat.chat_id;
+  const atBottom = switched || box.scrollHeight - box.scrollTop - box.clientHeight < 40;
+  const earlier = [];
+  if (state.olderExist.get(chat.chat_id)) {
+    const item = el("li", "load-earlier");
+    item.append(button("plain", loadingEarlier.has(chat.chat_id) ? "Loading…" : "Load earlier messages", () =>
+      loadEarlier(chat.chat_id).catch((e) => toast(plainError(e)))));
+    earlier.push(item);
+  }
+  box.replaceChildren(
+    ...earlier,
+    ...loaded.map((m) => (m.kind === "system" ? systemItem(m) : messageItem(chat, m, joined))),
+    ...pending.map(([, p]) => pendingItem(p)),
+  );
+  if (atBottom) box.scrollTop = box.scrollHeight;
+}
+
+function systemItem(m) {
+  const item = el("li", "system", m.text);
+  item.dataset.seq = String(m.seq);
+  item.title = new Date(m.sent_at).toLocaleString();
+  return item;
+}
+
+function messageItem(chat, m, joined) {
+  const mine = m.sender_id === state.me;
+  const item = el("li", "msg" + (mine ? " mine" : ""));
+  item.dataset.seq = String(m.seq);
+  if (!mine && chat.kind !== "direct" && chat.member_count > 2) item.append(el("span", "sender", m.sender_id));
+  item.append(el("span", "text", m.text));
+  const meta = el("span", "meta", new Date(m.sent_at).toLocaleTimeString());
+  if (mine) {
+    const status = tickStatus(chat, m, joined);
+    const tick = el("span", "tick", TICKS[status]);
+    tick.dataset.status = status;
+    meta.append(tick);
+  }
+  item.append(meta);
+  return item;
+}
+
+function pendingItem(p) {
+  const item = el("li", "msg mine pending");
+  item.append(el("span", "text", p.text));
+  const status = p.failed ? "failed" : "pending";
+  const tick = el("span", "tick", TICKS[status]);
+  tick.dataset.status = status;
+  const meta = el("span", "meta");
+  meta.append(tick);
+  item.append(meta);
+  return item;
+}
+
+function keepScrollPosition(update) {
+  // Content added above (earlier messages) must not move what the reader is looking at.
+  const box = $("messages");
+  const fromBottom = box.scrollHeight - box.scrollTop;
+  update();
+  box.scrollTop = box.scrollHeight - fromBottom;
+}
+
+function renderMembersPanel() {
+  const chat = state.open && state.chats.get(state.open);
+  const shown = Boolean(chat) && state.panel;
+  $("members-panel").hidden = !shown;
+  $("app").classList.toggle("with-panel", shown);
+  if (!shown) return;
+  const group = chat.kind !== "direct";
+  const admin = group && isAdmin(chat, state.me);
+  if (!chat.members) loadMembersOnce(chat.chat_id);
+  $("member-count").textContent = String(chat.member_count ?? membersOf(chat).length);
+  $("member-list").replaceChildren(...membersOf(chat).map((user) => memberItem(chat, user, admin)));
+  $("add-form").hidden = !admin;
+  $("rename-form").hidden = !admin;
+  $("rename-input").placeholder = chat.title || "a name for this chat";
+  $("admin-hint").hidden = !group || admin;
+  $("leave-btn").hidden = !group;
+}
+
+const membersRequested = new Set(); // a failed load is not retried until the panel is reopened
+
+function loadMembersOnce(chatId) {
+  if (membersRequested.has(chatId)) return;
+  membersRequested.add(chatId);
+  loadMembers(chatId)
+    .then(() => membersRequested.delete(chatId))
+    .catch((e) => toast(plainError(e)));
+}
+
+function memberItem(chat, user, iAmAdmin) {
+  const item = el("li", "member");
+  item.dataset.user = user;
+  item.append(el("span", "name", user === state.me ? `${user} (you)` : user));
+  if (isAdmin(chat, user)) item.append(el("span", "role", "admin"));
+  if (iAmAdmin && user !== state.me) {
+    const actions = el("span", "actions");
+    if (!isAdmin(chat, user)) {
+      actions.append(button("plain make-admin", "Make admin", () =>
+        act("admins", changeChat("chat.update", { chat_id: chat.chat_id, admins: [...chat.admins, user] }))));
+    }
+    actions.append(button("plain danger remove", "Remove", () => {
+      if (!confirm(`Remove ${user} from ${chatTitle(chat)}?`)) return;
+      act("chat.remove", changeChat("chat.remove", { chat_id: chat.chat_id, members: [user] }));
+    }));
+    item.append(actions);
+  }
+  return item;
+}
+
 function render() {
   renderList();
   renderConversation();
+  renderMembersPanel();
 }
 
 function toast(text) {
@@ -425,7 +774,7 @@ function login(user) {
   conn = new Connection({
     url: async () => `${scheme}://${location.host}/ws?token=${encodeURIComponent(await fetchToken(user))}`,
     onFrame,
-    onOpen: () => resync().catch((e) => toast(e.message)),
+    onOpen: () => resync().catch((e) => toast(plainError(e))),
     onState: (s) => {
       $("conn-status").dataset.state = s;
       $("conn-status").textContent = s;
@@ -437,31 +786,66 @@ function login(user) {
 let typingSent = 0;
 let typingTimer = null;
 
-function setup() {
-  $("login-form").onsubmit = async (event) => {
-    event.preventDefault();
-    const user = $("login-user").value.trim();
-    try {
-      await fetchToken(user);
-      login(user);
-    } catch (err) {
-      $("login-error").textContent = err.message;
-      $("login-error").hidden = false;
-    }
-  };
+function setupSidebar() {
   $("new-chat").onsubmit = async (event) => {
     event.preventDefault();
-    const members = $("new-members").value.split(/[\s,]+/).filter(Boolean);
+    const members = splitUserIds($("new-members").value);
     const title = $("new-title").value.trim();
     try {
       const reply = await conn.request("chat.create", title ? { members, title } : { members });
-      state.chats.set(reply.chat.chat_id, reply.chat);
+      storeChat(reply.chat);
       $("new-members").value = "";
       $("new-title").value = "";
       await openChat(reply.chat.chat_id);
     } catch (err) {
-      toast(err.message);
+      toast(plainError(err, "chat.create"));
     }
+  };
+  $("new-direct").onsubmit = async (event) => {
+    event.preventDefault();
+    const user = $("direct-user").value.trim();
+    if (user === state.me) return toast("Pick someone other than yourself");
+    try {
+      await startDirect(user);
+      $("direct-user").value = "";
+    } catch (err) {
+      toast(plainError(err, "chat.create"));
+    }
+  };
+}
+
+function setupMembersPanel() {
+  $("members-btn").onclick = () => {
+    state.panel = !state.panel;
+    membersRequested.clear();
+    render();
+  };
+  $("panel-close").onclick = () => {
+    state.panel = false;
+    render();
+  };
+  $("add-form").onsubmit = (event) => {
+    event.preventDefault();
+    const members = splitUserIds($("add-input").value);
+    if (!members.length || !state.open) return;
+    act("chat.add", changeChat("chat.add", { chat_id: state.open, members }).then(() => ($("add-input").value = "")));
+  };
+  $("rename-form").onsubmit = (event) => {
+    event.preventDefault();
+    const title = $("rename-input").value.trim();
+    if (!title || !state.open) return;
+    act("rename", changeChat("chat.update", { chat_id: state.open, title }).then(() => ($("rename-input").value = "")));
+  };
+  $("leave-btn").onclick = () => {
+    const chat = state.open && state.chats.get(state.open);
+    if (!chat || !confirm(`Leave ${chatTitle(chat)}? You will no longer get its messages.`)) return;
+    act("chat.leave", leaveChat(chat.chat_id));
+  };
+}
+
+function setupConversation() {
+  $("messages").onscroll = () => {
+    if (state.open && $("messages").scrollTop < 20) loadEarlier(state.open).catch(() => {});
   };
   $("composer").onsubmit = (event) => {
     event.preventDefault();
@@ -485,6 +869,23 @@ function setup() {
       typingSent = 0;
     }, 4000);
   };
+}
+
+function setup() {
+  $("login-form").onsubmit = async (event) => {
+    event.preventDefault();
+    const user = $("login-user").value.trim();
+    try {
+      await fetchToken(user);
+      login(user);
+    } catch (err) {
+      $("login-error").textContent = err.message;
+      $("login-error").hidden = false;
+    }
+  };
+  setupSidebar();
+  setupMembersPanel();
+  setupConversation();
   const preset = new URLSearchParams(location.search).get("user");
   if (preset) login(preset);
 }

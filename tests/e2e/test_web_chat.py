@@ -2,40 +2,9 @@
 
 from __future__ import annotations
 
-import itertools
+from playwright.sync_api import expect
 
-from playwright.sync_api import Page, expect
-
-_n = itertools.count(1)
-
-
-def unique(name: str) -> str:
-    return f"{name}{next(_n)}x{id(_n) % 10000}"
-
-
-def create_chat(page: Page, members: str, title: str) -> None:
-    page.fill("#new-members", members)
-    page.fill("#new-title", title)
-    page.click("#create-btn")
-    expect(page.locator("#conv-title")).to_have_text(title)
-
-
-def open_chat(page: Page, title: str) -> None:
-    page.locator(".chat-item", has_text=title).click()
-    expect(page.locator("#conv-title")).to_have_text(title)
-
-
-def send(page: Page, text: str) -> None:
-    page.fill("#composer-input", text)
-    page.click("#send-btn")
-
-
-def badge(page: Page, title: str):
-    return page.locator(".chat-item", has_text=title).locator(".badge")
-
-
-def last_tick(page: Page):
-    return page.locator("#messages .msg.mine .tick").last
+from tests.e2e.pages import badge, create_chat, last_tick, open_chat, send, unique
 
 
 def test_both_viewing_real_time_and_read_ticks(as_user, screenshot):

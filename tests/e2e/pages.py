@@ -1,0 +1,69 @@
+"""What a person does in the web chat, as Playwright steps shared by the browser tests."""
+
+from __future__ import annotations
+
+import itertools
+
+from playwright.sync_api import Locator, Page, expect
+
+_n = itertools.count(1)
+
+
+def unique(name: str) -> str:
+    """A user id no other test (or earlier run against the same stack) has used."""
+    return f"{name}{next(_n)}x{id(_n) % 10000}"
+
+
+def create_chat(page: Page, members: str, title: str) -> None:
+    page.fill("#new-members", members)
+    page.fill("#new-title", title)
+    page.click("#create-btn")
+    expect(page.locator("#conv-title")).to_have_text(title)
+
+
+def message_person(page: Page, user: str) -> None:
+    page.fill("#direct-user", user)
+    page.click("#direct-btn")
+    expect(page.locator("#conv-title")).to_have_text(user)
+
+
+def open_chat(page: Page, title: str) -> None:
+    chat_item(page, title).click()
+    expect(page.locator("#conv-title")).to_have_text(title)
+
+
+def chat_item(page: Page, title: str) -> Locator:
+    return page.locator(".chat-item", has=page.locator(".title", has_text=title))
+
+
+def send(page: Page, text: str) -> None:
+    page.fill("#composer-input", text)
+    page.click("#send-btn")
+
+
+def badge(page: Page, title: str) -> Locator:
+    return chat_item(page, title).locator(".badge")
+
+
+def last_tick(page: Page) -> Locator:
+    return page.locator("#messages .msg.mine .tick").last
+
+
+def notices(page: Page) -> Locator:
+    """System messages in the open conversation's timeline."""
+    return page.locator("#messages .system")
+
+
+def open_members(page: Page) -> Locator:
+    page.click("#members-btn")
+    panel = page.locator("#members-panel")
+    expect(panel).to_be_visible()
+    return panel
+
+
+def member(page: Page, user: str) -> Locator:
+    return page.locator(f'#member-list .member[data-user="{user}"]')
+
+
+def accept_next_dialog(page: Page) -> None:
+    page.once("dialog", lambda dialog: dialog.accept())

@@ -3,23 +3,43 @@
 It stays connected (keep-alive, reconnect with backoff and jitter), resyncs after every
 reconnect so the application sees each message exactly once and in ``seq`` order per chat, routes
 messages to per-chat handlers or a background handler, and retries sends until acknowledged
-without ever storing a duplicate. See docs/client.md.
+without ever storing a duplicate. Version 2: direct chats, groups whose members and admins
+change (their system messages are delivered like any message), paged chat lists. See
+docs/client.md.
 """
 
 from chatclient.backoff import Backoff
-from chatclient.client import ChatClient, ConnectionLost, RequestTimeout
-from chatclient.models import Ack, Chat, ChatError, Message, Opened, Receipt, Typing
+from chatclient.client import UNSET, ChatClient, ConnectionLost, ProtocolViolation, RequestTimeout
+from chatclient.models import (
+    Ack,
+    Chat,
+    ChatError,
+    ChatPage,
+    Members,
+    Message,
+    Opened,
+    Pointers,
+    Receipt,
+    SystemEvent,
+    Typing,
+)
 
 __all__ = [
+    "UNSET",
     "Ack",
     "Backoff",
     "Chat",
     "ChatClient",
     "ChatError",
+    "ChatPage",
     "ConnectionLost",
+    "Members",
     "Message",
     "Opened",
+    "Pointers",
+    "ProtocolViolation",
     "Receipt",
     "RequestTimeout",
+    "SystemEvent",
     "Typing",
 ]

@@ -2,34 +2,50 @@
 the application exactly once, in ``seq`` order per chat, across reconnects.
 
 How "exactly once, in order" holds: for every chat the client keeps ``last`` (the highest seq
-the application has been given, or had before it started). A message with ``seq <= last`` is a
+the application has been given, or had before it started, and never below the user's
+``joined_seq``: earlier messages are not theirs to see). A message with ``seq <= last`` is a
 duplicate and dropped; one with ``seq > last + 1`` means a gap, filled from ``chat.history
-after=last`` before it is delivered. After every reconnect, ``chat.list`` says each chat's
-``last_seq``, and the chats that moved are filled the same way. Per chat, a lock serialises
-delivery, so live frames and resync never interleave. The application's own sends are not
-delivered back to it (it has the ack); they only advance ``last``.
+after=last`` before it is delivered. System messages (members added, removed, left, the chat
+renamed) take seqs like text and travel the same road. After every reconnect, ``chat.list``
+(every page) says each chat's ``last_seq``, and the chats that moved are filled the same way; a
+chat the client knew that is no longer listed is probed, and forgotten if the server says the
+user is no longer a member. Per chat, a lock serialises delivery, so live frames and resync
+never interleave. The application's own sends are not delivered back to it (it has the ack);
+they only advance ``last``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import enum
 import inspect
 import itertools
 import json
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from typing import Any, Final
 
 import websockets
 
 from chatclient.backoff import Backoff
-from chatclient.models import Ack, Chat, ChatError, Message, Opened, Receipt, Typing
+from chatclient.models import (
+    Ack,
+    Chat,
+    ChatError,
+    ChatPage,
+    Members,
+    Message,
+    Opened,
+    Receipt,
+    Typing,
+)
+from chatclient.token import token_subject
 
 log = logging.getLogger("chatclient")
 
-Handler = Callable[[Any], Any]  # sync or async; gets a Message, Receipt, Typing, Chat or state
+Handler = Callable[[Any], Any]  # sync or async; gets a Message, Receipt, Typing, Chat, chat id or state
 TokenSource = str | Callable[[], str | Awaitable[str]]
 HISTORY_PAGE = 100
 
@@ -42,6 +58,18 @@ class RequestTimeout(Exception):
     """No reply within the timeout (the request may or may not have run)."""
 
 
+class ProtocolViolation(Exception):
+    """The server answered in a way the protocol rules out (for example a ``chat.list``
+    cursor that leads back to an earlier page)."""
+
+
+class _Unset(enum.Enum):
+    TOKEN = 0
+
+
+UNSET: Final = _Unset.TOKEN  # "not given", as opposed to None ("clear it")
+
+
 async def _call(handler: Handler | None, value: Any) -> None:
     if handler is None:
         return
@@ -51,6 +79,48 @@ async def _call(handler: Handler | None, value: Any) -> None:
             await result
     except Exception:
         log.exception("handler %r raised", handler)
+
+
+def _user_list(users: Sequence[str], what: str, *, allow_empty: bool = False) -> list[str]:
+    if isinstance(users, str):
+        raise TypeError(f"{what}: give a list of user ids, not the string {users!r}")
+    if not users and not allow_empty:
+        raise ValueError(f"{what}: give at least one user id")
+    return list(users)
+
+
+def _page_fields(limit: int | None, cursor: str | None) -> dict[str, Any]:
+    fields: dict[str, Any] = {}
+    if limit is not None:
+        fields["limit"] = limit
+    if cursor is not None:
+        fields["cursor"] = cursor
+    return fields
+
+
+def _chat_page(reply: dict[str, Any]) -> ChatPage:
+    cursor = reply.get("next_cursor")
+    return ChatPage([Chat.from_wire(c) for c in reply["chats"]], None if cursor is None else str(cursor))
+
+
+async def follow_pages(fetch: Callable[[str | None], Awaitable[ChatPage]]) -> list[Chat]:
+    """Every chat over every page, newest activity first, each once (a chat that moves while
+    the pages are read can be listed twice: the copy with the higher ``last_seq`` wins)."""
+    chats: dict[str, Chat] = {}
+    cursor: str | None = None
+    seen: set[str] = set()
+    while True:
+        page = await fetch(cursor)
+        for chat in page.chats:
+            known = chats.get(chat.chat_id)
+            if known is None or chat.last_seq >= known.last_seq:
+                chats[chat.chat_id] = chat
+        cursor = page.next_cursor
+        if cursor is None:
+            return list(chats.values())
+        if cursor in seen:
+            raise ProtocolViolation(f"chat.list gave the cursor {cursor!r} twice")
+        seen.add(cursor)
 
 
 class ChatClient:
@@ -75,6 +145,7 @@ class ChatClient:
 
         self.state = "idle"  # idle, connecting, online, offline, closed
         self.connects = 0  # successful connections so far (1 + reconnects)
+        self.user_id: str | None = None  # the token's subject, known from the first connect
         self._ws: Any = None
         self._online = asyncio.Event()
         self._pending: dict[str, asyncio.Future[dict[str, Any]]] = {}
@@ -94,7 +165,9 @@ class ChatClient:
         self.on_background: Handler | None = None
         self.on_receipt: Handler | None = None
         self.on_typing: Handler | None = None
-        self.on_chat_added: Handler | None = None
+        self.on_chat_added: Handler | None = None  # gets the Chat
+        self.on_chat_removed: Handler | None = None  # gets the chat_id
+        self.on_chat_updated: Handler | None = None  # gets the Chat
         self.on_state: Handler | None = None
         # Test hook: awaited right after a message.send frame is written.
         self.after_send_frame: Callable[[dict[str, Any]], Awaitable[None]] | None = None
@@ -129,6 +202,11 @@ class ChatClient:
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
+    @property
+    def open_chats(self) -> list[str]:
+        """The chats this client views (their messages go to their handlers)."""
+        return list(self._chat_handlers)
+
     async def _token_value(self) -> str:
         value = self._token() if callable(self._token) else self._token
         return await value if inspect.isawaitable(value) else value
@@ -144,6 +222,7 @@ class ChatClient:
             await self._set_state("connecting")
             try:
                 token = await self._token_value()
+                self.user_id = token_subject(token) or self.user_id
                 sep = "&" if "?" in self.url else "?"
                 self._ws = await self._connect(f"{self.url}{sep}token={token}", max_size=None)
             except Exception as exc:  # refused, unreachable, a bad token...
@@ -152,27 +231,38 @@ class ChatClient:
                 await asyncio.sleep(self.backoff.delay(attempt))
                 attempt += 1
                 continue
-            attempt = 0
             self.connects += 1
-            reader = asyncio.ensure_future(self._read(self._ws))
-            try:
-                await self._on_connected()
-                await self._set_state("online")
-                self._online.set()
-                await self._keep_alive(reader)
-            except (ConnectionLost, RequestTimeout, websockets.ConnectionClosed) as exc:
-                log.info("connection lost during setup: %s", exc)
-            finally:
-                self._online.clear()
-                with contextlib.suppress(Exception):
-                    await self._ws.close()
-                reader.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await reader
-                self._fail_pending()
+            if await self._serve(self._ws):
+                attempt = 0
+            else:
+                attempt += 1
             if not self._closing:
                 await self._set_state("offline")
-                await asyncio.sleep(self.backoff.delay(0))
+                await asyncio.sleep(self.backoff.delay(attempt))
+
+    async def _serve(self, ws: Any) -> bool:
+        """Resync, then stay online until the connection ends; False if the resync failed."""
+        reader = asyncio.ensure_future(self._read(ws))
+        try:
+            await self._on_connected()
+            await self._set_state("online")
+            self._online.set()
+            await self._keep_alive(reader)
+            return True
+        except (ConnectionLost, RequestTimeout, ChatError, ProtocolViolation) as exc:
+            log.info("connection lost or refused during resync: %s", exc)
+            return False
+        except websockets.ConnectionClosed as exc:
+            log.info("connection closed during resync: %s", exc)
+            return False
+        finally:
+            self._online.clear()
+            with contextlib.suppress(Exception):
+                await ws.close()
+            reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await reader
+            self._fail_pending()
 
     async def _keep_alive(self, reader: asyncio.Task[None]) -> None:
         """Until the connection ends: a ``ping`` well inside API Gateway's 10-minute idle limit."""
@@ -247,20 +337,96 @@ class ChatClient:
         await self.request("ping")
 
     async def list_chats(self) -> list[Chat]:
-        reply = await self.request("chat.list")
-        return [Chat.from_wire(c) for c in reply["chats"]]
+        """All your chats, newest activity first: every page of ``chat.list``, each chat once."""
+        return await follow_pages(self.list_chats_page)
+
+    async def list_chats_page(self, cursor: str | None = None, limit: int | None = None) -> ChatPage:
+        """One page of ``chat.list``; pass its ``next_cursor`` back for the next (None: the last)."""
+        return _chat_page(await self.request("chat.list", **_page_fields(limit, cursor)))
+
+    async def _list_page_now(self, cursor: str | None) -> ChatPage:
+        """A page on the connection being set up (resync runs before the client is online)."""
+        return _chat_page(await self._request("chat.list", _page_fields(None, cursor)))
 
     async def create_chat(self, members: list[str], title: str | None = None) -> Chat:
-        fields: dict[str, Any] = {"members": members}
+        """A new group chat with you as its admin."""
+        fields: dict[str, Any] = {"members": _user_list(members, "create_chat", allow_empty=True)}
         if title:
             fields["title"] = title
-        chat = Chat.from_wire((await self.request("chat.create", **fields))["chat"])
-        self._last.setdefault(chat.chat_id, chat.last_seq)
+        return await self._created(await self.request("chat.create", **fields))
+
+    async def create_direct(self, user: str) -> Chat:
+        """The one direct chat between you and ``user``, created the first time it is asked for."""
+        if not isinstance(user, str) or not user:
+            raise ValueError(f"create_direct: give one user id, not {user!r}")
+        return await self._created(await self.request("chat.create", members=[user], direct=True))
+
+    async def _created(self, reply: dict[str, Any]) -> Chat:
+        chat = Chat.from_wire(reply["chat"])
+        self._track(chat, start=chat.last_seq)
+        return chat
+
+    async def members(self, chat_id: str) -> Members:
+        """Every member and admin of a chat (``Chat.members`` is left out above 50 members)."""
+        return Members.from_wire(await self.request("chat.members", chat_id=chat_id))
+
+    async def add_members(self, chat_id: str, users: Sequence[str]) -> Chat:
+        """Admins only. Members already in the chat are left as they are."""
+        return await self._changed(
+            chat_id, await self.request("chat.add", chat_id=chat_id, members=_user_list(users, "add_members"))
+        )
+
+    async def remove_members(self, chat_id: str, users: Sequence[str]) -> Chat:
+        """Admins only. Removing yourself is leaving: the client forgets the chat."""
+        users = _user_list(users, "remove_members")
+        reply = await self.request("chat.remove", chat_id=chat_id, members=users)
+        if self.user_id in users:
+            await self._forget(chat_id)
+            return Chat.from_wire(reply["chat"])
+        return await self._changed(chat_id, reply)
+
+    async def update_chat(
+        self,
+        chat_id: str,
+        *,
+        title: str | _Unset | None = UNSET,
+        admins: Sequence[str] | None = None,
+    ) -> Chat:
+        """Admins only. ``title=None`` clears the title; leaving ``title`` out keeps it.
+        ``admins`` replaces the admins (a non-empty subset of the members)."""
+        fields: dict[str, Any] = {"chat_id": chat_id}
+        if not isinstance(title, _Unset):
+            fields["title"] = title
+        if admins is not None:
+            fields["admins"] = _user_list(admins, "update_chat admins")
+        if len(fields) == 1:
+            raise ValueError("update_chat: give title (None clears it) or admins")
+        return await self._changed(chat_id, await self.request("chat.update", **fields))
+
+    async def leave(self, chat_id: str) -> None:
+        """Stop being a member; the client forgets the chat (your other devices get
+        ``on_chat_removed``)."""
+        await self.request("chat.leave", chat_id=chat_id)
+        await self._forget(chat_id)
+
+    async def _changed(self, chat_id: str, reply: dict[str, Any]) -> Chat:
+        """After our own add/remove/update: the system message it stored is not pushed to the
+        acting connection, so fetch it now and deliver it in order like any message."""
+        chat = Chat.from_wire(reply["chat"])
+        try:
+            async with self._lock(chat_id):
+                self._track(chat, start=chat.joined_seq)
+                self._pass_own(chat_id)
+                await self._fill(chat_id, chat.last_seq)
+        except (ConnectionLost, RequestTimeout, ChatError) as exc:
+            log.info("%s: system message not fetched yet (%s); the next resync does", chat_id, exc)
         return chat
 
     async def history(
         self, chat_id: str, *, after: int | None = None, before: int | None = None, limit: int = 50
     ) -> tuple[list[Message], bool]:
+        """One page (ascending) and ``has_more``. A page can hold fewer than ``limit`` messages
+        and still have more (frames stay within 128 KiB): trust ``has_more``, not the count."""
         fields: dict[str, Any] = {"chat_id": chat_id, "limit": limit}
         if after is not None:
             fields["after"] = after
@@ -269,16 +435,32 @@ class ChatClient:
         reply = await self.request("chat.history", **fields)
         return [Message.from_wire(m) for m in reply["messages"]], bool(reply.get("has_more"))
 
+    async def history_pages(
+        self, chat_id: str, *, before: int | None = None, limit: int = 50
+    ) -> AsyncIterator[list[Message]]:
+        """Older and older pages (each ascending) until the server says there is no more."""
+        while True:
+            messages, has_more = await self.history(chat_id, before=before, limit=limit)
+            if messages:
+                yield messages
+            if not has_more or not messages:
+                return
+            before = messages[0].seq
+
     async def open_chat(self, chat_id: str, handler: Handler) -> Opened:
         """View a chat: its ``chat:message`` frames (and its missed messages) go to ``handler``."""
         self._chat_handlers[chat_id] = handler
-        reply = await self.request("chat.open", chat_id=chat_id)
-        chat = Chat.from_wire(reply["chat"])
-        messages = [Message.from_wire(m) for m in reply.get("messages", [])]
+        try:
+            opened = Opened.from_wire(await self.request("chat.open", chat_id=chat_id))
+        except (ChatError, ConnectionLost, RequestTimeout):
+            if self._chat_handlers.get(chat_id) is handler:
+                del self._chat_handlers[chat_id]
+            raise
         async with self._lock(chat_id):
             # What chat.open shows the application counts as delivered to it.
-            self._advance_to(chat_id, chat.last_seq)
-        return Opened(chat, messages, dict(reply.get("receipts") or {}))
+            self._track(opened.chat, start=opened.chat.last_seq)
+            self._advance_to(chat_id, opened.chat.last_seq)
+        return opened
 
     async def close_chat(self, chat_id: str) -> None:
         self._chat_handlers.pop(chat_id, None)
@@ -329,10 +511,30 @@ class ChatClient:
             return None
         return max(0.0, deadline - asyncio.get_running_loop().time())
 
-    # -- delivery --------------------------------------------------------------------------------
+    # -- delivery state --------------------------------------------------------------------------
 
     def _lock(self, chat_id: str) -> asyncio.Lock:
         return self._locks.setdefault(chat_id, asyncio.Lock())
+
+    def _track(self, chat: Chat, start: int) -> None:
+        """Know ``chat``: ``last`` starts at ``start`` if it is new, and is never below
+        ``joined_seq`` (the messages up to it are not this user's to see)."""
+        last = self._last.get(chat.chat_id, start)
+        self._last[chat.chat_id] = max(last, chat.joined_seq)
+
+    async def _forget(self, chat_id: str) -> bool:
+        """Drop a chat we are no longer in: its delivery state and its handler. True if known."""
+        async with self._lock(chat_id):
+            known = chat_id in self._last or chat_id in self._chat_handlers
+            self._last.pop(chat_id, None)
+            self._own.pop(chat_id, None)
+            self._chat_handlers.pop(chat_id, None)
+        return known
+
+    async def _removed(self, chat_id: str) -> None:
+        """The server says we are out of ``chat_id``: forget it and tell the application once."""
+        if await self._forget(chat_id):
+            await _call(self.on_chat_removed, chat_id)
 
     def _advance_to(self, chat_id: str, seq: int) -> None:
         if seq > self._last.get(chat_id, 0):
@@ -354,30 +556,37 @@ class ChatClient:
                 self._own.setdefault(ack.chat_id, set()).add(ack.seq)
                 self._pass_own(ack.chat_id)
 
+    # -- delivery --------------------------------------------------------------------------------
+
     async def _deliver_in_order(self, message: Message) -> None:
         """Deliver ``message`` after anything missing before it; drop it if already delivered."""
         chat_id = message.chat_id
         async with self._lock(chat_id):
+            if chat_id not in self._last:
+                # Not a chat we track (it began while we were listing): from this message on.
+                log.info("message for untracked chat %s: tracking from seq %d", chat_id, message.seq)
+                self._last[chat_id] = message.seq - 1
             self._pass_own(chat_id)
-            if message.seq <= self._last.get(chat_id, 0):
+            if message.seq <= self._last[chat_id]:
                 return
-            if message.seq > self._last.get(chat_id, 0) + 1:
+            if message.seq > self._last[chat_id] + 1:
                 await self._fill(chat_id, upto=message.seq - 1)
             if message.seq == self._last.get(chat_id, 0) + 1:
                 await self._hand_over(message)
 
-    async def _fill(self, chat_id: str, upto: int) -> None:
-        """Fetch and deliver what came after ``last``, up to ``upto``; the caller holds the lock.
+    async def _fill(self, chat_id: str, upto: int | None) -> None:
+        """Fetch and deliver what came after ``last``, up to ``upto`` (None: up to the newest);
+        the caller holds the lock.
 
         Uses the connection directly (not ``request``), as it also runs while resyncing, before
         the client reports itself online."""
-        while self._last.get(chat_id, 0) < upto:
+        while upto is None or self._last.get(chat_id, 0) < upto:
             before = self._last.get(chat_id, 0)
             fields = {"chat_id": chat_id, "after": before, "limit": HISTORY_PAGE}
             reply = await self._request("chat.history", fields)
             for raw in reply["messages"]:
                 message = Message.from_wire(raw)
-                if message.seq > upto:
+                if upto is not None and message.seq > upto:
                     return
                 self._pass_own(chat_id)
                 if message.seq == self._last.get(chat_id, 0) + 1:
@@ -393,6 +602,8 @@ class ChatClient:
         handler = self._chat_handlers.get(message.chat_id)
         await _call(handler if handler is not None else self.on_background, message)
 
+    # -- pushed frames ---------------------------------------------------------------------------
+
     async def _dispatch_forever(self) -> None:
         """Pushed frames, one at a time in arrival order (replies go straight to their request)."""
         while True:
@@ -400,47 +611,116 @@ class ChatClient:
             await self._dispatch(frame)
 
     async def _dispatch(self, frame: dict[str, Any]) -> None:
-        event = frame.get("event")
+        event = str(frame.get("event"))
+        route = self._routes.get(event)
+        if route is None:
+            log.debug("unhandled frame %s", frame)
+            return
         try:
-            if event in ("chat:message", "chat:message:background"):
-                message = Message.from_wire(frame["message"])
-                await self._deliver_in_order(message)
-            elif event == "chat:added":
-                chat = Chat.from_wire(frame["chat"])
-                self._last.setdefault(chat.chat_id, 0)
-                await _call(self.on_chat_added, chat)
-            elif event == "chat:receipt":
-                await _call(
-                    self.on_receipt,
-                    Receipt(
-                        frame["chat_id"],
-                        frame["user_id"],
-                        int(frame["delivered_seq"]),
-                        int(frame["read_seq"]),
-                    ),
-                )
-            elif event == "chat:typing":
-                await _call(self.on_typing, Typing(frame["chat_id"], frame["user_id"], bool(frame["typing"])))
-            else:
-                log.debug("unhandled frame %s", frame)
+            await route(self, frame)
         except (ConnectionLost, RequestTimeout) as exc:
             log.info("%s not completed (%s): the next resync catches up", event, exc)
+        except ChatError as exc:
+            await self._refused(frame, exc)
         except (KeyError, TypeError, ValueError) as exc:
             log.warning("malformed %s frame: %s", event, exc)
 
+    async def _refused(self, frame: dict[str, Any], exc: ChatError) -> None:
+        """Filling a gap was refused: out of the chat means forget it; else resync catches up."""
+        message = frame.get("message")
+        chat_id = message.get("chat_id") if isinstance(message, dict) else None
+        if chat_id and exc.means_not_a_member:
+            await self._removed(str(chat_id))
+        else:
+            log.info("%s not completed (%s): the next resync catches up", frame.get("event"), exc)
+
+    async def _on_message(self, frame: dict[str, Any]) -> None:
+        await self._deliver_in_order(Message.from_wire(frame["message"]))
+
+    async def _on_chat_added(self, frame: dict[str, Any]) -> None:
+        chat = Chat.from_wire(frame["chat"])
+        async with self._lock(chat.chat_id):
+            self._track(chat, start=chat.joined_seq)
+        await _call(self.on_chat_added, chat)
+
+    async def _on_chat_removed(self, frame: dict[str, Any]) -> None:
+        await self._removed(str(frame["chat_id"]))
+
+    async def _on_chat_updated(self, frame: dict[str, Any]) -> None:
+        chat = Chat.from_wire(frame["chat"])
+        async with self._lock(chat.chat_id):
+            if chat.chat_id in self._last:
+                self._track(chat, start=chat.joined_seq)
+        await _call(self.on_chat_updated, chat)
+
+    async def _on_receipt(self, frame: dict[str, Any]) -> None:
+        receipt = Receipt(
+            str(frame["chat_id"]), str(frame["user_id"]), int(frame["delivered_seq"]), int(frame["read_seq"])
+        )
+        await _call(self.on_receipt, receipt)
+
+    async def _on_typing(self, frame: dict[str, Any]) -> None:
+        typing = Typing(str(frame["chat_id"]), str(frame["user_id"]), bool(frame["typing"]))
+        await _call(self.on_typing, typing)
+
+    _routes: Final[dict[str, Callable[[ChatClient, dict[str, Any]], Awaitable[None]]]] = {
+        "chat:message": _on_message,
+        "chat:message:background": _on_message,
+        "chat:added": _on_chat_added,
+        "chat:removed": _on_chat_removed,
+        "chat:updated": _on_chat_updated,
+        "chat:receipt": _on_receipt,
+        "chat:typing": _on_typing,
+    }
+
+    # -- resync ----------------------------------------------------------------------------------
+
     async def _on_connected(self) -> None:
-        """Resync: learn every chat's last_seq, re-open the chats being viewed, fill what moved."""
-        reply = await self._request("chat.list", {})
-        chats = [Chat.from_wire(c) for c in reply["chats"]]
+        """Resync: list every chat, re-open the chats being viewed, fill what moved, and find
+        out about known chats the list no longer has (removed while we were away)."""
+        known = set(self._last)  # before listing: chats added meanwhile are not "missing"
+        chats = await follow_pages(self._list_page_now)
         first = not self._synced_once
         self._synced_once = True
-        for chat_id in list(self._chat_handlers):
-            await self._request("chat.open", {"chat_id": chat_id})
+        await self._reopen_viewed()
         for chat in chats:
-            if first and chat.chat_id not in self._last:
-                self._last[chat.chat_id] = chat.last_seq  # history before start is the app's to load
-                continue
-            if chat.last_seq > self._last.get(chat.chat_id, 0):
-                async with self._lock(chat.chat_id):
-                    self._pass_own(chat.chat_id)
-                    await self._fill(chat.chat_id, chat.last_seq)
+            await self._resync_chat(chat, first)
+        for chat_id in sorted(known - {chat.chat_id for chat in chats}):
+            await self._resync_missing(chat_id)
+
+    async def _reopen_viewed(self) -> None:
+        for chat_id in list(self._chat_handlers):
+            try:
+                await self._request("chat.open", {"chat_id": chat_id})
+            except ChatError as exc:
+                if not exc.means_not_a_member:
+                    raise
+                await self._removed(chat_id)
+
+    async def _resync_chat(self, chat: Chat, first: bool) -> None:
+        chat_id = chat.chat_id
+        if first and chat_id not in self._last:
+            self._track(chat, start=chat.last_seq)  # history before start is the app's to load
+            return
+        try:
+            async with self._lock(chat_id):
+                self._track(chat, start=chat.joined_seq)  # new to us: everything we may see
+                self._pass_own(chat_id)
+                if chat.last_seq > self._last[chat_id]:
+                    await self._fill(chat_id, chat.last_seq)
+        except ChatError as exc:
+            if not exc.means_not_a_member:
+                raise
+            await self._removed(chat_id)  # removed between chat.list and chat.history
+
+    async def _resync_missing(self, chat_id: str) -> None:
+        """A chat we knew that the list did not show: ask for what follows ``last``. Refused
+        means we were removed (or left elsewhere); answered means the list moved under us."""
+        try:
+            async with self._lock(chat_id):
+                if chat_id in self._last:
+                    await self._fill(chat_id, None)
+        except ChatError as exc:
+            if not exc.means_not_a_member:
+                raise
+            await self._removed(chat_id)

@@ -1,11 +1,17 @@
-"""Typed views of the protocol's objects and events (field names as docs/protocol.md)."""
+"""Typed views of the protocol's objects and events (field names as docs/protocol.md).
+
+Version 2 fields are optional on the wire where the contract makes them so, and each class says
+what an absent field becomes: ``Chat.members`` is ``None`` when the server leaves it out (chats
+of more than 50 members: ask ``ChatClient.members``), ``Opened.receipts`` likewise.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 RETRYABLE = frozenset({"unavailable", "rate_limited", "internal"})
+SYSTEM_TYPES = frozenset({"added", "removed", "left", "updated"})
 
 
 class ChatError(Exception):
@@ -20,6 +26,41 @@ class ChatError(Exception):
     def retryable(self) -> bool:
         return self.code in RETRYABLE
 
+    @property
+    def means_not_a_member(self) -> bool:
+        """The chat is gone for this user: removed, left, or never there."""
+        return self.code in ("forbidden", "not_found")
+
+
+def _users(value: Any) -> tuple[str, ...]:
+    return tuple(str(user) for user in value or ())
+
+
+@dataclass(frozen=True)
+class SystemEvent:
+    """What a system message records: ``type`` is added, removed, left or updated.
+
+    ``title_changed`` tells "the title was cleared" (``title`` None) from "the title did not
+    change"; ``admins`` is None when the event did not change the admins."""
+
+    type: str
+    users: tuple[str, ...] = ()
+    title: str | None = None
+    title_changed: bool = False
+    admins: tuple[str, ...] | None = None
+
+    @classmethod
+    def from_wire(cls, data: dict[str, Any]) -> SystemEvent:
+        admins = data.get("admins")
+        title = data.get("title")
+        return cls(
+            type=str(data["type"]),
+            users=_users(data.get("users")),
+            title=None if title is None else str(title),
+            title_changed="title" in data,
+            admins=None if admins is None else _users(admins),
+        )
+
 
 @dataclass(frozen=True)
 class Message:
@@ -30,25 +71,34 @@ class Message:
     sender_id: str
     text: str
     sent_at: str
+    kind: str = "text"  # "text" or "system"
+    system: SystemEvent | None = None  # set when kind is "system"
 
     @classmethod
     def from_wire(cls, data: dict[str, Any]) -> Message:
+        system = data.get("system")
         return cls(
             chat_id=str(data["chat_id"]),
             seq=int(data["seq"]),
             message_id=str(data["message_id"]),
             client_msg_id=str(data.get("client_msg_id", "")),
             sender_id=str(data["sender_id"]),
-            text=str(data["text"]),
+            text=str(data.get("text", "")),
             sent_at=str(data["sent_at"]),
+            kind=str(data.get("kind", "text")),
+            system=SystemEvent.from_wire(system) if isinstance(system, dict) else None,
         )
+
+    @property
+    def is_system(self) -> bool:
+        return self.kind == "system"
 
 
 @dataclass(frozen=True)
 class Chat:
     chat_id: str
     title: str | None
-    members: tuple[str, ...]
+    members: tuple[str, ...] | None  # None: not sent (more than 50 members); see member_count
     last_seq: int
     unread: int
     read_seq: int
@@ -56,14 +106,21 @@ class Chat:
     last_message: Message | None = None
     created_by: str = ""
     created_at: str = ""
+    kind: str = "group"  # "group" or "direct"
+    admins: tuple[str, ...] = ()
+    member_count: int = 0
+    joined_seq: int = 0  # this user sees only messages with seq > joined_seq
+    muted: bool = False
 
     @classmethod
     def from_wire(cls, data: dict[str, Any]) -> Chat:
         last = data.get("last_message")
+        members = data.get("members")
+        member_tuple = None if members is None else _users(members)
         return cls(
             chat_id=str(data["chat_id"]),
             title=data.get("title"),
-            members=tuple(data.get("members", ())),
+            members=member_tuple,
             last_seq=int(data.get("last_seq", 0)),
             unread=int(data.get("unread", 0)),
             read_seq=int(data.get("read_seq", 0)),
@@ -71,11 +128,53 @@ class Chat:
             last_message=Message.from_wire(last) if isinstance(last, dict) else None,
             created_by=str(data.get("created_by", "")),
             created_at=str(data.get("created_at", "")),
+            kind=str(data.get("kind", "group")),
+            admins=_users(data.get("admins")),
+            member_count=int(data.get("member_count", len(member_tuple or ()))),
+            joined_seq=int(data.get("joined_seq", 0)),
+            muted=bool(data.get("muted", False)),
         )
 
     @property
+    def is_direct(self) -> bool:
+        return self.kind == "direct"
+
+    def other_members(self, me: str | None) -> tuple[str, ...]:
+        return tuple(m for m in self.members or () if m != me)
+
+    def display_name(self, me: str | None = None) -> str:
+        """The title; else, seen by ``me``, the other person of a direct chat, or the members."""
+        if self.title:
+            return self.title
+        others = self.other_members(me)
+        if others:
+            return ", ".join(others)
+        if self.members:  # only me
+            return ", ".join(self.members)
+        return f"{self.member_count} members"
+
+    @property
     def name(self) -> str:
-        return self.title or ", ".join(self.members)
+        return self.display_name(None)
+
+
+@dataclass(frozen=True)
+class ChatPage:
+    """One ``chat:list`` page; ``next_cursor`` is None on the last one."""
+
+    chats: list[Chat]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True)
+class Members:
+    chat_id: str
+    members: tuple[str, ...]
+    admins: tuple[str, ...]
+
+    @classmethod
+    def from_wire(cls, data: dict[str, Any]) -> Members:
+        return cls(str(data["chat_id"]), _users(data.get("members")), _users(data.get("admins")))
 
 
 @dataclass(frozen=True)
@@ -108,6 +207,16 @@ class Receipt:
 
 
 @dataclass(frozen=True)
+class Pointers:
+    delivered_seq: int
+    read_seq: int
+
+    @classmethod
+    def from_wire(cls, data: dict[str, Any]) -> Pointers:
+        return cls(int(data.get("delivered_seq", 0)), int(data.get("read_seq", 0)))
+
+
+@dataclass(frozen=True)
 class Typing:
     chat_id: str
     user_id: str
@@ -116,6 +225,25 @@ class Typing:
 
 @dataclass(frozen=True)
 class Opened:
+    """``chat:opened``. ``has_more``: older visible messages exist (page them with
+    ``history(before=messages[0].seq)``). ``receipts`` (per member) is None when the server
+    leaves it out (more than 50 members); ``receipts_min`` is the lowest of the other members'
+    pointers, what "delivered to all" and "read by all" ticks need (None from a v1 server)."""
+
     chat: Chat
     messages: list[Message]
-    receipts: dict[str, dict[str, int]] = field(default_factory=dict)
+    receipts: dict[str, dict[str, int]] | None = None
+    has_more: bool = False
+    receipts_min: Pointers | None = None
+
+    @classmethod
+    def from_wire(cls, data: dict[str, Any]) -> Opened:
+        receipts = data.get("receipts")
+        receipts_min = data.get("receipts_min")
+        return cls(
+            chat=Chat.from_wire(data["chat"]),
+            messages=[Message.from_wire(m) for m in data.get("messages", [])],
+            receipts=dict(receipts) if isinstance(receipts, dict) else None,
+            has_more=bool(data.get("has_more", False)),
+            receipts_min=Pointers.from_wire(receipts_min) if isinstance(receipts_min, dict) else None,
+        )

@@ -1,8 +1,11 @@
-"""The Chalice app: three WebSocket handlers, wiring only. The work is in chalicelib."""
+"""The Chalice app: three WebSocket handlers and the fan-out worker, wiring only. The work is in
+chalicelib."""
 
-from chalice.app import Chalice, Response, WebsocketEvent
+from typing import Any
 
-from chalicelib import runtime
+from chalice.app import Chalice, Response, SQSEvent, WebsocketEvent
+
+from chalicelib import config, runtime
 from chalicelib.wsevent import WsEvent
 
 app = Chalice(app_name="chat-backend")
@@ -23,3 +26,9 @@ def message(event: WebsocketEvent) -> None:
 @app.on_ws_disconnect()
 def disconnect(event: WebsocketEvent) -> None:
     runtime.service().disconnect(WsEvent.from_lambda(event.to_dict()))
+
+
+@app.on_sqs_message(queue=config.fanout_queue_name(), batch_size=5)
+def fanout(event: SQSEvent) -> dict[str, Any]:
+    """Posts the shards of a large chat's fan-out; reports failed records for redelivery."""
+    return runtime.fanout_worker().handle(event.to_dict())

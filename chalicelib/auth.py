@@ -11,7 +11,8 @@ from dataclasses import dataclass
 
 import jwt
 
-USER_ID_RE = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
+# \Z, not $: "$" also matches before a trailing newline ("bob\n" is not a user id).
+USER_ID_RE = re.compile(r"^[A-Za-z0-9_.@-]{1,64}\Z")
 MAX_NAME_LENGTH = 100
 
 

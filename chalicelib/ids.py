@@ -7,6 +7,7 @@ time, which makes them pleasant in logs and consoles.
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 import time
 from datetime import UTC, datetime
@@ -27,6 +28,13 @@ def ulid(now_ms: int | None = None) -> str:
 
 def new_chat_id() -> str:
     return "c_" + ulid()
+
+
+def direct_chat_id(user_a: str, user_b: str) -> str:
+    """The one chat id of a pair of users, whoever asks first: ``d_`` and 40 hex digits of a
+    SHA-256 of the sorted pair (user ids cannot hold a newline, so the join is unambiguous)."""
+    first, second = sorted((user_a, user_b))
+    return "d_" + hashlib.sha256(f"{first}\n{second}".encode()).hexdigest()[:40]
 
 
 def new_message_id() -> str:

@@ -5,6 +5,40 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+INLINE_MEMBERS = 50  # a chat object lists its members up to this many (and the chat item keeps them)
+MAX_MEMBERS = 1000
+MAX_ADMINS = 100  # keeps chat objects and chat:members frames far inside 128 KiB
+
+
+@dataclass(frozen=True)
+class SystemEvent:
+    """What a membership change did, as the timeline records it."""
+
+    type: str  # added | removed | left | updated
+    users: tuple[str, ...] = ()
+    title: str | None = None
+    title_changed: bool = False
+    admins: tuple[str, ...] | None = None
+
+    def to_wire(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"type": self.type, "users": list(self.users)}
+        if self.title_changed:
+            out["title"] = self.title
+        if self.admins is not None:
+            out["admins"] = list(self.admins)
+        return out
+
+    @classmethod
+    def from_wire(cls, data: dict[str, Any]) -> SystemEvent:
+        admins = data.get("admins")
+        return cls(
+            type=str(data["type"]),
+            users=tuple(data.get("users") or ()),
+            title=data.get("title"),
+            title_changed="title" in data,
+            admins=tuple(admins) if admins is not None else None,
+        )
+
 
 @dataclass(frozen=True)
 class Message:
@@ -15,9 +49,14 @@ class Message:
     sender_id: str
     text: str
     sent_at: str
+    system: SystemEvent | None = None
+
+    @property
+    def kind(self) -> str:
+        return "system" if self.system is not None else "text"
 
     def to_wire(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "chat_id": self.chat_id,
             "seq": self.seq,
             "message_id": self.message_id,
@@ -25,24 +64,42 @@ class Message:
             "sender_id": self.sender_id,
             "text": self.text,
             "sent_at": self.sent_at,
+            "kind": self.kind,
         }
+        if self.system is not None:
+            out["system"] = self.system.to_wire()
+        return out
 
 
 @dataclass(frozen=True)
 class ChatRecord:
-    """The chat item: who is in it and how far its sequence has gone."""
+    """The chat item: what the chat is and how far its sequence has gone.
+
+    ``members`` is kept on the item while the chat has at most ``INLINE_MEMBERS`` members
+    (None above that: the roster pages hold them). ``members_seq`` is the seq of the last
+    membership change, so a reader can tell whether a roster it holds is still current.
+    """
 
     chat_id: str
     title: str | None
-    members: tuple[str, ...]
+    members: tuple[str, ...] | None
     created_by: str
     created_at: str
     last_seq: int = 0
     last_message: Message | None = None
+    kind: str = "group"
+    admins: tuple[str, ...] = ()
+    member_count: int = 0
+    members_seq: int = 0
+    last_activity: str = ""
 
     @property
-    def last_activity(self) -> str:
-        return self.last_message.sent_at if self.last_message else self.created_at
+    def activity(self) -> str:
+        return self.last_activity or (self.last_message.sent_at if self.last_message else self.created_at)
+
+    @property
+    def is_direct(self) -> bool:
+        return self.kind == "direct"
 
 
 @dataclass(frozen=True)
@@ -58,8 +115,21 @@ class Pointers:
         read_seq = max(self.read_seq, seq) if read else self.read_seq
         return Pointers(delivered_seq=max(delivered, read_seq), read_seq=read_seq)
 
+    def at_least(self, seq: int) -> Pointers:
+        """The pointers as others should see them: nothing before ``seq`` is waiting."""
+        return Pointers(max(self.delivered_seq, seq), max(self.read_seq, seq))
+
     def to_wire(self) -> dict[str, int]:
         return {"delivered_seq": self.delivered_seq, "read_seq": self.read_seq}
+
+
+@dataclass(frozen=True)
+class Membership:
+    """One user's side of one chat: their pointers, where their visible timeline starts."""
+
+    pointers: Pointers = Pointers()
+    joined_seq: int = 0
+    muted: bool = False
 
 
 @dataclass(frozen=True)
@@ -94,17 +164,27 @@ class Page:
     has_more: bool = False
 
 
-def chat_view(chat: ChatRecord, pointers: Pointers) -> dict[str, Any]:
+def chat_view(chat: ChatRecord, membership: Membership) -> dict[str, Any]:
     """The protocol's Chat object as seen by one member."""
-    return {
+    joined = membership.joined_seq
+    pointers = membership.pointers
+    last = chat.last_message if chat.last_message and chat.last_message.seq > joined else None
+    view: dict[str, Any] = {
         "chat_id": chat.chat_id,
+        "kind": chat.kind,
         "title": chat.title,
-        "members": list(chat.members),
         "created_by": chat.created_by,
         "created_at": chat.created_at,
+        "admins": list(chat.admins),
+        "member_count": chat.member_count,
         "last_seq": chat.last_seq,
-        "last_message": chat.last_message.to_wire() if chat.last_message else None,
-        "unread": max(0, chat.last_seq - pointers.read_seq),
+        "last_message": last.to_wire() if last else None,
+        "unread": max(0, chat.last_seq - max(pointers.read_seq, joined)),
         "read_seq": pointers.read_seq,
         "delivered_seq": pointers.delivered_seq,
+        "joined_seq": joined,
+        "muted": membership.muted,
     }
+    if chat.members is not None and chat.member_count <= INLINE_MEMBERS:
+        view["members"] = list(chat.members)
+    return view

@@ -1,4 +1,4 @@
-"""Wire protocol v1: parse client frames into typed requests, render server frames.
+"""Wire protocol (v1 and the v2 additions): parse client frames into typed requests, render server frames.
 
 Pure functions, no I/O. ``parse_request`` either returns one of the request dataclasses below
 or raises a ``ChatError`` (with the frame's ``req`` attached when it could be read), so every
@@ -15,18 +15,21 @@ from typing import Any
 
 from chalicelib.auth import USER_ID_RE
 from chalicelib.errors import BadRequest, ChatError, TooLarge
+from chalicelib.frames import MAX_FRAME_BYTES as MAX_FRAME_BYTES
+from chalicelib.frames import encode as encode
+from chalicelib.model import MAX_ADMINS, MAX_MEMBERS
 
-MAX_FRAME_BYTES = 128 * 1024
 MAX_TEXT_CHARS = 4096
 MAX_TITLE_CHARS = 200
-MAX_MEMBERS = 100
 MAX_REQ_CHARS = 64
+LIST_DEFAULT_LIMIT = 100
+MAX_CURSOR_CHARS = 512
 HISTORY_DEFAULT_LIMIT = 50
 HISTORY_MAX_LIMIT = 100
 OPEN_PAGE_SIZE = 50
 
-CHAT_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-CLIENT_MSG_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+CHAT_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}\Z")
+CLIENT_MSG_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}\Z")
 
 
 @dataclass(frozen=True)
@@ -38,11 +41,43 @@ class Ping:
 class ChatCreate:
     members: tuple[str, ...]
     title: str | None
+    direct: bool = False
 
 
 @dataclass(frozen=True)
 class ChatList:
-    pass
+    limit: int = LIST_DEFAULT_LIMIT
+    cursor: str | None = None
+
+
+@dataclass(frozen=True)
+class ChatMembers:
+    chat_id: str
+
+
+@dataclass(frozen=True)
+class ChatAdd:
+    chat_id: str
+    members: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ChatRemove:
+    chat_id: str
+    members: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ChatLeave:
+    chat_id: str
+
+
+@dataclass(frozen=True)
+class ChatUpdate:
+    chat_id: str
+    title: str | None
+    title_given: bool
+    admins: tuple[str, ...] | None
 
 
 @dataclass(frozen=True)
@@ -83,7 +118,22 @@ class Typing:
     typing: bool
 
 
-Request = Ping | ChatCreate | ChatList | ChatOpen | ChatClose | ChatHistory | MessageSend | Receipt | Typing
+Request = (
+    Ping
+    | ChatCreate
+    | ChatList
+    | ChatOpen
+    | ChatClose
+    | ChatHistory
+    | ChatMembers
+    | ChatAdd
+    | ChatRemove
+    | ChatLeave
+    | ChatUpdate
+    | MessageSend
+    | Receipt
+    | Typing
+)
 
 
 @dataclass(frozen=True)
@@ -151,23 +201,69 @@ def _chat_id(body: Mapping[str, Any]) -> str:
 # ---------------------------------------------------------------- per-action parsers
 
 
-def _parse_create(body: Mapping[str, Any]) -> ChatCreate:
-    members = body.get("members")
-    if not isinstance(members, list):
-        raise _fail("'members' must be a list of user ids")
-    if len(members) > MAX_MEMBERS:
-        raise TooLarge(f"a chat has at most {MAX_MEMBERS} members")
-    for member in members:
-        if not isinstance(member, str) or not USER_ID_RE.match(member):
-            raise _fail("'members' must be a list of user ids (1-64 of A-Za-z0-9_.@-)")
+def _user_ids(body: Mapping[str, Any], name: str, limit: int) -> tuple[str, ...]:
+    """A list of user ids, duplicates dropped (in first-seen order) before the limit applies."""
+    values = body.get(name)
+    if not isinstance(values, list):
+        raise _fail(f"'{name}' must be a list of user ids")
+    for value in values:
+        if not isinstance(value, str) or not USER_ID_RE.match(value):
+            raise _fail(f"'{name}' must be a list of user ids (1-64 of A-Za-z0-9_.@-)")
+    unique = tuple(dict.fromkeys(values))
+    if len(unique) > limit:
+        raise TooLarge(f"'{name}' names more than {limit} users")
+    return unique
+
+
+def _title(body: Mapping[str, Any]) -> str | None:
     title = body.get("title")
-    if title is not None:
-        if not isinstance(title, str):
-            raise _fail("'title' must be a string")
-        _valid_unicode(title, "title")
-        if len(title) > MAX_TITLE_CHARS:
-            raise TooLarge(f"'title' is longer than {MAX_TITLE_CHARS} characters")
-    return ChatCreate(members=tuple(members), title=title)
+    if title is None:
+        return None
+    if not isinstance(title, str):
+        raise _fail("'title' must be a string")
+    _valid_unicode(title, "title")
+    if len(title) > MAX_TITLE_CHARS:
+        raise TooLarge(f"'title' is longer than {MAX_TITLE_CHARS} characters")
+    return title
+
+
+def _bool(body: Mapping[str, Any], name: str, default: bool) -> bool:
+    value = body.get(name, default)
+    if not isinstance(value, bool):
+        raise _fail(f"'{name}' must be true or false")
+    return value
+
+
+def _parse_create(body: Mapping[str, Any]) -> ChatCreate:
+    members = _user_ids(body, "members", MAX_MEMBERS)
+    title = _title(body)
+    direct = _bool(body, "direct", False)
+    if direct and title is not None:
+        raise _fail("a direct chat has no title")
+    return ChatCreate(members=members, title=title, direct=direct)
+
+
+def _parse_list(body: Mapping[str, Any]) -> ChatList:
+    limit = _int(body, "limit", 1, required=False)
+    if limit is None:
+        limit = LIST_DEFAULT_LIMIT
+    elif limit > LIST_DEFAULT_LIMIT:
+        raise _fail(f"'limit' must be between 1 and {LIST_DEFAULT_LIMIT}")
+    cursor = body.get("cursor")
+    if cursor is not None and (not isinstance(cursor, str) or not 0 < len(cursor) <= MAX_CURSOR_CHARS):
+        raise _fail("'cursor' must be the next_cursor of an earlier chat:list")
+    return ChatList(limit=limit, cursor=cursor)
+
+
+def _parse_update(body: Mapping[str, Any]) -> ChatUpdate:
+    admins = _user_ids(body, "admins", MAX_ADMINS) if body.get("admins") is not None else None
+    title_given = "title" in body
+    title = _title(body)
+    if title is not None and not title.strip():
+        title = None  # a blank title clears it
+    if not title_given and admins is None:
+        raise _fail("chat.update needs 'title' or 'admins'")
+    return ChatUpdate(chat_id=_chat_id(body), title=title, title_given=title_given, admins=admins)
 
 
 def _parse_history(body: Mapping[str, Any]) -> ChatHistory:
@@ -217,7 +313,14 @@ def _parse_typing(body: Mapping[str, Any]) -> Typing:
 _PARSERS: dict[str, Callable[[Mapping[str, Any]], Request]] = {
     "ping": lambda body: Ping(),
     "chat.create": _parse_create,
-    "chat.list": lambda body: ChatList(),
+    "chat.list": _parse_list,
+    "chat.members": lambda body: ChatMembers(chat_id=_chat_id(body)),
+    "chat.add": lambda body: ChatAdd(chat_id=_chat_id(body), members=_user_ids(body, "members", MAX_MEMBERS)),
+    "chat.remove": lambda body: ChatRemove(
+        chat_id=_chat_id(body), members=_user_ids(body, "members", MAX_MEMBERS)
+    ),
+    "chat.leave": lambda body: ChatLeave(chat_id=_chat_id(body)),
+    "chat.update": _parse_update,
     "chat.open": lambda body: ChatOpen(chat_id=_chat_id(body)),
     "chat.close": lambda body: ChatClose(chat_id=_chat_id(body)),
     "chat.history": _parse_history,
@@ -280,7 +383,3 @@ def frame(event: str, req: str | None = None, /, **fields: Any) -> dict[str, Any
 
 def error_frame(error: ChatError, req: str | None = None) -> dict[str, Any]:
     return frame("error", req, code=error.code, message=error.message)
-
-
-def encode(payload: Mapping[str, Any]) -> bytes:
-    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode("utf-8")

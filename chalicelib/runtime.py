@@ -7,10 +7,19 @@ import functools
 
 from chalicelib.config import Settings
 from chalicelib.delivery import Delivery, boto3_client_factory
+from chalicelib.fanout import Fanout, FanoutWorker, ShardQueue, SqsShardQueue
 from chalicelib.secret import JwtSecret
 from chalicelib.service import ChatService
 
 _override: ChatService | None = None
+
+
+def _shard_queue(settings: Settings) -> ShardQueue | None:
+    if not settings.fanout_queue:
+        return None
+    import boto3
+
+    return SqsShardQueue(boto3.client("sqs", region_name=settings.region), settings.fanout_queue)
 
 
 @functools.lru_cache(maxsize=1)
@@ -22,11 +31,18 @@ def _default_service() -> ChatService:
         boto3_client_factory(settings.region, settings.fanout_concurrency),
         settings.fanout_concurrency,
     )
-    return ChatService(DynamoStore(), delivery, JwtSecret(settings), settings)
+    fanout = Fanout(delivery, _shard_queue(settings), settings.fanout_threshold, settings.fanout_shard_size)
+    return ChatService(DynamoStore(), fanout, JwtSecret(settings), settings)
 
 
 def service() -> ChatService:
     return _override if _override is not None else _default_service()
+
+
+def fanout_worker() -> FanoutWorker:
+    """The fan-out Lambda's worker, over the same delivery and storage as the service."""
+    current = service()
+    return FanoutWorker(current.fanout.delivery, current.forget)
 
 
 def use_service(replacement: ChatService | None) -> None:

@@ -10,16 +10,18 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from chalicelib.actions import Actions, Context, Post
 from chalicelib.auth import InvalidToken, verify_token
 from chalicelib.config import Settings
-from chalicelib.delivery import Delivery, PostResult, management_endpoint
+from chalicelib.delivery import PostResult, management_endpoint
 from chalicelib.errors import BadRequest, ChatError, Forbidden
+from chalicelib.fanout import Fanout
+from chalicelib.frames import checked
 from chalicelib.model import Connection
-from chalicelib.protocol import FrameError, Ping, encode, error_frame, frame, parse_request
+from chalicelib.protocol import FrameError, Ping, error_frame, frame, parse_request
 from chalicelib.secret import JwtSecret, SecretUnavailable
 from chalicelib.storage import Store
 from chalicelib.wsevent import WsEvent
@@ -28,9 +30,9 @@ log = logging.getLogger(__name__)
 
 
 class ChatService:
-    def __init__(self, store: Store, delivery: Delivery, secret: JwtSecret, settings: Settings) -> None:
+    def __init__(self, store: Store, fanout: Fanout, secret: JwtSecret, settings: Settings) -> None:
         self.store = store
-        self.delivery = delivery
+        self.fanout = fanout
         self.secret = secret
         self.settings = settings
         self.actions = Actions(store)
@@ -77,16 +79,16 @@ class ChatService:
         )
         reply, then = self._handle(event)
         if reply is not None and self._post(endpoint, event.connection_id, reply) is PostResult.GONE:
-            self._forget([event.connection_id])
+            self.forget([event.connection_id])
         try:
             posts = then()
         except Exception:  # the change is stored; receivers resync by seq
             log.exception("fan-out failed after %s", event.connection_id)
             return
-        self._forget(self.delivery.post_many(endpoint, posts))
+        self.forget(self.fanout.dispatch(endpoint, posts))
 
     def _post(self, endpoint: str, connection_id: str, payload: dict[str, Any]) -> PostResult:
-        return self.delivery.post(endpoint, connection_id, encode(payload))
+        return self.fanout.delivery.post(endpoint, connection_id, checked(payload))
 
     def _handle(self, event: WsEvent) -> tuple[dict[str, Any] | None, Callable[[], list[Post]]]:
         req = None
@@ -110,7 +112,8 @@ class ChatService:
             log.exception("unhandled error on %s", event.connection_id)
             return error_frame(ChatError(), req), list
 
-    def _forget(self, connection_ids: list[str]) -> None:
+    def forget(self, connection_ids: Iterable[str]) -> None:
+        """Forget connections the management API reported gone (410)."""
         for connection_id in connection_ids:
             try:
                 self.store.remove_connection(connection_id)

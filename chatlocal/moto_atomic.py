@@ -1,4 +1,5 @@
-"""Make moto's DynamoDB behave like DynamoDB under concurrency, and keep transactions cheap.
+"""Make moto's DynamoDB and SQS behave like the services under concurrency, and keep
+DynamoDB transactions cheap.
 
 1. One request at a time. moto's ``transact_write_items`` is not atomic against concurrent
    writers and can corrupt state when two threads write at once ("dictionary changed size
@@ -6,10 +7,18 @@
    request handling gives the test double (and the local stack's embedded server) the same
    property, so concurrency tests exercise our code and not moto's races.
 
-2. Transactions that cost what they touch. To roll back, moto deep-copies every table a
+2. Transactions of up to 100 items, as DynamoDB has allowed since 2022 (moto still stops at 25).
+
+3. Transactions that cost what they touch. To roll back, moto deep-copies every table a
    transaction names, so each ``message.send`` costs time proportional to all messages ever
    stored: the local stack slowed down as it was used. Here the rollback copies only the items
    the transaction touches, restoring them when it is cancelled.
+
+4. One SQS request at a time, except while a long poll waits. moto's queues are plain lists
+   and sets: two concurrent ReceiveMessage calls can hand out the same message, and a
+   DeleteMessage that rebuilds the list drops a message sent meanwhile. SQS does neither. The
+   lock is released while ReceiveMessage waits for messages, so a long poll does not hold up
+   the SendMessageBatch it is waiting for.
 """
 
 from __future__ import annotations
@@ -20,12 +29,17 @@ import functools
 import threading
 from typing import Any
 
+from moto.dynamodb import responses as dynamodb_responses
 from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.table import Table
 from moto.dynamodb.responses import DynamoHandler
+from moto.sqs.models import Queue
+from moto.sqs.responses import SQSResponse
 
 _lock = threading.RLock()
 _cheap_table_copies = threading.local()
+_sqs_lock = threading.Lock()
+_sqs_holder = threading.local()
 
 
 def serialize_dynamodb_requests() -> None:
@@ -41,7 +55,39 @@ def serialize_dynamodb_requests() -> None:
 
     call_action._serialized = True  # type: ignore[attr-defined]
     DynamoHandler.call_action = call_action  # type: ignore[method-assign]
+    dynamodb_responses.TRANSACTION_MAX_ITEMS = 100
     _patch_transactions()
+
+
+def serialize_sqs_requests() -> None:
+    """Idempotent: patch moto once per process."""
+    if getattr(SQSResponse.call_action, "_serialized", False):
+        return
+    original_call = SQSResponse.call_action
+    original_wait = Queue.wait_for_messages
+
+    @functools.wraps(original_call)
+    def call_action(self: SQSResponse) -> Any:
+        with _sqs_lock:
+            _sqs_holder.active = True
+            try:
+                return original_call(self)
+            finally:
+                _sqs_holder.active = False
+
+    @functools.wraps(original_wait)
+    def wait_for_messages(self: Queue, timeout: int) -> None:
+        if not getattr(_sqs_holder, "active", False):
+            return original_wait(self, timeout)
+        _sqs_lock.release()
+        try:
+            return original_wait(self, timeout)
+        finally:
+            _sqs_lock.acquire()
+
+    call_action._serialized = True  # type: ignore[attr-defined]
+    SQSResponse.call_action = call_action  # type: ignore[method-assign,assignment]
+    Queue.wait_for_messages = wait_for_messages  # type: ignore[method-assign]
 
 
 def _patch_transactions() -> None:

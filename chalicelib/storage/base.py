@@ -9,11 +9,12 @@ from __future__ import annotations
 import abc
 from collections.abc import Iterable, Mapping
 
-from chalicelib.model import ChatRecord, Connection, Message, Page, Pointers, Presence, StoredSend
+from chalicelib.membership import Change, Roster
+from chalicelib.model import ChatRecord, Connection, Membership, Message, Page, Pointers, Presence, StoredSend
 
 
 class SeqConflict(Exception):
-    """Another send advanced the chat first; ``current`` is the chat as it is now."""
+    """Another write advanced the chat first; ``current`` is the chat as it is now."""
 
     def __init__(self, current: ChatRecord) -> None:
         super().__init__(f"chat {current.chat_id} moved to seq {current.last_seq}")
@@ -50,8 +51,9 @@ class Store(abc.ABC):
     # -- chats and members
 
     @abc.abstractmethod
-    def create_chat(self, chat: ChatRecord) -> None:
-        """Store a new chat and its memberships."""
+    def create_chat(self, chat: ChatRecord, roster: Roster) -> bool:
+        """Store a new chat, its roster and its members' memberships. False when a chat with
+        this id exists already (how a direct chat is found again): nothing is written then."""
 
     @abc.abstractmethod
     def get_chat(self, chat_id: str) -> ChatRecord | None:
@@ -62,12 +64,31 @@ class Store(abc.ABC):
         """Many chats (BatchGetItem); missing ones are left out."""
 
     @abc.abstractmethod
-    def memberships_of(self, user_id: str) -> Mapping[str, Pointers]:
+    def activity(self, chat_ids: Iterable[str]) -> Mapping[str, str]:
+        """chat_id -> time of last activity, projected (BatchGetItem of small reads)."""
+
+    @abc.abstractmethod
+    def roster(self, chat: ChatRecord) -> Roster:
+        """Every member of a chat with the seq that added them (1 Query). Read it after the chat
+        item: a write that changed members since makes the caller's conditional write fail."""
+
+    @abc.abstractmethod
+    def apply_change(self, before: ChatRecord, change: Change) -> None:
+        """Store a membership change in one transaction: the chat item (seq, members, admins,
+        title), the system message, the roster pages and the memberships (those past the
+        transaction's size right after it). Raises ``SeqConflict`` when the chat moved."""
+
+    @abc.abstractmethod
+    def membership(self, user_id: str, chat_id: str) -> Membership | None:
+        """One user's membership of one chat (1 GetItem); None if not a member."""
+
+    @abc.abstractmethod
+    def memberships_of(self, user_id: str) -> Mapping[str, Membership]:
         """Every chat of a user with the user's pointers (Query)."""
 
     @abc.abstractmethod
-    def pointers(self, chat_id: str, user_ids: Iterable[str]) -> Mapping[str, Pointers]:
-        """Pointers of these members in one chat (BatchGetItem)."""
+    def memberships(self, chat_id: str, user_ids: Iterable[str]) -> Mapping[str, Membership]:
+        """Memberships of these users in one chat (BatchGetItem, ceil(N/100) requests)."""
 
     @abc.abstractmethod
     def advance_pointers(self, chat_id: str, user_id: str, old: Pointers, new: Pointers) -> bool:
@@ -85,5 +106,7 @@ class Store(abc.ABC):
         """
 
     @abc.abstractmethod
-    def messages(self, chat_id: str, before: int | None, after: int | None, limit: int) -> Page:
-        """A page of messages in ascending seq (1 Query)."""
+    def messages(
+        self, chat_id: str, before: int | None, after: int | None, limit: int, floor: int = 0
+    ) -> Page:
+        """A page of messages in ascending seq, none at or below ``floor`` (1 Query)."""

@@ -7,11 +7,12 @@ here scans. PynamoDB/botocore retry throttling; whatever still fails becomes ``U
 from __future__ import annotations
 
 import functools
+import json
 import logging
 import time
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from pynamodb.connection import Connection as PynamoConnection
 from pynamodb.exceptions import PynamoDBException, TransactWriteError
@@ -20,10 +21,22 @@ from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.errors import NotFound, Unavailable
-from chalicelib.model import ChatRecord, Connection, Message, Page, Pointers, Presence, StoredSend
+from chalicelib.membership import Change, Roster
+from chalicelib.model import (
+    ChatRecord,
+    Connection,
+    Membership,
+    Message,
+    Page,
+    Pointers,
+    Presence,
+    StoredSend,
+    SystemEvent,
+)
 from chalicelib.storage.base import SeqConflict, Store
 from chalicelib.storage.tables import (
     ChatItem,
+    ChatMembersItem,
     ConnectionItem,
     MembershipItem,
     MessageItem,
@@ -37,6 +50,7 @@ log = logging.getLogger(__name__)
 F = TypeVar("F", bound=Callable[..., Any])
 
 CONDITION_FAILED = "ConditionalCheckFailed"
+MAX_TRANSACTION_ITEMS = 100  # DynamoDB's limit per TransactWriteItems
 
 
 def _guarded(method: F) -> F:
@@ -83,6 +97,16 @@ def send_key(chat_id: str, sender_id: str, client_msg_id: str) -> str:
 # ---------------------------------------------------------------- item <-> record
 
 
+def _system_from(raw: str | None) -> SystemEvent | None:
+    return SystemEvent.from_wire(json.loads(raw)) if raw else None
+
+
+def _system_json(message: Message) -> str | None:
+    if message.system is None:
+        return None
+    return json.dumps(message.system.to_wire(), separators=(",", ":"), ensure_ascii=False)
+
+
 def _message_from(item: MessageItem | MessageMap, chat_id: str) -> Message:
     return Message(
         chat_id=chat_id,
@@ -92,29 +116,105 @@ def _message_from(item: MessageItem | MessageMap, chat_id: str) -> Message:
         sender_id=item.sender_id,
         text=item.text,
         sent_at=item.sent_at,
+        system=_system_from(item.system),
+    )
+
+
+def _message_item(message: Message) -> MessageItem:
+    return MessageItem(
+        message.chat_id,
+        message.seq,
+        message_id=message.message_id,
+        client_msg_id=message.client_msg_id,
+        sender_id=message.sender_id,
+        text=message.text,
+        sent_at=message.sent_at,
+        system=_system_json(message),
     )
 
 
 def _message_map(message: Message) -> MessageMap:
-    fields = message.to_wire()
-    del fields["chat_id"]  # the chat item's own key
-    return MessageMap(**fields)
-
-
-def _chat_from(item: ChatItem) -> ChatRecord:
-    return ChatRecord(
-        chat_id=item.chat_id,
-        title=item.title,
-        members=tuple(str(m) for m in item.members or ()),
-        created_by=item.created_by,
-        created_at=item.created_at,
-        last_seq=int(item.last_seq or 0),
-        last_message=_message_from(item.last_message, item.chat_id) if item.last_message else None,
+    return MessageMap(
+        seq=message.seq,
+        message_id=message.message_id,
+        client_msg_id=message.client_msg_id,
+        sender_id=message.sender_id,
+        text=message.text,
+        sent_at=message.sent_at,
+        system=_system_json(message),
     )
 
 
-def _pointers_from(item: MembershipItem) -> Pointers:
-    return Pointers(delivered_seq=int(item.delivered_seq or 0), read_seq=int(item.read_seq or 0))
+def _chat_from(item: ChatItem) -> ChatRecord:
+    members = tuple(str(m) for m in item.members) if item.members is not None else None
+    kind = item.kind or "group"
+    if item.admins is not None:
+        admins = tuple(str(a) for a in item.admins)
+    else:  # a chat from before admins existed: its creator administers it
+        admins = (item.created_by,) if kind == "group" and item.created_by in (members or ()) else ()
+    return ChatRecord(
+        chat_id=item.chat_id,
+        kind=kind,
+        title=item.title,
+        members=members,
+        member_count=int(item.member_count) if item.member_count is not None else len(members or ()),
+        admins=admins,
+        created_by=item.created_by,
+        created_at=item.created_at,
+        last_seq=int(item.last_seq or 0),
+        members_seq=int(item.members_seq or 0),
+        last_message=_message_from(item.last_message, item.chat_id) if item.last_message else None,
+        last_activity=item.last_activity or "",
+    )
+
+
+def _chat_item(chat: ChatRecord) -> ChatItem:
+    return ChatItem(
+        chat.chat_id,
+        kind=chat.kind,
+        title=chat.title,
+        members=list(chat.members) if chat.members is not None else None,
+        member_count=chat.member_count,
+        admins=list(chat.admins),
+        created_by=chat.created_by,
+        created_at=chat.created_at,
+        last_seq=chat.last_seq,
+        members_seq=chat.members_seq,
+        last_activity=chat.activity,
+    )
+
+
+def _chat_change_actions(chat: ChatRecord) -> list[Any]:
+    """What a membership change sets on the chat item."""
+    actions: list[Any] = [
+        ChatItem.kind.set(chat.kind),
+        ChatItem.last_seq.set(chat.last_seq),
+        ChatItem.members_seq.set(chat.members_seq),
+        ChatItem.member_count.set(chat.member_count),
+        ChatItem.admins.set(cast(Any, list(chat.admins))),
+        ChatItem.last_activity.set(chat.activity),
+    ]
+    if chat.last_message is not None:
+        actions.append(ChatItem.last_message.set(_message_map(chat.last_message)))
+    actions.append(ChatItem.title.set(chat.title) if chat.title is not None else ChatItem.title.remove())
+    if chat.members is not None:
+        actions.append(ChatItem.members.set(cast(Any, list(chat.members))))
+    else:
+        actions.append(ChatItem.members.remove())
+    return actions
+
+
+def _membership_from(item: MembershipItem) -> Membership:
+    return Membership(
+        pointers=Pointers(delivered_seq=int(item.delivered_seq or 0), read_seq=int(item.read_seq or 0)),
+        joined_seq=int(item.joined_seq or 0),
+    )
+
+
+def _new_membership(user_id: str, chat_id: str, joined_seq: int, joined_at: str) -> MembershipItem:
+    return MembershipItem(
+        user_id, chat_id, joined_seq=joined_seq, joined_at=joined_at, delivered_seq=0, read_seq=0
+    )
 
 
 def _presence_from(item: PresenceItem, now: int) -> list[Presence]:
@@ -244,20 +344,28 @@ class DynamoStore(Store):
     # ------------------------------------------------------------ chats and members
 
     @_guarded
-    def create_chat(self, chat: ChatRecord) -> None:
-        # Memberships first, the chat item last: a chat exists only once it is complete, and a
-        # membership without its chat (a crash in between) is skipped by chat.list.
-        with MembershipItem.batch_write() as batch:
-            for user_id in chat.members:
-                batch.save(MembershipItem(user_id, chat.chat_id, joined_at=chat.created_at))
-        ChatItem(
-            chat.chat_id,
-            title=chat.title,
-            members=list(chat.members),
-            created_by=chat.created_by,
-            created_at=chat.created_at,
-            last_seq=0,
-        ).save(condition=ChatItem.chat_id.does_not_exist())
+    def create_chat(self, chat: ChatRecord, roster: Roster) -> bool:
+        memberships = [
+            _new_membership(user, chat.chat_id, seq, chat.created_at) for user, seq in roster.joined().items()
+        ]
+        pages = [ChatMembersItem(chat.chat_id, n, users=page) for n, page in roster.pages.items()]
+        if 1 + len(pages) + len(memberships) > MAX_TRANSACTION_ITEMS:
+            # Memberships first, the chat item last: a membership whose chat does not exist (a
+            # crash in between) is skipped by chat.list and leads nowhere.
+            with MembershipItem.batch_write() as batch:
+                for membership in memberships:
+                    batch.save(membership)
+            memberships = []
+        try:
+            with TransactWrite(connection=self._tx_connection) as tx:
+                tx.save(_chat_item(chat), condition=ChatItem.chat_id.does_not_exist())
+                for item in [*pages, *memberships]:
+                    tx.save(item)
+        except TransactWriteError as exc:
+            if self.get_chat(chat.chat_id) is not None:
+                return False  # it exists (found again, or created by a concurrent request)
+            raise exc
+        return True
 
     @_guarded
     def get_chat(self, chat_id: str) -> ChatRecord | None:
@@ -269,16 +377,103 @@ class DynamoStore(Store):
         return [_chat_from(item) for item in ChatItem.batch_get(sorted(set(chat_ids)), consistent_read=True)]
 
     @_guarded
-    def memberships_of(self, user_id: str) -> Mapping[str, Pointers]:
+    def activity(self, chat_ids: Iterable[str]) -> Mapping[str, str]:
+        items = ChatItem.batch_get(
+            sorted(set(chat_ids)),
+            consistent_read=True,
+            attributes_to_get=["chat_id", "last_activity", "created_at"],
+        )
+        return {item.chat_id: item.last_activity or item.created_at for item in items}
+
+    @_guarded
+    def roster(self, chat: ChatRecord) -> Roster:
+        pages = {
+            int(item.page): {str(user): int(seq) for user, seq in item.users.as_dict().items()}
+            for item in ChatMembersItem.query(chat.chat_id, consistent_read=True)
+        }
+        if not pages and chat.members:  # a chat from before rosters existed: its item lists them
+            legacy = Roster.of(dict.fromkeys(chat.members, 0))
+            legacy.unsaved.update(legacy.pages)
+            return legacy
+        return Roster(pages)
+
+    @_guarded
+    def apply_change(self, before: ChatRecord, change: Change) -> None:
+        chat, seq = change.chat, change.chat.last_seq
+        writes: list[tuple[str, Model]] = [("put", _message_item(change.message))]
+        for number in sorted(change.pages | change.roster.unsaved):
+            page = change.roster.pages.get(number)
+            item = ChatMembersItem(chat.chat_id, number, users=page or {})
+            writes.append(("put", item) if page else ("delete", item))
+        if change.actor_stays:
+            writes.append(("read", MembershipItem(change.actor, chat.chat_id)))
+        members = [("put", _new_membership(u, chat.chat_id, seq, chat.last_activity)) for u in change.added]
+        members += [("delete", MembershipItem(u, chat.chat_id)) for u in change.removed]
+        room = MAX_TRANSACTION_ITEMS - 1 - len(writes)
+        try:
+            with TransactWrite(connection=self._tx_connection) as tx:
+                tx.update(
+                    ChatItem(chat.chat_id),
+                    actions=_chat_change_actions(chat),
+                    condition=ChatItem.last_seq == before.last_seq,
+                    return_values="ALL_OLD",
+                )
+                for op, write in [*writes, *members[:room]]:
+                    if op == "put":
+                        tx.save(write)
+                    elif op == "delete":
+                        tx.delete(write)
+                    else:
+                        tx.update(
+                            write,
+                            actions=[MembershipItem.read_seq.set(seq), MembershipItem.delivered_seq.set(seq)],
+                        )
+        except TransactWriteError as exc:
+            self._raise_conflict(exc, before)
+        if members[room:]:
+            # Past what one transaction holds: the roster above is already the truth; each
+            # member's own index follows right after, before anyone is told of the change.
+            with MembershipItem.batch_write() as batch:
+                for op, member in members[room:]:
+                    batch.save(member) if op == "put" else batch.delete(member)
+
+    def _raise_conflict(self, exc: TransactWriteError, before: ChatRecord) -> None:
+        """A cancelled change: the chat moved (retry on ``current``) or storage failed."""
+        if exc.cause_response_code != "TransactionCanceledException":
+            raise exc
+        for reason in exc.cancellation_reasons or []:
+            if (
+                reason
+                and reason.code == CONDITION_FAILED
+                and reason.raw_item
+                and "last_seq" in reason.raw_item
+            ):
+                raise SeqConflict(_chat_from(ChatItem.from_raw_data(reason.raw_item)))
+        current = self.get_chat(before.chat_id)  # a concurrent transaction on the same items
+        if current is None:
+            raise NotFound() from exc
+        raise SeqConflict(current) from exc
+
+    @_guarded
+    def membership(self, user_id: str, chat_id: str) -> Membership | None:
+        try:
+            item = MembershipItem.get(user_id, chat_id, consistent_read=True)
+        except MembershipItem.DoesNotExist:
+            return None
+        return _membership_from(item)
+
+    @_guarded
+    def memberships_of(self, user_id: str) -> Mapping[str, Membership]:
         return {
-            item.chat_id: _pointers_from(item) for item in MembershipItem.query(user_id, consistent_read=True)
+            item.chat_id: _membership_from(item)
+            for item in MembershipItem.query(user_id, consistent_read=True)
         }
 
     @_guarded
-    def pointers(self, chat_id: str, user_ids: Iterable[str]) -> Mapping[str, Pointers]:
+    def memberships(self, chat_id: str, user_ids: Iterable[str]) -> Mapping[str, Membership]:
         keys = [(user_id, chat_id) for user_id in sorted(set(user_ids))]
         return {
-            item.user_id: _pointers_from(item)
+            item.user_id: _membership_from(item)
             for item in MembershipItem.batch_get(keys, consistent_read=True)
         }
 
@@ -309,18 +504,7 @@ class DynamoStore(Store):
         chat_item = ChatItem(chat.chat_id)
         try:
             with TransactWrite(connection=self._tx_connection) as tx:
-                tx.save(
-                    MessageItem(
-                        chat.chat_id,
-                        seq,
-                        message_id=stored.message_id,
-                        client_msg_id=stored.client_msg_id,
-                        sender_id=stored.sender_id,
-                        text=stored.text,
-                        sent_at=stored.sent_at,
-                    ),
-                    condition=MessageItem.chat_id.does_not_exist(),
-                )
+                tx.save(_message_item(stored), condition=MessageItem.chat_id.does_not_exist())
                 tx.save(
                     SendKeyItem(key, seq=seq, message_id=stored.message_id, sent_at=stored.sent_at),
                     condition=SendKeyItem.send_key.does_not_exist(),
@@ -331,6 +515,7 @@ class DynamoStore(Store):
                     actions=[
                         ChatItem.last_seq.set(seq),
                         ChatItem.last_message.set(_message_map(stored)),
+                        ChatItem.last_activity.set(stored.sent_at),
                     ],
                     condition=(ChatItem.last_seq == chat.last_seq),
                     return_values="ALL_OLD",
@@ -374,17 +559,19 @@ class DynamoStore(Store):
         raise SeqConflict(current) from exc
 
     @_guarded
-    def messages(self, chat_id: str, before: int | None, after: int | None, limit: int) -> Page:
-        condition: Condition | None = None
+    def messages(
+        self, chat_id: str, before: int | None, after: int | None, limit: int, floor: int = 0
+    ) -> Page:
         forward = after is not None  # "after" pages walk forward; the others walk back from the end
-        if before is not None and after is not None:
-            if before - after <= 1:
-                return Page()
-            condition = MessageItem.seq.between(after + 1, before - 1)
-        elif after is not None:
-            condition = MessageItem.seq > after
-        elif before is not None:
-            condition = MessageItem.seq < before
+        low = max(after if after is not None else 0, floor) + 1  # the first seq that may show
+        high = before - 1 if before is not None else None
+        if high is not None and high < low:
+            return Page()
+        condition: Condition | None = None
+        if high is not None:
+            condition = MessageItem.seq.between(low, high)
+        elif low > 1:
+            condition = MessageItem.seq >= low
         items = list(
             MessageItem.query(
                 chat_id,

@@ -5,6 +5,7 @@
 | connections        | connection_id            | GetItem: who is this connection           |
 | presence           | user_id                  | BatchGetItem: members' live connections   |
 | chats              | chat_id                  | GetItem / BatchGetItem                    |
+| chat_members       | chat_id + page           | Query: the roster of a chat above 50      |
 | memberships        | user_id + chat_id        | Query: my chats; BatchGetItem: receipts   |
 | messages           | chat_id + seq            | Query: history pages                      |
 | send_keys          | send_key                 | conditional Put: idempotent sends         |
@@ -71,6 +72,7 @@ class MessageMap(MapAttribute):  # type: ignore[type-arg]
     sender_id = UnicodeAttribute()
     text = UnicodeAttribute()
     sent_at = UnicodeAttribute()
+    system = UnicodeAttribute(null=True)  # JSON of the system event; absent on text messages
 
 
 class ChatItem(Model):
@@ -78,12 +80,28 @@ class ChatItem(Model):
         table_name = f"{_PREFIX}-chats"
 
     chat_id = UnicodeAttribute(hash_key=True)
+    kind = UnicodeAttribute(null=True)  # group (absent on chats made before v2) | direct
     title = UnicodeAttribute(null=True)
-    members = ListAttribute(of=UnicodeAttribute)  # type: ignore[var-annotated]
+    members = ListAttribute(of=UnicodeAttribute, null=True)  # type: ignore[var-annotated]  # <= 50
+    member_count = NumberAttribute(null=True)
+    admins = ListAttribute(of=UnicodeAttribute, null=True)  # type: ignore[var-annotated]
     created_by = UnicodeAttribute()
     created_at = UnicodeAttribute()
     last_seq = NumberAttribute(default=0)
+    members_seq = NumberAttribute(null=True)
     last_message = MessageMap(null=True)
+    last_activity = UnicodeAttribute(null=True)
+
+
+class ChatMembersItem(Model):
+    """One page of a chat's roster: ``users`` maps user id -> the seq that added them."""
+
+    class Meta(_Meta):
+        table_name = f"{_PREFIX}-chat_members"
+
+    chat_id = UnicodeAttribute(hash_key=True)
+    page = NumberAttribute(range_key=True)
+    users = MapAttribute()  # type: ignore[var-annotated]
 
 
 class MembershipItem(Model):
@@ -94,7 +112,8 @@ class MembershipItem(Model):
     chat_id = UnicodeAttribute(range_key=True)
     delivered_seq = NumberAttribute(default=0)
     read_seq = NumberAttribute(default=0)
-    joined_at = UnicodeAttribute()
+    joined_seq = NumberAttribute(null=True)
+    joined_at = UnicodeAttribute(null=True)
 
 
 class MessageItem(Model):
@@ -108,6 +127,7 @@ class MessageItem(Model):
     sender_id = UnicodeAttribute()
     text = UnicodeAttribute()
     sent_at = UnicodeAttribute()
+    system = UnicodeAttribute(null=True)  # JSON of the system event; absent on text messages
 
 
 class SendKeyItem(Model):
@@ -126,6 +146,7 @@ ALL_MODELS: tuple[type[Model], ...] = (
     ConnectionItem,
     PresenceItem,
     ChatItem,
+    ChatMembersItem,
     MembershipItem,
     MessageItem,
     SendKeyItem,

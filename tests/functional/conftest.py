@@ -8,6 +8,7 @@ from moto import mock_aws
 from chalicelib import runtime
 from chalicelib.config import Settings
 from chalicelib.delivery import Delivery
+from chalicelib.fanout import Fanout, ShardQueue
 from chalicelib.secret import JwtSecret
 from chalicelib.service import ChatService
 from chalicelib.storage.dynamo import DynamoStore
@@ -33,9 +34,12 @@ def tables(moto_aws):
     yield
 
 
-def build_service(api: FakeManagementApi, concurrency: int = 32) -> ChatService:
+def build_service(
+    api: FakeManagementApi, concurrency: int = 32, queue: ShardQueue | None = None
+) -> ChatService:
     settings = Settings.from_env()
-    return ChatService(DynamoStore(), Delivery(api.client_for, concurrency), JwtSecret(settings), settings)
+    fanout = Fanout(Delivery(api.client_for, concurrency), queue, threshold=100, shard_size=50)
+    return ChatService(DynamoStore(), fanout, JwtSecret(settings), settings)
 
 
 @pytest.fixture

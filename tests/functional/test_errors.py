@@ -50,12 +50,12 @@ BAD_FRAMES = [
     ("create: title too long", {"action": "chat.create", "members": [], "title": "t" * 201}, "too_large"),
     (
         "create: too many members",
-        {"action": "chat.create", "members": [f"u{i}" for i in range(101)]},
+        {"action": "chat.create", "members": [f"u{i}" for i in range(1001)]},
         "too_large",
     ),
     (
-        "create: 100 others + creator",
-        {"action": "chat.create", "members": [f"u{i}" for i in range(100)]},
+        "create: 1,000 others + creator",
+        {"action": "chat.create", "members": [f"u{i}" for i in range(1000)]},
         "too_large",
     ),
     ("open: chat_id missing", {"action": "chat.open"}, "bad_request"),

@@ -11,6 +11,7 @@ from chalicelib import runtime
 from chalicelib.auth import issue_token
 from chalicelib.config import Settings
 from chalicelib.delivery import Delivery
+from chalicelib.fanout import Fanout
 from chalicelib.secret import JwtSecret
 from chalicelib.service import ChatService
 from chalicelib.storage.dynamo import DynamoStore
@@ -24,7 +25,9 @@ DEPLOYED_SECRET = "deployed-secret-from-ssm-0123456789abcdef"
 def deployed(tables, api):
     """The service as a deployment builds it: no CHAT_JWT_SECRET, a parameter name instead."""
     settings = dataclasses.replace(Settings.from_env(), jwt_secret=None, jwt_secret_param=PARAM)
-    runtime.use_service(ChatService(DynamoStore(), Delivery(api.client_for), JwtSecret(settings), settings))
+    runtime.use_service(
+        ChatService(DynamoStore(), Fanout(Delivery(api.client_for)), JwtSecret(settings), settings)
+    )
     yield
     runtime.use_service(None)
     boto3.client("ssm", region_name="us-east-1").delete_parameters(Names=[PARAM])  # if created

@@ -1,0 +1,304 @@
+"""Chats and who is in them: create (groups and direct chats), list, open, close, history,
+members, and the membership changes add, remove, leave and update."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Callable
+from typing import Any
+
+from chalicelib import ids
+from chalicelib.actions import ActionBase, Context, Outcome, Post
+from chalicelib.errors import BadRequest, Forbidden, TooLarge, Unavailable
+from chalicelib.frames import checked, fit
+from chalicelib.membership import (
+    Change,
+    Roster,
+    plan_add,
+    plan_leave,
+    plan_remove,
+    plan_update,
+)
+from chalicelib.model import (
+    INLINE_MEMBERS,
+    MAX_MEMBERS,
+    ChatRecord,
+    Membership,
+    Pointers,
+    chat_view,
+)
+from chalicelib.protocol import (
+    MAX_CURSOR_CHARS,
+    OPEN_PAGE_SIZE,
+    ChatAdd,
+    ChatClose,
+    ChatCreate,
+    ChatHistory,
+    ChatLeave,
+    ChatList,
+    ChatMembers,
+    ChatOpen,
+    ChatRemove,
+    ChatUpdate,
+    frame,
+)
+from chalicelib.storage import SeqConflict
+
+Plan = Callable[[ChatRecord, Roster], Change | None]
+
+
+def _cursor(chat: ChatRecord) -> str:
+    raw = json.dumps([chat.activity, chat.chat_id], separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _read_cursor(cursor: str) -> tuple[str, str]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        activity, chat_id = json.loads(raw)
+    except (binascii.Error, ValueError, TypeError):
+        raise BadRequest("'cursor' must be the next_cursor of an earlier chat:list") from None
+    if not isinstance(activity, str) or not isinstance(chat_id, str):
+        raise BadRequest("'cursor' must be the next_cursor of an earlier chat:list")
+    return activity, chat_id
+
+
+class ChatActions(ActionBase):
+    def handlers(self) -> dict[type, Callable[[Context, Any], Outcome]]:
+        return {
+            ChatCreate: self.create,
+            ChatList: self.list_chats,
+            ChatOpen: self.open,
+            ChatClose: self.close,
+            ChatHistory: self.history,
+            ChatMembers: self.members,
+            ChatAdd: self.add,
+            ChatRemove: self.remove,
+            ChatLeave: self.leave,
+            ChatUpdate: self.update,
+        }
+
+    # ------------------------------------------------------------ create
+
+    def create(self, ctx: Context, r: ChatCreate) -> Outcome:
+        if r.direct:
+            return self._create_direct(ctx, r)
+        members = tuple(sorted(set(r.members) | {ctx.user_id}))
+        if len(members) > MAX_MEMBERS:
+            raise TooLarge(f"a chat has at most {MAX_MEMBERS} members")
+        now = ids.iso_now()
+        chat = ChatRecord(
+            chat_id=ids.new_chat_id(),
+            kind="group",
+            title=r.title,
+            members=members if len(members) <= INLINE_MEMBERS else None,
+            member_count=len(members),
+            admins=(ctx.user_id,),
+            created_by=ctx.user_id,
+            created_at=now,
+            last_activity=now,
+        )
+        self.store.create_chat(chat, Roster.of(dict.fromkeys(members, 0)))
+        return self._created(ctx, chat, [m for m in members if m != ctx.user_id])
+
+    def _create_direct(self, ctx: Context, r: ChatCreate) -> Outcome:
+        others = set(r.members) - {ctx.user_id}
+        if len(others) != 1:
+            raise BadRequest("a direct chat is between you and exactly one other user")
+        (other,) = others
+        pair = tuple(sorted((ctx.user_id, other)))
+        now = ids.iso_now()
+        chat = ChatRecord(
+            chat_id=ids.direct_chat_id(*pair),
+            kind="direct",
+            title=None,
+            members=pair,
+            member_count=2,
+            created_by=ctx.user_id,
+            created_at=now,
+            last_activity=now,
+        )
+        if self.store.create_chat(chat, Roster.of(dict.fromkeys(pair, 0))):
+            return self._created(ctx, chat, [other])
+        existing = self._chat(chat.chat_id)
+        missing = [u for u in pair if u not in self._members(existing)]
+        if missing:  # one of them left it: the pair's one chat takes them back
+            return self._change(
+                ctx, existing, lambda c, ro: plan_add(c, ro, ctx.user_id, missing, rejoin=True), member=False
+            )
+        membership = self.store.membership(ctx.user_id, existing.chat_id) or Membership()
+        return Outcome(frame("chat:created", ctx.req, chat=chat_view(existing, membership)))
+
+    def _created(self, ctx: Context, chat: ChatRecord, others: list[str]) -> Outcome:
+        view = chat_view(chat, Membership())
+
+        def announce() -> list[Post]:
+            if not others:
+                return []
+            data = checked(frame("chat:added", chat=view))
+            return [(p.connection_id, data) for p in self._connections(others)]
+
+        return Outcome(frame("chat:created", ctx.req, chat=view), announce)
+
+    # ------------------------------------------------------------ list
+
+    def list_chats(self, ctx: Context, r: ChatList) -> Outcome:
+        memberships = self.store.memberships_of(ctx.user_id)
+        if r.cursor is None and len(memberships) <= r.limit:
+            chats = self.store.get_chats(memberships)
+            chats.sort(key=lambda c: (c.activity, c.chat_id), reverse=True)
+            more = False
+        else:
+            activity = self.store.activity(memberships)
+            order = sorted(((act, cid) for cid, act in activity.items()), reverse=True)
+            if r.cursor is not None:
+                after = _read_cursor(r.cursor)
+                order = [key for key in order if key < after]
+            wanted = [cid for _, cid in order[: r.limit]]
+            more = len(order) > r.limit
+            found = {c.chat_id: c for c in self.store.get_chats(wanted)}
+            chats = [found[cid] for cid in wanted if cid in found]
+        views = [chat_view(c, memberships[c.chat_id]) for c in chats]
+        reply = frame("chat:list", ctx.req, chats=views, next_cursor=None)
+        count = fit(reply, "chats", views, reserve=MAX_CURSOR_CHARS)
+        if count < len(views):
+            more, count = True, max(count, 1)
+        reply["chats"] = views[:count]
+        reply["next_cursor"] = _cursor(chats[count - 1]) if more and count else None
+        return Outcome(reply)
+
+    # ------------------------------------------------------------ open, close, history, members
+
+    def open(self, ctx: Context, r: ChatOpen) -> Outcome:
+        chat, membership = self._member_chat(ctx, r.chat_id)
+        page = self.store.messages(chat.chat_id, None, None, OPEN_PAGE_SIZE, floor=membership.joined_seq)
+        members = self._members(chat)
+        pointers = {
+            user: m.pointers.at_least(m.joined_seq)
+            for user, m in self.store.memberships(chat.chat_id, members).items()
+        }
+        others = [pointers.get(u, Pointers()) for u in members if u != ctx.user_id]
+        lowest = Pointers(
+            min((p.delivered_seq for p in others), default=chat.last_seq),
+            min((p.read_seq for p in others), default=chat.last_seq),
+        )
+        self.store.set_viewing(ctx.connection, chat.chat_id)
+        reply = frame(
+            "chat:opened",
+            ctx.req,
+            chat=chat_view(chat, membership),
+            messages=[],
+            has_more=page.has_more,
+            receipts_min=lowest.to_wire(),
+        )
+        if chat.member_count <= INLINE_MEMBERS:
+            reply["receipts"] = {u: pointers.get(u, Pointers()).to_wire() for u in members}
+        return Outcome(self._fill(reply, [m.to_wire() for m in page.messages], keep_last=True))
+
+    def close(self, ctx: Context, r: ChatClose) -> Outcome:
+        chat, _ = self._member_chat(ctx, r.chat_id)
+        self.store.clear_viewing(ctx.connection, chat.chat_id)
+        return Outcome(frame("chat:closed", ctx.req, chat_id=chat.chat_id))
+
+    def history(self, ctx: Context, r: ChatHistory) -> Outcome:
+        chat, membership = self._member_chat(ctx, r.chat_id)
+        page = self.store.messages(chat.chat_id, r.before, r.after, r.limit, floor=membership.joined_seq)
+        reply = frame("chat:history", ctx.req, chat_id=chat.chat_id, messages=[], has_more=page.has_more)
+        messages = [m.to_wire() for m in page.messages]
+        return Outcome(self._fill(reply, messages, keep_last=r.after is None))
+
+    def _fill(self, reply: dict[str, Any], messages: list[dict[str, Any]], keep_last: bool) -> dict[str, Any]:
+        """Put as many messages in the reply as fit in a frame; a cut page has more."""
+        count = fit(reply, "messages", messages, keep_last=keep_last)
+        if count < len(messages):
+            reply["has_more"] = True
+            messages = messages[len(messages) - count :] if keep_last else messages[:count]
+        reply["messages"] = messages
+        return reply
+
+    def members(self, ctx: Context, r: ChatMembers) -> Outcome:
+        chat, _ = self._member_chat(ctx, r.chat_id)
+        return Outcome(
+            frame(
+                "chat:members",
+                ctx.req,
+                chat_id=chat.chat_id,
+                members=list(self._members(chat)),
+                admins=list(chat.admins),
+            )
+        )
+
+    # ------------------------------------------------------------ membership changes
+
+    def add(self, ctx: Context, r: ChatAdd) -> Outcome:
+        return self._change(ctx, self._chat(r.chat_id), lambda c, ro: plan_add(c, ro, ctx.user_id, r.members))
+
+    def remove(self, ctx: Context, r: ChatRemove) -> Outcome:
+        return self._change(
+            ctx, self._chat(r.chat_id), lambda c, ro: plan_remove(c, ro, ctx.user_id, r.members)
+        )
+
+    def leave(self, ctx: Context, r: ChatLeave) -> Outcome:
+        return self._change(ctx, self._chat(r.chat_id), lambda c, ro: plan_leave(c, ro, ctx.user_id))
+
+    def update(self, ctx: Context, r: ChatUpdate) -> Outcome:
+        return self._change(
+            ctx,
+            self._chat(r.chat_id),
+            lambda c, ro: plan_update(c, ro, ctx.user_id, r.title, r.title_given, r.admins),
+        )
+
+    def _change(self, ctx: Context, chat: ChatRecord, plan: Plan, member: bool = True) -> Outcome:
+        """Plan the change on the chat as it is, store it with the next seq, retry on a race.
+        Only members may change a chat (``member=False``: the pair rejoining their direct chat)."""
+        for _ in self.contention.attempts():
+            roster = self.store.roster(chat)
+            if member and ctx.user_id not in roster:
+                raise Forbidden(f"not a member of chat {chat.chat_id}")
+            change = plan(chat, roster)
+            if change is None:  # nothing to change: the chat as it is
+                return Outcome(frame("chat:updated", ctx.req, chat=self._view(ctx, chat, roster)))
+            try:
+                self.store.apply_change(chat, change)
+                break
+            except SeqConflict as conflict:
+                chat = conflict.current
+        else:
+            raise Unavailable("the chat is busy, retry")
+        return Outcome(self._change_reply(ctx, change), lambda: self._change_posts(ctx, change))
+
+    def _view(self, ctx: Context, chat: ChatRecord, roster: Roster) -> dict[str, Any]:
+        membership = self.store.membership(ctx.user_id, chat.chat_id) or Membership(
+            joined_seq=roster.joined().get(ctx.user_id, 0)
+        )
+        return chat_view(chat, membership)
+
+    def _change_reply(self, ctx: Context, change: Change) -> dict[str, Any]:
+        chat, seq = change.chat, change.chat.last_seq
+        if not change.actor_stays:
+            return frame("chat:left", ctx.req, chat_id=chat.chat_id)
+        joined = change.roster.joined()[ctx.user_id]
+        mine = Membership(pointers=Pointers(seq, seq), joined_seq=joined)
+        return frame("chat:updated", ctx.req, chat=chat_view(chat, mine))
+
+    def _change_posts(self, ctx: Context, change: Change) -> list[Post]:
+        """chat:added to those added, chat:removed to those who went, the system message to the
+        rest; one frame per connection, none to the acting connection."""
+        chat = change.chat
+        added = set(change.added)
+        removed = set(change.removed)
+        audience = set(change.roster.joined()) | removed
+        presence = self.store.presence(audience)
+        welcome = checked(frame("chat:added", chat=chat_view(chat, Membership(joined_seq=chat.last_seq))))
+        farewell = checked(frame("chat:removed", chat_id=chat.chat_id))
+        posts: list[Post] = []
+        for user, connections in presence.items():
+            if user in added:
+                posts += [(p.connection_id, welcome) for p in connections]
+            elif user in removed:
+                posts += [(p.connection_id, farewell) for p in connections]
+            else:
+                posts += self._message_posts(connections, change.message, None)
+        return [post for post in posts if post[0] != ctx.connection_id]

@@ -1,0 +1,89 @@
+"""``message.send``, ``message.delivered``/``message.read`` and ``typing``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from chalicelib import ids
+from chalicelib.actions import ActionBase, Context, Outcome, Post
+from chalicelib.errors import Forbidden, Unavailable
+from chalicelib.model import ChatRecord, Membership, Message
+from chalicelib.protocol import MessageSend, Receipt, Typing, frame
+from chalicelib.storage import SeqConflict
+
+
+class MessageActions(ActionBase):
+    def handlers(self) -> dict[type, Callable[[Context, Any], Outcome]]:
+        return {MessageSend: self.send, Receipt: self.receipt, Typing: self.typing}
+
+    def send(self, ctx: Context, r: MessageSend) -> Outcome:
+        chat = self._chat(r.chat_id)
+        members = self._members(chat)
+        for _ in self.contention.attempts():  # each retry is one request: the loser learns the chat
+            if ctx.user_id not in members:
+                raise Forbidden(f"not a member of chat {chat.chat_id}")
+            draft = Message(
+                chat_id=chat.chat_id,
+                seq=0,
+                message_id=ids.new_message_id(),
+                client_msg_id=r.client_msg_id,
+                sender_id=ctx.user_id,
+                text=r.text,
+                sent_at=ids.iso_now(),
+            )
+            try:
+                # The store's condition on last_seq makes ``members`` the members at this seq:
+                # a change of members since they were read moves last_seq and fails it.
+                stored = self.store.append_message(chat, draft)
+                break
+            except SeqConflict as conflict:
+                moved, chat = chat, conflict.current
+                if chat.members is not None or chat.members_seq != moved.members_seq:
+                    members = self._members(chat)
+        else:
+            raise Unavailable("the chat is busy, retry")
+        message = stored.message
+        ack = frame(
+            "message:ack",
+            ctx.req,
+            chat_id=message.chat_id,
+            client_msg_id=message.client_msg_id,
+            seq=message.seq,
+            message_id=message.message_id,
+            sent_at=message.sent_at,
+            duplicate=stored.duplicate,
+        )
+        if stored.duplicate:
+            return Outcome(ack)
+        return Outcome(
+            ack, lambda: self._message_posts(self._connections(members), message, ctx.connection_id)
+        )
+
+    def receipt(self, ctx: Context, r: Receipt) -> Outcome:
+        chat, membership = self._member_chat(ctx, r.chat_id)
+        target = min(r.seq, chat.last_seq)
+        for _ in self.contention.attempts():  # only the reader's own devices race here
+            old = membership.pointers
+            new = old.advanced(target, read=r.read)
+            if new == old or self.store.advance_pointers(chat.chat_id, ctx.user_id, old, new):
+                break
+            membership = self.store.membership(ctx.user_id, chat.chat_id) or Membership()
+        else:
+            raise Unavailable("receipt contention, retry")
+        reply = frame("receipt:ok", ctx.req, chat_id=chat.chat_id, **new.to_wire())
+        if new == old:
+            return Outcome(reply)
+        notice = frame("chat:receipt", chat_id=chat.chat_id, user_id=ctx.user_id, **new.to_wire())
+        return Outcome(reply, lambda: self._viewers(ctx, chat, notice))
+
+    def typing(self, ctx: Context, r: Typing) -> Outcome:
+        chat = self._chat(r.chat_id)
+        members = self._members(chat)
+        if ctx.user_id not in members:
+            raise Forbidden(f"not a member of chat {chat.chat_id}")
+        notice = frame("chat:typing", chat_id=chat.chat_id, user_id=ctx.user_id, typing=r.typing)
+        return Outcome(None, lambda: self._to_others_viewing(ctx, chat.chat_id, members, notice))
+
+    def _viewers(self, ctx: Context, chat: ChatRecord, notice: dict[str, Any]) -> list[Post]:
+        return self._to_others_viewing(ctx, chat.chat_id, self._members(chat), notice)

@@ -117,9 +117,11 @@ class Client:
     user_id: str
     connection_id: str
 
+    last_req: str = ""
+
     def send(self, action: str, **fields: Any) -> dict | None:
         """Send one request; return its reply (the frame echoing its req), if any."""
-        req = f"r{next(_ids)}"
+        req = self.last_req = f"r{next(_ids)}"
         self.raw({"action": action, "req": req, **fields})
         replies = [f for f in self.harness.api.frames[self.connection_id] if f.get("req") == req]
         assert len(replies) <= 1, f"more than one reply to {req}: {replies}"

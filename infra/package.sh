@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Path 1 (CloudFormation): package the app with the tables merged in, ready for
-# `aws cloudformation package` + `deploy`. No AWS credentials needed for this step.
+# Path 1 (CloudFormation): package the app with the tables and the fan-out queues merged in,
+# ready for `aws cloudformation package` + `deploy`. No AWS credentials needed for this step.
 #
 #   infra/package.sh dev build/dev        # then follow the printed commands
 set -euo pipefail
@@ -17,6 +17,7 @@ mkdir -p "$OUT"
 "$PYTHON" -m infra.merge_template "$OUT/merge.json"
 rm -rf "$OUT/package"
 "$CHALICE" package --stage "$STAGE" --merge-template "$OUT/merge.json" "$OUT/package"
+"$PYTHON" -m infra.merge_template --check "$OUT/package/sam.json"
 
 cat <<NEXT
 Packaged stage $STAGE into $OUT/package (sam.json + deployment.zip). To deploy:

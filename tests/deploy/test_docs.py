@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.deploy import fake_aws
 from tests.stack import ROOT
 
 CHALICE = str(Path(sys.executable).parent / "chalice")
@@ -95,8 +96,15 @@ def _check_chalice(args: list[str]) -> None:
 
 
 def _check_aws(args: list[str]) -> None:
-    # The AWS CLI is not installed here: check the files these commands read exist, or are
-    # produced by infra/package.sh as the docs run it (build/<stage>/...).
+    # The AWS CLI is not installed here: check each command and option against botocore's
+    # service models (as tests/deploy/fake_aws.py does for infra/deploy.sh), and that the files
+    # these commands read exist, or are produced by infra/package.sh as the docs run it.
+    service, command = args[0], args[1]
+    rest = args[3:] if (service, command) == ("cloudformation", "wait") else args[2:]
+    try:
+        fake_aws.check(service, command, fake_aws.options(rest))
+    except SystemExit as wrong:
+        pytest.fail(f"aws {' '.join(args)}: {wrong}")
     for flag in ("--template-file",):
         if flag in args:
             path = args[args.index(flag) + 1]

@@ -1,6 +1,7 @@
 """The IAM policy of each stage allows every AWS call the handlers make, on the right resources,
-and nothing more: the DynamoDB actions are exactly those the functional suite recorded, on the
-stage's tables only; no action is a wildcard.
+and nothing more: the DynamoDB and SQS actions are exactly those the functional suite recorded
+(plus what Lambda's event source mapping does for the fan-out worker), on the stage's tables and
+fan-out queue only; no action is a wildcard.
 
 The calls are the ones recorded (at the botocore level) while the functional tier drove the real
 handlers in this run; run alone, this test runs the functional tier in a subprocess to record
@@ -29,6 +30,26 @@ TRANSACT_ACTIONS = {
     "Delete": "DeleteItem",
     "ConditionCheck": "ConditionCheckItem",
 }
+# The IAM action each SQS operation is authorized by (the batch forms have none of their own).
+SQS_ACTIONS = {
+    "GetQueueUrl": "GetQueueUrl",
+    "SendMessage": "SendMessage",
+    "SendMessageBatch": "SendMessage",
+    "ReceiveMessage": "ReceiveMessage",
+    "DeleteMessage": "DeleteMessage",
+    "DeleteMessageBatch": "DeleteMessage",
+    "ChangeMessageVisibility": "ChangeMessageVisibility",
+    "ChangeMessageVisibilityBatch": "ChangeMessageVisibility",
+    "GetQueueAttributes": "GetQueueAttributes",
+}
+# What Lambda's SQS event source mapping calls with the function's role to feed the fan-out
+# worker: no test can record these (Lambda does them, not the code).
+EVENT_SOURCE_ACTIONS = (
+    "sqs:ReceiveMessage",
+    "sqs:DeleteMessage",
+    "sqs:GetQueueAttributes",
+    "sqs:ChangeMessageVisibility",
+)
 
 
 def _policy(stage: str) -> dict:
@@ -73,6 +94,20 @@ def _recorded_calls(request: pytest.FixtureRequest, tmp_path: Path) -> list[tupl
     return [tuple(c) for c in json.loads(out.read_text())]  # type: ignore[misc]
 
 
+def _queue_arn(stage: str, queue: str = "") -> str:
+    return f"arn:aws:sqs:{REGION}:{ACCOUNT}:{queue or stage_env(stage)['CHAT_FANOUT_QUEUE']}"
+
+
+def _stage_queue(target: str, stage: str) -> str:
+    """The stage's queue for a recorded SQS call. The recorder keys calls by table, and SQS calls
+    name none: those can only be the one queue the app knows, CHAT_FANOUT_QUEUE. A call that
+    names its queue (QueueName, or the last part of QueueUrl) is renamed like a table."""
+    name = target.rstrip("/").rpartition("/")[2]
+    if not name:
+        return _queue_arn(stage)
+    return _queue_arn(stage, stage_env(stage)["CHAT_TABLE_PREFIX"] + name.removeprefix(table_prefix()))
+
+
 def _iam_requests(calls: list[tuple[str, str, str]], stage: str) -> set[tuple[str, str]]:
     """(IAM action, resource ARN) each recorded call needs, with the test tables renamed to the stage's."""
     prefix = stage_env(stage)["CHAT_TABLE_PREFIX"]
@@ -83,6 +118,8 @@ def _iam_requests(calls: list[tuple[str, str, str]], stage: str) -> set[tuple[st
             action = TRANSACT_ACTIONS[kind] if operation == "TransactWriteItems" else operation
             table = prefix + table.removeprefix(table_prefix())
             needed.add((f"dynamodb:{action}", f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{table}"))
+        elif service == "sqs" and operation in SQS_ACTIONS:
+            needed.add((f"sqs:{SQS_ACTIONS[operation]}", _stage_queue(target, stage)))
         elif service == "execute-api" and operation == "PostToConnection":
             post = f"arn:aws:execute-api:{REGION}:{ACCOUNT}:{API}/{stage}/POST/@connections/abcDEF123="
             needed.add(("execute-api:ManageConnections", post))
@@ -104,25 +141,50 @@ def test_policy_allows_every_recorded_call_and_no_other_dynamodb_action(request,
     calls = _recorded_calls(request, tmp_path)
     assert any(op == "TransactWriteItems" for _, op, _ in calls), "no sends were recorded"
     assert any(service == "ssm" for service, _, _ in calls), "the SSM secret read was not recorded"
+    assert any(op == "SendMessageBatch" for service, op, _ in calls if service == "sqs"), (
+        "no shards were queued"
+    )
     policy = _policy(stage)
     needed = _iam_requests(calls, stage)
     denied = sorted(n for n in needed if not allowed(policy, *n))
     assert denied == [], f"the {stage} policy denies calls the code makes: {denied}"
 
+    consumed = {(action, _queue_arn(stage)) for action in EVENT_SOURCE_ACTIONS}
+    unused = sorted(_granted(policy, ("dynamodb", "sqs")) - needed - consumed)
+    assert unused == [], f"the {stage} policy grants DynamoDB/SQS actions nothing uses: {unused}"
+
+
+def _granted(policy: dict, services: tuple[str, ...]) -> set[tuple[str, str]]:
+    """(action, resource) pairs the policy grants for these services, in this test's region and account."""
     granted = set()
     for statement in policy["Statement"]:
         for action in statement["Action"]:
-            if action.startswith("dynamodb:"):
+            service = action.partition(":")[0]
+            if service in services:
+                resource = statement["Resource"]
                 granted.add(
                     (
                         action,
-                        statement["Resource"].replace(
-                            "arn:aws:dynamodb:*:*:", f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:"
-                        ),
+                        resource.replace(f"arn:aws:{service}:*:*:", f"arn:aws:{service}:{REGION}:{ACCOUNT}:"),
                     )
                 )
-    unused = sorted(granted - {n for n in needed if n[0].startswith("dynamodb:")})
-    assert unused == [], f"the {stage} policy grants DynamoDB actions the code never uses: {unused}"
+    return granted
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_the_fanout_worker_can_consume_its_queue_and_only_its_queue(stage):
+    policy = _policy(stage)
+    queue, other = _queue_arn(stage), _queue_arn("prod" if stage == "dev" else "dev")
+    for action in EVENT_SOURCE_ACTIONS:
+        assert allowed(policy, action, queue), action
+        assert not allowed(policy, action, other), action
+        assert not allowed(policy, action, queue + "-dlq"), action
+    # Sending is for the stage's queue only; the dead-letter queue is fed by SQS's redrive policy.
+    assert allowed(policy, "sqs:SendMessage", queue)
+    assert not allowed(policy, "sqs:SendMessage", queue + "-dlq")
+    assert not allowed(policy, "sqs:SendMessage", other)
+    assert not allowed(policy, "sqs:PurgeQueue", queue)
+    assert not allowed(policy, "sqs:DeleteQueue", queue)
 
 
 @pytest.mark.parametrize("stage", STAGES)
@@ -141,6 +203,8 @@ def test_policy_is_scoped_to_the_stage(stage):
                 table = resource.split(":table/", 1)[1]
                 assert table.split("/index/")[0] in tables, resource
                 assert "*" not in table.split("/index/")[0], resource
+            if any(a.startswith("sqs:") for a in actions):
+                assert resource == f"arn:aws:sqs:*:*:{stage_env(stage)['CHAT_FANOUT_QUEUE']}", resource
     other = "prod" if stage == "dev" else "dev"
     # The stage's connections can be posted to; the other stage's, and other methods, cannot.
     post = f"arn:aws:execute-api:{REGION}:{ACCOUNT}:{API}/{stage}/POST/@connections/abcDEF123="

@@ -1,5 +1,6 @@
 """The packaged template: cfn-lint clean, the WebSocket API and its routes, the tables exactly as
-the PynamoDB models declare them, and the functions wired to them."""
+the PynamoDB models declare them, the fan-out worker on its queue (partial batch responses, a
+dead-letter queue), and the functions wired to them."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from pynamodb.attributes import TTLAttribute
 
 from chalicelib.config import table_prefix
 from chalicelib.storage.tables import ALL_MODELS
-from tests.deploy.conftest import STAGES, stage_env
+from tests.deploy.conftest import STAGES, config, stage_env
 from tests.stack import ROOT
 
 CFN_LINT = [str(Path(sys.executable).parent / "cfn-lint")]
@@ -25,12 +26,15 @@ HANDLERS = {
     "WebsocketConnect": "app.connect",
     "WebsocketMessage": "app.message",
     "WebsocketDisconnect": "app.disconnect",
+    "Fanout": "app.fanout",
 }
 FUNCTIONS = {
     "$connect": "WebsocketConnect",
     "$default": "WebsocketMessage",
     "$disconnect": "WebsocketDisconnect",
 }
+WORKER = "Fanout"
+TABLES_TEMPLATE = ROOT / "infra" / "tables.json"
 
 
 def _lint(path: Path) -> subprocess.CompletedProcess[str]:
@@ -79,19 +83,114 @@ def test_websocket_api_routes_each_reach_their_function(templates, stage):
 
 
 @pytest.mark.parametrize("stage", STAGES)
-def test_functions_are_wired_to_the_tables_and_the_secret(templates, stage):
+def test_functions_are_wired_to_the_tables_the_queue_and_the_secret(templates, stage):
     resources = templates[stage]["Resources"]
     expected = stage_env(stage)
-    for function in FUNCTIONS.values():
+    functions = sorted(k for k, v in resources.items() if v["Type"] == "AWS::Serverless::Function")
+    assert functions == sorted(HANDLERS)
+    for function in functions:
         props = resources[function]["Properties"]
+        assert props["Handler"] == HANDLERS[function]
         variables = props["Environment"]["Variables"]
         assert variables["CHAT_TABLE_PREFIX"] == {"Ref": "TablePrefix"}
+        assert variables["CHAT_FANOUT_QUEUE"] == {"Fn::GetAtt": ["FanoutQueue", "QueueName"]}
         assert variables["CHAT_JWT_SECRET_PARAM"] == f"/chat-backend/{stage}/jwt-secret"
         assert "CHAT_JWT_SECRET" not in variables and "CHAT_MANAGEMENT_ENDPOINT" not in variables
         assert variables["CHAT_FANOUT_CONCURRENCY"] == expected["CHAT_FANOUT_CONCURRENCY"]
         assert props["MemorySize"] == 512 and props["Timeout"] == 30
-    # The policy file names the stage's tables by the same prefix the stack is deployed with.
+    # The policy file names the stage's tables and queue by the same prefix the stack is deployed
+    # with; `chalice deploy` (no merge) uses these values as they are.
     assert expected["CHAT_TABLE_PREFIX"] == f"chat-{stage}"
+    assert expected["CHAT_FANOUT_QUEUE"] == f"chat-{stage}-fanout"
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_fanout_worker_consumes_the_stack_queue_and_reports_partial_batch_failures(templates, stage):
+    resources = templates[stage]["Resources"]
+    events = resources[WORKER]["Properties"]["Events"]
+    assert [e["Type"] for e in events.values()] == ["SQS"], events
+    (event,) = events.values()
+    props = event["Properties"]
+    # The stack's own queue: ${FanoutQueue.Arn} also orders the queue before the event source.
+    assert props["Queue"] == {"Fn::Sub": "${FanoutQueue.Arn}"}
+    assert resources["FanoutQueue"]["Type"] == "AWS::SQS::Queue"
+    assert props["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    # Above 10 records, Lambda requires a batching window of at least a second.
+    assert 1 <= props["BatchSize"] <= 10 or props.get("MaximumBatchingWindowInSeconds", 0) >= 1
+    # Nothing else reads the queue: the worker is not behind a route.
+    routes = [v for v in resources.values() if v["Type"] == "AWS::ApiGatewayV2::Integration"]
+    assert WORKER not in json.dumps(routes)
+
+
+def _effective_timeout(stage: str, function: str) -> int:
+    """The Lambda timeout `chalice deploy` gives a function: per function, then stage, then global."""
+    cfg = config()
+    stage_cfg = cfg["stages"][stage]
+    for scope in (stage_cfg.get("lambda_functions", {}).get(function, {}), stage_cfg, cfg):
+        if "lambda_timeout" in scope:
+            return int(scope["lambda_timeout"])
+    return 60  # Chalice's default
+
+
+def _queues(template: dict) -> tuple[dict, dict]:
+    resources = template["Resources"]
+    return resources["FanoutQueue"], resources["FanoutDeadLetterQueue"]
+
+
+@pytest.mark.parametrize("source", ["packaged-dev", "packaged-prod", "infra/tables.json"])
+def test_fanout_queue_outlasts_the_worker_and_dead_letters_after_five_receives(templates, source):
+    if source == "infra/tables.json":  # the `chalice deploy` path: timeouts from config.json
+        template = json.loads(TABLES_TEMPLATE.read_text())
+        timeout = max(_effective_timeout(stage, "fanout") for stage in STAGES)
+    else:
+        template = templates[source.split("-")[1]]
+        timeout = template["Resources"][WORKER]["Properties"]["Timeout"]
+    queue, dead = _queues(template)
+    assert queue["Properties"]["QueueName"] == {"Fn::Sub": "${TablePrefix}-fanout"}
+    assert dead["Properties"]["QueueName"] == {"Fn::Sub": "${TablePrefix}-fanout-dlq"}
+    # AWS: at least six times the function timeout, so a throttled batch is retried in time.
+    assert queue["Properties"]["VisibilityTimeout"] >= 6 * timeout
+    assert queue["Properties"]["RedrivePolicy"] == {
+        "deadLetterTargetArn": {"Fn::GetAtt": ["FanoutDeadLetterQueue", "Arn"]},
+        "maxReceiveCount": 5,
+    }
+    # A standard queue's dead letters keep their first enqueue time: the DLQ must keep them longer.
+    assert dead["Properties"]["MessageRetentionPeriod"] > queue["Properties"]["MessageRetentionPeriod"]
+    assert "RedrivePolicy" not in dead["Properties"]
+    source_arn = dead["Properties"]["RedriveAllowPolicy"]["sourceQueueArns"][0]["Fn::Sub"]
+    assert source_arn.endswith(":${TablePrefix}-fanout")
+    assert queue["Properties"]["SqsManagedSseEnabled"] is True
+    assert dead["Properties"]["SqsManagedSseEnabled"] is True
+    alarm = template["Resources"]["FanoutDeadLetterAlarm"]["Properties"]
+    assert alarm["Namespace"] == "AWS/SQS" and alarm["MetricName"] == "ApproximateNumberOfMessagesVisible"
+    assert alarm["Dimensions"] == [
+        {"Name": "QueueName", "Value": {"Fn::GetAtt": ["FanoutDeadLetterQueue", "QueueName"]}}
+    ]
+    assert (alarm["ComparisonOperator"], alarm["Threshold"]) == ("GreaterThanThreshold", 0)
+    outputs = template["Outputs"]
+    assert outputs["FanoutQueueArn"]["Value"] == {"Fn::GetAtt": ["FanoutQueue", "Arn"]}
+    assert outputs["FanoutDeadLetterQueueUrl"]["Value"] == {"Ref": "FanoutDeadLetterQueue"}
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_chalice_deploy_path_points_the_worker_at_the_stage_queue(stage):
+    """`chalice deploy` imports app.py with the stage's environment_variables set, so the
+    worker's event source is config.json's CHAT_FANOUT_QUEUE: the queue infra/tables.json makes
+    for TablePrefix=chat-{stage}, whatever the shell has exported."""
+    script = (
+        "import json\n"
+        "import os\n"
+        "from chalice.cli.factory import CLIFactory\n"
+        "factory = CLIFactory('.', environ=os.environ)  # as the chalice command makes it\n"
+        f"app = factory.create_config_obj({stage!r}).chalice_app\n"
+        "print(json.dumps([[type(e).__name__, e.name, e.queue] for e in app.event_sources]))\n"
+    )
+    env = {"PATH": "/usr/bin:/bin", "AWS_DEFAULT_REGION": "us-east-1", "CHAT_FANOUT_QUEUE": "wrong-queue"}
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == [["SQSEventConfig", "fanout", f"chat-{stage}-fanout"]]
 
 
 def _table_resources(template: dict) -> dict[str, dict]:
@@ -139,8 +238,8 @@ def test_tables_match_the_pynamodb_models(templates, source):
 
 
 def test_message_data_has_point_in_time_recovery_and_is_retained():
-    tables = _table_resources(json.loads((ROOT / "infra" / "tables.json").read_text()))
-    for suffix in ("chats", "memberships", "messages", "send_keys"):
+    tables = _table_resources(json.loads(TABLES_TEMPLATE.read_text()))
+    for suffix in ("chats", "chat_members", "memberships", "messages", "send_keys"):
         resource = tables[suffix]
         assert resource["Properties"]["PointInTimeRecoverySpecification"] == {
             "PointInTimeRecoveryEnabled": True

@@ -377,13 +377,11 @@ class ChatClient:
         )
 
     async def remove_members(self, chat_id: str, users: Sequence[str]) -> Chat:
-        """Admins only. Removing yourself is leaving: the client forgets the chat."""
-        users = _user_list(users, "remove_members")
-        reply = await self.request("chat.remove", chat_id=chat_id, members=users)
-        if self.user_id in users:
-            await self._forget(chat_id)
-            return Chat.from_wire(reply["chat"])
-        return await self._changed(chat_id, reply)
+        """Admins only; to remove yourself, ``leave``."""
+        return await self._changed(
+            chat_id,
+            await self.request("chat.remove", chat_id=chat_id, members=_user_list(users, "remove_members")),
+        )
 
     async def update_chat(
         self,

@@ -215,7 +215,7 @@ class FakeServer:
 
     def _admin_only(self, chat_id: str) -> None:
         if ME not in self.info[chat_id]["admins"]:
-            raise ChatError("forbidden", "only admins can change the chat")
+            raise ChatError("forbidden", "only an admin of this chat can do that")
 
     def do_chat_add(self, frame: dict[str, Any]) -> dict[str, Any]:
         self._admin_only(frame["chat_id"])
@@ -585,7 +585,7 @@ def test_not_an_admin_is_refused_with_the_servers_forbidden():
         return refused.value
 
     refused = run(scenario())
-    assert refused.code == "forbidden" and "admins" in refused.message
+    assert refused.code == "forbidden" and "admin" in refused.message
     assert server.joined["c1"] == {"alice": 0, "bob": 0}
 
 
@@ -926,7 +926,7 @@ def test_shell_misuse_gets_clear_errors(capsys):
         "[error] usage: /open CHAT_ID (/chats lists them)",
         "[error] usage: /dm USER",
         "[error] usage: /add USER...",
-        "[error] not allowed: only admins can change the chat",
+        "[error] not allowed: only an admin of this chat can do that",
         "[error] usage: /history [SEQ]",
         "[error] unknown command '/nope': /help lists them",
     ]

@@ -44,6 +44,7 @@ HELP = """commands:
   /remove USER...         remove members from the open chat (admins)
   /rename [TITLE]         rename the open chat; no TITLE clears it (admins)
   /leave                  leave the open chat
+  /help                   this list
   /quit
 anything else is sent to the open chat"""
 
@@ -351,16 +352,16 @@ ONE_SHOT: dict[str, tuple[str, int, OneShot]] = {
 
 
 async def _main(args: argparse.Namespace) -> int:
+    usage, least, action = ONE_SHOT[args.command or "shell"]
+    if len(args.args) < least:
+        out(f"usage: {usage}")
+        return 2
     token = os.environ.get("CHAT_TOKEN")
     if not token:
         if not args.user:
             out("give --user ID (local stack) or set CHAT_TOKEN")
             return 2
         token = _dev_token(args.server, args.user)
-    usage, least, action = ONE_SHOT[args.command or "shell"]
-    if len(args.args) < least:
-        out(f"usage: {usage}")
-        return 2
     client = ChatClient(_ws_url(args), token, request_timeout=args.timeout)
     await client.start()
     try:

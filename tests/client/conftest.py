@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
+import queue
+import re
+import subprocess
+import sys
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -11,7 +17,7 @@ from collections.abc import Iterator
 import pytest
 
 from chatclient import Backoff, ChatClient
-from tests.stack import LocalStack
+from tests.stack import ROOT, LocalStack
 
 
 @pytest.fixture(scope="session")
@@ -27,8 +33,12 @@ def user():
     return lambda name="u": f"{name}-{run_id}-{next(numbers)}"
 
 
-def make_client(stack: LocalStack, user_id: str, **options) -> ChatClient:  # type: ignore[no-untyped-def]
+def make_client(stack: LocalStack, user_id: str, gate: asyncio.Event | None = None, **options) -> ChatClient:  # type: ignore[no-untyped-def]
+    """A client of ``user_id``; while ``gate`` is cleared it cannot (re)connect."""
+
     async def token() -> str:
+        if gate is not None:
+            await gate.wait()
         return await asyncio.get_running_loop().run_in_executor(None, stack.token, user_id)
 
     options.setdefault("backoff", Backoff(base=0.05, cap=0.5))
@@ -46,3 +56,67 @@ async def wait_for(predicate, timeout: float = 10.0, interval: float = 0.02) -> 
 
 def connection_ids(stack: LocalStack, user_id: str) -> list[str]:
     return [c["connectionId"] for c in stack.connections() if c["user"] == user_id]
+
+
+class Cli:
+    """One ``chat`` process driven through stdin/stdout as a person would."""
+
+    def __init__(self, server: str, user: str, *args: str) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "chatclient", "--server", server, "--user", user, *args],
+            cwd=ROOT,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        self.lines: queue.Queue[str] = queue.Queue()
+        self.seen: list[str] = []
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.lines.put(line.rstrip("\n"))
+
+    def type(self, line: str) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.write(line + "\n")
+        self.process.stdin.flush()
+
+    def expect(self, pattern: str, timeout: float = 15) -> re.Match[str]:
+        """The first unread line matching ``pattern`` (lines before it stay unread)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            for line in self.seen:
+                if match := re.search(pattern, line):
+                    self.seen.remove(line)
+                    return match
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise AssertionError(f"no line matching {pattern!r}; got {self.seen}")
+            with contextlib.suppress(queue.Empty):
+                self.seen.append(self.lines.get(timeout=remaining))
+
+    def never(self, pattern: str, within: float = 1.0) -> None:
+        """No line matching ``pattern`` shows up within ``within`` seconds."""
+        try:
+            match = self.expect(pattern, timeout=within)
+        except AssertionError:
+            return
+        raise AssertionError(f"unexpected line {match.string!r}")
+
+    def quit(self) -> int:
+        self.type("/quit")
+        return self.process.wait(timeout=10)
+
+
+@pytest.fixture
+def clis() -> Iterator[list[Cli]]:
+    """Started CLIs go in this list; whatever is still running at the end is killed."""
+    started: list[Cli] = []
+    yield started
+    for cli in started:
+        if cli.process.poll() is None:
+            cli.process.kill()
+            cli.process.wait(timeout=10)

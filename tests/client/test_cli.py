@@ -1,93 +1,148 @@
-"""Two `chat` processes, alice and bob, driven through stdin/stdout like a person would."""
+"""`chat` processes driven through stdin/stdout like a person would: alice and bob chat, a
+direct chat opened by user name, a group whose members change, with the notices each sees."""
 
 from __future__ import annotations
 
-import contextlib
 import os
-import queue
-import re
 import subprocess
 import sys
-import threading
-import time
 from pathlib import Path
 
+from tests.client.conftest import Cli
 from tests.stack import ROOT
 
 
-class Cli:
-    def __init__(self, server: str, user: str) -> None:
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "chatclient", "--server", server, "--user", user],
-            cwd=ROOT,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        self.lines: queue.Queue[str] = queue.Queue()
-        self.seen: list[str] = []
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        assert self.process.stdout is not None
-        for line in self.process.stdout:
-            self.lines.put(line.rstrip("\n"))
-
-    def type(self, line: str) -> None:
-        assert self.process.stdin is not None
-        self.process.stdin.write(line + "\n")
-        self.process.stdin.flush()
-
-    def expect(self, pattern: str, timeout: float = 15) -> re.Match[str]:
-        deadline = time.monotonic() + timeout
-        while True:
-            for line in self.seen:
-                if match := re.search(pattern, line):
-                    self.seen.remove(line)
-                    return match
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise AssertionError(f"no line matching {pattern!r}; got {self.seen}")
-            with contextlib.suppress(queue.Empty):
-                self.seen.append(self.lines.get(timeout=remaining))
-
-    def quit(self) -> int:
-        self.type("/quit")
-        return self.process.wait(timeout=10)
-
-
-def test_alice_and_bob_chat_and_bob_sees_the_background_notice(stack, user):
+def test_alice_and_bob_chat_and_bob_sees_the_background_notice(stack, user, clis):
     alice_id, bob_id = user("alice"), user("bob")
     alice, bob = Cli(stack.url, alice_id), Cli(stack.url, bob_id)
-    try:
-        alice.expect(r"^\[ready\]")
-        bob.expect(r"^\[ready\]")
-        alice.type(f"/create {bob_id} -- Weekend")
-        chat_id = alice.expect(r"^\[created\] (c_\S+) Weekend").group(1)
-        bob.expect(rf"^\[added\] {chat_id} Weekend")
+    clis += [alice, bob]
+    alice.expect(r"^\[ready\]")
+    bob.expect(r"^\[ready\]")
+    alice.type(f"/create {bob_id} -- Weekend")
+    chat_id = alice.expect(r"^\[created\] (c_\S+) Weekend").group(1)
+    bob.expect(rf"^\[added\] {chat_id} Weekend")
 
-        alice.type(f"/open {chat_id}")
-        alice.expect(rf"^\[opened\] {chat_id}")
-        alice.type("hello bob")
-        alice.expect(rf"^\[ack\] {chat_id} seq 1")
-        # bob is in no chat: the message arrives in the background, as a one-line notice
-        bob.expect(rf"^\[bg\] {chat_id} {alice_id}: hello bob$")
+    alice.type(f"/open {chat_id}")
+    alice.expect(rf"^\[opened\] {chat_id}")
+    alice.type("hello bob")
+    alice.expect(rf"^\[ack\] {chat_id} seq 1")
+    # bob is in no chat: the message arrives in the background, as a one-line notice
+    bob.expect(rf"^\[bg\] {chat_id} {alice_id}: hello bob$")
 
-        bob.type("/chats")
-        bob.expect(rf"^{chat_id} Weekend \[1\] - {alice_id}: hello bob")
-        bob.type(f"/open {chat_id}")
-        bob.expect(rf"^\[opened\] {chat_id} Weekend \(1 messages\)")
-        bob.expect(rf"^  1 {alice_id}: hello bob")
-        bob.type("hi alice")
-        bob.expect(rf"^\[ack\] {chat_id} seq 2")
-        alice.expect(rf"^\[{chat_id}\] {bob_id}: hi alice$")  # alice views the chat: real time
+    bob.type("/chats")
+    bob.expect(rf"^{chat_id} Weekend \[1\] - {alice_id}: hello bob")
+    bob.type(f"/open {chat_id}")
+    bob.expect(rf"^\[opened\] {chat_id} Weekend \(1 messages\)")
+    bob.expect(rf"^  1 {alice_id}: hello bob")
+    bob.type("hi alice")
+    bob.expect(rf"^\[ack\] {chat_id} seq 2")
+    alice.expect(rf"^\[{chat_id}\] {bob_id}: hi alice$")  # alice views the chat: real time
 
-        assert alice.quit() == 0 and bob.quit() == 0
-    finally:
-        for cli in (alice, bob):
-            if cli.process.poll() is None:
-                cli.process.kill()
+    assert alice.quit() == 0 and bob.quit() == 0
+
+
+def test_direct_chat_by_user_name_is_listed_under_the_other_person(stack, user, clis):
+    alice_id, bob_id = user("alice"), user("bob")
+    bob = Cli(stack.url, bob_id)
+    clis.append(bob)
+    bob.expect(r"^\[ready\]")
+    alice = Cli(stack.url, alice_id, "dm", bob_id)  # one command: open (create) and chat
+    clis.append(alice)
+    chat_id = alice.expect(rf"^\[opened\] (\S+) {bob_id} \(0 messages\)$").group(1)
+    alice.expect(r"^\[ready\]")
+    bob.expect(rf"^\[added\] {chat_id} {alice_id}$")  # bob's list names it after alice
+
+    alice.type("hi bob")
+    alice.expect(rf"^\[ack\] {chat_id} seq 1")
+    bob.expect(rf"^\[bg\] {chat_id} {alice_id}: hi bob$")
+    bob.type("/chats")
+    bob.expect(rf"^{chat_id} {alice_id} \[1\] - {alice_id}: hi bob$")
+    bob.type(f"/dm {alice_id}")  # the same chat, not a new one
+    bob.expect(rf"^\[opened\] {chat_id} {alice_id} \(1 messages\)$")
+    bob.type("hello alice")
+    alice.expect(rf"^\[{chat_id}\] {bob_id}: hello alice$")
+
+    alice.type("/add someone")  # a direct chat keeps its two people
+    alice.expect(r"^\[error\] refused: ")
+    assert alice.quit() == 0 and bob.quit() == 0
+
+
+def test_members_added_removed_and_leaving_print_notices_to_everyone(stack, user, clis):
+    alice_id, bob_id, carol_id, dave_id = user("alice"), user("bob"), user("carol"), user("dave")
+    alice, bob, carol = Cli(stack.url, alice_id), Cli(stack.url, bob_id), Cli(stack.url, carol_id)
+    clis += [alice, bob, carol]
+    for cli in (alice, bob, carol):
+        cli.expect(r"^\[ready\]")
+    alice.type(f"/create {bob_id} -- Team")
+    chat_id = alice.expect(r"^\[created\] (c_\S+) Team").group(1)
+    bob.expect(rf"^\[added\] {chat_id} Team")
+    for cli in (alice, bob):
+        cli.type(f"/open {chat_id}")
+        cli.expect(rf"^\[opened\] {chat_id} Team")
+
+    alice.type(f"/add {carol_id}")
+    alice.expect(rf"^\[{chat_id}\] \* {alice_id} added {carol_id}$")  # the acting user sees it too
+    alice.expect(rf"^\[updated\] {chat_id} Team \(3 members\)$")
+    bob.expect(rf"^\[{chat_id}\] \* {alice_id} added {carol_id}$")
+    carol.expect(rf"^\[added\] {chat_id} Team$")
+
+    bob.type(f"/add {dave_id}")  # bob is not an admin
+    bob.expect(r"^\[error\] not allowed: ")
+    bob.type("/members")
+    for member in sorted([alice_id, bob_id, carol_id]):
+        bob.expect(rf"^  {member}( \(admin\))?$")
+    bob.expect(r"^\[end\]$")
+
+    carol.type(f"/open {chat_id}")
+    carol.expect(rf"^\[opened\] {chat_id} Team \(0 messages\)$")  # nothing from before she joined
+    alice.type(f"/remove {carol_id}")
+    bob.expect(rf"^\[{chat_id}\] \* .*{alice_id}.* removed .*{carol_id}")
+    carol.expect(rf"^\[removed\] {chat_id}: you are no longer a member; closed it$")
+    carol.type("still here?")
+    carol.expect(r"^\[error\] no chat open")
+
+    bob.type("/leave")
+    bob.expect(rf"^\[left\] {chat_id}$")
+    alice.expect(rf"^\[{chat_id}\] \* .*{bob_id}.* left")
+    alice.type("/rename")
+    alice.expect(rf"^\[updated\] {chat_id} {alice_id} \(1 members\)$")  # no title: named by members
+    carol.never(chat_id)  # removed: nothing about the chat reaches her any more
+    for cli in (alice, bob, carol):
+        assert cli.quit() == 0
+
+
+def test_one_shot_subcommands_manage_a_group(stack, user):
+    alice_id, bob_id, carol_id = user("alice"), user("bob"), user("carol")
+
+    def chat(who: str, *args: str) -> list[str]:
+        done = subprocess.run(
+            [sys.executable, "-m", "chatclient", "--server", stack.url, "--user", who, *args],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert done.returncode in (0, 1, 2), done.stderr
+        return [f"rc={done.returncode}", *done.stdout.splitlines()]
+
+    created = chat(alice_id, "create", bob_id, "--title", "Plans")
+    chat_id = next(line.split()[1] for line in created if line.startswith("[created]"))
+    assert f"[created] {chat_id} Plans" in created
+    assert f"[updated] {chat_id} Plans (3 members)" in chat(alice_id, "add", chat_id, carol_id)
+    assert chat(alice_id, "members", chat_id)[1:] == [
+        f"  {alice_id} (admin)",
+        f"  {bob_id}",
+        f"  {carol_id}",
+        "[end]",
+    ]
+    assert f"[updated] {chat_id} Weekend plans (3 members)" in chat(
+        alice_id, "rename", chat_id, "Weekend", "plans"
+    )
+    refused = chat(bob_id, "remove", chat_id, carol_id)
+    assert refused[0] == "rc=1" and refused[-1].startswith("[error] not allowed: ")
+    assert f"[updated] {chat_id} Weekend plans (2 members)" in chat(alice_id, "remove", chat_id, carol_id)
+    assert f"[left] {chat_id}" in chat(bob_id, "leave", chat_id)
+    assert chat(alice_id, "add", chat_id) == ["rc=2", "usage: chat add CHAT_ID USER..."]
 
 
 def test_console_entry_point_is_installed():

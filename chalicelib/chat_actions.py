@@ -125,9 +125,12 @@ class ChatActions(ActionBase):
         existing = self._chat(chat.chat_id)
         missing = [u for u in pair if u not in self._members(existing)]
         if missing:  # one of them left it: the pair's one chat takes them back
-            return self._change(
+            outcome = self._change(
                 ctx, existing, lambda c, ro: plan_add(c, ro, ctx.user_id, missing, rejoin=True), member=False
             )
+            if outcome.reply is not None and outcome.reply["event"] == "chat:updated":
+                outcome.reply["event"] = "chat:created"  # the reply chat.create promises
+            return outcome
         membership = self.store.membership(ctx.user_id, existing.chat_id) or Membership()
         return Outcome(frame("chat:created", ctx.req, chat=chat_view(existing, membership)))
 
@@ -280,7 +283,8 @@ class ChatActions(ActionBase):
         if not change.actor_stays:
             return frame("chat:left", ctx.req, chat_id=chat.chat_id)
         joined = change.roster.joined()[ctx.user_id]
-        mine = Membership(pointers=Pointers(seq, seq), joined_seq=joined)
+        pointers = Pointers(seq, seq) if change.actor_was_member else Pointers()
+        mine = Membership(pointers=pointers, joined_seq=joined)
         return frame("chat:updated", ctx.req, chat=chat_view(chat, mine))
 
     def _change_posts(self, ctx: Context, change: Change) -> list[Post]:

@@ -92,6 +92,11 @@ class Change:
     def actor_stays(self) -> bool:
         return self.actor not in self.removed
 
+    @property
+    def actor_was_member(self) -> bool:
+        """The actor was and stays a member: their pointers move to the change's seq."""
+        return self.actor_stays and self.actor not in self.added
+
 
 # ---------------------------------------------------------------- the plans
 

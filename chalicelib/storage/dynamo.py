@@ -405,7 +405,7 @@ class DynamoStore(Store):
             page = change.roster.pages.get(number)
             item = ChatMembersItem(chat.chat_id, number, users=page or {})
             writes.append(("put", item) if page else ("delete", item))
-        if change.actor_stays:
+        if change.actor_was_member:
             writes.append(("read", MembershipItem(change.actor, chat.chat_id)))
         members = [("put", _new_membership(u, chat.chat_id, seq, chat.last_activity)) for u in change.added]
         members += [("delete", MembershipItem(u, chat.chat_id)) for u in change.removed]

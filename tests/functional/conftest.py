@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 from moto import mock_aws
 
 from chalicelib import runtime
 from chalicelib.config import Settings
 from chalicelib.delivery import Delivery
-from chalicelib.fanout import Fanout, ShardQueue
+from chalicelib.fanout import Fanout, ShardQueue, SqsShardQueue
 from chalicelib.secret import JwtSecret
 from chalicelib.service import ChatService
 from chalicelib.storage.dynamo import DynamoStore
@@ -51,4 +53,21 @@ def api() -> FakeManagementApi:
 def harness(tables, api):
     runtime.use_service(build_service(api))
     yield Harness(api)
+    runtime.use_service(None)
+
+
+_queues = itertools.count(1)
+
+
+@pytest.fixture
+def sharded(tables, api):
+    """The service with fan-out sharded onto an SQS queue (moto) above 100 connections; the
+    harness's ``drain_fanout`` runs the worker Lambda over what was queued."""
+    import boto3
+
+    sqs = boto3.client("sqs", region_name="us-east-1")
+    name = f"test-fanout-{next(_queues)}"  # a fresh queue per test: nothing left over
+    url = sqs.create_queue(QueueName=name)["QueueUrl"]
+    runtime.use_service(build_service(api, queue=SqsShardQueue(sqs, name)))
+    yield Harness(api, sqs=sqs, queue_url=url)
     runtime.use_service(None)

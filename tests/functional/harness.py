@@ -60,6 +60,19 @@ def ws_event(route_key: str, connection_id: str, body: Any = None, query: dict |
     return event
 
 
+MAX_POST_BYTES = 128 * 1024
+
+
+def _too_large_error() -> ClientError:
+    return ClientError(
+        {
+            "Error": {"Code": "PayloadTooLargeException", "Message": "Data exceeds 131072 bytes"},
+            "ResponseMetadata": {"HTTPStatusCode": 413},
+        },
+        "PostToConnection",
+    )
+
+
 def _gone_error() -> ClientError:
     return ClientError(
         {
@@ -74,6 +87,8 @@ class FakeManagementApi:
     def __init__(self, delay: float = 0.0) -> None:
         self.frames: dict[str, list[dict]] = defaultdict(list)
         self.posts: list[str] = []
+        self.sizes: list[int] = []
+        self.too_large: list[str] = []  # connections a post over 128 KiB was refused for (413)
         self.gone: set[str] = set()
         self.delay = delay
         self.active = 0
@@ -88,6 +103,10 @@ class FakeManagementApi:
     def post_to_connection(self, *, ConnectionId: str, Data: bytes) -> dict:
         with self._lock:
             self.posts.append(ConnectionId)
+            self.sizes.append(len(Data))
+            if len(Data) > MAX_POST_BYTES:
+                self.too_large.append(ConnectionId)
+                raise _too_large_error()
             if ConnectionId in self.gone:
                 raise _gone_error()
             self.active += 1
@@ -145,8 +164,45 @@ class Client:
 
 
 class Harness:
-    def __init__(self, api: FakeManagementApi) -> None:
+    def __init__(self, api: FakeManagementApi, sqs: Any = None, queue_url: str = "") -> None:
         self.api = api
+        self.sqs = sqs
+        self.queue_url = queue_url
+        self.fanout_results: list[dict] = []
+
+    def drain_fanout(self) -> int:
+        """Run the fan-out worker over every queued shard, as Lambda's SQS event source does
+        (batches of 5); returns how many shards ran."""
+        ran = 0
+        while True:
+            received = self.sqs.receive_message(
+                QueueUrl=self.queue_url, MaxNumberOfMessages=5, AttributeNames=["All"]
+            ).get("Messages", [])
+            if not received:
+                return ran
+            event = {
+                "Records": [
+                    {
+                        "messageId": m["MessageId"],
+                        "receiptHandle": m["ReceiptHandle"],
+                        "body": m["Body"],
+                        "attributes": m.get("Attributes", {}),
+                        "messageAttributes": {},
+                        "md5OfBody": m["MD5OfBody"],
+                        "eventSource": "aws:sqs",
+                        "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:test-fanout",
+                        "awsRegion": "us-east-1",
+                    }
+                    for m in received
+                ]
+            }
+            result = chalice_app.fanout(event, None)
+            self.fanout_results.append(result)
+            failed = {f["itemIdentifier"] for f in result["batchItemFailures"]}
+            for m in received:
+                if m["MessageId"] not in failed:
+                    self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=m["ReceiptHandle"])
+            ran += len(received)
 
     def call(self, route_key: str, connection_id: str, body: Any = None, query: dict | None = None) -> Any:
         handler = {

@@ -1,0 +1,82 @@
+"""Chats of up to 1,000 members: the cost of a send stays 4 + ceil(N/100) DynamoDB requests at
+most, with no write per recipient, and a large audience is sharded onto SQS for the fan-out
+worker, which gives every live connection exactly one frame."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+
+import pytest
+
+WRITES = {"PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems"}
+
+
+def big_chat(harness, members: int):
+    alice = harness.connect("alice")
+    others = [f"user{i:04d}" for i in range(members - 1)]
+    connections = [harness.connect(u) for u in others]
+    reply = alice.send("chat.create", members=others, title="Big")
+    assert reply["event"] == "chat:created", reply
+    chat_id = reply["chat"]["chat_id"]
+    harness.drain_fanout()
+    return alice, connections, chat_id
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("members", [2, 100, 1000])
+def test_send_cost_and_one_frame_per_connection(sharded, api, aws_calls, members, capsys):
+    alice, connections, chat_id = big_chat(sharded, members)
+    alice.send("message.send", chat_id=chat_id, client_msg_id="warm", text="first")
+    sharded.drain_fanout()
+    for c in connections:
+        c.frames()
+
+    mark = aws_calls.mark()
+    ack = alice.send("message.send", chat_id=chat_id, client_msg_id="measured", text="counted")
+    send_calls = aws_calls.since(mark, service=None)
+    shards = sharded.drain_fanout()
+    worker_calls = aws_calls.since(mark + len(send_calls), service="dynamodb")
+
+    ops = [op for service, op, _ in send_calls if service == "dynamodb"]
+    sqs = [op for service, op, _ in send_calls if service == "sqs"]
+    assert ack["event"] == "message:ack" and ack["seq"] == 2
+    assert len(ops) <= 4 + math.ceil(members / 100) <= 6 + math.ceil(members / 100)
+    roster = ["Query"] if members > 50 else []
+    presence = ["BatchGetItem"] * math.ceil(members / 100)
+    assert ops == ["GetItem", "GetItem", *roster, "TransactWriteItems", *presence]
+    assert [op for op in ops if op in WRITES] == ["TransactWriteItems"]
+    assert [op for op in worker_calls if op[1] in WRITES] == []  # nothing written per recipient
+    if members - 1 > 100:
+        assert shards == math.ceil((members - 1) / 50) and sqs.count("SendMessageBatch") == math.ceil(
+            shards / 10
+        )
+    else:
+        assert shards == 0 and sqs == []
+    frames = Counter()
+    for c in connections:
+        got = c.frames()
+        assert [f["message"]["seq"] for f in got] == [2], (c.connection_id, got)
+        frames[got[0]["event"]] += 1
+    assert frames == {"chat:message:background": members - 1}
+    with capsys.disabled():
+        print(f"\n  send to {members:>4} members: {len(ops)} DynamoDB requests, {shards} shards, {sqs}")
+
+
+@pytest.mark.slow
+def test_membership_events_in_a_large_chat_reach_everyone_once(sharded):
+    alice, connections, chat_id = big_chat(sharded, 400)
+    for c in connections:
+        c.frames()
+    newcomer = sharded.connect("newcomer")
+    reply = alice.send("chat.add", chat_id=chat_id, members=["newcomer"])
+    assert reply["chat"]["member_count"] == 401 and "members" not in reply["chat"]
+    sharded.drain_fanout()
+    assert [f["event"] for f in newcomer.frames()] == ["chat:added"]
+    for c in connections:
+        [frame] = c.frames()
+        assert frame["message"]["system"] == {"type": "added", "users": ["newcomer"]}
+    opened = newcomer.send("chat.open", chat_id=chat_id)
+    assert "receipts" not in opened and opened["receipts_min"] == {"delivered_seq": 0, "read_seq": 0}
+    members = newcomer.send("chat.members", chat_id=chat_id)
+    assert len(members["members"]) == 401 and members["admins"] == ["alice"]

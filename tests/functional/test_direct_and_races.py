@@ -88,15 +88,15 @@ def test_removal_racing_sends_of_the_removed_member(harness):
     for round_ in range(20):
         watcher = harness.connect("bob")  # bob's other device sees what bob's user is sent
         sends = [
-            lambda i=i: b.send("message.send", chat_id=chat_id, client_msg_id=f"r{round_}m{i}", text="hi")
+            lambda key=f"r{round_}m{i}": b.send("message.send", chat_id=chat_id, client_msg_id=key, text="hi")
             for i in range(3)
         ]
         results = run_together(lambda: a.send("chat.remove", chat_id=chat_id, members=["bob"]), *sends)
         removal_seq = results[0]["chat"]["last_seq"]
         for reply in results[1:]:
-            assert (
-                reply["event"] == "message:ack" and reply["seq"] < removal_seq or reply["code"] == "forbidden"
-            )
+            assert (reply["event"] == "message:ack" and reply["seq"] < removal_seq) or reply[
+                "code"
+            ] == "forbidden"
         stored = [
             int(m.seq)
             for m in MessageItem.query(chat_id)

@@ -69,7 +69,7 @@ def test_new_member_sees_only_what_came_after_joining(harness, group):
 
 
 def test_remove_tells_the_removed_and_they_lose_access_at_once(harness, group):
-    a, b, c, _, chat_id = group
+    a, b, _, _, chat_id = group
     b.send("chat.open", chat_id=chat_id)  # bob is viewing the chat as he is removed
     b2 = harness.connect("bob")
     reply = a.send("chat.remove", chat_id=chat_id, members=["bob"])

@@ -112,6 +112,61 @@ BAD_FRAMES = [
     ("typing: flag missing", {"action": "typing", "chat_id": "CHAT"}, "bad_request"),
     ("typing: flag not bool", {"action": "typing", "chat_id": "CHAT", "typing": 1}, "bad_request"),
     ("frame over 128 KiB", {"action": "ping", "pad": "x" * MAX_FRAME_BYTES}, "too_large"),
+    # version 2: groups that change, direct chats, paged lists
+    ("create: direct not a bool", {"action": "chat.create", "members": ["bob"], "direct": 1}, "bad_request"),
+    (
+        "create: direct with a title",
+        {"action": "chat.create", "members": ["bob"], "direct": True, "title": "t"},
+        "bad_request",
+    ),
+    (
+        "create: direct with two",
+        {"action": "chat.create", "members": ["bob", "carol"], "direct": True},
+        "bad_request",
+    ),
+    (
+        "create: direct with self",
+        {"action": "chat.create", "members": ["alice"], "direct": True},
+        "bad_request",
+    ),
+    ("create: trailing newline id", {"action": "chat.create", "members": ["bob\n"]}, "bad_request"),
+    ("list: limit 0", {"action": "chat.list", "limit": 0}, "bad_request"),
+    ("list: limit 101", {"action": "chat.list", "limit": 101}, "bad_request"),
+    ("list: cursor a number", {"action": "chat.list", "cursor": 5}, "bad_request"),
+    ("list: cursor garbage", {"action": "chat.list", "cursor": "garbage"}, "bad_request"),
+    ("members: chat_id missing", {"action": "chat.members"}, "bad_request"),
+    ("members: unknown chat", {"action": "chat.members", "chat_id": "c_none"}, "not_found"),
+    ("add: members missing", {"action": "chat.add", "chat_id": "CHAT"}, "bad_request"),
+    ("add: members not a list", {"action": "chat.add", "chat_id": "CHAT", "members": "carol"}, "bad_request"),
+    ("add: bad user id", {"action": "chat.add", "chat_id": "CHAT", "members": ["a b"]}, "bad_request"),
+    (
+        "add: past 1,000",
+        {"action": "chat.add", "chat_id": "CHAT", "members": [f"u{i}" for i in range(999)]},
+        "too_large",
+    ),
+    ("add: unknown chat", {"action": "chat.add", "chat_id": "c_none", "members": ["carol"]}, "not_found"),
+    ("remove: yourself", {"action": "chat.remove", "chat_id": "CHAT", "members": ["alice"]}, "bad_request"),
+    ("remove: members missing", {"action": "chat.remove", "chat_id": "CHAT"}, "bad_request"),
+    ("leave: chat_id missing", {"action": "chat.leave"}, "bad_request"),
+    ("update: nothing to update", {"action": "chat.update", "chat_id": "CHAT"}, "bad_request"),
+    ("update: title not a string", {"action": "chat.update", "chat_id": "CHAT", "title": 3}, "bad_request"),
+    ("update: title too long", {"action": "chat.update", "chat_id": "CHAT", "title": "t" * 201}, "too_large"),
+    (
+        "update: admins not a list",
+        {"action": "chat.update", "chat_id": "CHAT", "admins": "bob"},
+        "bad_request",
+    ),
+    ("update: admins empty", {"action": "chat.update", "chat_id": "CHAT", "admins": []}, "bad_request"),
+    (
+        "update: admin not a member",
+        {"action": "chat.update", "chat_id": "CHAT", "admins": ["carol"]},
+        "bad_request",
+    ),
+    (
+        "update: too many admins",
+        {"action": "chat.update", "chat_id": "CHAT", "admins": [f"u{i}" for i in range(101)]},
+        "too_large",
+    ),
 ]
 
 

@@ -132,6 +132,7 @@ const state = {
   open: null, // chat_id on screen
   panel: false, // the members panel is shown
   notice: null, // why the conversation on screen closed ("You left Weekend")
+  gone: new Map(), // chat_id -> last_seq this page knew when the user left or was removed
 };
 
 const LARGE_CHAT = 50; // above this many members, chats come without `members` and `receipts`
@@ -153,7 +154,12 @@ function minSeq(chatId) {
 }
 
 function storeChat(chat) {
-  // Take a chat object from the server, unless this page already applied newer events to it.
+  // Take a chat object from the server, unless this page already applied newer events to it,
+  // or it is a late reply about a chat the user has left (being added again raises joined_seq).
+  if (state.gone.has(chat.chat_id)) {
+    if ((chat.joined_seq || 0) <= state.gone.get(chat.chat_id)) return;
+    state.gone.delete(chat.chat_id);
+  }
   const known = state.chats.get(chat.chat_id);
   if (known && known.last_seq > chat.last_seq) return;
   if (known && known.joined_seq !== chat.joined_seq) {
@@ -234,6 +240,7 @@ function dropChat(chatId, how) {
   const chat = state.chats.get(chatId);
   if (!chat) return;
   const text = how === "left" ? `You left ${chatTitle(chat)}` : `You were removed from ${chatTitle(chat)}`;
+  state.gone.set(chatId, chat.last_seq);
   for (const map of [
     state.chats, state.metaSeq, state.messages, state.olderExist,
     state.receipts, state.receiptsMin, state.typing,
@@ -403,6 +410,7 @@ async function openChat(chatId) {
     throw err;
   }
   storeChat(reply.chat);
+  if (!state.chats.has(chatId)) return; // removed while the reply was on its way
   takeLatestPage(chatId, reply);
   state.receipts.set(chatId, reply.receipts || {});
   state.receiptsMin.set(chatId, reply.receipts_min || null);
@@ -472,6 +480,7 @@ async function changeChat(action, fields) {
   const reply = await conn.request(action, fields);
   storeChat(reply.chat);
   const chatId = reply.chat.chat_id;
+  if (!state.chats.has(chatId)) return; // removed by someone else meanwhile
   if (state.messages.has(chatId) && reply.chat.last_seq > maxSeq(chatId)) await fetchAfter(chatId);
   if (state.open === chatId) markRead(chatId);
   render();
@@ -524,11 +533,18 @@ function otherMembers(chat) {
 }
 
 function chatTitle(chat) {
-  if (chat.kind === "direct") return otherMembers(chat)[0] || "just you";
+  if (chat.kind === "direct") return otherMembers(chat)[0] || directPeer(chat);
   if (chat.title) return chat.title;
   if (!chat.members) return `Group of ${chat.member_count}`;
   const others = otherMembers(chat);
   return others.length ? others.join(", ") : "just you";
+}
+
+function directPeer(chat) {
+  // The other person of a direct chat they have left: its creator, or whoever left it.
+  if (chat.created_by && chat.created_by !== state.me) return chat.created_by;
+  const left = chat.last_message?.system?.type === "left" ? chat.last_message.sender_id : null;
+  return left && left !== state.me ? left : "direct chat";
 }
 
 function isAdmin(chat, user) {
@@ -700,6 +716,7 @@ function renderMembersPanel() {
   const shown = Boolean(chat) && state.panel;
   $("members-panel").hidden = !shown;
   $("app").classList.toggle("with-panel", shown);
+  $("members-btn").setAttribute("aria-pressed", String(shown));
   if (!shown) return;
   const group = chat.kind !== "direct";
   const admin = group && isAdmin(chat, state.me);

@@ -57,11 +57,13 @@ def as_user(browser, stack_url):
     """Open the web chat logged in as a user, in a browser context of its own."""
     contexts = []
 
-    def open_page(user: str):
+    def open_page(user: str, before_load=None):
         context = browser.new_context(viewport={"width": 1100, "height": 700})
         contexts.append(context)
         page = context.new_page()
         page.set_default_timeout(10_000)
+        if before_load:  # for example, routes that stand between the page and the stack
+            before_load(page)
         page.goto(f"{stack_url}/?user={user}")
         page.locator('#conn-status[data-state="online"]').wait_for()
         return page

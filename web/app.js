@@ -803,29 +803,45 @@ function login(user) {
 let typingSent = 0;
 let typingTimer = null;
 
+function takeInput(id) {
+  // Read and clear a field at once: a reply that comes late must not wipe what was typed since.
+  const value = $(id).value.trim();
+  $(id).value = "";
+  return value;
+}
+
+function giveBack(id, value) {
+  // The request failed: put back what was sent, unless something new was typed meanwhile.
+  if (!$(id).value) $(id).value = value;
+}
+
 function setupSidebar() {
   $("new-chat").onsubmit = async (event) => {
     event.preventDefault();
-    const members = splitUserIds($("new-members").value);
-    const title = $("new-title").value.trim();
+    const [typed, title] = [takeInput("new-members"), takeInput("new-title")];
+    const members = splitUserIds(typed);
+    let reply;
     try {
-      const reply = await conn.request("chat.create", title ? { members, title } : { members });
-      storeChat(reply.chat);
-      $("new-members").value = "";
-      $("new-title").value = "";
-      await openChat(reply.chat.chat_id);
+      reply = await conn.request("chat.create", title ? { members, title } : { members });
     } catch (err) {
-      toast(plainError(err, "chat.create"));
+      giveBack("new-members", typed);
+      giveBack("new-title", title);
+      return toast(plainError(err, "chat.create"));
     }
+    storeChat(reply.chat);
+    await openChat(reply.chat.chat_id).catch((err) => toast(plainError(err)));
   };
   $("new-direct").onsubmit = async (event) => {
     event.preventDefault();
-    const user = $("direct-user").value.trim();
-    if (user === state.me) return toast("Pick someone other than yourself");
+    const user = takeInput("direct-user");
+    if (user === state.me) {
+      giveBack("direct-user", user);
+      return toast("Pick someone other than yourself");
+    }
     try {
       await startDirect(user);
-      $("direct-user").value = "";
     } catch (err) {
+      giveBack("direct-user", user); // trying again is safe: it is always the same chat
       toast(plainError(err, "chat.create"));
     }
   };
@@ -843,15 +859,24 @@ function setupMembersPanel() {
   };
   $("add-form").onsubmit = (event) => {
     event.preventDefault();
-    const members = splitUserIds($("add-input").value);
-    if (!members.length || !state.open) return;
-    act("chat.add", changeChat("chat.add", { chat_id: state.open, members }).then(() => ($("add-input").value = "")));
+    if (!state.open) return;
+    const typed = takeInput("add-input");
+    const members = splitUserIds(typed);
+    if (!members.length) return;
+    act("chat.add", changeChat("chat.add", { chat_id: state.open, members }).catch((err) => {
+      giveBack("add-input", typed);
+      throw err;
+    }));
   };
   $("rename-form").onsubmit = (event) => {
     event.preventDefault();
-    const title = $("rename-input").value.trim();
-    if (!title || !state.open) return;
-    act("rename", changeChat("chat.update", { chat_id: state.open, title }).then(() => ($("rename-input").value = "")));
+    if (!state.open) return;
+    const title = takeInput("rename-input");
+    if (!title) return;
+    act("rename", changeChat("chat.update", { chat_id: state.open, title }).catch((err) => {
+      giveBack("rename-input", title);
+      throw err;
+    }));
   };
   $("leave-btn").onclick = () => {
     const chat = state.open && state.chats.get(state.open);

@@ -30,15 +30,16 @@ CHROMIUM_ARGS = [
 ]
 
 
-# Module scope, not session: Playwright's sync API keeps an event loop running in this thread
-# while it is open, and later tiers call asyncio.run().
-@pytest.fixture(scope="module")
+# Package scope (this tier), not session: Playwright's sync API keeps an event loop running in
+# this thread while it is open, and later tiers call asyncio.run(). One stack and one browser
+# serve every browser test; user ids are unique per test, so tests share nothing else.
+@pytest.fixture(scope="package")
 def stack_url():
     with LocalStack(CHAT_JWT_SECRET="e2e-secret-" * 4) as stack:
         yield stack.url
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def browser():
     if not Path(CHROMIUM).exists():
         if os.environ.get("CI"):

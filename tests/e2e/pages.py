@@ -67,3 +67,16 @@ def member(page: Page, user: str) -> Locator:
 
 def accept_next_dialog(page: Page) -> None:
     page.once("dialog", lambda dialog: dialog.accept())
+
+
+def go_away(page: Page) -> None:
+    """Cut the page off: its socket closes and it cannot get a token to reconnect."""
+    page.route("**/dev/token*", lambda route: route.abort())
+    page.evaluate("window.chat.conn.ws && window.chat.conn.ws.close()")
+    expect(page.locator("#conn-status")).to_have_attribute("data-state", "offline")
+
+
+def come_back(page: Page) -> None:
+    """Let the page reconnect (on its own backoff) and wait until it is online again."""
+    page.unroute("**/dev/token*")
+    expect(page.locator("#conn-status")).to_have_attribute("data-state", "online", timeout=20_000)

@@ -7,6 +7,7 @@ import base64
 import binascii
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from chalicelib import ids
@@ -49,20 +50,38 @@ from chalicelib.storage import SeqConflict
 Plan = Callable[[ChatRecord, Roster], Change | None]
 
 
-def _cursor(chat: ChatRecord) -> str:
-    raw = json.dumps([chat.activity, chat.chat_id], separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+def _order(chat: ChatRecord) -> tuple[str, str]:
+    return (chat.activity, chat.chat_id)
 
 
-def _read_cursor(cursor: str) -> tuple[str, str]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        activity, chat_id = json.loads(raw)
-    except (binascii.Error, ValueError, TypeError):
-        raise BadRequest("'cursor' must be the next_cursor of an earlier chat:list") from None
-    if not isinstance(activity, str) or not isinstance(chat_id, str):
-        raise BadRequest("'cursor' must be the next_cursor of an earlier chat:list")
-    return activity, chat_id
+@dataclass(frozen=True)
+class Cursor:
+    """Where a chat.list page ended (activity and chat id of its last chat), and the newest
+    activity that page saw: a chat whose activity is newer than that moved above the cursor
+    while the client paged, and comes on the next page, so none is missed (it may show twice)."""
+
+    activity: str
+    chat_id: str
+    since: str
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.activity, self.chat_id)
+
+    def encode(self) -> str:
+        raw = json.dumps([self.activity, self.chat_id, self.since], separators=(",", ":")).encode()
+        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+    @classmethod
+    def decode(cls, text: str) -> Cursor:
+        try:
+            raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+            activity, chat_id, since = json.loads(raw)
+        except (binascii.Error, ValueError, TypeError):
+            raise BadRequest("'cursor' must be the next_cursor of an earlier chat:list") from None
+        if not all(isinstance(v, str) for v in (activity, chat_id, since)):
+            raise BadRequest("'cursor' must be the next_cursor of an earlier chat:list")
+        return cls(activity, chat_id, since)
 
 
 class ChatActions(ActionBase):
@@ -149,28 +168,45 @@ class ChatActions(ActionBase):
 
     def list_chats(self, ctx: Context, r: ChatList) -> Outcome:
         memberships = self.store.memberships_of(ctx.user_id)
-        if r.cursor is None and len(memberships) <= r.limit:
-            chats = self.store.get_chats(memberships)
-            chats.sort(key=lambda c: (c.activity, c.chat_id), reverse=True)
-            more = False
+        previous = Cursor.decode(r.cursor) if r.cursor is not None else None
+        if previous is None and len(memberships) <= r.limit:
+            chats = sorted(self.store.get_chats(memberships), key=_order, reverse=True)
+            moved: list[ChatRecord] = []
+            newest = chats[0].activity if chats else ""
         else:
             activity = self.store.activity(memberships)
-            order = sorted(((act, cid) for cid, act in activity.items()), reverse=True)
-            if r.cursor is not None:
-                after = _read_cursor(r.cursor)
-                order = [key for key in order if key < after]
-            wanted = [cid for _, cid in order[: r.limit]]
-            more = len(order) > r.limit
+            keys = sorted(((act, cid) for cid, act in activity.items()), reverse=True)
+            newest = keys[0][0] if keys else ""
+            above: list[tuple[str, str]] = []
+            if previous is not None:
+                above = [k for k in keys if k >= previous.key and k[0] > previous.since]
+                keys = [k for k in keys if k < previous.key]
+            wanted = [cid for _, cid in (above + keys)[: r.limit + 1]]
             found = {c.chat_id: c for c in self.store.get_chats(wanted)}
             chats = [found[cid] for cid in wanted if cid in found]
+            moved = chats[: len(above)]
         views = [chat_view(c, memberships[c.chat_id]) for c in chats]
         reply = frame("chat:list", ctx.req, chats=views, next_cursor=None)
-        count = fit(reply, "chats", views, reserve=MAX_CURSOR_CHARS)
-        if count < len(views):
-            more, count = True, max(count, 1)
+        count = min(r.limit, max(1, fit(reply, "chats", views, reserve=MAX_CURSOR_CHARS)))
         reply["chats"] = views[:count]
-        reply["next_cursor"] = _cursor(chats[count - 1]) if more and count else None
+        if count < len(views):
+            reply["next_cursor"] = self._next_cursor(chats[:count], moved, previous, newest).encode()
         return Outcome(reply)
+
+    @staticmethod
+    def _next_cursor(
+        shown: list[ChatRecord], moved: list[ChatRecord], previous: Cursor | None, newest: str
+    ) -> Cursor:
+        """After the last chat shown in activity order. ``since`` is the newest activity this
+        page saw, so the next page can tell the chats that moved since; it moves on only once
+        every chat that moved above the old cursor has been shown."""
+        in_order = shown[len(moved) :]
+        last = in_order[-1] if in_order else None
+        since = newest if len(shown) >= len(moved) else (previous.since if previous else "")
+        if last is not None:
+            return Cursor(last.activity, last.chat_id, since)
+        assert previous is not None  # only moved chats were shown: there was a cursor
+        return Cursor(previous.activity, previous.chat_id, since)
 
     # ------------------------------------------------------------ open, close, history, members
 
@@ -236,11 +272,16 @@ class ChatActions(ActionBase):
     # ------------------------------------------------------------ membership changes
 
     def add(self, ctx: Context, r: ChatAdd) -> Outcome:
-        return self._change(ctx, self._chat(r.chat_id), lambda c, ro: plan_add(c, ro, ctx.user_id, r.members))
+        return self._change(
+            ctx, self._chat(r.chat_id), lambda c, ro: plan_add(c, ro, ctx.user_id, r.members), named=r.members
+        )
 
     def remove(self, ctx: Context, r: ChatRemove) -> Outcome:
         return self._change(
-            ctx, self._chat(r.chat_id), lambda c, ro: plan_remove(c, ro, ctx.user_id, r.members)
+            ctx,
+            self._chat(r.chat_id),
+            lambda c, ro: plan_remove(c, ro, ctx.user_id, r.members),
+            named=r.members,
         )
 
     def leave(self, ctx: Context, r: ChatLeave) -> Outcome:
@@ -253,15 +294,24 @@ class ChatActions(ActionBase):
             lambda c, ro: plan_update(c, ro, ctx.user_id, r.title, r.title_given, r.admins),
         )
 
-    def _change(self, ctx: Context, chat: ChatRecord, plan: Plan, member: bool = True) -> Outcome:
+    def _change(
+        self, ctx: Context, chat: ChatRecord, plan: Plan, member: bool = True, named: tuple[str, ...] = ()
+    ) -> Outcome:
         """Plan the change on the chat as it is, store it with the next seq, retry on a race.
-        Only members may change a chat (``member=False``: the pair rejoining their direct chat)."""
+        Only members may change a chat (``member=False``: the pair rejoining their direct chat).
+        A change that changes nothing repairs the ``named`` users' memberships, if needed."""
         for _ in self.contention.attempts():
             roster = self.store.roster(chat)
             if member and ctx.user_id not in roster:
                 raise Forbidden(f"not a member of chat {chat.chat_id}")
             change = plan(chat, roster)
             if change is None:  # nothing to change: the chat as it is
+                if named:
+                    joined = roster.joined()
+                    present = {u: joined[u] for u in named if u in joined}
+                    self.store.reconcile_memberships(
+                        chat.chat_id, present, [u for u in named if u not in joined]
+                    )
                 return Outcome(frame("chat:updated", ctx.req, chat=self._view(ctx, chat, roster)))
             try:
                 self.store.apply_change(chat, change)

@@ -41,9 +41,13 @@ def new_message_id() -> str:
     return "m_" + ulid()
 
 
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
 def iso_now() -> str:
     """UTC now as ISO 8601 with milliseconds and ``Z``: ``2026-11-24T10:00:01.234Z``."""
-    return iso_from_epoch_ms(int(time.time() * 1000))
+    return iso_from_epoch_ms(now_ms())
 
 
 def iso_from_epoch_ms(ms: int) -> str:

@@ -116,7 +116,8 @@ def plan_add(
     after = roster.copy()
     pages = after.add(new, seq)
     event = SystemEvent(type="added", users=tuple(new))
-    return _change(chat, after, pages, actor, event, f"{actor} added {_names(new)}", added=tuple(new))
+    text = f"{actor} came back" if new == [actor] else f"{actor} added {_names(new)}"
+    return _change(chat, after, pages, actor, event, text, added=tuple(new))
 
 
 def plan_remove(chat: ChatRecord, roster: Roster, actor: str, users: Iterable[str]) -> Change | None:

@@ -95,7 +95,9 @@ class ChatRecord:
 
     @property
     def activity(self) -> str:
-        return self.last_activity or (self.last_message.sent_at if self.last_message else self.created_at)
+        """When the chat last changed; chats from before v2 count from their creation until
+        their next message (what ``chat.list`` can read without the last message)."""
+        return self.last_activity or self.created_at
 
     @property
     def is_direct(self) -> bool:
@@ -148,6 +150,20 @@ class Presence:
     connection_id: str
     viewing: str | None  # chat id the connection has open, if any
     expires_at: int
+
+
+@dataclass(frozen=True)
+class Reach:
+    """How a user can be reached now: their live connections, and for push whether they have
+    devices and which chats they muted (all from the one presence item a send reads)."""
+
+    connections: tuple[Presence, ...] = ()
+    has_devices: bool = False
+    muted: frozenset[str] = frozenset()
+
+    def wants_push(self, chat_id: str) -> bool:
+        """Offline, with a device, and the chat not muted."""
+        return not self.connections and self.has_devices and chat_id not in self.muted
 
 
 @dataclass(frozen=True)

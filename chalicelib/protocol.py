@@ -18,6 +18,7 @@ from chalicelib.errors import BadRequest, ChatError, TooLarge
 from chalicelib.frames import MAX_FRAME_BYTES as MAX_FRAME_BYTES
 from chalicelib.frames import encode as encode
 from chalicelib.model import MAX_ADMINS, MAX_MEMBERS
+from chalicelib.push.devices import MAX_TOKEN_CHARS, PLATFORMS
 
 MAX_TEXT_CHARS = 4096
 MAX_TITLE_CHARS = 200
@@ -30,6 +31,8 @@ OPEN_PAGE_SIZE = 50
 
 CHAT_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}\Z")
 CLIENT_MSG_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}\Z")
+DEVICE_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}\Z")
+WEBPUSH_KEY_RE = re.compile(r"^[A-Za-z0-9_=+/-]+\Z")
 
 
 @dataclass(frozen=True)
@@ -118,6 +121,31 @@ class Typing:
     typing: bool
 
 
+@dataclass(frozen=True)
+class DeviceRegister:
+    platform: str
+    token: str  # APNs/FCM token, or the Web Push endpoint
+    preview: bool
+    p256dh: str | None = None
+    auth: str | None = None
+
+
+@dataclass(frozen=True)
+class DeviceList:
+    pass
+
+
+@dataclass(frozen=True)
+class DeviceUnregister:
+    device_id: str
+
+
+@dataclass(frozen=True)
+class ChatMute:
+    chat_id: str
+    muted: bool
+
+
 Request = (
     Ping
     | ChatCreate
@@ -133,6 +161,10 @@ Request = (
     | MessageSend
     | Receipt
     | Typing
+    | DeviceRegister
+    | DeviceList
+    | DeviceUnregister
+    | ChatMute
 )
 
 
@@ -237,6 +269,8 @@ def _bool(body: Mapping[str, Any], name: str, default: bool) -> bool:
 def _parse_create(body: Mapping[str, Any]) -> ChatCreate:
     members = _user_ids(body, "members", MAX_MEMBERS)
     title = _title(body)
+    if title is not None and not title.strip():
+        title = None  # as chat.update: a blank title is no title
     direct = _bool(body, "direct", False)
     if direct and title is not None:
         raise _fail("a direct chat has no title")
@@ -264,6 +298,48 @@ def _parse_update(body: Mapping[str, Any]) -> ChatUpdate:
     if not title_given and admins is None:
         raise _fail("chat.update needs 'title' or 'admins'")
     return ChatUpdate(chat_id=_chat_id(body), title=title, title_given=title_given, admins=admins)
+
+
+def _key_part(keys: Mapping[str, Any], name: str) -> str:
+    value = keys.get(name)
+    if not isinstance(value, str) or not 0 < len(value) <= 512 or not WEBPUSH_KEY_RE.match(value):
+        raise _fail(f"'subscription.keys.{name}' must be the browser's base64url key")
+    return value
+
+
+def _parse_register(body: Mapping[str, Any]) -> DeviceRegister:
+    platform = body.get("platform")
+    if platform not in PLATFORMS:
+        raise _fail("'platform' must be one of " + ", ".join(PLATFORMS))
+    preview = _bool(body, "preview", True)
+    if platform != "webpush":
+        token = body.get("token")
+        if not isinstance(token, str) or not 0 < len(token) <= MAX_TOKEN_CHARS or not token.isprintable():
+            raise _fail(f"'token' must be 1-{MAX_TOKEN_CHARS} printable characters")
+        return DeviceRegister(platform=str(platform), token=token, preview=preview)
+    subscription = body.get("subscription")
+    if not isinstance(subscription, dict):
+        raise _fail("'subscription' must be the browser's PushSubscription as JSON")
+    endpoint = subscription.get("endpoint")
+    if not isinstance(endpoint, str) or not 0 < len(endpoint) <= MAX_TOKEN_CHARS:
+        raise _fail("'subscription.endpoint' must be an https URL")
+    keys = subscription.get("keys")
+    if not isinstance(keys, dict):
+        raise _fail("'subscription.keys' must hold p256dh and auth")
+    return DeviceRegister(
+        platform="webpush",
+        token=_valid_unicode(endpoint, "subscription.endpoint"),
+        preview=preview,
+        p256dh=_key_part(keys, "p256dh"),
+        auth=_key_part(keys, "auth"),
+    )
+
+
+def _parse_mute(body: Mapping[str, Any]) -> ChatMute:
+    muted = body.get("muted")
+    if not isinstance(muted, bool):
+        raise _fail("'muted' must be true or false")
+    return ChatMute(chat_id=_chat_id(body), muted=muted)
 
 
 def _parse_history(body: Mapping[str, Any]) -> ChatHistory:
@@ -328,6 +404,10 @@ _PARSERS: dict[str, Callable[[Mapping[str, Any]], Request]] = {
     "message.delivered": _parse_receipt(read=False),
     "message.read": _parse_receipt(read=True),
     "typing": _parse_typing,
+    "device.register": _parse_register,
+    "device.list": lambda body: DeviceList(),
+    "device.unregister": lambda body: DeviceUnregister(device_id=_string(body, "device_id", DEVICE_ID_RE)),
+    "chat.mute": _parse_mute,
 }
 
 ACTIONS = frozenset(_PARSERS)

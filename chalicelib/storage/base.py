@@ -10,7 +10,18 @@ import abc
 from collections.abc import Iterable, Mapping
 
 from chalicelib.membership import Change, Roster
-from chalicelib.model import ChatRecord, Connection, Membership, Message, Page, Pointers, Presence, StoredSend
+from chalicelib.model import (
+    ChatRecord,
+    Connection,
+    Membership,
+    Message,
+    Page,
+    Pointers,
+    Presence,
+    Reach,
+    StoredSend,
+)
+from chalicelib.push.devices import Device
 
 
 class SeqConflict(Exception):
@@ -45,8 +56,13 @@ class Store(abc.ABC):
         """This connection views no chat, if it was viewing ``chat_id`` (1 UpdateItem)."""
 
     @abc.abstractmethod
+    def reach(self, user_ids: Iterable[str]) -> Mapping[str, Reach]:
+        """Live connections and push flags of these users (BatchGetItem, ceil(N/100) requests);
+        users never seen are left out."""
+
     def presence(self, user_ids: Iterable[str]) -> Mapping[str, list[Presence]]:
-        """The live connections of these users (BatchGetItem, ceil(N/100) requests)."""
+        """The live connections of these users (the same read as ``reach``)."""
+        return {user: list(reach.connections) for user, reach in self.reach(user_ids).items()}
 
     # -- chats and members
 
@@ -79,6 +95,12 @@ class Store(abc.ABC):
         transaction's size right after it). Raises ``SeqConflict`` when the chat moved."""
 
     @abc.abstractmethod
+    def reconcile_memberships(self, chat_id: str, present: Mapping[str, int], absent: Iterable[str]) -> int:
+        """Make the users' own memberships agree with the roster: create those of ``present``
+        (user -> joined_seq) that are missing, delete those of ``absent`` that remain. Repairs a
+        large change whose memberships could not all be written; returns how many it fixed."""
+
+    @abc.abstractmethod
     def membership(self, user_id: str, chat_id: str) -> Membership | None:
         """One user's membership of one chat (1 GetItem); None if not a member."""
 
@@ -93,6 +115,41 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def advance_pointers(self, chat_id: str, user_id: str, old: Pointers, new: Pointers) -> bool:
         """Compare-and-set a member's pointers (1 UpdateItem); False if ``old`` was stale."""
+
+    # -- devices and push
+
+    @abc.abstractmethod
+    def device_by_token(self, key: str) -> Device | None:
+        """The device holding a token now, whoever owns it (GetItem + GetItem)."""
+
+    @abc.abstractmethod
+    def save_device(self, device: Device, previous: Device | None) -> None:
+        """Store a device with its token and its owner's presence flag (one transaction); when
+        ``previous`` belonged to another user, move it away from them."""
+
+    @abc.abstractmethod
+    def devices_of(self, user_id: str) -> list[Device]:
+        """A user's devices (1 Query)."""
+
+    @abc.abstractmethod
+    def remove_device(self, device: Device) -> bool:
+        """Forget a device; False if it was not there."""
+
+    @abc.abstractmethod
+    def set_muted(self, user_id: str, chat_id: str, muted: bool) -> None:
+        """Mute or unmute a chat for a member (one transaction)."""
+
+    @abc.abstractmethod
+    def badge(self, user_id: str) -> int:
+        """Total unread over the user's chats they have not muted."""
+
+    @abc.abstractmethod
+    def claim_push(self, key: str, ttl_seconds: int = 86400) -> bool:
+        """Conditional Put: True the first time a push key is claimed."""
+
+    @abc.abstractmethod
+    def release_push(self, key: str) -> None:
+        """Undo a claim so that a retry may send."""
 
     # -- messages
 

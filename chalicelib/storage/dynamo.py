@@ -20,6 +20,7 @@ from pynamodb.expressions.condition import Condition
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
+from chalicelib import ids
 from chalicelib.errors import NotFound, Unavailable
 from chalicelib.membership import Change, Roster
 from chalicelib.model import (
@@ -30,18 +31,23 @@ from chalicelib.model import (
     Page,
     Pointers,
     Presence,
+    Reach,
     StoredSend,
     SystemEvent,
 )
+from chalicelib.push.devices import Device
 from chalicelib.storage.base import SeqConflict, Store
 from chalicelib.storage.tables import (
     ChatItem,
     ChatMembersItem,
     ConnectionItem,
+    DeviceItem,
+    DeviceTokenItem,
     MembershipItem,
     MessageItem,
     MessageMap,
     PresenceItem,
+    PushLogItem,
     SendKeyItem,
 )
 
@@ -208,12 +214,49 @@ def _membership_from(item: MembershipItem) -> Membership:
     return Membership(
         pointers=Pointers(delivered_seq=int(item.delivered_seq or 0), read_seq=int(item.read_seq or 0)),
         joined_seq=int(item.joined_seq or 0),
+        muted=bool(item.muted),
     )
 
 
 def _new_membership(user_id: str, chat_id: str, joined_seq: int, joined_at: str) -> MembershipItem:
     return MembershipItem(
         user_id, chat_id, joined_seq=joined_seq, joined_at=joined_at, delivered_seq=0, read_seq=0
+    )
+
+
+def _reach_from(item: PresenceItem, now: int) -> Reach:
+    return Reach(
+        connections=tuple(_presence_from(item, now)),
+        has_devices=bool(item.devices),
+        muted=frozenset(item.muted or ()),
+    )
+
+
+def _device_from(item: DeviceItem) -> Device:
+    return Device(
+        device_id=item.device_id,
+        user_id=item.user_id,
+        platform=item.platform,
+        token=item.token,
+        preview=bool(item.preview),
+        registered_at=item.registered_at,
+        p256dh=item.p256dh,
+        auth=item.auth,
+        endpoint_arn=item.endpoint_arn,
+    )
+
+
+def _device_item(device: Device) -> DeviceItem:
+    return DeviceItem(
+        device.user_id,
+        device.device_id,
+        platform=device.platform,
+        token=device.token,
+        preview=device.preview,
+        registered_at=device.registered_at,
+        p256dh=device.p256dh,
+        auth=device.auth,
+        endpoint_arn=device.endpoint_arn,
     )
 
 
@@ -268,13 +311,21 @@ class DynamoStore(Store):
                 now = int(time.time())
                 old = current.conns.as_dict() if current.conns is not None else {}
                 expired = [cid for cid, e in old.items() if int(e.get("exp", 0)) <= now]
-                actions = [PresenceItem.conns[connection.connection_id].set(entry)]
+                if current.conns is None:  # an item made for push flags, before any connection
+                    actions = [PresenceItem.conns.set({connection.connection_id: entry})]
+                else:
+                    actions = [PresenceItem.conns[connection.connection_id].set(entry)]
                 actions += [
                     PresenceItem.conns[cid].remove() for cid in expired if cid != connection.connection_id
                 ]
-                latest = max([connection.expires_at, _epoch(current.expires_at)])
-                actions.append(PresenceItem.expires_at.set(_at(latest)))
-                current.update(actions=actions, condition=PresenceItem.user_id.exists())
+                condition = PresenceItem.user_id.exists()
+                if current.devices or current.muted:
+                    actions.append(PresenceItem.expires_at.remove())  # push needs them: kept
+                else:
+                    latest = max([connection.expires_at, _epoch(current.expires_at)])
+                    actions.append(PresenceItem.expires_at.set(_at(latest)))
+                    condition &= PresenceItem.devices.does_not_exist() & PresenceItem.muted.does_not_exist()
+                current.update(actions=actions, condition=condition)
                 return
             except PynamoDBException as exc:
                 if not _is_condition_failure(exc):
@@ -333,13 +384,120 @@ class DynamoStore(Store):
                 raise  # not viewing that chat: nothing to change
 
     @_guarded
-    def presence(self, user_ids: Iterable[str]) -> Mapping[str, list[Presence]]:
+    def reach(self, user_ids: Iterable[str]) -> Mapping[str, Reach]:
         keys = sorted(set(user_ids))
         now = int(time.time())
         return {
-            item.user_id: _presence_from(item, now)
+            item.user_id: _reach_from(item, now)
             for item in PresenceItem.batch_get(keys, consistent_read=True)
         }
+
+    # ------------------------------------------------------------ devices and push
+
+    @_guarded
+    def device_by_token(self, key: str) -> Device | None:
+        token = _get(DeviceTokenItem, key)
+        if token is None:
+            return None
+        try:
+            return _device_from(DeviceItem.get(token.user_id, token.device_id, consistent_read=True))
+        except DeviceItem.DoesNotExist:
+            return None
+
+    @_guarded
+    def save_device(self, device: Device, previous: Device | None) -> None:
+        """Store a device (new, re-registered, or moved from ``previous.user_id``) with its token
+        and its owner's presence flag, in one transaction."""
+        with TransactWrite(connection=self._tx_connection) as tx:
+            tx.save(_device_item(device))
+            tx.save(DeviceTokenItem(device.token_key, user_id=device.user_id, device_id=device.device_id))
+            tx.update(
+                PresenceItem(device.user_id),
+                actions=[PresenceItem.devices.add({device.device_id}), PresenceItem.expires_at.remove()],
+            )
+            if previous is not None and previous.user_id != device.user_id:
+                tx.delete(DeviceItem(previous.user_id, previous.device_id))
+                tx.update(
+                    PresenceItem(previous.user_id),
+                    actions=[PresenceItem.devices.delete({previous.device_id})],
+                )
+
+    @_guarded
+    def devices_of(self, user_id: str) -> list[Device]:
+        return [_device_from(item) for item in DeviceItem.query(user_id, consistent_read=True)]
+
+    @_guarded
+    def remove_device(self, device: Device) -> bool:
+        """Forget a device, its token (if still its) and its presence flag; False if unknown."""
+        try:
+            with TransactWrite(connection=self._tx_connection) as tx:
+                tx.delete(
+                    DeviceItem(device.user_id, device.device_id),
+                    condition=DeviceItem.device_id.exists(),
+                )
+                tx.update(
+                    PresenceItem(device.user_id), actions=[PresenceItem.devices.delete({device.device_id})]
+                )
+        except TransactWriteError as exc:
+            if exc.cause_response_code == "TransactionCanceledException":
+                return False
+            raise
+        try:
+            DeviceTokenItem(device.token_key).delete(condition=DeviceTokenItem.device_id == device.device_id)
+        except PynamoDBException as exc:
+            if not _is_condition_failure(exc):
+                raise
+        return True
+
+    @_guarded
+    def set_muted(self, user_id: str, chat_id: str, muted: bool) -> None:
+        """Mute or unmute on the membership (for chat views) and the presence item (for sends)."""
+        chats = {chat_id}
+        presence: list[Any] = (
+            [PresenceItem.muted.add(chats), PresenceItem.expires_at.remove()]
+            if muted
+            else [PresenceItem.muted.delete(chats)]
+        )
+        with TransactWrite(connection=self._tx_connection) as tx:
+            tx.update(
+                MembershipItem(user_id, chat_id),
+                actions=[MembershipItem.muted.set(muted)],
+                condition=MembershipItem.chat_id.exists(),
+            )
+            tx.update(PresenceItem(user_id), actions=presence)
+
+    @_guarded
+    def badge(self, user_id: str) -> int:
+        """Unread over every chat of the user they have not muted (Query + BatchGetItem)."""
+        memberships = {c: m for c, m in self.memberships_of(user_id).items() if not m.muted}
+        if not memberships:
+            return 0
+        items = ChatItem.batch_get(
+            sorted(memberships), consistent_read=True, attributes_to_get=["chat_id", "last_seq"]
+        )
+        total = 0
+        for item in items:
+            m = memberships[item.chat_id]
+            total += max(0, int(item.last_seq or 0) - max(m.pointers.read_seq, m.joined_seq))
+        return total
+
+    @_guarded
+    def claim_push(self, key: str, ttl_seconds: int = 86400) -> bool:
+        """Record that a push is being sent; False if it was already (a retried batch)."""
+        try:
+            PushLogItem(key, expires_at=_at(int(time.time()) + ttl_seconds)).save(
+                condition=PushLogItem.push_key.does_not_exist()
+            )
+        except PynamoDBException as exc:
+            if _is_condition_failure(exc):
+                return False
+            raise
+        return True
+
+    @_guarded
+    def release_push(self, key: str) -> None:
+        """A push that failed in a way worth retrying: let the retry send it."""
+        PushLogItem(key).delete()
 
     # ------------------------------------------------------------ chats and members
 
@@ -432,10 +590,35 @@ class DynamoStore(Store):
             self._raise_conflict(exc, before)
         if members[room:]:
             # Past what one transaction holds: the roster above is already the truth; each
-            # member's own index follows right after, before anyone is told of the change.
+            # member's own index follows right after, before anyone is told of the change. If
+            # this fails the change still stands (reporting an error would be a lie); the same
+            # request again repairs the index (``reconcile_memberships``).
+            try:
+                with MembershipItem.batch_write() as batch:
+                    for op, member in members[room:]:
+                        batch.save(member) if op == "put" else batch.delete(member)
+            except PynamoDBException:
+                log.exception(
+                    "chat %s changed; %d memberships left to repair", chat.chat_id, len(members) - room
+                )
+
+    @_guarded
+    def reconcile_memberships(self, chat_id: str, present: Mapping[str, int], absent: Iterable[str]) -> int:
+        users = sorted(set(present) | set(absent))
+        found = {
+            item.user_id
+            for item in MembershipItem.batch_get([(u, chat_id) for u in users], consistent_read=True)
+        }
+        missing = [u for u in present if u not in found]
+        stale = [u for u in absent if u in found]
+        if missing or stale:
+            now = ids.iso_now()
             with MembershipItem.batch_write() as batch:
-                for op, member in members[room:]:
-                    batch.save(member) if op == "put" else batch.delete(member)
+                for user in missing:
+                    batch.save(_new_membership(user, chat_id, present[user], now))
+                for user in stale:
+                    batch.delete(MembershipItem(user, chat_id))
+        return len(missing) + len(stale)
 
     def _raise_conflict(self, exc: TransactWriteError, before: ChatRecord) -> None:
         """A cancelled change: the chat moved (retry on ``current``) or storage failed."""

@@ -9,6 +9,9 @@
 | memberships        | user_id + chat_id        | Query: my chats; BatchGetItem: receipts   |
 | messages           | chat_id + seq            | Query: history pages                      |
 | send_keys          | send_key                 | conditional Put: idempotent sends         |
+| devices            | user_id + device_id      | Query: a user's push devices              |
+| device_tokens      | token_key                | GetItem: who holds this token now         |
+| push_log           | push_key                 | conditional Put: one push per device+seq  |
 
 Table names are ``{CHAT_TABLE_PREFIX}-{table}``; the region and endpoint follow the standard
 AWS environment variables (``AWS_ENDPOINT_URL_DYNAMODB`` included), read when this module is
@@ -18,11 +21,13 @@ imported.
 from __future__ import annotations
 
 from pynamodb.attributes import (
+    BooleanAttribute,
     ListAttribute,
     MapAttribute,
     NumberAttribute,
     TTLAttribute,
     UnicodeAttribute,
+    UnicodeSetAttribute,
 )
 from pynamodb.models import Model
 
@@ -52,17 +57,21 @@ class ConnectionItem(Model):
 
 
 class PresenceItem(Model):
-    """A user's live connections: ``conns`` maps connection id -> {"exp": epoch, "chat"?: id}.
+    """A user's live connections: ``conns`` maps connection id -> {"exp": epoch, "chat"?: id};
+    and what a send needs to decide on push: ``devices`` (ids) and ``muted`` (chat ids).
 
-    One item per user so that fan-out fetches 100 members' connections in one BatchGetItem.
+    One item per user so that fan-out fetches 100 members' connections in one BatchGetItem. The
+    TTL removes the item of a user gone for good, but never while it holds devices or mutes.
     """
 
     class Meta(_Meta):
         table_name = f"{_PREFIX}-presence"
 
     user_id = UnicodeAttribute(hash_key=True)
-    conns = MapAttribute()  # type: ignore[var-annotated]
-    expires_at = TTLAttribute()
+    conns = MapAttribute(null=True)  # type: ignore[var-annotated]
+    devices = UnicodeSetAttribute(null=True)
+    muted = UnicodeSetAttribute(null=True)
+    expires_at = TTLAttribute(null=True)
 
 
 class MessageMap(MapAttribute):  # type: ignore[type-arg]
@@ -114,6 +123,7 @@ class MembershipItem(Model):
     read_seq = NumberAttribute(default=0)
     joined_seq = NumberAttribute(null=True)
     joined_at = UnicodeAttribute(null=True)
+    muted = BooleanAttribute(null=True)
 
 
 class MessageItem(Model):
@@ -142,6 +152,42 @@ class SendKeyItem(Model):
     sent_at = UnicodeAttribute()
 
 
+class DeviceItem(Model):
+    class Meta(_Meta):
+        table_name = f"{_PREFIX}-devices"
+
+    user_id = UnicodeAttribute(hash_key=True)
+    device_id = UnicodeAttribute(range_key=True)
+    platform = UnicodeAttribute()
+    token = UnicodeAttribute()
+    preview = BooleanAttribute(default=True)
+    registered_at = UnicodeAttribute()
+    p256dh = UnicodeAttribute(null=True)
+    auth = UnicodeAttribute(null=True)
+    endpoint_arn = UnicodeAttribute(null=True)
+
+
+class DeviceTokenItem(Model):
+    """sha256(platform, token) -> the user and device holding that token now."""
+
+    class Meta(_Meta):
+        table_name = f"{_PREFIX}-device_tokens"
+
+    token_key = UnicodeAttribute(hash_key=True)
+    user_id = UnicodeAttribute()
+    device_id = UnicodeAttribute()
+
+
+class PushLogItem(Model):
+    """``{chat_id}|{seq}|{device_id}`` of every push sent: a retried worker sends nothing twice."""
+
+    class Meta(_Meta):
+        table_name = f"{_PREFIX}-push_log"
+
+    push_key = UnicodeAttribute(hash_key=True)
+    expires_at = TTLAttribute()
+
+
 ALL_MODELS: tuple[type[Model], ...] = (
     ConnectionItem,
     PresenceItem,
@@ -151,13 +197,15 @@ ALL_MODELS: tuple[type[Model], ...] = (
     MessageItem,
     SendKeyItem,
 )
+# Push's tables: created for the local stack and tests; infra/ provisions them with push.
+PUSH_MODELS: tuple[type[Model], ...] = (DeviceItem, DeviceTokenItem, PushLogItem)
 TTL_ATTRIBUTE = "expires_at"
 
 
 def create_tables(wait: bool = False) -> list[str]:
     """Create any missing table (local stack, tests). Returns the names created."""
     created = []
-    for model in ALL_MODELS:
+    for model in (*ALL_MODELS, *PUSH_MODELS):
         if not model.exists():
             model.create_table(billing_mode="PAY_PER_REQUEST", wait=wait)
             created.append(model.Meta.table_name)

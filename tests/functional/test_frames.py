@@ -123,3 +123,20 @@ def test_no_reply_exceeds_the_budget_whatever_the_sizes(harness, api, sizes, cha
     assert history["has_more"] == (len(history["messages"]) < len(sizes))
     assert a.send("chat.list")["event"] == "chat:list"
     assert api.too_large == []
+
+
+def test_a_chat_that_moves_while_paging_is_never_missed(harness):
+    a = harness.connect("alice")
+    chats = [harness.chat(a, "bob", title=f"t{i}") for i in range(6)]
+    for i, chat_id in enumerate(chats):
+        a.send("message.send", chat_id=chat_id, client_msg_id=f"k{i}", text="x")
+    first = a.send("chat.list", limit=2)
+    assert [c["title"] for c in first["chats"]] == ["t5", "t4"]
+    a.send("message.send", chat_id=chats[0], client_msg_id="bump", text="t0 moves to the top")
+    seen = [c["title"] for c in first["chats"]]
+    cursor = first["next_cursor"]
+    while cursor:
+        page = a.send("chat.list", limit=2, cursor=cursor)
+        seen += [c["title"] for c in page["chats"]]
+        cursor = page["next_cursor"]
+    assert set(seen) == {f"t{i}" for i in range(6)}  # t0 is not lost by moving above the cursor

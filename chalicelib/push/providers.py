@@ -1,0 +1,165 @@
+"""Sending a notification to one device: APNs and FCM through SNS mobile push, browsers through
+Web Push (RFC 8030/8291/8292, VAPID). Provider errors are translated here, where the call is
+made: ``GONE`` (forget the device), ``RETRY`` (throttled or a server error: try again later),
+``FAILED`` (a permanent refusal of this one notification)."""
+
+from __future__ import annotations
+
+import enum
+import logging
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+from chalicelib.push.devices import Device
+from chalicelib.push.notification import Notification, sns_message, webpush_payload, webpush_topic
+
+log = logging.getLogger(__name__)
+
+WEBPUSH_TTL_SECONDS = 24 * 3600
+
+
+class Sent(enum.Enum):
+    OK = "ok"
+    GONE = "gone"
+    RETRY = "retry"
+    FAILED = "failed"
+
+
+class PushUnavailable(Exception):
+    """A platform is not configured here (no SNS application, no VAPID key)."""
+
+
+class Provider(Protocol):
+    def enroll(self, device: Device) -> Device:
+        """Whatever the platform needs before it can send (an SNS endpoint); the device as kept."""
+
+    def send(self, device: Device, notification: Notification) -> Sent: ...
+
+    def forget(self, device: Device) -> None:
+        """Release what ``enroll`` made."""
+
+
+class SnsProvider:
+    """APNs or FCM through an SNS platform application: one platform endpoint per device."""
+
+    GONE_CODES = frozenset({"EndpointDisabled", "NotFound", "EndpointDisabledException", "NotFoundException"})
+    RETRY_CODES = frozenset({"Throttling", "ThrottlingException", "InternalError", "InternalErrorException"})
+
+    def __init__(self, client: Any, application_arn: str) -> None:
+        self._client = client
+        self._application_arn = application_arn
+
+    def enroll(self, device: Device) -> Device:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            arn = self._client.create_platform_endpoint(
+                PlatformApplicationArn=self._application_arn,
+                Token=device.token,
+                CustomUserData=device.device_id,
+            )["EndpointArn"]
+            # Re-registering a token SNS had disabled (the app reinstalled): enable it again.
+            self._client.set_endpoint_attributes(
+                EndpointArn=arn, Attributes={"Enabled": "true", "CustomUserData": device.device_id}
+            )
+        except (BotoCoreError, ClientError) as exc:
+            raise PushUnavailable(f"SNS refused the {device.platform} token: {exc}") from exc
+        return Device(**{**device.__dict__, "endpoint_arn": str(arn)})
+
+    def send(self, device: Device, notification: Notification) -> Sent:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        if not device.endpoint_arn:
+            return Sent.GONE
+        try:
+            self._client.publish(
+                TargetArn=device.endpoint_arn,
+                MessageStructure="json",
+                Message=sns_message(notification),
+                MessageAttributes={
+                    "AWS.SNS.MOBILE.APNS.COLLAPSE_ID": {
+                        "DataType": "String",
+                        "StringValue": notification.collapse_key[:64],
+                    },
+                    "AWS.SNS.MOBILE.APNS.PUSH_TYPE": {"DataType": "String", "StringValue": "alert"},
+                },
+            )
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code", "")
+            if code in self.GONE_CODES:
+                return Sent.GONE
+            if (
+                code in self.RETRY_CODES
+                or exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) >= 500
+            ):
+                return Sent.RETRY
+            log.warning("SNS refused a notification for %s: %s", device.device_id, exc)
+            return Sent.FAILED
+        except BotoCoreError as exc:
+            log.warning("SNS unreachable for %s: %s", device.device_id, exc)
+            return Sent.RETRY
+        return Sent.OK
+
+    def forget(self, device: Device) -> None:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        if device.endpoint_arn:
+            try:
+                self._client.delete_endpoint(EndpointArn=device.endpoint_arn)
+            except (BotoCoreError, ClientError) as exc:
+                log.warning("could not delete SNS endpoint of %s: %s", device.device_id, exc)
+
+
+class WebPushProvider:
+    """Web Push: the payload encrypted (aes128gcm) to the subscription's keys, VAPID-signed."""
+
+    def __init__(self, vapid_private_key: str, subject: str) -> None:
+        self._key = vapid_private_key
+        self._subject = subject
+
+    def enroll(self, device: Device) -> Device:
+        return device
+
+    def send(self, device: Device, notification: Notification) -> Sent:
+        from pywebpush import WebPushException, webpush
+
+        subscription = {"endpoint": device.token, "keys": {"p256dh": device.p256dh, "auth": device.auth}}
+        try:
+            webpush(
+                subscription_info=subscription,
+                data=webpush_payload(notification),
+                vapid_private_key=self._key,
+                vapid_claims={"sub": self._subject},
+                content_encoding="aes128gcm",
+                ttl=WEBPUSH_TTL_SECONDS,
+                headers={"Urgency": "high", "Topic": webpush_topic(notification.chat_id)},
+                timeout=10,
+            )
+        except WebPushException as exc:
+            status = exc.response.status_code if exc.response is not None else 0
+            if status in (404, 410):
+                return Sent.GONE
+            if status == 429 or status >= 500 or status == 0:
+                return Sent.RETRY
+            log.warning("push service refused a notification for %s: %s", device.device_id, exc)
+            return Sent.FAILED
+        except Exception as exc:  # network errors surface as requests' exceptions
+            log.warning("push service unreachable for %s: %s", device.device_id, exc)
+            return Sent.RETRY
+        return Sent.OK
+
+    def forget(self, device: Device) -> None:
+        pass  # nothing was made at registration
+
+
+class Providers:
+    """The provider of each platform; a platform without one is refused at registration."""
+
+    def __init__(self, by_platform: Mapping[str, Provider]) -> None:
+        self._by_platform = dict(by_platform)
+
+    def for_platform(self, platform: str) -> Provider:
+        provider = self._by_platform.get(platform)
+        if provider is None:
+            raise PushUnavailable(f"push to {platform} is not configured on this deployment")
+        return provider

@@ -74,6 +74,12 @@ def allowed(policy: dict, action: str, resource: str) -> bool:
     return False
 
 
+@pytest.fixture(scope="session")
+def recorded_calls(request: pytest.FixtureRequest, tmp_path_factory) -> list[tuple[str, str, str]]:
+    """Once per session, for both stages (run alone, recording takes the functional tier's time)."""
+    return _recorded_calls(request, tmp_path_factory.mktemp("calls"))
+
+
 def _recorded_calls(request: pytest.FixtureRequest, tmp_path: Path) -> list[tuple[str, str, str]]:
     from tests.conftest import APP_CALLS
 
@@ -88,24 +94,17 @@ def _recorded_calls(request: pytest.FixtureRequest, tmp_path: Path) -> list[tupl
         env={**os.environ, "CHAT_AWS_CALLS_OUT": str(out)},
         capture_output=True,
         text=True,
-        timeout=600,
+        timeout=1200,
     )
     assert done.returncode == 0, done.stdout[-3000:]
     return [tuple(c) for c in json.loads(out.read_text())]  # type: ignore[misc]
 
 
-def _queue_arn(stage: str, queue: str = "") -> str:
-    return f"arn:aws:sqs:{REGION}:{ACCOUNT}:{queue or stage_env(stage)['CHAT_FANOUT_QUEUE']}"
-
-
-def _stage_queue(target: str, stage: str) -> str:
-    """The stage's queue for a recorded SQS call. The recorder keys calls by table, and SQS calls
-    name none: those can only be the one queue the app knows, CHAT_FANOUT_QUEUE. A call that
-    names its queue (QueueName, or the last part of QueueUrl) is renamed like a table."""
-    name = target.rstrip("/").rpartition("/")[2]
-    if not name:
-        return _queue_arn(stage)
-    return _queue_arn(stage, stage_env(stage)["CHAT_TABLE_PREFIX"] + name.removeprefix(table_prefix()))
+def _queue_arn(stage: str) -> str:
+    """The stage's fan-out queue: the one queue the app knows (Settings.fanout_queue, from
+    CHAT_FANOUT_QUEUE). Every SQS call the suite records is on it (the functional tier gives
+    each test a fresh "test-fanout-N" in its place; the recorder keeps no queue name)."""
+    return f"arn:aws:sqs:{REGION}:{ACCOUNT}:{stage_env(stage)['CHAT_FANOUT_QUEUE']}"
 
 
 def _iam_requests(calls: list[tuple[str, str, str]], stage: str) -> set[tuple[str, str]]:
@@ -119,7 +118,7 @@ def _iam_requests(calls: list[tuple[str, str, str]], stage: str) -> set[tuple[st
             table = prefix + table.removeprefix(table_prefix())
             needed.add((f"dynamodb:{action}", f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{table}"))
         elif service == "sqs" and operation in SQS_ACTIONS:
-            needed.add((f"sqs:{SQS_ACTIONS[operation]}", _stage_queue(target, stage)))
+            needed.add((f"sqs:{SQS_ACTIONS[operation]}", _queue_arn(stage)))
         elif service == "execute-api" and operation == "PostToConnection":
             post = f"arn:aws:execute-api:{REGION}:{ACCOUNT}:{API}/{stage}/POST/@connections/abcDEF123="
             needed.add(("execute-api:ManageConnections", post))
@@ -136,9 +135,10 @@ def _iam_requests(calls: list[tuple[str, str, str]], stage: str) -> set[tuple[st
 
 
 @pytest.mark.after_suite
+@pytest.mark.timeout(1300)  # run alone, the first one records the functional tier in a subprocess
 @pytest.mark.parametrize("stage", STAGES)
-def test_policy_allows_every_recorded_call_and_no_other_dynamodb_action(request, tmp_path, stage):
-    calls = _recorded_calls(request, tmp_path)
+def test_policy_allows_every_recorded_call_and_no_other_table_or_queue_action(recorded_calls, stage):
+    calls = recorded_calls
     assert any(op == "TransactWriteItems" for _, op, _ in calls), "no sends were recorded"
     assert any(service == "ssm" for service, _, _ in calls), "the SSM secret read was not recorded"
     assert any(op == "SendMessageBatch" for service, op, _ in calls if service == "sqs"), (

@@ -32,3 +32,9 @@ def disconnect(event: WebsocketEvent) -> None:
 def fanout(event: SQSEvent) -> dict[str, Any]:
     """Posts the shards of a large chat's fan-out; reports failed records for redelivery."""
     return runtime.fanout_worker().handle(event.to_dict())
+
+
+@app.on_sqs_message(queue=config.push_queue_name(), batch_size=10)
+def push(event: SQSEvent) -> dict[str, Any]:
+    """Sends push notifications to offline members' devices; reports failed records for redelivery."""
+    return runtime.push_worker().handle(event.to_dict())

@@ -18,6 +18,8 @@ from chalicelib.frames import checked
 from chalicelib.model import ChatRecord, Membership, Message, Presence
 from chalicelib.model import Connection as ConnectionRecord
 from chalicelib.protocol import Request, frame
+from chalicelib.push.jobs import Notifier
+from chalicelib.push.providers import Providers
 from chalicelib.retry import Contention
 from chalicelib.storage import Store
 
@@ -51,9 +53,12 @@ class Context:
 
 
 class ActionBase:
-    def __init__(self, store: Store, contention: Contention | None = None) -> None:
+    def __init__(
+        self, store: Store, contention: Contention | None = None, notifier: Notifier | None = None
+    ) -> None:
         self.store = store
         self.contention = contention or Contention()
+        self.notifier = notifier or Notifier(None)
 
     # -- which chat, as whom
 
@@ -110,15 +115,25 @@ class ActionBase:
 class Actions:
     """Runs a request through the action that handles its type."""
 
-    def __init__(self, store: Store, contention: Contention | None = None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        contention: Contention | None = None,
+        notifier: Notifier | None = None,
+        providers: Providers | None = None,
+        allow_local_http: bool = False,
+    ) -> None:
         from chalicelib.chat_actions import ChatActions
+        from chalicelib.device_actions import DeviceActions
         from chalicelib.message_actions import MessageActions
 
-        self.chats = ChatActions(store, contention)
-        self.messages = MessageActions(store, contention)
+        self.chats = ChatActions(store, contention, notifier)
+        self.messages = MessageActions(store, contention, notifier)
+        self.devices = DeviceActions(store, providers or Providers({}), allow_local_http, contention)
         self._handlers: dict[type, Callable[[Context, Any], Outcome]] = {
             **self.chats.handlers(),
             **self.messages.handlers(),
+            **self.devices.handlers(),
         }
 
     @property
@@ -130,6 +145,7 @@ class Actions:
         """How long a write that lost a race keeps trying (tests set a fake clock here)."""
         self.chats.contention = value
         self.messages.contention = value
+        self.devices.contention = value
 
     def run(self, ctx: Context, request: Request) -> Outcome:
         handler = self._handlers.get(type(request))

@@ -45,6 +45,7 @@ from chalicelib.protocol import (
     ChatUpdate,
     frame,
 )
+from chalicelib.push.jobs import to_notify
 from chalicelib.storage import SeqConflict
 
 Plan = Callable[[ChatRecord, Roster], Change | None]
@@ -344,7 +345,9 @@ class ChatActions(ActionBase):
         added = set(change.added)
         removed = set(change.removed)
         audience = set(change.roster.joined()) | removed
-        presence = self.store.presence(audience)
+        reach = self.store.reach(audience)
+        self.notifier.notify(to_notify(reach, added, chat.chat_id), chat, change.message, ctx.connection.name)
+        presence = {user: r.connections for user, r in reach.items()}
         welcome = checked(frame("chat:added", chat=chat_view(chat, Membership(joined_seq=chat.last_seq))))
         farewell = checked(frame("chat:removed", chat_id=chat.chat_id))
         posts: list[Post] = []

@@ -11,6 +11,13 @@
 | CHAT_FANOUT_QUEUE            | SQS queue (name) of fan-out shards; unset: every post inline    |
 | CHAT_FANOUT_THRESHOLD        | more recipient connections than this go through the queue (100) |
 | CHAT_FANOUT_SHARD_SIZE       | connections per queued shard (50)                               |
+| CHAT_PUSH_QUEUE              | SQS queue (name) of push jobs; unset: no push notifications     |
+| CHAT_SNS_APNS_APP_ARN        | SNS platform application for APNs (unset: apns refused)         |
+| CHAT_SNS_FCM_APP_ARN         | SNS platform application for FCM (unset: fcm refused)           |
+| CHAT_VAPID_PRIVATE_KEY       | Web Push VAPID private key, base64url (local runs, tests)       |
+| CHAT_VAPID_PRIVATE_KEY_PARAM | SSM parameter holding it (deployments); neither: webpush refused |
+| CHAT_VAPID_SUBJECT           | VAPID ``sub`` claim: mailto: or https: of the operator          |
+| CHAT_PUSH_ALLOW_LOCAL_HTTP   | "1": Web Push endpoints may be http on 127.0.0.1 (local stack)  |
 | AWS_REGION / AWS_DEFAULT_REGION | region of the tables and the API                             |
 """
 
@@ -22,6 +29,7 @@ from dataclasses import dataclass
 DEFAULT_TABLE_PREFIX = "chat-dev"
 DEFAULT_REGION = "us-east-1"
 DEFAULT_FANOUT_QUEUE = "chat-dev-fanout"
+DEFAULT_PUSH_QUEUE = "chat-dev-push"
 
 
 def region() -> str:
@@ -38,6 +46,11 @@ def fanout_queue_name() -> str:
     return os.environ.get("CHAT_FANOUT_QUEUE") or DEFAULT_FANOUT_QUEUE
 
 
+def push_queue_name() -> str:
+    """The queue the push worker consumes (read at import, as ``fanout_queue_name``)."""
+    return os.environ.get("CHAT_PUSH_QUEUE") or DEFAULT_PUSH_QUEUE
+
+
 @dataclass(frozen=True)
 class Settings:
     region: str
@@ -49,6 +62,13 @@ class Settings:
     fanout_queue: str | None = None
     fanout_threshold: int = 100
     fanout_shard_size: int = 50
+    push_queue: str | None = None
+    sns_apns_app_arn: str | None = None
+    sns_fcm_app_arn: str | None = None
+    vapid_private_key: str | None = None
+    vapid_private_key_param: str | None = None
+    vapid_subject: str = "mailto:admin@example.com"
+    push_allow_local_http: bool = False
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -64,4 +84,11 @@ class Settings:
             fanout_queue=env.get("CHAT_FANOUT_QUEUE") or None,
             fanout_threshold=int(env.get("CHAT_FANOUT_THRESHOLD", "100")),
             fanout_shard_size=max(1, int(env.get("CHAT_FANOUT_SHARD_SIZE", "50"))),
+            push_queue=env.get("CHAT_PUSH_QUEUE") or None,
+            sns_apns_app_arn=env.get("CHAT_SNS_APNS_APP_ARN") or None,
+            sns_fcm_app_arn=env.get("CHAT_SNS_FCM_APP_ARN") or None,
+            vapid_private_key=env.get("CHAT_VAPID_PRIVATE_KEY") or None,
+            vapid_private_key_param=env.get("CHAT_VAPID_PRIVATE_KEY_PARAM") or None,
+            vapid_subject=env.get("CHAT_VAPID_SUBJECT") or "mailto:admin@example.com",
+            push_allow_local_http=env.get("CHAT_PUSH_ALLOW_LOCAL_HTTP") == "1",
         )

@@ -14,23 +14,20 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 from chalicelib.delivery import Delivery
+from chalicelib.queues import Queue
 
 log = logging.getLogger(__name__)
 
 Post = tuple[str, bytes]
 SHARD_VERSION = 1
-SQS_BATCH_ENTRIES = 10
-SQS_BATCH_BYTES = 256 * 1024  # one message, and the whole SendMessageBatch request
 
 
-class ShardQueue(Protocol):
-    def send(self, bodies: Sequence[str]) -> list[int]:
-        """Queue the bodies; return the indexes of those that could not be queued."""
+ShardQueue = Queue
 
 
 @dataclass(frozen=True)
@@ -74,21 +71,6 @@ def make_shards(endpoint: str, posts: Sequence[Post], shard_size: int) -> list[S
         pairs = tuple((cid, frames.setdefault(data, len(frames))) for cid, data in chunk)
         shards.append(Shard(endpoint=endpoint, frames=tuple(frames), posts=pairs))
     return shards
-
-
-def batches(bodies: Sequence[str]) -> Iterator[list[int]]:
-    """Group bodies (by index) into SendMessageBatch calls: at most 10 entries and 256 KiB each."""
-    batch: list[int] = []
-    size = 0
-    for index, body in enumerate(bodies):
-        length = len(body.encode("utf-8"))
-        if batch and (len(batch) == SQS_BATCH_ENTRIES or size + length > SQS_BATCH_BYTES):
-            yield batch
-            batch, size = [], 0
-        batch.append(index)
-        size += length
-    if batch:
-        yield batch
 
 
 class Fanout:
@@ -139,41 +121,3 @@ class FanoutWorker:
                 log.exception("fan-out record %s failed; SQS will redeliver it", message_id)
                 failures.append({"itemIdentifier": message_id})
         return {"batchItemFailures": failures}
-
-
-class SqsShardQueue:
-    """``ShardQueue`` on SQS: the queue URL is resolved once, by name, on first use."""
-
-    def __init__(self, client: Any, queue_name: str) -> None:
-        self._client = client
-        self._name = queue_name
-        self._url: str | None = None
-
-    def _queue_url(self) -> str:
-        if self._url is None:
-            self._url = str(self._client.get_queue_url(QueueName=self._name)["QueueUrl"])
-        return self._url
-
-    def send(self, bodies: Sequence[str]) -> list[int]:
-        from botocore.exceptions import BotoCoreError, ClientError
-
-        unsent: list[int] = []
-        for batch in batches(bodies):
-            try:
-                unsent += self._send_batch([(i, bodies[i]) for i in batch])
-            except (BotoCoreError, ClientError, KeyError) as exc:
-                log.warning("SendMessageBatch failed: %s", exc)
-                unsent += batch
-        return unsent
-
-    def _send_batch(self, batch: list[tuple[int, str]]) -> list[int]:
-        """Send one batch, once more for entries SQS refused; the indexes still refused."""
-        url = self._queue_url()
-        pending = dict(batch)
-        for _ in range(2):
-            entries = [{"Id": str(i), "MessageBody": body} for i, body in pending.items()]
-            result = self._client.send_message_batch(QueueUrl=url, Entries=entries)
-            pending = {int(f["Id"]): pending[int(f["Id"])] for f in result.get("Failed") or []}
-            if not pending:
-                break
-        return sorted(pending)

@@ -10,6 +10,7 @@ from chalicelib.actions import ActionBase, Context, Outcome, Post
 from chalicelib.errors import Forbidden, Unavailable
 from chalicelib.model import ChatRecord, Membership, Message
 from chalicelib.protocol import MessageSend, Receipt, Typing, frame
+from chalicelib.push.jobs import to_notify
 from chalicelib.storage import SeqConflict
 
 
@@ -56,9 +57,18 @@ class MessageActions(ActionBase):
         )
         if stored.duplicate:
             return Outcome(ack)
-        return Outcome(
-            ack, lambda: self._message_posts(self._connections(members), message, ctx.connection_id)
-        )
+        return Outcome(ack, lambda: self._deliver(ctx, chat, members, message))
+
+    def _deliver(
+        self, ctx: Context, chat: ChatRecord, members: tuple[str, ...], message: Message
+    ) -> list[Post]:
+        """A frame to every connection but the sender's; a push job for each other member who
+        is offline with a device (decided from the same presence read: no extra request)."""
+        reach = self.store.reach(members)
+        others = [m for m in members if m != ctx.user_id]
+        self.notifier.notify(to_notify(reach, others, chat.chat_id), chat, message, ctx.connection.name)
+        connections = [p for r in reach.values() for p in r.connections]
+        return self._message_posts(connections, message, ctx.connection_id)
 
     def receipt(self, ctx: Context, r: Receipt) -> Outcome:
         chat, membership = self._member_chat(ctx, r.chat_id)

@@ -4,22 +4,50 @@ environment somewhere) before any AWS client exists."""
 from __future__ import annotations
 
 import functools
+import logging
+from collections.abc import Callable
+from typing import Any
 
 from chalicelib.config import Settings
 from chalicelib.delivery import Delivery, boto3_client_factory
-from chalicelib.fanout import Fanout, FanoutWorker, ShardQueue, SqsShardQueue
-from chalicelib.secret import JwtSecret
+from chalicelib.fanout import Fanout, FanoutWorker
+from chalicelib.push.devices import Device
+from chalicelib.push.jobs import Notifier
+from chalicelib.push.notification import Notification
+from chalicelib.push.providers import Provider, Providers, SnsProvider, WebPushProvider
+from chalicelib.push.worker import PushWorker
+from chalicelib.queues import Queue, SqsQueue
+from chalicelib.secret import JwtSecret, vapid_key
 from chalicelib.service import ChatService
 
 _override: ChatService | None = None
+_push_sink: Callable[[Device, Notification], None] | None = None
+log = logging.getLogger(__name__)
 
 
-def _shard_queue(settings: Settings) -> ShardQueue | None:
-    if not settings.fanout_queue:
-        return None
+@functools.lru_cache(maxsize=4)
+def _client(service: str, region: str) -> Any:
     import boto3
 
-    return SqsShardQueue(boto3.client("sqs", region_name=settings.region), settings.fanout_queue)
+    return boto3.client(service, region_name=region)
+
+
+def _queue(settings: Settings, name: str | None) -> Queue | None:
+    return SqsQueue(_client("sqs", settings.region), name) if name else None
+
+
+def _providers(settings: Settings) -> Providers:
+    """The push providers this deployment is configured for; other platforms are refused."""
+    sns = functools.partial(_client, "sns", settings.region)
+    by_platform: dict[str, Provider] = {}
+    if settings.sns_apns_app_arn:
+        by_platform["apns"] = SnsProvider(sns, settings.sns_apns_app_arn)
+    if settings.sns_fcm_app_arn:
+        by_platform["fcm"] = SnsProvider(sns, settings.sns_fcm_app_arn)
+    key = vapid_key(settings)
+    if key.configured:
+        by_platform["webpush"] = WebPushProvider(key.get, settings.vapid_subject)
+    return Providers(by_platform)
 
 
 @functools.lru_cache(maxsize=1)
@@ -31,8 +59,14 @@ def _default_service() -> ChatService:
         boto3_client_factory(settings.region, settings.fanout_concurrency),
         settings.fanout_concurrency,
     )
-    fanout = Fanout(delivery, _shard_queue(settings), settings.fanout_threshold, settings.fanout_shard_size)
-    return ChatService(DynamoStore(), fanout, JwtSecret(settings), settings)
+    fanout = Fanout(
+        delivery,
+        _queue(settings, settings.fanout_queue),
+        settings.fanout_threshold,
+        settings.fanout_shard_size,
+    )
+    notifier = Notifier(_queue(settings, settings.push_queue))
+    return ChatService(DynamoStore(), fanout, JwtSecret(settings), settings, notifier, _providers(settings))
 
 
 def service() -> ChatService:
@@ -43,6 +77,23 @@ def fanout_worker() -> FanoutWorker:
     """The fan-out Lambda's worker, over the same delivery and storage as the service."""
     current = service()
     return FanoutWorker(current.fanout.delivery, current.forget)
+
+
+def push_worker() -> PushWorker:
+    """The push Lambda's worker, over the same storage and providers as the service."""
+    current = service()
+    return PushWorker(current.store, current.actions.devices.providers, _push_sink or _log_push)
+
+
+def _log_push(device: Device, notification: Notification) -> None:
+    log.info("pushed %s seq %d to %s", notification.chat_id, notification.seq, device.device_id)
+
+
+def use_push_sink(sink: Callable[[Device, Notification], None] | None) -> None:
+    """Also hand every notification a provider accepted to ``sink`` (the local stack's record
+    of what its emulated providers accepted); None restores logging only."""
+    global _push_sink
+    _push_sink = sink
 
 
 def use_service(replacement: ChatService | None) -> None:

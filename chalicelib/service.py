@@ -22,6 +22,8 @@ from chalicelib.fanout import Fanout
 from chalicelib.frames import checked
 from chalicelib.model import Connection
 from chalicelib.protocol import FrameError, Ping, error_frame, frame, parse_request
+from chalicelib.push.jobs import Notifier
+from chalicelib.push.providers import Providers
 from chalicelib.secret import JwtSecret, SecretUnavailable
 from chalicelib.storage import Store
 from chalicelib.wsevent import WsEvent
@@ -30,12 +32,22 @@ log = logging.getLogger(__name__)
 
 
 class ChatService:
-    def __init__(self, store: Store, fanout: Fanout, secret: JwtSecret, settings: Settings) -> None:
+    def __init__(
+        self,
+        store: Store,
+        fanout: Fanout,
+        secret: JwtSecret,
+        settings: Settings,
+        notifier: Notifier | None = None,
+        providers: Providers | None = None,
+    ) -> None:
         self.store = store
         self.fanout = fanout
         self.secret = secret
         self.settings = settings
-        self.actions = Actions(store)
+        self.actions = Actions(
+            store, notifier=notifier, providers=providers, allow_local_http=settings.push_allow_local_http
+        )
 
     # ------------------------------------------------------------ $connect / $disconnect
 

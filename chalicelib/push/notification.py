@@ -59,7 +59,8 @@ def build(
     if preview:
         title = chat_title if group and chat_title else sender
         text = str(message["text"])
-        body = cut(f"{sender}: {text}" if group else text)
+        system = message.get("kind") == "system"  # "alice added carol" names its sender already
+        body = cut(f"{sender}: {text}" if group and not system else text)
     else:
         title = chat_title if group and chat_title else PRIVATE_BODY
         body = PRIVATE_BODY

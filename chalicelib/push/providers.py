@@ -7,13 +7,16 @@ from __future__ import annotations
 
 import enum
 import logging
-from collections.abc import Mapping
+import re
+from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
 from chalicelib.push.devices import Device
 from chalicelib.push.notification import Notification, sns_message, webpush_payload, webpush_topic
 
 log = logging.getLogger(__name__)
+
+EXISTING_ENDPOINT = re.compile(r"Endpoint (arn:aws[\w-]*:sns:\S+) already exists with the same [Tt]oken")
 
 WEBPUSH_TTL_SECONDS = 24 * 3600
 
@@ -45,22 +48,37 @@ class SnsProvider:
     GONE_CODES = frozenset({"EndpointDisabled", "NotFound", "EndpointDisabledException", "NotFoundException"})
     RETRY_CODES = frozenset({"Throttling", "ThrottlingException", "InternalError", "InternalErrorException"})
 
-    def __init__(self, client: Any, application_arn: str) -> None:
-        self._client = client
+    def __init__(self, client: Callable[[], Any], application_arn: str) -> None:
+        self._client_of = client  # made on first use: registering and sending are rare
         self._application_arn = application_arn
 
+    @property
+    def _client(self) -> Any:
+        return self._client_of()
+
     def enroll(self, device: Device) -> Device:
+        """The device's SNS endpoint, created or taken over, enabled, tagged with its device id
+        (AWS's token management pattern: SNS refuses to create a second endpoint for a token
+        whose attributes differ, and names the existing one)."""
         from botocore.exceptions import BotoCoreError, ClientError
 
+        attributes = {"Enabled": "true", "CustomUserData": device.device_id}
         try:
-            arn = self._client.create_platform_endpoint(
-                PlatformApplicationArn=self._application_arn,
-                Token=device.token,
-                CustomUserData=device.device_id,
-            )["EndpointArn"]
-            # Re-registering a token SNS had disabled (the app reinstalled): enable it again.
+            try:
+                arn = self._client.create_platform_endpoint(
+                    PlatformApplicationArn=self._application_arn,
+                    Token=device.token,
+                    CustomUserData=device.device_id,
+                    Attributes={"Enabled": "true"},
+                )["EndpointArn"]
+            except ClientError as exc:
+                found = EXISTING_ENDPOINT.search(exc.response.get("Error", {}).get("Message", ""))
+                if found is None:
+                    raise
+                arn = found.group(1)
+            # Re-registering a token SNS had disabled (the app reinstalled) enables it again.
             self._client.set_endpoint_attributes(
-                EndpointArn=arn, Attributes={"Enabled": "true", "CustomUserData": device.device_id}
+                EndpointArn=arn, Attributes={**attributes, "Token": device.token}
             )
         except (BotoCoreError, ClientError) as exc:
             raise PushUnavailable(f"SNS refused the {device.platform} token: {exc}") from exc
@@ -113,8 +131,8 @@ class SnsProvider:
 class WebPushProvider:
     """Web Push: the payload encrypted (aes128gcm) to the subscription's keys, VAPID-signed."""
 
-    def __init__(self, vapid_private_key: str, subject: str) -> None:
-        self._key = vapid_private_key
+    def __init__(self, vapid_private_key: Callable[[], str], subject: str) -> None:
+        self._key = vapid_private_key  # read on first send (from SSM in a deployment)
         self._subject = subject
 
     def enroll(self, device: Device) -> Device:
@@ -128,7 +146,7 @@ class WebPushProvider:
             webpush(
                 subscription_info=subscription,
                 data=webpush_payload(notification),
-                vapid_private_key=self._key,
+                vapid_private_key=self._key(),
                 vapid_claims={"sub": self._subject},
                 content_encoding="aes128gcm",
                 ttl=WEBPUSH_TTL_SECONDS,
@@ -163,3 +181,9 @@ class Providers:
         if provider is None:
             raise PushUnavailable(f"push to {platform} is not configured on this deployment")
         return provider
+
+    def forget(self, device: Device) -> None:
+        """Release what the device's provider made for it, if that provider is configured."""
+        provider = self._by_platform.get(device.platform)
+        if provider is not None:
+            provider.forget(device)

@@ -2,21 +2,27 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 
 import pytest
 from moto import mock_aws
 
+import app as chalice_app
 from chalicelib import runtime
 from chalicelib.config import Settings
 from chalicelib.delivery import Delivery
-from chalicelib.fanout import Fanout, ShardQueue, SqsShardQueue
+from chalicelib.fanout import Fanout
+from chalicelib.push.jobs import Notifier
+from chalicelib.push.providers import Providers, SnsProvider, WebPushProvider
+from chalicelib.queues import Queue, SqsQueue
 from chalicelib.secret import JwtSecret
 from chalicelib.service import ChatService
 from chalicelib.storage.dynamo import DynamoStore
-from chalicelib.storage.tables import ALL_MODELS, create_tables
+from chalicelib.storage.tables import ALL_MODELS, PUSH_MODELS, create_tables
 from chatlocal.moto_atomic import serialize_dynamodb_requests
 from tests.functional.harness import FakeManagementApi, Harness
+from tests.functional.webpush_receiver import b64url
 
 serialize_dynamodb_requests()
 
@@ -29,7 +35,7 @@ def moto_aws():
 
 @pytest.fixture
 def tables(moto_aws):
-    for model in ALL_MODELS:
+    for model in (*ALL_MODELS, *PUSH_MODELS):
         if model.exists():
             model.delete_table()
     create_tables()
@@ -37,11 +43,15 @@ def tables(moto_aws):
 
 
 def build_service(
-    api: FakeManagementApi, concurrency: int = 32, queue: ShardQueue | None = None
+    api: FakeManagementApi,
+    concurrency: int = 32,
+    queue: Queue | None = None,
+    notifier: Notifier | None = None,
+    providers: Providers | None = None,
 ) -> ChatService:
-    settings = Settings.from_env()
+    settings = dataclasses.replace(Settings.from_env(), push_allow_local_http=True)
     fanout = Fanout(Delivery(api.client_for, concurrency), queue, threshold=100, shard_size=50)
-    return ChatService(DynamoStore(), fanout, JwtSecret(settings), settings)
+    return ChatService(DynamoStore(), fanout, JwtSecret(settings), settings, notifier, providers)
 
 
 @pytest.fixture
@@ -68,6 +78,75 @@ def sharded(tables, api):
     sqs = boto3.client("sqs", region_name="us-east-1")
     name = f"test-fanout-{next(_queues)}"  # a fresh queue per test: nothing left over
     url = sqs.create_queue(QueueName=name)["QueueUrl"]
-    runtime.use_service(build_service(api, queue=SqsShardQueue(sqs, name)))
+    runtime.use_service(build_service(api, queue=SqsQueue(sqs, name)))
     yield Harness(api, sqs=sqs, queue_url=url)
+    runtime.use_service(None)
+
+
+@dataclasses.dataclass
+class PushWorld:
+    """Push configured as in a deployment, on moto: SNS platform applications for APNs and FCM,
+    a VAPID key for Web Push, the push queue; ``sent`` is what providers accepted."""
+
+    harness: Harness
+    sns: object
+    apps: dict[str, str]
+    sent: list = dataclasses.field(default_factory=list)
+
+    handler = staticmethod(chalice_app.push)
+
+    def drain(self) -> int:
+        return self.harness.drain_queue(self.harness.push_queue_url, chalice_app.push)
+
+    def make_visible(self) -> None:
+        """Everything received but not deleted comes back now (its visibility timeout over)."""
+        from moto.core import DEFAULT_ACCOUNT_ID
+        from moto.sqs.models import sqs_backends
+
+        queue_name = self.harness.push_queue_url.rsplit("/", 1)[-1]
+        queue = sqs_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].queues[queue_name]
+        for message in queue._messages:
+            message.change_visibility(0)
+
+    def sns_messages(self, endpoint_arn: str) -> list[str]:
+        """What SNS accepted for a platform endpoint (moto keeps it)."""
+        from moto.core import DEFAULT_ACCOUNT_ID
+        from moto.sns.models import sns_backends
+
+        return list(
+            sns_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].platform_endpoints[endpoint_arn].messages.values()
+        )
+
+
+@pytest.fixture
+def push(tables, api):
+    import boto3
+    from py_vapid import Vapid
+
+    sqs = boto3.client("sqs", region_name="us-east-1")
+    sns = boto3.client("sns", region_name="us-east-1")
+    name = f"test-push-{next(_queues)}"
+    url = sqs.create_queue(QueueName=name)["QueueUrl"]
+    apps = {
+        platform: sns.create_platform_application(
+            Name=f"test-{platform}-{name}", Platform=kind, Attributes={"PlatformCredential": "x"}
+        )["PlatformApplicationArn"]
+        for platform, kind in (("apns", "APNS"), ("fcm", "GCM"))
+    }
+    vapid = Vapid()
+    vapid.generate_keys()
+    key = b64url(vapid.private_key.private_numbers().private_value.to_bytes(32, "big"))
+    providers = Providers(
+        {
+            "apns": SnsProvider(lambda: sns, apps["apns"]),
+            "fcm": SnsProvider(lambda: sns, apps["fcm"]),
+            "webpush": WebPushProvider(lambda: key, "mailto:ops@example.com"),
+        }
+    )
+    service = build_service(api, notifier=Notifier(SqsQueue(sqs, name)), providers=providers)
+    runtime.use_service(service)
+    world = PushWorld(Harness(api, sqs=sqs, push_queue_url=url), sns, apps)
+    runtime.use_push_sink(lambda device, notification: world.sent.append((device, notification)))
+    yield world
+    runtime.use_push_sink(None)
     runtime.use_service(None)

@@ -164,19 +164,27 @@ class Client:
 
 
 class Harness:
-    def __init__(self, api: FakeManagementApi, sqs: Any = None, queue_url: str = "") -> None:
+    def __init__(
+        self, api: FakeManagementApi, sqs: Any = None, queue_url: str = "", push_queue_url: str = ""
+    ) -> None:
         self.api = api
         self.sqs = sqs
         self.queue_url = queue_url
+        self.push_queue_url = push_queue_url
         self.fanout_results: list[dict] = []
 
     def drain_fanout(self) -> int:
-        """Run the fan-out worker over every queued shard, as Lambda's SQS event source does
-        (batches of 5); returns how many shards ran."""
+        """Run the fan-out worker over every queued shard; returns how many shards ran."""
+        return self.drain_queue(self.queue_url, chalice_app.fanout)
+
+    def drain_queue(self, queue_url: str, handler: Any, batch: int = 5, delete: bool = True) -> int:
+        """Run an SQS-triggered Lambda over everything queued, as Lambda's event source mapping
+        does: batches, partial failures left in the queue (``delete=False``: a crash after the
+        batch, so all of it comes again). Returns how many records ran."""
         ran = 0
         while True:
             received = self.sqs.receive_message(
-                QueueUrl=self.queue_url, MaxNumberOfMessages=5, AttributeNames=["All"]
+                QueueUrl=queue_url, MaxNumberOfMessages=batch, AttributeNames=["All"]
             ).get("Messages", [])
             if not received:
                 return ran
@@ -196,13 +204,21 @@ class Harness:
                     for m in received
                 ]
             }
-            result = chalice_app.fanout(event, None)
+            result = handler(event, None)
             self.fanout_results.append(result)
             failed = {f["itemIdentifier"] for f in result["batchItemFailures"]}
+            ran += len(received)
+            if not delete:
+                return ran
             for m in received:
                 if m["MessageId"] not in failed:
-                    self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=m["ReceiptHandle"])
-            ran += len(received)
+                    self.sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=m["ReceiptHandle"])
+                else:
+                    self.sqs.change_message_visibility(
+                        QueueUrl=queue_url, ReceiptHandle=m["ReceiptHandle"], VisibilityTimeout=0
+                    )
+            if failed:
+                return ran
 
     def call(self, route_key: str, connection_id: str, body: Any = None, query: dict | None = None) -> Any:
         handler = {
@@ -212,9 +228,14 @@ class Harness:
         }[route_key]
         return handler(ws_event(route_key, connection_id, body, query), None)
 
-    def connect(self, user_id: str, token: str | None = None) -> Client:
+    def store_devices(self, user_id: str) -> list:
+        from chalicelib.storage.dynamo import DynamoStore
+
+        return DynamoStore().devices_of(user_id)
+
+    def connect(self, user_id: str, token: str | None = None, name: str | None = None) -> Client:
         connection_id = f"conn{next(_ids)}="
-        token = token if token is not None else issue_token(user_id, SECRET)
+        token = token if token is not None else issue_token(user_id, SECRET, name=name)
         response = self.call("$connect", connection_id, query={"token": token})
         assert response["statusCode"] == 200, response
         return Client(self, user_id, connection_id)

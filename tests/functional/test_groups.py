@@ -201,3 +201,14 @@ def test_member_limit_counts_distinct_users(harness):
     assert a.send("chat.add", chat_id=chat["chat_id"], members=["one-more"])["code"] == "too_large"
     members = a.send("chat.members", chat_id=chat["chat_id"])
     assert len(members["members"]) == 1000 and members["members"] == sorted(members["members"])
+
+
+def test_the_last_member_leaving_empties_the_roster(harness):
+    a = harness.connect("alice")
+    chat_id = harness.chat(a)
+    assert a.send("chat.leave", chat_id=chat_id)["event"] == "chat:left"
+    from chalicelib.storage.tables import ChatMembersItem
+
+    assert list(ChatMembersItem.query(chat_id)) == []  # the empty page is deleted, not kept empty
+    assert a.send("chat.list")["chats"] == []
+    assert a.send("chat.open", chat_id=chat_id)["code"] == "forbidden"

@@ -6,14 +6,8 @@ import json
 
 import pytest
 
-from chalicelib.fanout import (
-    SQS_BATCH_BYTES,
-    Fanout,
-    FanoutWorker,
-    Shard,
-    batches,
-    make_shards,
-)
+from chalicelib.fanout import Fanout, FanoutWorker, Shard, make_shards
+from chalicelib.queues import SQS_BATCH_BYTES, batches
 
 
 class RecordingDelivery:

@@ -1,0 +1,86 @@
+"""The push worker Lambda: for each job, the member's devices, their badge, one notification per
+device, each sent at most once however often SQS delivers the job."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from chalicelib.push.devices import Device
+from chalicelib.push.jobs import PushJob
+from chalicelib.push.notification import Notification, build
+from chalicelib.push.providers import Providers, PushUnavailable, Sent
+from chalicelib.storage import Store
+
+log = logging.getLogger(__name__)
+
+Sink = Callable[[Device, Notification], None]
+
+
+class PushWorker:
+    def __init__(self, store: Store, providers: Providers, on_sent: Sink) -> None:
+        self.store = store
+        self.providers = providers
+        self.on_sent = on_sent
+
+    def handle(self, event: Mapping[str, Any]) -> dict[str, list[dict[str, str]]]:
+        """Lambda's SQS event in, its partial batch response out: a job whose sends may succeed
+        later (throttling, a server error, storage trouble) is reported for redelivery."""
+        failures = []
+        for record in event.get("Records") or []:
+            message_id = str(record.get("messageId", ""))
+            try:
+                job = PushJob.from_json(str(record.get("body", "")))
+            except (ValueError, KeyError, TypeError):
+                log.error("dropping a malformed push job %s", message_id)  # retrying cannot help
+                continue
+            try:
+                done = self.run(job)
+            except Exception:
+                log.exception("push job %s failed; SQS will redeliver it", message_id)
+                done = False
+            if not done:
+                failures.append({"itemIdentifier": message_id})
+        return {"batchItemFailures": failures}
+
+    def run(self, job: PushJob) -> bool:
+        """Notify every device of the job's user; False if some send should be retried."""
+        devices = self.store.devices_of(job.user_id)
+        if not devices:
+            return True
+        badge = self.store.badge(job.user_id)
+        complete = True
+        for device in devices:
+            key = f"{job.chat_id}|{job.seq}|{device.device_id}"
+            if not self.store.claim_push(key):
+                continue  # sent by an earlier delivery of this job
+            notification = build(
+                job.message, job.chat_title, job.chat_kind, job.sender_name, badge, device.preview
+            )
+            try:
+                result = self._send(device, notification)
+            except Exception:
+                self.store.release_push(key)  # not sent: the redelivered job may send it
+                raise
+            if result is Sent.OK:
+                self.on_sent(device, notification)
+            elif result is Sent.GONE:
+                self.forget(device)
+            elif result is Sent.RETRY:
+                self.store.release_push(key)
+                complete = False
+        return complete
+
+    def _send(self, device: Device, notification: Notification) -> Sent:
+        try:
+            return self.providers.for_platform(device.platform).send(device, notification)
+        except PushUnavailable as exc:
+            log.error("cannot push to %s: %s", device.device_id, exc)
+            return Sent.FAILED
+
+    def forget(self, device: Device) -> None:
+        """The provider says the device is gone: it leaves device.list and is not tried again."""
+        log.info("forgetting device %s of %s: the provider reports it gone", device.device_id, device.user_id)
+        self.store.remove_device(device)
+        self.providers.forget(device)

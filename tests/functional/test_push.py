@@ -1,0 +1,341 @@
+"""Push notifications for members with no live connection (PROTOCOL v2, "Devices and push").
+
+Providers run on moto (SNS mobile push) and on a real HTTP endpoint on 127.0.0.1 (Web Push,
+encrypted and VAPID-signed, decrypted here with the subscription's private key)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from chalicelib.storage.tables import PresenceItem
+from tests.functional.webpush_receiver import Receiver
+
+
+def register(client, platform="apns", token=None, **fields):
+    body = {"platform": platform, **fields}
+    if platform != "webpush":
+        body["token"] = token or f"{client.user_id}-{platform}-token"
+    reply = client.send("device.register", **body)
+    assert reply["event"] == "device:registered", reply
+    return reply["device"]
+
+
+def offline_member_with_devices(push, name="bob", **apns):
+    """bob registers an iPhone and an Android phone, then disconnects."""
+    b = push.harness.connect(name)
+    register(b, "apns", f"{name}-iphone", **apns)
+    register(b, "fcm", f"{name}-pixel")
+    b.disconnect()
+    return b
+
+
+def notifications_for(push, user):
+    return [(d, n) for d, n in push.sent if d.user_id == user]
+
+
+def test_offline_member_gets_one_notification_per_device_with_the_contract_fields(push):
+    a = push.harness.connect("alice", name="Alice A.")
+    offline_member_with_devices(push)
+    chat_id = push.harness.chat(a, "bob", title="Weekend")
+    ack = a.send("message.send", chat_id=chat_id, client_msg_id="k1", text="hello bob " * 20)
+    assert push.drain() == 1
+    sent = notifications_for(push, "bob")
+    assert sorted(d.platform for d, _ in sent) == ["apns", "fcm"]
+    for _, n in sent:
+        assert n.to_wire() == {
+            "chat_id": chat_id,
+            "seq": 1,
+            "message_id": ack["message_id"],
+            "title": "Weekend",
+            "body": ("Alice A.: " + "hello bob " * 20)[:119] + "…",
+            "badge": 1,
+            "collapse_key": chat_id,
+            "sender_id": "alice",
+        }
+        assert len(n.body) == 120
+    endpoint = next(d for d, _ in sent if d.platform == "apns").endpoint_arn
+    published = push.sns_messages(endpoint)[-1]
+    apns = json.loads(json.loads(published)["APNS"])
+    assert apns["aps"]["alert"] == {"title": "Weekend", "body": sent[0][1].body}
+    assert apns["aps"]["thread-id"] == chat_id and apns["aps"]["badge"] == 1
+
+
+def test_direct_chat_title_is_the_senders_name_and_body_has_no_prefix(push):
+    a = push.harness.connect("alice", name="Alice A.")
+    offline_member_with_devices(push)
+    chat_id = a.send("chat.create", members=["bob"], direct=True)["chat"]["chat_id"]
+    a.send("message.send", chat_id=chat_id, client_msg_id="k1", text="hi")
+    push.drain()
+    [(_, n), _] = notifications_for(push, "bob")
+    assert (n.title, n.body) == ("Alice A.", "hi")
+
+
+def test_member_with_a_live_connection_gets_no_push(push):
+    a = push.harness.connect("alice")
+    offline_member_with_devices(push)
+    push.harness.connect("bob")  # back online on a laptop
+    chat_id = push.harness.chat(a, "bob")
+    a.send("message.send", chat_id=chat_id, client_msg_id="k1", text="hi")
+    assert push.drain() == 0 and push.sent == []
+
+
+def test_the_sender_and_members_without_devices_cost_no_job(push, aws_calls):
+    a = push.harness.connect("alice")
+    register(a, "fcm")
+    a.disconnect()
+    a2 = push.harness.connect("alice")  # alice online again, sends to carol who has no device
+    chat_id = push.harness.chat(a2, "carol")
+    mark = aws_calls.mark()
+    a2.send("message.send", chat_id=chat_id, client_msg_id="k1", text="hi")
+    assert [c for c in aws_calls.since(mark, service="sqs")] == []
+    assert push.drain() == 0
+
+
+def test_muted_chat_gets_no_push_and_leaves_the_badge(push):
+    a = push.harness.connect("alice")
+    b = push.harness.connect("bob")
+    loud = push.harness.chat(a, "bob", title="loud")
+    quiet = push.harness.chat(a, "bob", title="quiet")
+    assert b.send("chat.mute", chat_id=quiet, muted=True) == {
+        "event": "chat:muted",
+        "req": b.last_req,
+        "chat_id": quiet,
+        "muted": True,
+    }
+    assert {c["title"]: c["muted"] for c in b.send("chat.list")["chats"]} == {"loud": False, "quiet": True}
+    register(b, "apns")
+    b.disconnect()
+    for i in range(3):
+        a.send("message.send", chat_id=quiet, client_msg_id=f"q{i}", text="shh")
+    a.send("message.send", chat_id=loud, client_msg_id="l1", text="hey")
+    assert push.drain() == 1
+    [(_, n)] = notifications_for(push, "bob")
+    assert n.chat_id == loud and n.badge == 1  # the 3 unread in the muted chat do not count
+
+
+def test_badge_sums_unread_over_chats(push):
+    a = push.harness.connect("alice")
+    offline = offline_member_with_devices(push)
+    first = push.harness.chat(a, "bob")
+    second = push.harness.chat(a, "bob")
+    for chat_id, key in ((first, "k1"), (first, "k2"), (second, "k3")):
+        a.send("message.send", chat_id=chat_id, client_msg_id=key, text=key)
+        push.drain()  # the worker runs as each message is stored
+    badges = sorted(
+        {(n.seq, n.chat_id == second, n.badge) for d, n in notifications_for(push, offline.user_id)}
+    )
+    assert badges == [(1, False, 1), (1, True, 3), (2, False, 2)]
+
+
+def test_preview_off_carries_no_text_and_no_sender(push):
+    a = push.harness.connect("alice")
+    offline_member_with_devices(push, preview=False)
+    chat_id = push.harness.chat(a, "bob", title="Weekend")
+    a.send("message.send", chat_id=chat_id, client_msg_id="k1", text="secret plans")
+    push.drain()
+    iphone = [(d, n) for d, n in notifications_for(push, "bob") if d.platform == "apns"]
+    [(device, n)] = iphone
+    assert n.body == "New message" and n.sender_id is None and n.text is None
+    published = push.sns_messages(device.endpoint_arn)[-1]
+    assert "secret plans" not in published and "alice" not in published
+
+
+def test_rejected_token_is_forgotten(push):
+    a = push.harness.connect("alice")
+    b = offline_member_with_devices(push)
+    chat_id = push.harness.chat(a, "bob")
+    [device] = [d for d in push.harness.store_devices("bob") if d.platform == "fcm"]
+    push.sns.set_endpoint_attributes(EndpointArn=device.endpoint_arn, Attributes={"Enabled": "false"})
+    a.send("message.send", chat_id=chat_id, client_msg_id="k1", text="hi")
+    push.drain()
+    assert [d.platform for d, _ in notifications_for(push, "bob")] == ["apns"]
+    b2 = push.harness.connect("bob")
+    assert [d["platform"] for d in b2.send("device.list")["devices"]] == ["apns"]
+    b2.disconnect()
+    a.send("message.send", chat_id=chat_id, client_msg_id="k2", text="again")
+    push.drain()
+    assert [d.platform for d, _ in notifications_for(push, "bob")] == ["apns", "apns"]
+    assert b.user_id == "bob"
+
+
+def test_a_token_moves_to_the_user_who_registers_it(push):
+    a = push.harness.connect("alice")
+    b = push.harness.connect("bob")
+    first = register(b, "apns", "shared-phone")
+    c = push.harness.connect("carol")
+    moved = register(c, "apns", "shared-phone")
+    assert moved["device_id"] == first["device_id"]
+    assert b.send("device.list")["devices"] == []
+    assert [d["device_id"] for d in c.send("device.list")["devices"]] == [first["device_id"]]
+    again = register(c, "apns", "shared-phone", preview=False)
+    assert again["device_id"] == first["device_id"] and again["preview"] is False
+    b.disconnect()
+    c.disconnect()
+    chat_id = push.harness.chat(a, "bob", "carol")
+    a.send("message.send", chat_id=chat_id, client_msg_id="k1", text="hi")
+    push.drain()
+    assert [d.user_id for d, _ in push.sent] == ["carol"]  # bob no longer gets the phone's pushes
+
+
+def test_the_21st_device_evicts_the_oldest(push):
+    b = push.harness.connect("bob")
+    ids = [register(b, "fcm", f"token-{i:02d}")["device_id"] for i in range(21)]
+    listed = [d["device_id"] for d in b.send("device.list")["devices"]]
+    assert len(listed) == 20 and ids[0] not in listed and set(ids[1:]) == set(listed)
+    presence = PresenceItem.get("bob")
+    assert len(presence.devices) == 20
+
+
+def test_unregister_and_its_errors(push):
+    b = push.harness.connect("bob")
+    device = register(b, "apns")
+    c = push.harness.connect("carol")
+    assert c.send("device.unregister", device_id=device["device_id"])["code"] == "not_found"
+    assert b.send("device.unregister", device_id=device["device_id"]) == {
+        "event": "device:unregistered",
+        "req": b.last_req,
+        "device_id": device["device_id"],
+    }
+    assert b.send("device.list")["devices"] == []
+    assert b.send("device.unregister", device_id=device["device_id"])["code"] == "not_found"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"platform": "carrier-pigeon", "token": "x"},
+        {"platform": "apns"},
+        {"platform": "apns", "token": ""},
+        {"platform": "apns", "token": "x" * 4097},
+        {"platform": "fcm", "token": "x", "preview": "no"},
+        {"platform": "webpush"},
+        {"platform": "webpush", "subscription": {"endpoint": "https://push.example/x"}},
+        {
+            "platform": "webpush",
+            "subscription": {"endpoint": "ftp://x/y", "keys": {"p256dh": "a", "auth": "b"}},
+        },
+        {
+            "platform": "webpush",
+            "subscription": {"endpoint": "http://evil.example/y", "keys": {"p256dh": "a", "auth": "b"}},
+        },
+    ],
+)
+def test_bad_registrations_are_refused(push, body):
+    b = push.harness.connect("bob")
+    assert b.send("device.register", **body)["code"] == "bad_request"
+    assert b.send("device.list")["devices"] == []
+
+
+def test_mute_needs_membership(push):
+    a = push.harness.connect("alice")
+    chat_id = push.harness.chat(a, "bob")
+    c = push.harness.connect("carol")
+    assert c.send("chat.mute", chat_id=chat_id, muted=True)["code"] == "forbidden"
+    assert a.send("chat.mute", chat_id=chat_id, muted="yes")["code"] == "bad_request"
+    assert a.send("chat.mute", chat_id="c_none", muted=True)["code"] == "not_found"
+
+
+def test_system_messages_notify_only_the_users_they_add(push):
+    a = push.harness.connect("alice")
+    offline_member_with_devices(push, name="bob")
+    offline_member_with_devices(push, name="carol")
+    chat_id = push.harness.chat(a, "bob")
+    a.send("chat.add", chat_id=chat_id, members=["carol"])
+    push.drain()
+    assert {d.user_id for d, _ in push.sent} == {"carol"}
+    assert all(n.body == "alice added carol" for _, n in push.sent)
+
+
+def test_a_retried_batch_sends_nothing_twice(push):
+    a = push.harness.connect("alice")
+    offline_member_with_devices(push)
+    chat_id = push.harness.chat(a, "bob")
+    a.send("message.send", chat_id=chat_id, client_msg_id="k1", text="once")
+    # The worker runs, then "crashes" before SQS hears of it: the whole batch comes again.
+    push.harness.drain_queue(push.harness.push_queue_url, push.handler, delete=False)
+    assert len(push.sent) == 2
+    push.make_visible()  # the records reappear after their visibility timeout
+    push.drain()
+    assert len(push.sent) == 2
+
+
+def test_a_failure_worth_retrying_is_sent_on_redelivery(push, monkeypatch):
+    from chalicelib.push.providers import Sent, SnsProvider
+
+    a = push.harness.connect("alice")
+    offline_member_with_devices(push)
+    chat_id = push.harness.chat(a, "bob")
+    original = SnsProvider.send
+    outcomes = iter([Sent.RETRY])
+
+    def throttled_once(self, device, notification):
+        if device.platform == "fcm":
+            return next(outcomes, None) or original(self, device, notification)
+        return original(self, device, notification)
+
+    monkeypatch.setattr(SnsProvider, "send", throttled_once)
+    a.send("message.send", chat_id=chat_id, client_msg_id="k1", text="hi")
+    push.drain()
+    assert [d.platform for d, _ in push.sent] == ["apns"]
+    assert push.harness.fanout_results[-1]["batchItemFailures"]  # reported for redelivery
+    push.drain()
+    assert sorted(d.platform for d, _ in push.sent) == ["apns", "fcm"]  # apns once, fcm on the retry
+    assert push.harness.fanout_results[-1] == {"batchItemFailures": []}
+
+
+def test_web_push_end_to_end(push):
+    with Receiver() as receiver:
+        a = push.harness.connect("alice")
+        b = push.harness.connect("bob")
+        subscription = receiver.subscription("bob-browser")
+        register(b, "webpush", subscription=subscription.to_wire())
+        b.disconnect()
+        chat_id = push.harness.chat(a, "bob", title="Weekend")
+        a.send("message.send", chat_id=chat_id, client_msg_id="k1", text="hello browser")
+        push.drain()
+        [received] = receiver.received
+        assert received.headers["Content-Encoding"] == "aes128gcm"
+        assert received.headers["TTL"] == "86400" and received.headers["Urgency"] == "high"
+        assert len(received.headers["Topic"]) <= 32
+        claims = received.vapid_claims()
+        assert claims["sub"] == "mailto:ops@example.com" and claims["aud"].startswith("http://127.0.0.1")
+        payload = subscription.decrypt(received.body)
+        assert payload["chat_id"] == chat_id and payload["title"] == "Weekend"
+        assert payload["body"] == "alice: hello browser" and payload["badge"] == 1
+        # the browser unsubscribed: the push service answers 410 and the device is forgotten
+        receiver.gone.add("bob-browser")
+        a.send("message.send", chat_id=chat_id, client_msg_id="k2", text="anyone?")
+        push.drain()
+        b2 = push.harness.connect("bob")
+        assert b2.send("device.list")["devices"] == []
+
+
+def test_push_costs_no_request_on_the_send_path_and_few_in_the_worker(push, aws_calls, capsys):
+    """Members without devices cost the send path nothing; the worker's requests per notified
+    member are the devices Query, the badge (Query + BatchGetItem) and one claim per device."""
+    a = push.harness.connect("alice")
+    for user in ("bob", "carol"):
+        offline_member_with_devices(push, name=user)
+    plain = [push.harness.connect(f"user{i}") for i in range(5)]  # connected, no devices
+    chat_id = push.harness.chat(a, "bob", "carol", *[c.user_id for c in plain])
+    a.send("message.send", chat_id=chat_id, client_msg_id="warm", text="warm up")
+    push.drain()
+
+    mark = aws_calls.mark()
+    a.send("message.send", chat_id=chat_id, client_msg_id="k1", text="counted")
+    send_calls = aws_calls.since(mark, service=None)
+    ops = [op for service, op, _ in send_calls if service == "dynamodb"]
+    assert ops == ["GetItem", "GetItem", "TransactWriteItems", "BatchGetItem"]  # as without push
+    assert [op for service, op, _ in send_calls if service == "sqs"] == ["SendMessageBatch"]
+
+    mark = aws_calls.mark()
+    push.drain()
+    worker = [op for _, op, _ in aws_calls.since(mark, service="dynamodb")]
+    per_member = len(worker) / 2
+    assert sorted(worker) == sorted(["Query", "Query", "BatchGetItem", "PutItem", "PutItem"] * 2)
+    with capsys.disabled():
+        print(
+            f"\n  push worker: {per_member:g} DynamoDB requests per notified member (2 devices): {worker[:5]}"
+        )

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from chalicelib.delivery import Delivery
-from chalicelib.queues import Queue
+from chalicelib.queues import Queue, process_batch
 
 log = logging.getLogger(__name__)
 
@@ -107,17 +107,8 @@ class FanoutWorker:
         self.forget = forget
 
     def handle(self, event: Mapping[str, Any]) -> dict[str, list[dict[str, str]]]:
-        failures = []
-        for record in event.get("Records") or []:
-            message_id = str(record.get("messageId", ""))
-            try:
-                shard = Shard.from_json(str(record.get("body", "")))
-            except (ValueError, KeyError, TypeError):
-                log.error("dropping a malformed fan-out record %s", message_id)  # retrying cannot help
-                continue
-            try:
-                self.forget(self.delivery.post_many(shard.endpoint, shard.expanded()))
-            except Exception:
-                log.exception("fan-out record %s failed; SQS will redeliver it", message_id)
-                failures.append({"itemIdentifier": message_id})
-        return {"batchItemFailures": failures}
+        return process_batch(event, Shard.from_json, self.run, "fan-out shard")
+
+    def run(self, shard: Shard) -> bool:
+        self.forget(self.delivery.post_many(shard.endpoint, shard.expanded()))
+        return True

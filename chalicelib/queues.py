@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Sequence
-from typing import Any, Protocol
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any, Protocol, TypeVar
+
+T = TypeVar("T")
 
 log = logging.getLogger(__name__)
 
@@ -68,3 +70,27 @@ class SqsQueue:
             if not pending:
                 break
         return sorted(pending)
+
+
+def process_batch(
+    event: Mapping[str, Any], parse: Callable[[str], T], run: Callable[[T], bool], what: str
+) -> dict[str, list[dict[str, str]]]:
+    """Run an SQS-triggered Lambda's records; the partial batch response names the records to
+    deliver again (``run`` returned False or raised). A record that cannot be parsed is
+    dropped: delivering it again cannot help."""
+    failures = []
+    for record in event.get("Records") or []:
+        message_id = str(record.get("messageId", ""))
+        try:
+            item = parse(str(record.get("body", "")))
+        except (ValueError, KeyError, TypeError):
+            log.error("dropping a malformed %s %s", what, message_id)
+            continue
+        try:
+            done = run(item)
+        except Exception:
+            log.exception("%s %s failed; SQS will deliver it again", what, message_id)
+            done = False
+        if not done:
+            failures.append({"itemIdentifier": message_id})
+    return {"batchItemFailures": failures}

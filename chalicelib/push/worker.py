@@ -11,6 +11,7 @@ from chalicelib.push.devices import Device
 from chalicelib.push.jobs import PushJob
 from chalicelib.push.notification import Notification, build
 from chalicelib.push.providers import Providers, PushUnavailable, Sent
+from chalicelib.queues import process_batch
 from chalicelib.storage import Store
 
 log = logging.getLogger(__name__)
@@ -27,22 +28,7 @@ class PushWorker:
     def handle(self, event: Mapping[str, Any]) -> dict[str, list[dict[str, str]]]:
         """Lambda's SQS event in, its partial batch response out: a job whose sends may succeed
         later (throttling, a server error, storage trouble) is reported for redelivery."""
-        failures = []
-        for record in event.get("Records") or []:
-            message_id = str(record.get("messageId", ""))
-            try:
-                job = PushJob.from_json(str(record.get("body", "")))
-            except (ValueError, KeyError, TypeError):
-                log.error("dropping a malformed push job %s", message_id)  # retrying cannot help
-                continue
-            try:
-                done = self.run(job)
-            except Exception:
-                log.exception("push job %s failed; SQS will redeliver it", message_id)
-                done = False
-            if not done:
-                failures.append({"itemIdentifier": message_id})
-        return {"batchItemFailures": failures}
+        return process_batch(event, PushJob.from_json, self.run, "push job")
 
     def run(self, job: PushJob) -> bool:
         """Notify every device of the job's user; False if some send should be retried."""

@@ -4,8 +4,8 @@ It stays connected (keep-alive, reconnect with backoff and jitter), resyncs afte
 reconnect so the application sees each message exactly once and in ``seq`` order per chat, routes
 messages to per-chat handlers or a background handler, and retries sends until acknowledged
 without ever storing a duplicate. Version 2: direct chats, groups whose members and admins
-change (their system messages are delivered like any message), paged chat lists. See
-docs/client.md.
+change (their system messages are delivered like any message), paged chat lists, devices for
+push notifications and muted chats. See docs/client.md.
 """
 
 from chatclient.backoff import Backoff
@@ -15,6 +15,7 @@ from chatclient.models import (
     Chat,
     ChatError,
     ChatPage,
+    Device,
     Members,
     Message,
     Opened,
@@ -33,6 +34,7 @@ __all__ = [
     "ChatError",
     "ChatPage",
     "ConnectionLost",
+    "Device",
     "Members",
     "Message",
     "Opened",

@@ -10,6 +10,10 @@
     chat --user alice remove c_01... carol     # admins: remove members
     chat --user alice rename c_01... New title # admins: rename (no title: clear it)
     chat --user alice leave c_01...            # leave the chat
+    chat --user alice mute c_01...             # no push notifications for it (unmute: again)
+    chat --user alice devices                  # devices registered for push notifications
+    chat --user alice register-device apns TOKEN [--no-preview]
+    chat --user alice unregister-device dv_01...
     chat --user alice                          # interactive: /help lists the commands
 
 Against the local stack (``make run``) a dev token is fetched for ``--user`` from ``--server``
@@ -29,7 +33,7 @@ import urllib.request
 from collections.abc import Awaitable, Callable
 
 from chatclient.client import ChatClient, ConnectionLost, RequestTimeout
-from chatclient.models import Chat, ChatError, Message, Receipt, Typing
+from chatclient.models import Chat, ChatError, Device, Message, Receipt, Typing
 
 HELP = """commands:
   /chats                  list chats (unread in [brackets]; a direct chat shows the other person)
@@ -44,6 +48,9 @@ HELP = """commands:
   /remove USER...         remove members from the open chat (admins)
   /rename [TITLE]         rename the open chat; no TITLE clears it (admins)
   /leave                  leave the open chat
+  /mute                   no push notifications for the open chat (muted chats say so in /chats)
+  /unmute                 push notifications for the open chat again
+  /devices                your devices registered for push notifications
   /help                   this list
   /quit
 anything else is sent to the open chat"""
@@ -51,7 +58,7 @@ anything else is sent to the open chat"""
 # The protocol's error codes, said plainly (the server's message follows).
 PLAIN = {
     "forbidden": "not allowed",
-    "not_found": "no such chat",
+    "not_found": "not found",  # a chat or a device: the server's message says which
     "bad_request": "refused",
     "too_large": "too large",
     "rate_limited": "too many requests, try again",
@@ -100,9 +107,40 @@ def _describe_system(message: Message) -> str:
 
 
 def chat_line(chat: Chat, me: str | None) -> str:
+    muted = " (muted)" if chat.muted else ""
     badge = f" [{chat.unread}]" if chat.unread else ""
     last = f" - {message_text(chat.last_message)}" if chat.last_message else ""
-    return f"{chat.chat_id} {chat.display_name(me)}{badge}{last}"
+    return f"{chat.chat_id} {chat.display_name(me)}{muted}{badge}{last}"
+
+
+def device_line(device: Device) -> str:
+    preview = "preview" if device.preview else "no preview"
+    return f"  {device.device_id} {device.platform} ({preview}) since {device.registered_at}"
+
+
+REGISTER_USAGE = (
+    "usage: chat register-device PLATFORM TOKEN [--no-preview] "
+    "(PLATFORM apns or fcm; for webpush, TOKEN is the subscription JSON)"
+)
+
+
+def parse_register(words: list[str]) -> tuple[str, str | None, dict[str, object] | None, bool]:
+    """``PLATFORM TOKEN [--no-preview]``: platform, token, subscription (webpush: TOKEN is the
+    browser's subscription as JSON) and preview."""
+    preview = "--no-preview" not in words
+    rest = [word for word in words if word != "--no-preview"]
+    if len(rest) != 2:
+        raise UsageError(REGISTER_USAGE)
+    platform, token = rest
+    if platform != "webpush":
+        return platform, token, None, preview
+    try:
+        subscription = json.loads(token)
+    except ValueError:
+        subscription = None
+    if not isinstance(subscription, dict):
+        raise UsageError('webpush: TOKEN is the subscription as JSON: {"endpoint": ..., "keys": {...}}')
+    return platform, None, subscription, preview
 
 
 def parse_create(rest: str) -> tuple[list[str], str | None]:
@@ -141,6 +179,9 @@ class Shell:
             "/remove": lambda rest: self.remove(self.need_open(), self.need_users(rest, "/remove USER...")),
             "/rename": lambda rest: self.rename(self.need_open(), rest.strip()),
             "/leave": lambda rest: self.leave(self.need_open()),
+            "/mute": lambda rest: self.mute(self.need_open(), True),
+            "/unmute": lambda rest: self.mute(self.need_open(), False),
+            "/devices": lambda rest: self.devices(),
         }
 
     @property
@@ -291,6 +332,24 @@ class Shell:
             self.open = None
         out(f"[left] {chat_id}")
 
+    async def mute(self, chat_id: str, muted: bool) -> None:
+        now_muted = await self.client.mute(chat_id, muted)
+        out(f"[{'muted' if now_muted else 'unmuted'}] {chat_id}")
+
+    async def devices(self) -> None:
+        for device in await self.client.devices():
+            out(device_line(device))
+        out("[end]")
+
+    async def register_device(self, words: list[str]) -> None:
+        platform, token, subscription, preview = parse_register(words)
+        device = await self.client.register_device(platform, token, subscription, preview)
+        out(f"[registered] {device_line(device).strip()}")
+
+    async def unregister_device(self, device_id: str) -> None:
+        await self.client.unregister_device(device_id)
+        out(f"[unregistered] {device_id}")
+
     def updated(self, chat: Chat) -> None:
         out(f"[updated] {chat.chat_id} {chat.display_name(self.me)} ({chat.member_count} members)")
 
@@ -345,6 +404,11 @@ ONE_SHOT: dict[str, tuple[str, int, OneShot]] = {
     "remove": ("chat remove CHAT_ID USER...", 2, lambda sh, a: sh.remove(a[0], a[1:])),
     "rename": ("chat rename CHAT_ID [TITLE]", 1, lambda sh, a: sh.rename(a[0], " ".join(a[1:]))),
     "leave": ("chat leave CHAT_ID", 1, lambda sh, a: sh.leave(a[0])),
+    "mute": ("chat mute CHAT_ID", 1, lambda sh, a: sh.mute(a[0], True)),
+    "unmute": ("chat unmute CHAT_ID", 1, lambda sh, a: sh.mute(a[0], False)),
+    "devices": ("chat devices", 0, lambda sh, a: sh.devices()),
+    "register-device": (REGISTER_USAGE.removeprefix("usage: "), 2, lambda sh, a: sh.register_device(a)),
+    "unregister-device": ("chat unregister-device DEVICE_ID", 1, lambda sh, a: sh.unregister_device(a[0])),
     "open": ("chat open CHAT_ID", 1, lambda sh, a: _interactive_after(sh.open_chat(a[0]), sh)),
     "dm": ("chat dm USER", 1, lambda sh, a: _interactive_after(sh.dm(a[0]), sh)),
     "shell": ("chat shell", 0, lambda sh, a: sh.interactive()),

@@ -24,7 +24,7 @@ import itertools
 import json
 import logging
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from typing import Any, Final
 
 import websockets
@@ -35,12 +35,14 @@ from chatclient.models import (
     Chat,
     ChatError,
     ChatPage,
+    Device,
     Members,
     Message,
     Opened,
     Receipt,
     Typing,
 )
+from chatclient.push import register_fields
 from chatclient.token import token_subject
 
 log = logging.getLogger("chatclient")
@@ -419,6 +421,39 @@ class ChatClient:
         except (ConnectionLost, RequestTimeout, ChatError) as exc:
             log.info("%s: system message not fetched yet (%s); the next resync does", chat_id, exc)
         return chat
+
+    # -- push notifications ----------------------------------------------------------------------
+
+    async def register_device(
+        self,
+        platform: str,
+        token: str | None = None,
+        subscription: Mapping[str, Any] | None = None,
+        preview: bool = True,
+    ) -> Device:
+        """Push notifications to a device while you have no live connection: ``apns`` and
+        ``fcm`` by ``token``, ``webpush`` by the browser's ``subscription``. ``preview=False``:
+        they say "New message", without text or sender. Registering a token again returns the
+        same ``device_id`` (and takes it over from whoever had it)."""
+        fields = register_fields(platform, token, subscription, preview)
+        return Device.from_wire((await self.request("device.register", **fields))["device"])
+
+    async def devices(self) -> list[Device]:
+        """Your registered devices, oldest first."""
+        return [Device.from_wire(d) for d in (await self.request("device.list"))["devices"]]
+
+    async def unregister_device(self, device_id: str) -> None:
+        """No more notifications to that device (``ChatError`` not_found: not one of yours)."""
+        if not isinstance(device_id, str) or not device_id:
+            raise ValueError(f"unregister_device: give a device_id, not {device_id!r}")
+        await self.request("device.unregister", device_id=device_id)
+
+    async def mute(self, chat_id: str, muted: bool = True) -> bool:
+        """Mute (or with ``muted=False`` unmute) a chat for you: no push notifications for it
+        and its unread left out of the badge; it is still delivered and listed (``Chat.muted``)."""
+        if not isinstance(muted, bool):
+            raise TypeError(f"mute: muted must be True or False, not {muted!r}")
+        return bool((await self.request("chat.mute", chat_id=chat_id, muted=muted))["muted"])
 
     async def history(
         self, chat_id: str, *, after: int | None = None, before: int | None = None, limit: int = 50

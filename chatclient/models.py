@@ -12,6 +12,7 @@ from typing import Any
 
 RETRYABLE = frozenset({"unavailable", "rate_limited", "internal"})
 SYSTEM_TYPES = frozenset({"added", "removed", "left", "updated"})
+PLATFORMS = ("apns", "fcm", "webpush")  # device.register's platforms
 
 
 class ChatError(Exception):
@@ -110,7 +111,7 @@ class Chat:
     admins: tuple[str, ...] = ()
     member_count: int = 0
     joined_seq: int = 0  # this user sees only messages with seq > joined_seq
-    muted: bool = False
+    muted: bool = False  # this user muted it: no push notifications for it, not in the badge
 
     @classmethod
     def from_wire(cls, data: dict[str, Any]) -> Chat:
@@ -246,4 +247,26 @@ class Opened:
             receipts=dict(receipts) if isinstance(receipts, dict) else None,
             has_more=bool(data.get("has_more", False)),
             receipts_min=Pointers.from_wire(receipts_min) if isinstance(receipts_min, dict) else None,
+        )
+
+
+@dataclass(frozen=True)
+class Device:
+    """A device registered for push notifications (``device:registered``, ``device:list``).
+
+    ``platform`` is apns, fcm or webpush; without ``preview`` its notifications say only "New
+    message" (no text, no sender). The token or subscription is not echoed back by the server."""
+
+    device_id: str
+    platform: str
+    preview: bool
+    registered_at: str
+
+    @classmethod
+    def from_wire(cls, data: dict[str, Any]) -> Device:
+        return cls(
+            device_id=str(data["device_id"]),
+            platform=str(data["platform"]),
+            preview=bool(data.get("preview", True)),
+            registered_at=str(data.get("registered_at", "")),
         )

@@ -17,12 +17,13 @@ from collections.abc import Iterator
 import pytest
 
 from chatclient import Backoff, ChatClient
+from tests.client.push_env import local_push_env
 from tests.stack import ROOT, LocalStack
 
 
 @pytest.fixture(scope="session")
 def stack() -> Iterator[LocalStack]:
-    with LocalStack(CHAT_JWT_SECRET="client-secret-" * 3) as running:
+    with LocalStack(CHAT_JWT_SECRET="client-secret-" * 3, **local_push_env()) as running:
         yield running
 
 

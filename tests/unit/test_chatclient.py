@@ -22,13 +22,22 @@ from chatclient import (
     ChatClient,
     ChatError,
     ChatPage,
+    Device,
     Members,
     Message,
     Opened,
     Pointers,
     ProtocolViolation,
 )
-from chatclient.cli import Shell, chat_line, message_text, parse_create
+from chatclient.cli import (
+    Shell,
+    UsageError,
+    chat_line,
+    device_line,
+    message_text,
+    parse_create,
+    parse_register,
+)
 from chatclient.client import follow_pages
 from chatclient.models import Ack
 from chatclient.token import token_subject
@@ -70,6 +79,9 @@ class FakeServer:
         self.fail_sends: list[str] = []  # error codes to answer the next sends with
         self.connections: list[FakeWs] = []
         self.page_size = 100  # chat.list
+        self.muted: set[str] = set()  # chats alice muted
+        self.devices: dict[str, dict[str, Any]] = {}  # token (or endpoint) -> alice's device
+        self.platforms = {"apns", "fcm", "webpush"}  # the platforms push is configured for
         self.history_cap = 100  # at most this many messages per history page (frame size)
         self.add_chat("c1", [ME, "bob"])
 
@@ -124,7 +136,7 @@ class FakeServer:
             "kind": self.info[chat_id]["kind"],
             "admins": sorted(self.info[chat_id]["admins"]),
             "joined_seq": joined,
-            "muted": False,
+            "muted": chat_id in self.muted,
             "last_seq": len(messages),
             "last_message": visible[-1] if visible else None,
             "unread": 0,
@@ -253,6 +265,40 @@ class FakeServer:
         stored = existing[0] if existing else self.store(chat_id, ME, frame["client_msg_id"])
         fields = {k: stored[k] for k in ("chat_id", "client_msg_id", "seq", "message_id", "sent_at")}
         return {"event": "message:ack", **fields, "duplicate": bool(existing)}
+
+    def do_chat_mute(self, frame: dict[str, Any]) -> dict[str, Any]:
+        if not isinstance(frame.get("muted"), bool):
+            raise ChatError("bad_request", "'muted' must be true or false")
+        (self.muted.add if frame["muted"] else self.muted.discard)(frame["chat_id"])
+        return {"event": "chat:muted", "chat_id": frame["chat_id"], "muted": frame["muted"]}
+
+    def do_device_register(self, frame: dict[str, Any]) -> dict[str, Any]:
+        platform = frame.get("platform")
+        if platform not in self.platforms:
+            raise ChatError("bad_request", f"push to {platform} is not configured")
+        key = frame["subscription"]["endpoint"] if platform == "webpush" else frame["token"]
+        known = self.devices.get(key)
+        device = {
+            "device_id": known["device_id"] if known else f"dv_{len(self.devices) + 1}",
+            "platform": platform,
+            "preview": frame.get("preview", True),
+            "registered_at": known["registered_at"]
+            if known
+            else f"2026-11-27T10:00:0{len(self.devices)}.000Z",
+        }
+        self.devices[key] = device
+        return {"event": "device:registered", "device": device}
+
+    def do_device_list(self, frame: dict[str, Any]) -> dict[str, Any]:
+        devices = sorted(self.devices.values(), key=lambda d: d["registered_at"])
+        return {"event": "device:list", "devices": devices}
+
+    def do_device_unregister(self, frame: dict[str, Any]) -> dict[str, Any]:
+        key = next((k for k, d in self.devices.items() if d["device_id"] == frame["device_id"]), None)
+        if key is None:
+            raise ChatError("not_found", f"no device {frame['device_id']} of yours")
+        del self.devices[key]
+        return {"event": "device:unregistered", "device_id": frame["device_id"]}
 
     def do_message_read(self, frame: dict[str, Any]) -> dict[str, Any]:
         return {
@@ -974,3 +1020,167 @@ def test_parse_create_takes_both_title_spellings():
     assert parse_create("bob carol -- Weekend trip") == (["bob", "carol"], "Weekend trip")
     assert parse_create("bob --title Weekend") == (["bob"], "Weekend")
     assert parse_create("bob") == (["bob"], None)
+
+
+# -- push notifications: devices and muted chats --------------------------------------------------
+
+SUBSCRIPTION = {
+    "endpoint": "https://push.example.com/send/abc",
+    "expirationTime": None,
+    "keys": {"p256dh": "BPk3-key", "auth": "auth-secret"},
+}
+
+
+def test_register_device_sends_the_contract_fields_and_a_token_registered_again_keeps_its_id():
+    server = FakeServer()
+
+    async def scenario():
+        client = client_for(server)
+        await client.start()
+        phone = await client.register_device("apns", token="apns-token-1", preview=False)
+        browser = await client.register_device("webpush", subscription=SUBSCRIPTION)
+        again = await client.register_device("apns", token="apns-token-1", preview=False)
+        listed = await client.devices()
+        await client.close()
+        return phone, browser, again, listed
+
+    phone, browser, again, listed = run(scenario())
+    sent = requests(server, "device.register")
+    assert [{k: v for k, v in r.items() if k != "req"} for r in sent[:2]] == [
+        {"action": "device.register", "platform": "apns", "token": "apns-token-1", "preview": False},
+        {
+            "action": "device.register",
+            "platform": "webpush",
+            "subscription": {"endpoint": SUBSCRIPTION["endpoint"], "keys": SUBSCRIPTION["keys"]},
+            "preview": True,
+        },
+    ]
+    assert phone == Device("dv_1", "apns", False, "2026-11-27T10:00:00.000Z")
+    assert (browser.platform, browser.preview) == ("webpush", True)
+    assert again == phone
+    assert listed == [phone, browser]
+    assert device_line(phone) == "  dv_1 apns (no preview) since 2026-11-27T10:00:00.000Z"
+
+
+def test_unregister_device_forgets_it_and_an_unknown_id_is_the_servers_not_found():
+    server = FakeServer()
+
+    async def scenario():
+        client = client_for(server)
+        await client.start()
+        device = await client.register_device("fcm", token="fcm-token")
+        await client.unregister_device(device.device_id)
+        left = await client.devices()
+        with pytest.raises(ChatError) as refused:
+            await client.unregister_device(device.device_id)
+        await client.close()
+        return left, refused.value
+
+    left, refused = run(scenario())
+    assert left == []
+    assert refused.code == "not_found" and not refused.retryable
+
+
+@pytest.mark.parametrize(
+    ("args", "error", "says"),
+    [
+        (("sms",), ValueError, "platform must be one of apns, fcm, webpush"),
+        (("apns",), ValueError, "needs token="),
+        (("fcm", ""), ValueError, "needs token="),
+        (("apns", "t", SUBSCRIPTION), ValueError, "by token=, not subscription="),
+        (("webpush", "t"), ValueError, "by subscription=, not token="),
+        (("webpush",), TypeError, "subscription= must be a dict"),
+        (("webpush", None, {"keys": SUBSCRIPTION["keys"]}), ValueError, "no 'endpoint'"),
+        (("webpush", None, {"endpoint": "https://x", "keys": {"auth": "a"}}), ValueError, "keys.p256dh"),
+        (("apns", "t", None, "no"), TypeError, "preview must be True or False"),
+    ],
+)
+def test_register_device_refuses_what_the_server_would_before_sending(args, error, says):
+    server = FakeServer()
+
+    async def scenario():
+        client = client_for(server)
+        await client.start()
+        with pytest.raises(error, match=says):
+            await client.register_device(*args)
+        await client.close()
+
+    run(scenario())
+    assert requests(server, "device.register") == []
+
+
+def test_a_platform_the_server_has_no_push_for_is_its_bad_request():
+    server = FakeServer()
+    server.platforms = {"webpush"}
+
+    async def scenario():
+        client = client_for(server)
+        await client.start()
+        with pytest.raises(ChatError) as refused:
+            await client.register_device("apns", token="t")
+        await client.close()
+        return refused.value
+
+    refused = run(scenario())
+    assert (refused.code, refused.message) == ("bad_request", "push to apns is not configured")
+
+
+def test_mute_and_unmute_show_in_the_chat_list():
+    server = FakeServer()
+
+    async def scenario():
+        client = client_for(server)
+        await client.start()
+        muted = await client.mute("c1")
+        listed_muted = await client.list_chats()
+        unmuted = await client.mute("c1", muted=False)
+        listed_unmuted = await client.list_chats()
+        with pytest.raises(TypeError):
+            await client.mute("c1", "yes")  # type: ignore[arg-type]
+        server.add_chat("c9", ["bob", "carol"])
+        with pytest.raises(ChatError) as refused:
+            await client.mute("c9")
+        await client.close()
+        return muted, listed_muted, unmuted, listed_unmuted, refused.value
+
+    muted, listed_muted, unmuted, listed_unmuted, refused = run(scenario())
+    assert (muted, unmuted) == (True, False)
+    assert [c.muted for c in listed_muted] == [True] and [c.muted for c in listed_unmuted] == [False]
+    assert chat_line(listed_muted[0], ME) == "c1 bob (muted)"
+    assert chat_line(listed_unmuted[0], ME) == "c1 bob"
+    assert refused.code == "forbidden"
+    sent = [(r["chat_id"], r["muted"]) for r in requests(server, "chat.mute")]
+    assert sent == [("c1", True), ("c1", False), ("c9", True)]  # "yes" was never sent
+
+
+def test_shell_mute_unmute_and_devices(capsys):
+    server = FakeServer()
+    server.store("c1")
+    server.devices["tok"] = {
+        "device_id": "dv_7",
+        "platform": "fcm",
+        "preview": True,
+        "registered_at": "2026-11-27T09:00:00.000Z",
+    }
+    run_shell(server, ["/mute", "/open c1", "/mute", "/chats", "/unmute", "/devices"])
+    out = capsys.readouterr().out.splitlines()
+    assert "[error] no chat open: /open CHAT_ID or /dm USER first" in out
+    assert out[out.index("[muted] c1") + 1 :] == [
+        "c1 bob (muted) - bob: text 1",
+        "[end]",
+        "[unmuted] c1",
+        "  dv_7 fcm (preview) since 2026-11-27T09:00:00.000Z",
+        "[end]",
+    ]
+
+
+def test_parse_register_reads_the_platform_token_preview_and_a_webpush_subscription():
+    assert parse_register(["apns", "tok"]) == ("apns", "tok", None, True)
+    assert parse_register(["fcm", "--no-preview", "tok"]) == ("fcm", "tok", None, False)
+    assert parse_register(["webpush", json.dumps(SUBSCRIPTION)]) == ("webpush", None, SUBSCRIPTION, True)
+    for words in (["apns"], ["apns", "a", "b"], []):
+        with pytest.raises(UsageError, match="usage: chat register-device PLATFORM TOKEN"):
+            parse_register(words)
+    for bad in ("not json", '"a string"'):
+        with pytest.raises(UsageError, match="subscription as JSON"):
+            parse_register(["webpush", bad])

@@ -334,8 +334,8 @@ class ChatActions(ActionBase):
         if not change.actor_stays:
             return frame("chat:left", ctx.req, chat_id=chat.chat_id)
         joined = change.roster.joined()[ctx.user_id]
-        pointers = Pointers(seq, seq) if change.actor_was_member else Pointers()
-        mine = Membership(pointers=pointers, joined_seq=joined)
+        stored = self.store.membership(ctx.user_id, chat.chat_id)  # pointers as moved, and muted
+        mine = stored or Membership(Pointers(seq, seq) if change.actor_was_member else Pointers(), joined)
         return frame("chat:updated", ctx.req, chat=chat_view(chat, mine))
 
     def _change_posts(self, ctx: Context, change: Change) -> list[Post]:

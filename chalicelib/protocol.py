@@ -7,6 +7,8 @@ frame gets exactly one reply.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import re
 from collections.abc import Callable, Mapping
@@ -24,6 +26,8 @@ MAX_TEXT_CHARS = 4096
 MAX_TITLE_CHARS = 200
 MAX_REQ_CHARS = 64
 LIST_DEFAULT_LIMIT = 100
+P256_POINT_BYTES = 65
+AUTH_SECRET_BYTES = 16
 MAX_CURSOR_CHARS = 512
 HISTORY_DEFAULT_LIMIT = 50
 HISTORY_MAX_LIMIT = 100
@@ -300,10 +304,19 @@ def _parse_update(body: Mapping[str, Any]) -> ChatUpdate:
     return ChatUpdate(chat_id=_chat_id(body), title=title, title_given=title_given, admins=admins)
 
 
-def _key_part(keys: Mapping[str, Any], name: str) -> str:
+def _key_part(keys: Mapping[str, Any], name: str, size: int) -> str:
+    """A subscription key as the browser gives it: base64url of ``size`` bytes (p256dh: an
+    uncompressed P-256 point, 65 bytes from 0x04; auth: a 16-byte secret)."""
     value = keys.get(name)
+    problem = f"'subscription.keys.{name}' must be the browser's base64url key ({size} bytes)"
     if not isinstance(value, str) or not 0 < len(value) <= 512 or not WEBPUSH_KEY_RE.match(value):
-        raise _fail(f"'subscription.keys.{name}' must be the browser's base64url key")
+        raise _fail(problem)
+    try:
+        raw = base64.urlsafe_b64decode(value.replace("+", "-").replace("/", "_").rstrip("=") + "==")
+    except (binascii.Error, ValueError):
+        raise _fail(problem) from None
+    if len(raw) != size or (size == P256_POINT_BYTES and raw[0] != 4):
+        raise _fail(problem)
     return value
 
 
@@ -330,8 +343,8 @@ def _parse_register(body: Mapping[str, Any]) -> DeviceRegister:
         platform="webpush",
         token=_valid_unicode(endpoint, "subscription.endpoint"),
         preview=preview,
-        p256dh=_key_part(keys, "p256dh"),
-        auth=_key_part(keys, "auth"),
+        p256dh=_key_part(keys, "p256dh", P256_POINT_BYTES),
+        auth=_key_part(keys, "auth", AUTH_SECRET_BYTES),
     )
 
 

@@ -35,7 +35,7 @@ class PushWorker:
         devices = self.store.devices_of(job.user_id)
         if not devices:
             return True
-        badge = self.store.badge(job.user_id)
+        badge = max(1, self.store.badge(job.user_id))  # this message included, even if read since
         complete = True
         for device in devices:
             key = f"{job.chat_id}|{job.seq}|{device.device_id}"

@@ -601,6 +601,18 @@ class DynamoStore(Store):
                 log.exception(
                     "chat %s changed; %d memberships left to repair", chat.chat_id, len(members) - room
                 )
+        if change.removed:
+            self._forget_mutes(chat.chat_id, change.removed)
+
+    def _forget_mutes(self, chat_id: str, users: Iterable[str]) -> None:
+        """A member who leaves forgets having muted the chat (their membership is gone; added
+        again, they start unmuted): only the presence items that hold the mute are written."""
+        try:
+            for item in PresenceItem.batch_get(sorted(set(users)), attributes_to_get=["user_id", "muted"]):
+                if item.muted and chat_id in item.muted:
+                    PresenceItem(item.user_id).update(actions=[PresenceItem.muted.delete({chat_id})])
+        except PynamoDBException:
+            log.exception("could not forget mutes of %s; the next mute or unmute repairs them", chat_id)
 
     @_guarded
     def reconcile_memberships(self, chat_id: str, present: Mapping[str, int], absent: Iterable[str]) -> int:

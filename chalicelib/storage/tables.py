@@ -196,8 +196,11 @@ ALL_MODELS: tuple[type[Model], ...] = (
     MembershipItem,
     MessageItem,
     SendKeyItem,
+    DeviceItem,
+    DeviceTokenItem,
+    PushLogItem,
 )
-# Push's tables: created for the local stack and tests; infra/ provisions them with push.
+# Push's tables (a subset of ALL_MODELS, which infra/tables.json provisions).
 PUSH_MODELS: tuple[type[Model], ...] = (DeviceItem, DeviceTokenItem, PushLogItem)
 TTL_ATTRIBUTE = "expires_at"
 
@@ -205,7 +208,7 @@ TTL_ATTRIBUTE = "expires_at"
 def create_tables(wait: bool = False) -> list[str]:
     """Create any missing table (local stack, tests). Returns the names created."""
     created = []
-    for model in (*ALL_MODELS, *PUSH_MODELS):
+    for model in ALL_MODELS:
         if not model.exists():
             model.create_table(billing_mode="PAY_PER_REQUEST", wait=wait)
             created.append(model.Meta.table_name)

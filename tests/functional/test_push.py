@@ -339,3 +339,37 @@ def test_push_costs_no_request_on_the_send_path_and_few_in_the_worker(push, aws_
         print(
             f"\n  push worker: {per_member:g} DynamoDB requests per notified member (2 devices): {worker[:5]}"
         )
+
+
+def test_leaving_forgets_the_mute_and_the_actors_reply_keeps_it(push):
+    a = push.harness.connect("alice")
+    b = push.harness.connect("bob")
+    chat_id = push.harness.chat(a, "bob", "carol")
+    a.send("chat.mute", chat_id=chat_id, muted=True)
+    assert a.send("chat.update", chat_id=chat_id, title="T")["chat"]["muted"] is True
+    b.send("chat.mute", chat_id=chat_id, muted=True)
+    a.send("chat.remove", chat_id=chat_id, members=["bob"])
+    assert "muted" not in PresenceItem.get("bob").attribute_values or not PresenceItem.get("bob").muted
+    register(b, "apns")
+    b.disconnect()
+    a.send("chat.add", chat_id=chat_id, members=["bob"])
+    push.drain()
+    assert [d.user_id for d, _ in push.sent] == ["bob"]  # back in, not muted: told of the add
+
+
+@pytest.mark.parametrize(
+    "keys",
+    [
+        {"p256dh": "a", "auth": "b"},
+        {"p256dh": "C" * 87, "auth": "A" * 22},  # 65 bytes, but not an uncompressed point (0x04)
+        {"p256dh": "BA" + "A" * 85, "auth": "A" * 10},  # auth too short
+    ],
+)
+def test_web_push_keys_must_be_what_a_browser_gives(push, keys):
+    b = push.harness.connect("bob")
+    reply = b.send(
+        "device.register",
+        platform="webpush",
+        subscription={"endpoint": "https://push.example/x", "keys": keys},
+    )
+    assert reply["code"] == "bad_request"

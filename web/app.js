@@ -9,7 +9,13 @@
 //   and admins in place and show as notices; chat:added / chat:removed add and drop chats; the
 //   members panel adds, removes, renames, makes admins and leaves; direct chats are named after
 //   the other person. Pages may be short (128 KiB frames): older history follows `has_more`.
+// - Push (notify.js, sw.js): a browser notification for a message the user cannot see (tab
+//   hidden, chat not muted); a mute toggle per chat (server-side `muted`, marked in the list);
+//   a Web Push subscription registered as this user's device, for when no page is connected.
+//   Opening the page at /?chat=ID (a notification's click) opens that chat.
 // Rendering reads state only and uses textContent, never HTML from the network.
+
+import { Notifier, pageHidden } from "/static/notify.js";
 
 const $ = (id) => document.getElementById(id);
 const KEEPALIVE_MS = 4 * 60 * 1000; // under API Gateway's 10-minute idle limit
@@ -133,10 +139,15 @@ const state = {
   panel: false, // the members panel is shown
   notice: null, // why the conversation on screen closed ("You left Weekend")
   gone: new Map(), // chat_id -> last_seq this page knew when the user left or was removed
+  muted: new Map(), // chat_id -> muted, as this page set it since it connected: newer than any
+  //                   chat object still on its way (nothing tells a page about mutes made elsewhere)
 };
 
 const LARGE_CHAT = 50; // above this many members, chats come without `members` and `receipts`
 let conn = null;
+let chatToOpen = null; // a chat to open once the chat list is loaded (/?chat=ID, a notification)
+let webPush = "not tried"; // this page's Web Push subscription: "not tried", "trying", or the outcome
+const notifier = new Notifier({ onOpenChat: (chatId) => showChat(chatId) });
 
 function newClientMsgId() {
   const bytes = crypto.getRandomValues(new Uint8Array(16));
@@ -167,6 +178,7 @@ function storeChat(chat) {
     state.messages.delete(chat.chat_id);
     state.olderExist.delete(chat.chat_id);
   }
+  if (state.muted.has(chat.chat_id)) chat.muted = state.muted.get(chat.chat_id);
   state.chats.set(chat.chat_id, chat);
   state.metaSeq.set(chat.chat_id, chat.last_seq);
 }
@@ -243,7 +255,7 @@ function dropChat(chatId, how) {
   state.gone.set(chatId, chat.last_seq);
   for (const map of [
     state.chats, state.metaSeq, state.messages, state.olderExist,
-    state.receipts, state.receiptsMin, state.typing,
+    state.receipts, state.receiptsMin, state.typing, state.muted,
   ]) map.delete(chatId);
   for (const [id, p] of state.pending) if (p.chat_id === chatId) state.pending.delete(id);
   if (state.open === chatId) {
@@ -259,6 +271,7 @@ function dropChat(chatId, how) {
 
 async function resync() {
   const known = new Set(state.chats.keys());
+  state.muted.clear(); // the list below says what is muted, this page's mutes included
   const listed = await listAllChats();
   for (const chat of listed.values()) storeChat(chat);
   for (const chatId of known) {
@@ -271,6 +284,11 @@ async function resync() {
   if (state.open) await openChat(state.open);
   for (const id of state.pending.keys()) trySend(id);
   render();
+  const requested = chatToOpen; // asked for before the list was loaded
+  chatToOpen = null;
+  if (requested && state.chats.has(requested)) await openChat(requested);
+  else if (requested) toast("That chat is not one of yours any more");
+  subscribeWebPush();
 }
 
 async function listAllChats() {
@@ -379,7 +397,9 @@ function onMessage(message, live) {
     return;
   }
   if (gap) fetchAfter(chatId).then(render).catch(() => {});
-  if (live && state.open === chatId) markRead(chatId);
+  if (notifier.wanted(state.chats.get(chatId), message, state.me)) notifier.show(state.chats.get(chatId), message);
+  // In a hidden tab nobody reads it yet: delivered now, read when the tab is shown.
+  if (live && state.open === chatId && !pageHidden()) markRead(chatId);
   else receipt("message.delivered", chatId, message.seq);
 }
 
@@ -395,12 +415,13 @@ function receipt(action, chatId, seq) {
 
 function markRead(chatId) {
   const chat = state.chats.get(chatId);
-  if (chat && chat.last_seq > chat.read_seq) receipt("message.read", chatId, chat.last_seq);
+  if (chat && chat.last_seq > chat.read_seq && !pageHidden()) receipt("message.read", chatId, chat.last_seq);
 }
 
 async function openChat(chatId) {
   state.open = chatId;
   state.notice = null;
+  notifier.closeFor(chatId);
   render();
   let reply;
   try {
@@ -465,6 +486,47 @@ function trySend(id) {
     });
 }
 
+// ------------------------------------------------------------------ push: notifications, mute
+
+function showChat(chatId) {
+  // From a notification (its click focused the tab): the chat on screen, now or once the chat
+  // list has it.
+  if (!state.chats.has(chatId)) {
+    chatToOpen = chatId;
+    return;
+  }
+  chatToOpen = null;
+  openChat(chatId).catch((err) => toast(plainError(err)));
+}
+
+async function setMuted(chatId, muted) {
+  const reply = await conn.request("chat.mute", { chat_id: chatId, muted });
+  const chat = state.chats.get(chatId);
+  if (!chat) return; // left or removed meanwhile
+  state.muted.set(chatId, reply.muted);
+  chat.muted = reply.muted;
+  render();
+}
+
+async function enableNotifications() {
+  // A click asks for permission; then this browser subscribes for Web Push too.
+  const permission = await notifier.enable();
+  render();
+  if (permission === "granted") subscribeWebPush();
+  else if (permission === "denied") toast("Notifications are blocked: allow them in the browser's site settings");
+}
+
+function subscribeWebPush() {
+  // Once per page, when notifications are allowed and the connection is up.
+  if (notifier.permission !== "granted" || webPush !== "not tried" || !conn?.online) return;
+  webPush = "trying";
+  notifier
+    .subscribe((subscription) =>
+      conn.request("device.register", { platform: "webpush", subscription }).then((reply) => reply.device))
+    .then((outcome) => (webPush = outcome))
+    .catch((err) => (webPush = `failed: ${err.message}`));
+}
+
 // ------------------------------------------------------------------ membership
 
 async function startDirect(user) {
@@ -492,6 +554,7 @@ async function leaveChat(chatId) {
 }
 
 const WHAT_FAILED = {
+  "chat.mute": { forbidden: "You are not in this chat any more" },
   "chat.add": { forbidden: "Only admins can add people", too_large: "A chat can have at most 1,000 members" },
   "chat.remove": { forbidden: "Only admins can remove people" },
   rename: { forbidden: "Only admins can rename the chat" },
@@ -607,7 +670,11 @@ function renderList() {
       const item = el("li", "chat-item" + (chat.chat_id === state.open ? " active" : ""));
       item.dataset.chatId = chat.chat_id;
       item.dataset.kind = chat.kind || "group";
-      item.append(el("span", "title", chatTitle(chat)));
+      item.classList.toggle("is-muted", Boolean(chat.muted));
+      const titleRow = el("span", "title-row");
+      titleRow.append(el("span", "title", chatTitle(chat)));
+      if (chat.muted) titleRow.append(mutedIcon());
+      item.append(titleRow);
       const unread = chat.chat_id === state.open ? 0 : chat.unread;
       const badge = el("span", "badge", String(unread));
       badge.dataset.count = String(unread);
@@ -619,10 +686,63 @@ function renderList() {
   );
 }
 
+function mutedIcon() {
+  const icon = el("span", "mute-icon");
+  icon.setAttribute("role", "img");
+  icon.setAttribute("aria-label", "Muted");
+  icon.title = "Muted: no notifications";
+  icon.append(bellIcon(true));
+  return icon;
+}
+
+function bellIcon(off) {
+  // A bell, struck through when off (drawn here: no icon font to load).
+  const svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
+  svg.setAttribute("viewBox", "0 0 24 24");
+  svg.setAttribute("class", "icon");
+  svg.setAttribute("aria-hidden", "true");
+  const shapes = [
+    ["path", { d: "M6 16v-5a6 6 0 0 1 12 0v5l2 2H4z", fill: "currentColor" }],
+    ["circle", { cx: "12", cy: "20.5", r: "2", fill: "currentColor" }],
+  ];
+  if (off) {
+    shapes.push(["line", { x1: "3", y1: "3", x2: "21", y2: "21", stroke: "#fff", "stroke-width": "5" }]);
+    shapes.push(["line", { x1: "3", y1: "3", x2: "21", y2: "21", stroke: "currentColor", "stroke-width": "2" }]);
+  }
+  for (const [tag, attributes] of shapes) {
+    const shape = document.createElementNS("http://www.w3.org/2000/svg", tag);
+    for (const [name, value] of Object.entries(attributes)) shape.setAttribute(name, value);
+    svg.append(shape);
+  }
+  return svg;
+}
+
+function renderMuteToggle(chat) {
+  // A toggle: its name stays "Mute", aria-pressed says whether the chat is muted.
+  const button = $("mute-btn");
+  button.hidden = !chat;
+  if (!chat) return;
+  const muted = Boolean(chat.muted);
+  if (button.getAttribute("aria-pressed") === String(muted) && button.childElementCount) return;
+  button.setAttribute("aria-pressed", String(muted));
+  button.title = muted ? "Muted: no notifications for this chat. Click to unmute" : "Mute this chat's notifications";
+  button.replaceChildren(bellIcon(muted), document.createTextNode("Mute"));
+}
+
+function renderNotifyControl() {
+  const permission = notifier.permission;
+  $("notify").hidden = permission === "unsupported";
+  $("notify-btn").hidden = permission !== "default";
+  if (!$("notify-btn").childElementCount) $("notify-btn").prepend(bellIcon(false));
+  $("notify-state").textContent =
+    permission === "granted" ? "Notifications on" : permission === "denied" ? "Notifications blocked by the browser" : "";
+}
+
 function renderConversation() {
   const chat = state.open && state.chats.get(state.open);
   $("composer").hidden = !chat;
   $("members-btn").hidden = !chat;
+  renderMuteToggle(chat);
   $("conv-notice").hidden = Boolean(chat) || !state.notice;
   $("conv-notice").textContent = state.notice || "";
   if (!chat) {
@@ -761,6 +881,7 @@ function memberItem(chat, user, iAmAdmin) {
 }
 
 function render() {
+  renderNotifyControl();
   renderList();
   renderConversation();
   renderMembersPanel();
@@ -784,6 +905,11 @@ async function fetchToken(user) {
 
 function login(user) {
   state.me = user;
+  try {
+    localStorage.setItem("chat.user", user); // so a notification's click can open the page as you
+  } catch {
+    // storage refused (private mode): only /?user= logs in then
+  }
   $("me").textContent = user;
   $("login").hidden = true;
   $("app").hidden = false;
@@ -928,10 +1054,36 @@ function setup() {
   setupSidebar();
   setupMembersPanel();
   setupConversation();
-  const preset = new URLSearchParams(location.search).get("user");
+  setupNotifications();
+  const query = new URLSearchParams(location.search);
+  chatToOpen = query.get("chat");
+  const preset = query.get("user") || (chatToOpen && rememberedUser());
   if (preset) login(preset);
+}
+
+function rememberedUser() {
+  try {
+    return localStorage.getItem("chat.user");
+  } catch {
+    return null;
+  }
+}
+
+function setupNotifications() {
+  notifier.registerWorker();
+  $("notify-btn").onclick = () => enableNotifications().catch((err) => toast(plainError(err)));
+  $("mute-btn").onclick = () => {
+    const chat = state.open && state.chats.get(state.open);
+    if (chat) act("chat.mute", setMuted(chat.chat_id, !chat.muted));
+  };
+  document.addEventListener("visibilitychange", () => {
+    if (pageHidden() || !state.open) return;
+    notifier.closeFor(state.open);
+    markRead(state.open); // what arrived while the tab was hidden is read now
+    render();
+  });
 }
 
 setup();
 // For tests and the curious: the page's state and connection.
-window.chat = { state, get conn() { return conn; } };
+window.chat = { state, notifier, get conn() { return conn; }, get webPush() { return webPush; } };

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.client.push_env import local_push_env
 from tests.stack import ROOT, LocalStack
 
 ARTIFACTS = ROOT / "test-artifacts"
@@ -35,7 +36,8 @@ CHROMIUM_ARGS = [
 # serve every browser test; user ids are unique per test, so tests share nothing else.
 @pytest.fixture(scope="package")
 def stack_url():
-    with LocalStack(CHAT_JWT_SECRET="e2e-secret-" * 4) as stack:
+    # local_push_env: the stack takes the web page's Web Push registration (see test_notifications)
+    with LocalStack(CHAT_JWT_SECRET="e2e-secret-" * 4, **local_push_env()) as stack:
         yield stack.url
 
 

@@ -80,3 +80,73 @@ def come_back(page: Page) -> None:
     """Let the page reconnect (on its own backoff) and wait until it is online again."""
     page.unroute("**/dev/token*")
     expect(page.locator("#conn-status")).to_have_attribute("data-state", "online", timeout=20_000)
+
+
+# -- notifications ---------------------------------------------------------------------------------
+
+# Before the page's own scripts: the tab's visibility under the test's control (headless pages
+# are always "visible"), and every Notification the page constructs recorded (still shown for
+# real) in window.__notifications; window.focus() calls are counted.
+NOTIFICATION_PROBE = """
+(() => {
+  let visibility = "visible";
+  const define = (name, get) => Object.defineProperty(Document.prototype, name, { get, configurable: true });
+  define("visibilityState", () => visibility);
+  define("hidden", () => visibility === "hidden");
+  window.__setVisibility = (value) => {
+    visibility = value;
+    document.dispatchEvent(new Event("visibilitychange"));
+  };
+  window.__focused = 0;
+  const focus = window.focus.bind(window);
+  window.focus = () => { window.__focused += 1; focus(); };
+  const Real = window.Notification;
+  window.__notifications = [];
+  class Recorded extends Real {
+    constructor(title, options = {}) {
+      super(title, options);
+      window.__notifications.push({ title, body: options.body, tag: options.tag, data: options.data });
+      window.__lastNotification = this;
+    }
+  }
+  Object.defineProperty(Recorded, "permission", { get: () => Real.permission });
+  Recorded.requestPermission = (...args) => Real.requestPermission(...args);
+  window.Notification = Recorded;
+})();
+"""
+
+
+def watch_notifications(stack_url: str, allowed: bool = True):  # type: ignore[no-untyped-def]
+    """A ``before_load`` for ``as_user``: the probe above, and the permission granted (or not)."""
+
+    def before_load(page: Page) -> None:
+        if allowed:
+            page.context.grant_permissions(["notifications"], origin=stack_url)
+        page.add_init_script(NOTIFICATION_PROBE)
+
+    return before_load
+
+
+def hide(page: Page) -> None:
+    page.evaluate("window.__setVisibility('hidden')")
+
+
+def show(page: Page) -> None:
+    page.evaluate("window.__setVisibility('visible')")
+
+
+def notifications(page: Page) -> list[dict[str, object]]:
+    """What the page showed with ``new Notification``, oldest first."""
+    shown: list[dict[str, object]] = page.evaluate("window.__notifications")
+    return shown
+
+
+def wait_for_notifications(page: Page, count: int) -> list[dict[str, object]]:
+    page.wait_for_function(f"window.__notifications.length >= {count}")
+    return notifications(page)
+
+
+def chat_id_of(page: Page, title: str) -> str:
+    chat_id = chat_item(page, title).get_attribute("data-chat-id")
+    assert chat_id, f"no chat {title!r} listed"
+    return chat_id

@@ -2,7 +2,7 @@
 // of the chat is connected, and opens the chat when one is clicked.
 //
 // A push carries the notification as JSON (decrypted by the browser): chat_id, seq, message_id,
-// title, body, badge, collapse_key, and sender_id and text when the device shows previews.
+// title, body, badge, collapse_key, and sender_id when the device shows previews.
 // Registered from /static/ (the local stack serves web/ there): its scope is /static/, which is
 // all a push subscription needs; the page itself, at /, is reached through clients.matchAll.
 

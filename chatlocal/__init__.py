@@ -7,5 +7,9 @@
 - ``/dev/token?user=ID``: a token signed with the local secret;
 - ``/``: the web chat.
 
+Beside it: an embedded moto server for DynamoDB and SQS (unless ``AWS_ENDPOINT_URL_DYNAMODB`` /
+``AWS_ENDPOINT_URL_SQS`` name others), and pollers that run the app's SQS-triggered functions
+(the fan-out worker) as Lambda's event source mappings do.
+
 Nothing in ``chalicelib`` imports this package: it never ships to Lambda.
 """

@@ -1,8 +1,9 @@
 """``python -m chatlocal``: the whole local stack in one process. See docs/local-stack.md.
 
 Environment: HOST (127.0.0.1), PORT (8000; 0 picks a free one), CHAT_JWT_SECRET (generated when
-unset), CHAT_IDLE_TIMEOUT_SECONDS (600), AWS_ENDPOINT_URL_DYNAMODB (unset: embedded moto),
-CHAT_TABLE_PREFIX (chat-local), LOG_LEVEL (INFO).
+unset), CHAT_IDLE_TIMEOUT_SECONDS (600), AWS_ENDPOINT_URL_DYNAMODB and AWS_ENDPOINT_URL_SQS
+(unset: embedded moto), CHAT_TABLE_PREFIX (chat-local), CHAT_FANOUT_QUEUE ({prefix}-fanout),
+LOG_LEVEL (INFO).
 """
 
 from __future__ import annotations
@@ -16,9 +17,15 @@ import secrets
 import signal
 import socket
 import sys
-from collections.abc import MutableMapping
+from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from chatlocal.aws import Services
+    from chatlocal.lambdas import Lambdas
+    from chatlocal.sqs_poller import EventSourceMapping
 
 ROOT = Path(__file__).resolve().parent.parent
 log = logging.getLogger("chatlocal")
@@ -63,7 +70,7 @@ def _reachable(host: str) -> str:
 async def _serve(options: Options, sock: socket.socket, env: MutableMapping[str, str]) -> None:
     from aiohttp import web
 
-    from chatlocal import dynamodb
+    from chatlocal import aws
     from chatlocal.events import Api
     from chatlocal.gateway import Gateway
     from chatlocal.lambdas import Lambdas
@@ -78,45 +85,84 @@ async def _serve(options: Options, sock: socket.socket, env: MutableMapping[str,
     env.setdefault("CHAT_TABLE_PREFIX", "chat-local")
     env.setdefault("AWS_DEFAULT_REGION", "us-east-1")
     env.setdefault("AWS_REGION", env["AWS_DEFAULT_REGION"])
+    # The app names its SQS event source's queue when app.py is imported: set it before.
+    if not env.get("CHAT_FANOUT_QUEUE"):
+        env["CHAT_FANOUT_QUEUE"] = f"{env['CHAT_TABLE_PREFIX']}-fanout"
 
     loop = asyncio.get_running_loop()
-    database = await loop.run_in_executor(None, dynamodb.start, env)
+    services = await loop.run_in_executor(None, aws.start, env)
     lambdas: Lambdas | None = None
     runner: web.AppRunner | None = None
+    mappings: list[EventSourceMapping] = []
     try:
-        created = await loop.run_in_executor(None, dynamodb.create_missing_tables)
+        created = await loop.run_in_executor(None, aws.create_missing_tables)
         if str(ROOT) not in sys.path:
             sys.path.insert(0, str(ROOT))
         app_module = importlib.import_module("app")
         lambdas = Lambdas.from_app_module(app_module, options.lambda_concurrency)
+        mappings = await loop.run_in_executor(None, _event_source_mappings, app_module, lambdas, env)
         gateway = Gateway(
             lambdas, Api(domain_name=f"{_reachable(options.host)}:{port}"), options.idle_timeout
         )
+        for mapping in mappings:
+            gateway.add_stats(mapping.stats)
         runner = web.AppRunner(
             build_application(gateway, options.secret), access_log=None, shutdown_timeout=2
         )
         await runner.setup()
         await web.SockSite(runner, sock).start()
+        for mapping in mappings:
+            mapping.start()
 
         stop = asyncio.Event()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
-        _banner(options, base, database, created)
+        _banner(options, base, services, created, mappings, env)
         await stop.wait()
         print("\nStopping: closing connections...", flush=True)
-        await asyncio.wait_for(gateway.close_all(), timeout=3)
+        await asyncio.gather(
+            asyncio.wait_for(gateway.close_all(), timeout=3), *(m.stop(timeout=3) for m in mappings)
+        )
     finally:
+        await asyncio.gather(*(m.stop(timeout=3) for m in mappings))
         if runner is not None:
             await runner.cleanup()
         if lambdas is not None:
             lambdas.shutdown()
-        database.stop()
+        services.stop()
 
 
-def _banner(options: Options, base: str, database: object, created: list[str]) -> None:
+def _event_source_mappings(
+    app_module: Any, lambdas: Lambdas, env: MutableMapping[str, str]
+) -> list[EventSourceMapping]:
+    """A mapping (and its queue, created if missing) per ``@app.on_sqs_message`` handler.
+    Blocking: creates the queues."""
+    from chatlocal.queues import ensure_queue
+    from chatlocal.sqs_events import sqs_sources
+    from chatlocal.sqs_poller import EventSourceMapping, sqs_client
+
+    sources = sqs_sources(app_module.app.event_sources)
+    if not sources:
+        return []
+    region = env["AWS_REGION"]
+    client = sqs_client(region, sum(source.concurrency for source in sources))
+    return [
+        EventSourceMapping(source, ensure_queue(client, source.queue), client, lambdas, region)
+        for source in sources
+    ]
+
+
+def _banner(
+    options: Options,
+    base: str,
+    services: Services,
+    created: list[str],
+    mappings: list[EventSourceMapping],
+    env: Mapping[str, str],
+) -> None:
     ws = base.replace("http://", "ws://")
-    where = getattr(database, "endpoint", "")
-    kind = "embedded moto" if getattr(database, "embedded", False) else "AWS_ENDPOINT_URL_DYNAMODB"
+    dynamodb, sqs = services["dynamodb"], services["sqs"]
+    tables = ", ".join(created) or "none missing"
     secret_note = " (generated; set CHAT_JWT_SECRET to keep one)" if options.secret_generated else ""
     lines = [
         f"Chat backend local stack listening on {base}",
@@ -124,12 +170,30 @@ def _banner(options: Options, base: str, database: object, created: list[str]) -
         f"  websocket       {ws}/ws?token=<token>",
         f"  dev token       {base}/dev/token?user=<user id>",
         f"  management API  {base}/@connections/<connection id>",
-        f"  DynamoDB        {where} ({kind}; tables created: {', '.join(created) or 'none missing'})",
+        f"  DynamoDB        {dynamodb.url} ({dynamodb.source}; tables created: {tables})",
+        f"  SQS             {sqs.url} ({sqs.source})",
+        *(_queue_line(mapping) for mapping in mappings),
+        f"  fan-out         through the queue above {env.get('CHAT_FANOUT_THRESHOLD') or 100} connections,"
+        f" {env.get('CHAT_FANOUT_SHARD_SIZE') or 50} per shard",
         f"  JWT secret      {options.secret}{secret_note}",
         f"  idle timeout    {options.idle_timeout:g} s",
         "Ctrl-C stops it.",
     ]
     print("\n".join(lines), flush=True)
+
+
+def _queue_line(mapping: EventSourceMapping) -> str:
+    source, queue = mapping.source, mapping.queue
+    label = f"queue -> {source.function}"
+    if queue.dead_letter_name:
+        retries = f"dead letters to {queue.dead_letter_name} after {queue.max_receive_count} receives"
+    else:
+        retries = "no dead-letter queue"
+    kept = "" if queue.created else "; existing queue, settings kept"
+    return (
+        f"  {label:<16}{queue.name} (batches of {source.batch_size}, {source.concurrency} at once;"
+        f" failures back after {queue.visibility_timeout} s, {retries}{kept})"
+    )
 
 
 def main() -> int:

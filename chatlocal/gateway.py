@@ -14,7 +14,8 @@ What it does, as API Gateway does it:
   answers 410 Gone for a connection that is not open.
 
 Local additions under ``/dev/connections`` list the open connections and drop one without a
-close frame (a network cut), for tests and for trying reconnects by hand.
+close frame (a network cut), for tests and for trying reconnects by hand; ``/dev/stats`` counts
+what happened, with the counters of whatever else was added (the SQS pollers').
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import json
 import logging
 import time
 from collections import Counter
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from http import HTTPStatus
@@ -77,6 +79,11 @@ class Gateway:
         self._open: dict[str, Open] = {}
         self._invocations: set[asyncio.Task[None]] = set()
         self.stats: Counter[str] = Counter()
+        self._more_stats: list[Callable[[], Mapping[str, int]]] = []
+
+    def add_stats(self, source: Callable[[], Mapping[str, int]]) -> None:
+        """Include these counters in ``/dev/stats`` (called on the event loop, so it must not block)."""
+        self._more_stats.append(source)
 
     def routes(self) -> list[web.RouteDef]:
         connection = "/@connections/{connection_id}"
@@ -250,9 +257,13 @@ class Gateway:
         )
 
     async def get_stats(self, request: web.Request) -> web.Response:
-        """Counters since start: connected, refused, disconnected, messages, posts, posts_gone..."""
+        """Counters since start: connected, refused, disconnected, messages, posts, posts_gone...,
+        then those of the sources added with ``add_stats``."""
         names = ("connected", "refused", "disconnected", "messages", "lambda_errors", "posts", "posts_gone")
-        return web.json_response({name: self.stats[name] for name in names} | {"open": len(self._open)})
+        stats: dict[str, int] = {name: self.stats[name] for name in names} | {"open": len(self._open)}
+        for source in self._more_stats:
+            stats.update(source())
+        return web.json_response(stats)
 
     async def drop_connection(self, request: web.Request) -> web.Response:
         """Cut the TCP connection without a close frame, as a lost network would."""

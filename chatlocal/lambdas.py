@@ -1,5 +1,9 @@
 """Invoking the deployed handler functions as Lambda would: one invocation per event, run
-concurrently on a thread pool, with a Lambda-like context, errors logged and not propagated."""
+concurrently on one thread pool, with a Lambda-like context, errors logged and not propagated.
+
+The functions are the ones ``chalice deploy`` creates: the three WebSocket routes, keyed by route
+(``$connect``...), and each event source handler (``@app.on_sqs_message``...), keyed by its name
+(``fanout``)."""
 
 from __future__ import annotations
 
@@ -54,7 +58,7 @@ class Invocation:
 
 
 class Lambdas:
-    """The three functions ``chalice deploy`` would create, keyed by route."""
+    """The functions ``chalice deploy`` would create: the WebSocket routes and event sources."""
 
     def __init__(
         self, handlers: dict[str, Handler], concurrency: int = 64, timeout_seconds: float = 30
@@ -68,25 +72,44 @@ class Lambdas:
 
     @classmethod
     def from_app_module(cls, module: Any, concurrency: int = 64) -> Lambdas:
-        """Resolve each route's handler string (``app.connect``) in the app module, as Lambda does."""
+        """Resolve each function's handler string (``app.connect``) in the app module, as Lambda
+        does: the WebSocket routes by route, the event sources by name."""
         handlers: dict[str, Handler] = {}
         for route, config in module.app.websocket_handlers.items():
-            _, _, attribute = config.handler_string.partition(".")
-            handlers[route] = getattr(module, attribute)
+            handlers[route] = _resolve(module, config.handler_string)
+        for config in module.app.event_sources:
+            handlers[config.name] = _resolve(module, config.handler_string)
         return cls(handlers, concurrency)
 
-    async def invoke(self, route: str, event: dict[str, Any]) -> Invocation:
-        handler = self._handlers[route]
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._pool, self._run, route, handler, event)
+    @property
+    def functions(self) -> list[str]:
+        return list(self._handlers)
 
-    def _run(self, route: str, handler: Handler, event: dict[str, Any]) -> Invocation:
-        context = LambdaContext(f"chat-backend-local-websocket-{route.strip('$')}", self._timeout)
+    async def invoke(self, function: str, event: dict[str, Any]) -> Invocation:
+        """Run one invocation of a route (``$default``) or an event source function (``fanout``)."""
+        handler = self._handlers[function]
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._pool, self._run, function, handler, event)
+
+    def _run(self, function: str, handler: Handler, event: dict[str, Any]) -> Invocation:
+        context = LambdaContext(_function_name(function), self._timeout)
         try:
             return Invocation(result=handler(event, context))
-        except Exception as exc:  # a Lambda error: logged, reported to API Gateway as a failure
-            log.exception("%s handler raised", route)
+        except Exception as exc:  # a Lambda error: logged, reported to the caller as a failure
+            log.exception("%s handler raised", function)
             return Invocation(error=exc)
 
     def shutdown(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _resolve(module: Any, handler_string: str) -> Handler:
+    _, _, attribute = handler_string.partition(".")
+    handler: Handler = getattr(module, attribute)
+    return handler
+
+
+def _function_name(function: str) -> str:
+    if function in ROUTES:
+        return f"chat-backend-local-websocket-{function.strip('$')}"
+    return f"chat-backend-local-{function}"

@@ -19,6 +19,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]  # the repository
 LISTENING = re.compile(r"listening on (http://\S+)")
 DYNAMODB = re.compile(r"DynamoDB\s+(http://\S+)")
+SQS = re.compile(r"SQS\s+(http://\S+)")
 
 
 def clean_env(**overrides: str) -> dict[str, str]:
@@ -40,6 +41,7 @@ class LocalStack:
         self.start_timeout = start_timeout
         self.url = ""
         self.dynamodb_endpoint = ""
+        self.sqs_endpoint = ""
         self.output: list[str] = []
         self.process: subprocess.Popen[str] | None = None
         self._ready = threading.Event()
@@ -70,6 +72,8 @@ class LocalStack:
                 self.url = match.group(1)
             if match := DYNAMODB.search(line):
                 self.dynamodb_endpoint = match.group(1)
+            if match := SQS.search(line):
+                self.sqs_endpoint = match.group(1)
             if line.startswith("Ctrl-C stops it"):
                 self._ready.set()
         self._ready.set()

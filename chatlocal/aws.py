@@ -1,0 +1,109 @@
+"""The AWS services the app calls, for the local stack: the endpoint the user named for a
+service, or else one embedded moto server that serves every service left unnamed.
+
+A service's endpoint reaches both boto3 and PynamoDB through its ``AWS_ENDPOINT_URL_<SERVICE>``
+variable, which botocore reads for every client created without an explicit endpoint: the app's
+storage and queue code is the same code that runs on AWS. Only the service-specific variables
+count: pointing ``AWS_ENDPOINT_URL_DYNAMODB`` elsewhere still leaves SQS on the embedded moto.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, MutableMapping
+from dataclasses import dataclass, field
+from typing import Any
+
+log = logging.getLogger("chatlocal.aws")
+
+ENDPOINT_VARIABLES = {"dynamodb": "AWS_ENDPOINT_URL_DYNAMODB", "sqs": "AWS_ENDPOINT_URL_SQS"}
+LOCAL_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    url: str
+    embedded: bool
+
+    @property
+    def source(self) -> str:
+        """Where the endpoint came from, as the banner says it."""
+        return "embedded moto" if self.embedded else "the environment"
+
+
+@dataclass
+class Services:
+    """The endpoint of each service (``dynamodb``, ``sqs``), and the embedded server if any."""
+
+    endpoints: Mapping[str, Endpoint]
+    _server: Any = field(default=None, repr=False)
+
+    def __getitem__(self, service: str) -> Endpoint:
+        return self.endpoints[service]
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
+
+
+def start(env: MutableMapping[str, str], host: str = "127.0.0.1") -> Services:
+    """Use each ``AWS_ENDPOINT_URL_<SERVICE>`` that is set; start moto on a free port for the
+    others and set their variables to it.
+
+    Must run before the app makes its first AWS client (PynamoDB caches its connection).
+    """
+    given = {s: env[v] for s, v in ENDPOINT_VARIABLES.items() if env.get(v)}
+    endpoints = {s: Endpoint(url, embedded=False) for s, url in given.items()}
+    for service, url in given.items():
+        log.info("using %s at %s", service, url)
+    missing = [s for s in ENDPOINT_VARIABLES if s not in given]
+    if not missing:
+        return Services(endpoints)
+    server, url = _start_moto(host)
+    for service in missing:
+        env[ENDPOINT_VARIABLES[service]] = url
+        endpoints[service] = Endpoint(url, embedded=True)
+    for name, value in LOCAL_CREDENTIALS.items():
+        env.setdefault(name, value)
+    log.info("embedded moto at %s for %s", url, ", ".join(missing))
+    return Services(endpoints, server)
+
+
+def _start_moto(host: str) -> tuple[Any, str]:
+    from moto.moto_server.werkzeug_app import MotoRequestHandler
+    from moto.server import ThreadedMotoServer
+
+    from chatlocal.moto_atomic import serialize_dynamodb_requests, serialize_sqs_requests
+
+    serialize_dynamodb_requests()
+    serialize_sqs_requests()
+    _list_moto_modules_once()
+    # Small request/response pairs on loopback: don't let Nagle hold back the last segment.
+    MotoRequestHandler.disable_nagle_algorithm = True
+    server = ThreadedMotoServer(ip_address=host, port=0, verbose=False)
+    server.start()
+    bound_host, port = server.get_host_and_port()
+    return server, f"http://{bound_host}:{port}"
+
+
+def _list_moto_modules_once() -> None:
+    """moto's server lists its package directory (a stat per service) on every request, under
+    a lock, to route it: about a tenth of each request's time. The list never changes."""
+    from moto import backends
+
+    if getattr(backends.list_of_moto_modules, "_cached", False):
+        return
+    modules = tuple(backends.list_of_moto_modules())
+
+    def list_of_moto_modules() -> tuple[str, ...]:
+        return modules
+
+    list_of_moto_modules._cached = True  # type: ignore[attr-defined]
+    backends.list_of_moto_modules = list_of_moto_modules
+
+
+def create_missing_tables() -> list[str]:
+    from chalicelib.storage.tables import create_tables
+
+    return create_tables(wait=True)

@@ -1,5 +1,6 @@
 """Build the file ``chalice package --merge-template`` takes: the resources of infra/tables.json
-(tables, the fan-out queue and its dead-letter queue) plus their wiring into Chalice's functions.
+(tables, the fan-out and push queues with their dead-letter queues) plus their wiring into
+Chalice's functions.
 
     python -m infra.merge_template build/merge.json            # write the merge template
     python -m infra.merge_template --check build/package/sam.json   # after chalice package
@@ -7,11 +8,14 @@
 infra/tables.json stays a template of its own (infra/deploy.sh deploys it alone for the
 `chalice deploy` path); this adds what only makes sense beside Chalice's resources:
 
-- every function's ``CHAT_TABLE_PREFIX`` and ``CHAT_FANOUT_QUEUE`` come from the stack (the
-  ``TablePrefix`` parameter, the queue's name), not from .chalice/config.json;
-- the fan-out worker's SQS event reads the stack's queue (``${FanoutQueue.Arn}``: this also makes
-  CloudFormation create the queue before the event source mapping) and reports partial batch
-  failures (``FunctionResponseTypes: [ReportBatchItemFailures]``), which Chalice cannot express.
+- every function's ``CHAT_TABLE_PREFIX``, ``CHAT_FANOUT_QUEUE`` and ``CHAT_PUSH_QUEUE`` come from
+  the stack (the ``TablePrefix`` parameter, the queues' names), not from .chalice/config.json;
+- the SNS platform applications push uses (``CHAT_SNS_APNS_APP_ARN``, ``CHAT_SNS_FCM_APP_ARN``)
+  are stack parameters, empty by default (that platform is refused at ``device.register``);
+- each worker's SQS event reads the stack's queue (``${FanoutQueue.Arn}``, ``${PushQueue.Arn}``:
+  this also makes CloudFormation create the queue before the event source mapping) and reports
+  partial batch failures (``FunctionResponseTypes: [ReportBatchItemFailures]``), which Chalice
+  cannot express.
 
 The deep merge only adds to what Chalice generated, so a name here that Chalice no longer
 generates would leave a half resource behind: ``--check`` fails the packaging step if it does.
@@ -27,28 +31,61 @@ from typing import Any
 
 TABLES = Path(__file__).resolve().parent / "tables.json"
 # Chalice's logical ids for the functions behind $connect, $default and $disconnect, and for
-# the fan-out worker (app.fanout) and its SQS event (the Events key of that function).
+# the SQS workers (app.fanout, app.push): worker -> (its SQS event, the queue it reads).
 WEBSOCKET_FUNCTIONS = ("WebsocketConnect", "WebsocketMessage", "WebsocketDisconnect")
-WORKER = "Fanout"
-WORKER_EVENT = "FanoutSqsEventSource"
-FUNCTIONS = (*WEBSOCKET_FUNCTIONS, WORKER)
+WORKERS = {
+    "Fanout": ("FanoutSqsEventSource", "FanoutQueue"),
+    "Push": ("PushSqsEventSource", "PushQueue"),
+}
+FUNCTIONS = (*WEBSOCKET_FUNCTIONS, *WORKERS)
+# The SNS platform application ARNs differ per account: stack parameters. The app names are the
+# ones the stage's policy file grants (docs/deploy.md): {TablePrefix}-apns, {TablePrefix}-fcm.
+SNS_ARN = r"arn:aws[a-z-]*:sns:[a-z0-9-]+:[0-9]{12}:app"
+PARAMETERS = {
+    "ApnsPlatformApplicationArn": {
+        "Type": "String",
+        "Default": "",
+        "Description": (
+            "SNS platform application for APNs (token-based, APNS or APNS_SANDBOX), named "
+            "{TablePrefix}-apns as the stage's policy file grants; empty: iOS devices are refused"
+        ),
+        "AllowedPattern": rf"^({SNS_ARN}/(APNS|APNS_SANDBOX)/[A-Za-z0-9_.-]{{1,251}}-apns)?$",
+    },
+    "FcmPlatformApplicationArn": {
+        "Type": "String",
+        "Default": "",
+        "Description": (
+            "SNS platform application for FCM (HTTP v1, platform GCM), named {TablePrefix}-fcm "
+            "as the stage's policy file grants; empty: Android devices are refused"
+        ),
+        "AllowedPattern": rf"^({SNS_ARN}/GCM/[A-Za-z0-9_.-]{{1,252}}-fcm)?$",
+    },
+}
 ENVIRONMENT = {
     "CHAT_TABLE_PREFIX": {"Ref": "TablePrefix"},
     "CHAT_FANOUT_QUEUE": {"Fn::GetAtt": ["FanoutQueue", "QueueName"]},
+    "CHAT_PUSH_QUEUE": {"Fn::GetAtt": ["PushQueue", "QueueName"]},
+    "CHAT_SNS_APNS_APP_ARN": {"Ref": "ApnsPlatformApplicationArn"},
+    "CHAT_SNS_FCM_APP_ARN": {"Ref": "FcmPlatformApplicationArn"},
 }
-WORKER_EVENT_PROPERTIES = {
-    "Queue": {"Fn::Sub": "${FanoutQueue.Arn}"},  # Chalice's value is an Fn::Sub too: replaced
-    "FunctionResponseTypes": ["ReportBatchItemFailures"],
-}
+
+
+def worker_event_properties(queue: str) -> dict[str, Any]:
+    return {
+        "Queue": {"Fn::Sub": f"${{{queue}.Arn}}"},  # Chalice's value is an Fn::Sub too: replaced
+        "FunctionResponseTypes": ["ReportBatchItemFailures"],
+    }
 
 
 def build(tables: Path = TABLES) -> dict[str, Any]:
     merged: dict[str, Any] = json.loads(tables.read_text())
+    merged["Parameters"].update(copy.deepcopy(PARAMETERS))
     for function in FUNCTIONS:
         variables = copy.deepcopy(ENVIRONMENT)
         merged["Resources"][function] = {"Properties": {"Environment": {"Variables": variables}}}
-    worker = merged["Resources"][WORKER]["Properties"]
-    worker["Events"] = {WORKER_EVENT: {"Type": "SQS", "Properties": copy.deepcopy(WORKER_EVENT_PROPERTIES)}}
+    for worker, (event, queue) in WORKERS.items():
+        properties = merged["Resources"][worker]["Properties"]
+        properties["Events"] = {event: {"Type": "SQS", "Properties": worker_event_properties(queue)}}
     merged.pop("AWSTemplateFormatVersion", None)  # Chalice's own template carries it
     return merged
 
@@ -62,12 +99,13 @@ def problems(packaged: dict[str, Any]) -> list[str]:
         generated = "Handler" in resource.get("Properties", {})
         if resource.get("Type") != "AWS::Serverless::Function" or not generated:
             found.append(f"{function}: Chalice generated no such function (was it renamed in app.py?)")
-    events = resources.get(WORKER, {}).get("Properties", {}).get("Events", {})
-    stray = sorted(name for name in events if name != WORKER_EVENT)
-    if events.get(WORKER_EVENT, {}).get("Properties", {}).get("BatchSize") is None:
-        found.append(f"{WORKER}: Chalice generated no SQS event {WORKER_EVENT} (found {stray})")
-    elif stray:
-        found.append(f"{WORKER}: events besides {WORKER_EVENT} that the merge does not wire: {stray}")
+    for worker, (event, _) in WORKERS.items():
+        events = resources.get(worker, {}).get("Properties", {}).get("Events", {})
+        stray = sorted(name for name in events if name != event)
+        if events.get(event, {}).get("Properties", {}).get("BatchSize") is None:
+            found.append(f"{worker}: Chalice generated no SQS event {event} (found {stray})")
+        elif stray:
+            found.append(f"{worker}: events besides {event} that the merge does not wire: {stray}")
     return found
 
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Path 1 (CloudFormation): package the app with the tables and the fan-out queues merged in,
+# Path 1 (CloudFormation): package the app with the tables and the fan-out and push queues merged in,
 # ready for `aws cloudformation package` + `deploy`. No AWS credentials needed for this step.
 #
 #   infra/package.sh dev build/dev        # then follow the printed commands
@@ -28,4 +28,8 @@ Packaged stage $STAGE into $OUT/package (sam.json + deployment.zip). To deploy:
   aws cloudformation deploy --template-file $OUT/packaged.yaml \\
       --stack-name chat-backend-$STAGE --capabilities CAPABILITY_IAM \\
       --parameter-overrides TablePrefix=chat-$STAGE
+
+Push to phones needs the SNS platform applications' ARNs as well (docs/deploy.md):
+  ApnsPlatformApplicationArn=arn:aws:sns:REGION:ACCOUNT:app/APNS/chat-$STAGE-apns
+  FcmPlatformApplicationArn=arn:aws:sns:REGION:ACCOUNT:app/GCM/chat-$STAGE-fcm
 NEXT

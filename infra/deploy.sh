@@ -1,30 +1,33 @@
 #!/usr/bin/env bash
-# Path 2 (`chalice deploy`): create the tables and the fan-out queues with CloudFormation, make
-# sure the JWT secret exists in SSM, let Chalice create the Lambdas, the WebSocket API and the
-# fan-out worker's SQS event source mapping, then turn on partial batch responses on that
-# mapping (Chalice 1.34 cannot: its create/update_event_source_mapping calls never pass
-# FunctionResponseTypes).
+# Path 2 (`chalice deploy`): create the tables and the fan-out and push queues with
+# CloudFormation, make sure the JWT secret and the Web Push VAPID key exist in SSM, let Chalice
+# create the Lambdas, the WebSocket API and the two workers' SQS event source mappings, then turn
+# on partial batch responses on those mappings (Chalice 1.34 cannot: its
+# create/update_event_source_mapping calls never pass FunctionResponseTypes).
 #
 #   infra/deploy.sh dev            # deploy (or update) the dev stage
-#   infra/deploy.sh dev --delete   # tear it down (the tables with message data are retained)
+#   infra/deploy.sh dev --delete   # tear it down (the tables with user data are retained)
 set -euo pipefail
 
 STAGE="${1:?usage: infra/deploy.sh STAGE [--delete]}"
 ACTION="${2:-deploy}"
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 CHALICE="${CHALICE:-$ROOT/.venv/bin/chalice}"
+PYTHON="${PYTHON:-$ROOT/.venv/bin/python}"
 TABLES_STACK="chat-backend-$STAGE-tables"
-WORKER="chat-backend-$STAGE-fanout"  # Chalice names functions {app_name}-{stage}-{handler}
+FUNCTION_PREFIX="chat-backend-$STAGE"  # Chalice names functions {app_name}-{stage}-{handler}
 PARAM="/chat-backend/$STAGE/jwt-secret"
+VAPID_PARAM="/chat-backend/$STAGE/vapid-private-key"
 cd "$ROOT"
 
 if [ "$ACTION" = "--delete" ]; then
   "$CHALICE" delete --stage "$STAGE"
   aws cloudformation delete-stack --stack-name "$TABLES_STACK"
   aws cloudformation wait stack-delete-complete --stack-name "$TABLES_STACK"
-  echo "Deleted stage $STAGE, its fan-out queues included. Retained (delete by hand if you mean it):"
-  echo "chat-$STAGE-chats, chat-$STAGE-chat_members, chat-$STAGE-memberships, chat-$STAGE-messages,"
-  echo "chat-$STAGE-send_keys and SSM $PARAM."
+  echo "Deleted stage $STAGE, its fan-out and push queues included. Retained (delete by hand if you mean it):"
+  echo "chat-$STAGE-presence, chat-$STAGE-chats, chat-$STAGE-chat_members, chat-$STAGE-memberships,"
+  echo "chat-$STAGE-messages, chat-$STAGE-send_keys, chat-$STAGE-devices, chat-$STAGE-device_tokens,"
+  echo "SSM $PARAM and SSM $VAPID_PARAM."
   exit 0
 fi
 
@@ -37,26 +40,41 @@ if ! aws ssm get-parameter --name "$PARAM" >/dev/null 2>&1; then
     --value "$(python3 -c 'import secrets; print(secrets.token_urlsafe(48))')" >/dev/null
 fi
 
-# Chalice sets the stage's environment_variables (CHAT_FANOUT_QUEUE=chat-$STAGE-fanout) before it
-# imports app.py, so the worker's event source is the queue the stack above just made.
+# Browsers subscribe to Web Push with the public half of this key: made once, never replaced
+# here (a new key would orphan every subscription).
+if ! aws ssm get-parameter --name "$VAPID_PARAM" >/dev/null 2>&1; then
+  echo "Creating the Web Push VAPID key $VAPID_PARAM (SecureString)"
+  KEYS="$("$PYTHON" -m infra.vapid_key new)"
+  aws ssm put-parameter --name "$VAPID_PARAM" --type SecureString --value "${KEYS%%$'\n'*}" >/dev/null
+  echo "Web Push public key (the web page's applicationServerKey): ${KEYS##*$'\n'}"
+fi
+
+# Chalice sets the stage's environment_variables (CHAT_FANOUT_QUEUE=chat-$STAGE-fanout,
+# CHAT_PUSH_QUEUE=chat-$STAGE-push) before it imports app.py, so the workers' event sources are
+# the queues the stack above just made.
 "$CHALICE" deploy --stage "$STAGE"
 
-# Without ReportBatchItemFailures, Lambda ignores the worker's {"batchItemFailures": [...]} and
-# deletes the whole batch, failed shards included. Idempotent: run after every chalice deploy.
-QUEUE_ARN="$(aws cloudformation describe-stacks --stack-name "$TABLES_STACK" \
-  --query "Stacks[0].Outputs[?OutputKey=='FanoutQueueArn'].OutputValue" --output text)"
-MAPPING="$(aws lambda list-event-source-mappings --function-name "$WORKER" --event-source-arn "$QUEUE_ARN" \
-  --query 'EventSourceMappings[0].UUID' --output text)"
-if [ -z "$MAPPING" ] || [ "$MAPPING" = "None" ]; then
-  echo "No event source mapping from $QUEUE_ARN to $WORKER: did chalice deploy the fan-out worker?" >&2
-  exit 1
-fi
-for _ in $(seq 30); do  # a mapping Chalice just created or updated is busy for a few seconds
-  STATE="$(aws lambda get-event-source-mapping --uuid "$MAPPING" --query State --output text)"
-  case "$STATE" in Enabled | Disabled) break ;; esac
-  sleep 2
-done
-aws lambda update-event-source-mapping --uuid "$MAPPING" \
-  --function-response-types ReportBatchItemFailures >/dev/null
-echo "Fan-out worker $WORKER reports partial batch failures (event source mapping $MAPPING)"
+# Without ReportBatchItemFailures, Lambda ignores a worker's {"batchItemFailures": [...]} and
+# deletes the whole batch, failed records included. Idempotent: run after every chalice deploy.
+report_batch_item_failures() {  # WORKER (function name) QUEUE_OUTPUT (stack output with its queue ARN)
+  local worker="$1" output="$2" queue_arn mapping state
+  queue_arn="$(aws cloudformation describe-stacks --stack-name "$TABLES_STACK" \
+    --query "Stacks[0].Outputs[?OutputKey=='$output'].OutputValue" --output text)"
+  mapping="$(aws lambda list-event-source-mappings --function-name "$worker" --event-source-arn "$queue_arn" \
+    --query 'EventSourceMappings[0].UUID' --output text)"
+  if [ -z "$mapping" ] || [ "$mapping" = "None" ]; then
+    echo "No event source mapping from $queue_arn to $worker: did chalice deploy the worker?" >&2
+    exit 1
+  fi
+  for _ in $(seq 30); do  # a mapping Chalice just created or updated is busy for a few seconds
+    state="$(aws lambda get-event-source-mapping --uuid "$mapping" --query State --output text)"
+    case "$state" in Enabled | Disabled) break ;; esac
+    sleep 2
+  done
+  aws lambda update-event-source-mapping --uuid "$mapping" \
+    --function-response-types ReportBatchItemFailures >/dev/null
+  echo "Worker $worker reports partial batch failures (event source mapping $mapping)"
+}
+report_batch_item_failures "$FUNCTION_PREFIX-fanout" FanoutQueueArn
+report_batch_item_failures "$FUNCTION_PREFIX-push" PushQueueArn
 echo "Your WebSocket URL is the 'Websocket API URL' above: wss://<api-id>.execute-api.<region>.amazonaws.com/$STAGE"

@@ -55,7 +55,9 @@ _original_make_api_call = botocore.client.BaseClient._make_api_call
 
 
 _CHALICELIB = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "chalicelib") + os.sep
-APP_CALLS: set[tuple[str, str, str]] = set()  # (service, operation, table) issued by chalicelib
+# (service, operation, resource) issued by chalicelib: the resource is what IAM would check, as
+# the request names it (see call_resources).
+APP_CALLS: set[tuple[str, str, str]] = set()
 
 
 def _called_from_app() -> bool:
@@ -77,15 +79,36 @@ def _tables(params: dict) -> set[str]:
     for item in params.get("TransactItems") or []:
         for op_type, op in item.items():
             tables.add(f"{op_type}:{op.get('TableName', '')}")
-    return tables or {""}
+    return tables
+
+
+# The request parameter naming the resource each service authorizes a call on.
+_SNS_TARGETS = ("PlatformApplicationArn", "EndpointArn", "TargetArn", "TopicArn")
+
+
+def call_resources(service: str, params: dict) -> set[str]:
+    """What a call acts on: DynamoDB tables ("Put:table" inside a transaction), the SQS queue's
+    name, the SNS application, endpoint or topic ARN, the SSM parameter name; "" if none."""
+    if service == "dynamodb":
+        found = _tables(params)
+    elif service == "sqs":
+        name = params.get("QueueName") or str(params.get("QueueUrl", "")).rstrip("/").rpartition("/")[2]
+        found = {name} if name else set()
+    elif service == "sns":
+        found = {params[key] for key in _SNS_TARGETS if params.get(key)}
+    elif service == "ssm":
+        found = {params["Name"]} if "Name" in params else set(params.get("Names") or [])
+    else:
+        found = set()
+    return found or {""}
 
 
 def _recording_make_api_call(self, operation_name, api_params):  # type: ignore[no-untyped-def]
     service = self.meta.service_model.endpoint_prefix
     RECORDER.record(service, operation_name, dict(api_params))
     if _called_from_app():
-        for table in _tables(api_params):
-            APP_CALLS.add((service, operation_name, table))
+        for resource in call_resources(service, api_params):
+            APP_CALLS.add((service, operation_name, resource))
     return _original_make_api_call(self, operation_name, api_params)
 
 

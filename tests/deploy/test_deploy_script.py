@@ -12,15 +12,20 @@ from typing import Any
 
 import pytest
 
-from tests.deploy.conftest import config
+from infra import vapid_key
+from tests.deploy.conftest import config, stage_env
 from tests.stack import ROOT
 
 FAKE_AWS = Path(__file__).with_name("fake_aws.py")
-QUEUE_ARN = "arn:aws:sqs:eu-west-1:123456789012:chat-dev-fanout"
-UUID = "6d9bfbb7-0c1a-4a0e-9a39-0c4f0d9a1f33"
+QUEUE_ARNS = {
+    "FanoutQueueArn": "arn:aws:sqs:eu-west-1:123456789012:chat-dev-fanout",
+    "PushQueueArn": "arn:aws:sqs:eu-west-1:123456789012:chat-dev-push",
+}
+UUIDS = {"fanout": "6d9bfbb7-0c1a-4a0e-9a39-0c4f0d9a1f33", "push": "0b7e3c55-51d2-4f0b-8a57-4bd0f2a9c6e1"}
 
 
-def _responses(mappings: list[dict[str, Any]]) -> dict[str, Any]:
+def _responses(mappings: list[list[dict[str, Any]]]) -> dict[str, Any]:
+    """``mappings``: what list-event-source-mappings answers, once per worker (fan-out, push)."""
     return {
         "ssm get-parameter": {"Parameter": {"Name": "/chat-backend/dev/jwt-secret"}},
         "cloudformation describe-stacks": {
@@ -28,15 +33,15 @@ def _responses(mappings: list[dict[str, Any]]) -> dict[str, Any]:
                 {
                     "Outputs": [
                         {"OutputKey": "FanoutQueueUrl", "OutputValue": "https://sqs.example/chat-dev-fanout"},
-                        {"OutputKey": "FanoutQueueArn", "OutputValue": QUEUE_ARN},
+                        *({"OutputKey": key, "OutputValue": arn} for key, arn in QUEUE_ARNS.items()),
                     ]
                 }
             ]
         },
-        "lambda list-event-source-mappings": {"EventSourceMappings": mappings},
-        # Chalice has just created the mapping: busy once, then ready.
+        "lambda list-event-source-mappings": [{"EventSourceMappings": m} for m in mappings],
+        # Chalice has just created the fan-out mapping: busy once, then ready (the push one too).
         "lambda get-event-source-mapping": [{"State": "Creating"}, {"State": "Enabled"}],
-        "lambda update-event-source-mapping": {"UUID": UUID, "State": "Updating"},
+        "lambda update-event-source-mapping": {"State": "Updating"},
     }
 
 
@@ -59,6 +64,7 @@ def _run(
         "PATH": f"{bin_dir}:/usr/bin:/bin",
         "HOME": str(tmp_path),
         "CHALICE": str(bin_dir / "chalice"),
+        "PYTHON": sys.executable,
         "FAKE_AWS_LOG": str(log),
         "FAKE_AWS_RESPONSES": str(tmp_path / "responses.json"),
     }
@@ -73,54 +79,98 @@ def _run(
     return done, [json.loads(line) for line in log.read_text().splitlines()]
 
 
-def _mapping(function: str = "arn:aws:lambda:eu-west-1:123456789012:function:chat-backend-dev-fanout"):
-    return {"UUID": UUID, "EventSourceArn": QUEUE_ARN, "FunctionArn": function, "State": "Enabled"}
+def _mapping(worker: str) -> dict[str, Any]:
+    function = f"arn:aws:lambda:eu-west-1:123456789012:function:chat-backend-dev-{worker}"
+    arn = QUEUE_ARNS[f"{worker.capitalize()}QueueArn"]
+    return {"UUID": UUIDS[worker], "EventSourceArn": arn, "FunctionArn": function, "State": "Enabled"}
 
 
-def test_deploy_makes_the_queue_first_and_turns_on_partial_batch_responses_last(tmp_path):
-    done, calls = _run(tmp_path, "dev", responses=_responses([_mapping()]))
+BOTH = [[_mapping("fanout")], [_mapping("push")]]
+
+
+def _option(call: list[str], option: str) -> str:
+    return call[call.index(option) + 1]
+
+
+def test_deploy_makes_the_queues_first_and_turns_on_partial_batch_responses_for_both_workers(tmp_path):
+    done, calls = _run(tmp_path, "dev", responses=_responses(BOTH))
 
     assert done.returncode == 0, done.stdout + done.stderr
     commands = [c[:2] if c[0] == "chalice" else c[:3] for c in calls]
-    assert commands == [
-        ["aws", "cloudformation", "deploy"],  # tables and queues, before anything consumes them
-        ["aws", "ssm", "get-parameter"],  # the secret exists: not created again
-        ["chalice", "deploy"],
+    worker_steps = [
         ["aws", "cloudformation", "describe-stacks"],
         ["aws", "lambda", "list-event-source-mappings"],
         ["aws", "lambda", "get-event-source-mapping"],
+    ]
+    assert commands == [
+        ["aws", "cloudformation", "deploy"],  # tables and queues, before anything consumes them
+        ["aws", "ssm", "get-parameter"],  # the JWT secret exists: not created again
+        ["aws", "ssm", "get-parameter"],  # so does the VAPID key
+        ["chalice", "deploy"],
+        *worker_steps,  # the fan-out worker
         ["aws", "lambda", "get-event-source-mapping"],  # waited for Creating to end
         ["aws", "lambda", "update-event-source-mapping"],
+        *worker_steps,  # the push worker
+        ["aws", "lambda", "update-event-source-mapping"],
     ]
-    tables, _, chalice, _, listing, _, _, update = calls
-    assert tables[tables.index("--template-file") + 1] == "infra/tables.json"
+    tables, jwt, vapid, chalice = calls[:4]
+    assert _option(tables, "--template-file") == "infra/tables.json"
     assert "TablePrefix=chat-dev" in tables
+    assert _option(jwt, "--name") == stage_env("dev")["CHAT_JWT_SECRET_PARAM"]
+    assert _option(vapid, "--name") == stage_env("dev")["CHAT_VAPID_PRIVATE_KEY_PARAM"]
     assert chalice == ["chalice", "deploy", "--stage", "dev"]
-    worker = f"{config()['app_name']}-dev-fanout"  # Chalice's {app_name}-{stage}-{handler}
-    assert listing[listing.index("--function-name") + 1] == worker
-    assert listing[listing.index("--event-source-arn") + 1] == QUEUE_ARN
-    assert update[update.index("--uuid") + 1] == UUID
-    assert update[update.index("--function-response-types") + 1 :] == ["ReportBatchItemFailures"]
-    assert UUID in done.stdout
+    stacks = [c for c in calls if c[1:3] == ["cloudformation", "describe-stacks"]]
+    listings = [c for c in calls if c[1:3] == ["lambda", "list-event-source-mappings"]]
+    updates = [c for c in calls if c[1:3] == ["lambda", "update-event-source-mapping"]]
+    for worker, stack, listing, update in zip(UUIDS, stacks, listings, updates, strict=True):
+        output = f"{worker.capitalize()}QueueArn"
+        assert f"OutputKey=='{output}'" in _option(stack, "--query")
+        # Chalice's {app_name}-{stage}-{handler}, reading the queue the stack output names
+        assert _option(listing, "--function-name") == f"{config()['app_name']}-dev-{worker}"
+        assert _option(listing, "--event-source-arn") == QUEUE_ARNS[output]
+        assert _option(update, "--uuid") == UUIDS[worker]
+        assert update[update.index("--function-response-types") + 1 :] == ["ReportBatchItemFailures"]
+        assert UUIDS[worker] in done.stdout
 
 
 def test_deploy_creates_a_missing_secret(tmp_path):
-    responses = {**_responses([_mapping()]), "ssm get-parameter": {"Error": "ParameterNotFound"}}
+    responses = {**_responses(BOTH), "ssm get-parameter": [{"Error": "ParameterNotFound"}, {}]}
     done, calls = _run(tmp_path, "dev", responses=responses)
 
     assert done.returncode == 0, done.stdout + done.stderr
     (put,) = [c for c in calls if c[1:3] == ["ssm", "put-parameter"]]
-    assert put[put.index("--name") + 1] == "/chat-backend/dev/jwt-secret"
-    assert put[put.index("--type") + 1] == "SecureString"
-    assert len(put[put.index("--value") + 1]) >= 48
+    assert _option(put, "--name") == "/chat-backend/dev/jwt-secret"
+    assert _option(put, "--type") == "SecureString"
+    assert len(_option(put, "--value")) >= 48
 
 
-def test_deploy_fails_loudly_when_chalice_made_no_event_source_mapping(tmp_path):
-    done, calls = _run(tmp_path, "dev", responses=_responses([]))
+def test_deploy_creates_a_missing_vapid_key_and_prints_its_public_half(tmp_path):
+    responses = {**_responses(BOTH), "ssm get-parameter": [{}, {"Error": "ParameterNotFound"}]}
+    done, calls = _run(tmp_path, "dev", responses=responses)
+
+    assert done.returncode == 0, done.stdout + done.stderr
+    (put,) = [c for c in calls if c[1:3] == ["ssm", "put-parameter"]]
+    assert _option(put, "--name") == "/chat-backend/dev/vapid-private-key"
+    assert _option(put, "--type") == "SecureString"
+    private = _option(put, "--value")
+    assert len(private) == 43  # 32 bytes, base64url without padding: as pywebpush reads it
+    (line,) = [line for line in done.stdout.splitlines() if "applicationServerKey" in line]
+    assert line.rsplit(" ", 1)[1] == vapid_key.public_key(private)
+    assert private not in done.stdout  # the private half stays in SSM
+    assert calls.index(put) < calls.index(["chalice", "deploy", "--stage", "dev"])
+
+
+@pytest.mark.parametrize("missing", ["fanout", "push"])
+def test_deploy_fails_loudly_when_chalice_made_no_event_source_mapping(tmp_path, missing):
+    mappings = [[] if worker == missing else [_mapping(worker)] for worker in UUIDS]
+    done, calls = _run(tmp_path, "dev", responses=_responses(mappings))
 
     assert done.returncode != 0
-    assert "No event source mapping" in done.stderr
-    assert not [c for c in calls if c[1:3] == ["lambda", "update-event-source-mapping"]]
+    assert f"No event source mapping from {QUEUE_ARNS[f'{missing.capitalize()}QueueArn']}" in done.stderr
+    assert f"chat-backend-dev-{missing}" in done.stderr
+    updates = [c for c in calls if c[1:3] == ["lambda", "update-event-source-mapping"]]
+    # The fan-out worker comes first: it was set up before the push worker's mapping was missed.
+    assert [_option(u, "--uuid") for u in updates] == ([UUIDS["fanout"]] if missing == "push" else [])
 
 
 def test_delete_removes_the_app_then_the_stack_and_names_what_is_retained(tmp_path):
@@ -138,7 +188,15 @@ def test_delete_removes_the_app_then_the_stack_and_names_what_is_retained(tmp_pa
         for r in tables
         if r.get("DeletionPolicy") == "Retain"
     ]
-    assert retained and all(name in done.stdout for name in retained)
+    assert retained and all(f"{name}," in done.stdout for name in retained)
+    deleted = [
+        r["Properties"]["TableName"]["Fn::Sub"].replace("${TablePrefix}", "chat-dev")
+        for r in tables
+        if r["Type"] == "AWS::DynamoDB::Table" and r.get("DeletionPolicy") != "Retain"
+    ]
+    assert deleted and not any(name in done.stdout for name in deleted)
+    for setting in ("CHAT_JWT_SECRET_PARAM", "CHAT_VAPID_PRIVATE_KEY_PARAM"):
+        assert stage_env("dev")[setting] in done.stdout
 
 
 @pytest.mark.parametrize(

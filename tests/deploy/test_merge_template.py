@@ -19,11 +19,12 @@ def test_packaged_templates_have_everything_the_merge_wires(templates, stage):
     assert merge_template.problems(templates[stage]) == []
 
 
-def test_a_renamed_worker_leaves_a_half_resource_that_the_check_reports(templates, tmp_path):
-    # What `chalice package --merge-template` makes if app.fanout were renamed: the merge's
-    # wiring alone under the old name.
+@pytest.mark.parametrize("worker", sorted(merge_template.WORKERS))
+def test_a_renamed_worker_leaves_a_half_resource_that_the_check_reports(templates, tmp_path, worker):
+    # What `chalice package --merge-template` makes if app.fanout or app.push were renamed: the
+    # merge's wiring alone under the old name.
     broken = copy.deepcopy(templates["dev"])
-    broken["Resources"]["Fanout"] = merge_template.build()["Resources"]["Fanout"]
+    broken["Resources"][worker] = merge_template.build()["Resources"][worker]
     path = tmp_path / "sam.json"
     path.write_text(json.dumps(broken))
 
@@ -36,24 +37,33 @@ def test_a_renamed_worker_leaves_a_half_resource_that_the_check_reports(template
     )
 
     assert done.returncode == 1
-    assert "Fanout: Chalice generated no such function" in done.stderr
-    assert "Fanout: Chalice generated no SQS event FanoutSqsEventSource" in done.stderr
+    event = merge_template.WORKERS[worker][0]
+    assert f"{worker}: Chalice generated no such function" in done.stderr
+    assert f"{worker}: Chalice generated no SQS event {event}" in done.stderr
+    others = set(merge_template.FUNCTIONS) - {worker}
+    assert not any(f"{other}:" in done.stderr for other in others), done.stderr
 
 
-def test_an_event_the_merge_does_not_wire_is_reported(templates):
+@pytest.mark.parametrize("worker", sorted(merge_template.WORKERS))
+def test_an_event_the_merge_does_not_wire_is_reported(templates, worker):
     packaged = copy.deepcopy(templates["dev"])
-    events = packaged["Resources"]["Fanout"]["Properties"]["Events"]
-    events["FanoutSqsEventSource2"] = copy.deepcopy(events["FanoutSqsEventSource"])
+    event = merge_template.WORKERS[worker][0]
+    events = packaged["Resources"][worker]["Properties"]["Events"]
+    events[f"{event}2"] = copy.deepcopy(events[event])
 
     (problem,) = merge_template.problems(packaged)
-    assert "FanoutSqsEventSource2" in problem
+    assert f"{event}2" in problem and problem.startswith(worker)
 
 
-def test_the_merge_template_keeps_infra_tables_json_whole():
+def test_the_merge_template_keeps_infra_tables_json_whole_and_adds_the_push_parameters():
     tables = json.loads((ROOT / "infra" / "tables.json").read_text())
     merged = merge_template.build()
-    for section in ("Parameters", "Conditions", "Outputs"):
+    for section in ("Conditions", "Outputs"):
         assert merged[section] == tables[section]
+    # The platform application ARNs matter only to the functions: the tables stack alone (the
+    # `chalice deploy` path) does not take them, or cfn-lint would flag unused parameters.
+    assert merged["Parameters"] == {**tables["Parameters"], **merge_template.PARAMETERS}
+    assert not set(merge_template.PARAMETERS) & set(tables["Parameters"])
     for name, resource in tables["Resources"].items():
         assert merged["Resources"][name] == resource
     assert "AWSTemplateFormatVersion" not in merged  # Chalice's template has its own

@@ -1,16 +1,20 @@
 """The IAM policy of each stage allows every AWS call the handlers make, on the right resources,
-and nothing more: the DynamoDB and SQS actions are exactly those the functional suite recorded
-(plus what Lambda's event source mapping does for the fan-out worker), on the stage's tables and
-fan-out queue only; no action is a wildcard.
+and nothing more: the DynamoDB, SQS, SNS and SSM actions are exactly those the functional suite
+recorded (plus what Lambda's event source mappings do for the two workers), on the stage's
+tables, queues, SNS platform applications and endpoints, and secrets only; no action is a
+wildcard.
 
 The calls are the ones recorded (at the botocore level) while the functional tier drove the real
 handlers in this run; run alone, this test runs the functional tier in a subprocess to record
-them."""
+them. The functional tier gives Web Push its VAPID key in the environment, so the SSM read of
+the key a deployment makes is recorded here, by the same code (chalicelib.secret)."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
+import re
 import subprocess
 import sys
 from fnmatch import fnmatchcase
@@ -18,8 +22,9 @@ from pathlib import Path
 
 import pytest
 
-from chalicelib.config import table_prefix
+from chalicelib.config import Settings, table_prefix
 from chalicelib.storage.tables import ALL_MODELS
+from tests.conftest import RECORDER, call_resources
 from tests.deploy.conftest import STAGES, config, stage_env
 from tests.stack import ROOT
 
@@ -42,8 +47,8 @@ SQS_ACTIONS = {
     "ChangeMessageVisibilityBatch": "ChangeMessageVisibility",
     "GetQueueAttributes": "GetQueueAttributes",
 }
-# What Lambda's SQS event source mapping calls with the function's role to feed the fan-out
-# worker: no test can record these (Lambda does them, not the code).
+# What Lambda's SQS event source mapping calls with the function's role to feed a worker (fan-out,
+# push): no test can record these (Lambda does them, not the code).
 EVENT_SOURCE_ACTIONS = (
     "sqs:ReceiveMessage",
     "sqs:DeleteMessage",
@@ -100,15 +105,58 @@ def _recorded_calls(request: pytest.FixtureRequest, tmp_path: Path) -> list[tupl
     return [tuple(c) for c in json.loads(out.read_text())]  # type: ignore[misc]
 
 
-def _queue_arn(stage: str) -> str:
-    """The stage's fan-out queue: the one queue the app knows (Settings.fanout_queue, from
-    CHAT_FANOUT_QUEUE). Every SQS call the suite records is on it (the functional tier gives
-    each test a fresh "test-fanout-N" in its place; the recorder keeps no queue name)."""
-    return f"arn:aws:sqs:{REGION}:{ACCOUNT}:{stage_env(stage)['CHAT_FANOUT_QUEUE']}"
+# The queues the functional tier makes in place of the stage's (a fresh one per test), and the
+# stage setting naming each one.
+TEST_QUEUES = {"test-fanout-": "CHAT_FANOUT_QUEUE", "test-push-": "CHAT_PUSH_QUEUE"}
+# The secrets a deployment reads from SSM, by the last segment of the parameter name.
+SECRETS = {"jwt-secret": "CHAT_JWT_SECRET_PARAM", "vapid-private-key": "CHAT_VAPID_PRIVATE_KEY_PARAM"}
+# SNS ARNs (https://docs.aws.amazon.com/sns/latest/dg/mobile-push-send-register.html):
+#   application  arn:aws:sns:REGION:ACCOUNT:app/PLATFORM/NAME
+#   endpoint     arn:aws:sns:REGION:ACCOUNT:endpoint/PLATFORM/NAME/UUID
+# PLATFORM is APNS or APNS_SANDBOX for APNs and GCM for FCM; NAME is the application's.
+SNS_ARN = re.compile(
+    r"arn:aws:sns:[a-z0-9-]+:[0-9]{12}:(?P<kind>app|endpoint)/(?P<platform>APNS|APNS_SANDBOX|GCM)"
+    r"/(?P<name>[A-Za-z0-9_.-]+)(?P<endpoint>/[0-9a-f-]+)?"
+)
+# A stage's APNs application is either APNs environment: the code makes the same calls on both.
+SNS_PLATFORMS = {"APNS": ("apns", ("APNS", "APNS_SANDBOX")), "GCM": ("fcm", ("GCM",))}
+
+
+def _queue_arn(stage: str, setting: str = "CHAT_FANOUT_QUEUE") -> str:
+    return f"arn:aws:sqs:{REGION}:{ACCOUNT}:{stage_env(stage)[setting]}"
+
+
+def _stage_queue(stage: str, queue: str) -> str:
+    """The stage's queue in place of the test queue the call was recorded on ("test-push-3")."""
+    for test_prefix, setting in TEST_QUEUES.items():
+        if queue.startswith(test_prefix):
+            return _queue_arn(stage, setting)
+    return f"unknown queue {queue!r}"  # no policy allows it: the test names it
+
+
+def sns_application_name(stage: str, platform: str) -> str:
+    """The name the stage's policy grants for ``platform`` ("apns", "fcm"): chat-dev-apns."""
+    return f"{stage_env(stage)['CHAT_TABLE_PREFIX']}-{platform}"
+
+
+def _stage_sns_arns(stage: str, arn: str) -> list[str]:
+    """The stage's application or endpoint ARNs in place of a test one, for each platform name."""
+    found = SNS_ARN.fullmatch(arn)
+    if found is None:
+        return [f"unknown SNS resource {arn!r}"]
+    platform, names = SNS_PLATFORMS[found["platform"]]
+    rest = f"/{sns_application_name(stage, platform)}{found['endpoint'] or ''}"
+    return [f"arn:aws:sns:{REGION}:{ACCOUNT}:{found['kind']}/{name}{rest}" for name in names]
+
+
+def _stage_parameter(stage: str, name: str) -> str:
+    setting = SECRETS.get(name.rpartition("/")[2])
+    return f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter{stage_env(stage)[setting] if setting else name}"
 
 
 def _iam_requests(calls: list[tuple[str, str, str]], stage: str) -> set[tuple[str, str]]:
-    """(IAM action, resource ARN) each recorded call needs, with the test tables renamed to the stage's."""
+    """(IAM action, resource ARN) each recorded call needs, with the test tables, queues, SNS
+    applications and parameters renamed to the stage's."""
     prefix = stage_env(stage)["CHAT_TABLE_PREFIX"]
     needed = set()
     for service, operation, target in calls:
@@ -118,63 +166,91 @@ def _iam_requests(calls: list[tuple[str, str, str]], stage: str) -> set[tuple[st
             table = prefix + table.removeprefix(table_prefix())
             needed.add((f"dynamodb:{action}", f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{table}"))
         elif service == "sqs" and operation in SQS_ACTIONS:
-            needed.add((f"sqs:{SQS_ACTIONS[operation]}", _queue_arn(stage)))
+            needed.add((f"sqs:{SQS_ACTIONS[operation]}", _stage_queue(stage, target)))
+        elif service == "sns":
+            needed.update((f"sns:{operation}", arn) for arn in _stage_sns_arns(stage, target))
         elif service == "execute-api" and operation == "PostToConnection":
             post = f"arn:aws:execute-api:{REGION}:{ACCOUNT}:{API}/{stage}/POST/@connections/abcDEF123="
             needed.add(("execute-api:ManageConnections", post))
         elif service == "ssm":
-            needed.add(
-                (
-                    "ssm:GetParameter",
-                    f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter{stage_env(stage)['CHAT_JWT_SECRET_PARAM']}",
-                )
-            )
+            needed.add((f"ssm:{operation}", _stage_parameter(stage, target)))
         else:
             needed.add((f"{service}:{operation}", "*"))  # an unexpected service: no policy covers it
     return needed
 
 
+@pytest.fixture(scope="session")
+def vapid_key_read() -> list[tuple[str, str, str]]:
+    """The calls chalicelib.secret makes to read the VAPID key from SSM, as a deployed push worker
+    does (CHAT_VAPID_PRIVATE_KEY_PARAM set, no key in the environment), recorded under moto."""
+    import boto3
+    from moto import mock_aws
+
+    from chalicelib.secret import vapid_key
+
+    name = "/chat-backend/test/vapid-private-key"
+    with mock_aws():
+        ssm = boto3.client("ssm", region_name="us-east-1")
+        ssm.put_parameter(Name=name, Value="k" * 43, Type="SecureString")
+        settings = dataclasses.replace(
+            Settings.from_env(), vapid_private_key=None, vapid_private_key_param=name
+        )
+        mark = RECORDER.mark()
+        assert vapid_key(settings).get() == "k" * 43
+        calls = RECORDER.since(mark, service=None)
+    return sorted({(s, op, r) for s, op, params in calls for r in call_resources(s, params)})
+
+
 @pytest.mark.after_suite
 @pytest.mark.timeout(1300)  # run alone, the first one records the functional tier in a subprocess
 @pytest.mark.parametrize("stage", STAGES)
-def test_policy_allows_every_recorded_call_and_no_other_table_or_queue_action(recorded_calls, stage):
-    calls = recorded_calls
-    assert any(op == "TransactWriteItems" for _, op, _ in calls), "no sends were recorded"
-    assert any(service == "ssm" for service, _, _ in calls), "the SSM secret read was not recorded"
-    assert any(op == "SendMessageBatch" for service, op, _ in calls if service == "sqs"), (
-        "no shards were queued"
-    )
+def test_policy_allows_every_recorded_call_and_no_other_action(recorded_calls, vapid_key_read, stage):
+    calls = [*recorded_calls, *vapid_key_read]
+    operations = {(service, op) for service, op, _ in calls}
+    assert ("dynamodb", "TransactWriteItems") in operations, "no sends were recorded"
+    assert ("ssm", "GetParameter") in operations, "the SSM secret read was not recorded"
+    assert ("sqs", "SendMessageBatch") in operations, "no shards or push jobs were queued"
+    for operation in ("CreatePlatformEndpoint", "SetEndpointAttributes", "Publish", "DeleteEndpoint"):
+        assert ("sns", operation) in operations, f"no SNS {operation} was recorded"
+    queues = {target.rstrip("0123456789") for service, _, target in calls if service == "sqs"}
+    assert queues == set(TEST_QUEUES), queues
     policy = _policy(stage)
     needed = _iam_requests(calls, stage)
     denied = sorted(n for n in needed if not allowed(policy, *n))
     assert denied == [], f"the {stage} policy denies calls the code makes: {denied}"
 
-    consumed = {(action, _queue_arn(stage)) for action in EVENT_SOURCE_ACTIONS}
-    unused = sorted(_granted(policy, ("dynamodb", "sqs")) - needed - consumed)
-    assert unused == [], f"the {stage} policy grants DynamoDB/SQS actions nothing uses: {unused}"
+    consumed = {
+        (action, _queue_arn(stage, setting))
+        for action in EVENT_SOURCE_ACTIONS
+        for setting in TEST_QUEUES.values()
+    }
+    used = needed | consumed
+    unused = sorted(
+        (action, resource)
+        for action, resource in _granted(policy, ("dynamodb", "sqs", "sns", "ssm"))
+        if not any(a == action and fnmatchcase(r, resource) for a, r in used)
+    )
+    assert unused == [], f"the {stage} policy grants actions nothing uses: {unused}"
 
 
 def _granted(policy: dict, services: tuple[str, ...]) -> set[tuple[str, str]]:
-    """(action, resource) pairs the policy grants for these services, in this test's region and account."""
+    """(action, resource pattern) pairs the policy grants for these services."""
     granted = set()
     for statement in policy["Statement"]:
+        resources = (
+            statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+        )
         for action in statement["Action"]:
-            service = action.partition(":")[0]
-            if service in services:
-                resource = statement["Resource"]
-                granted.add(
-                    (
-                        action,
-                        resource.replace(f"arn:aws:{service}:*:*:", f"arn:aws:{service}:{REGION}:{ACCOUNT}:"),
-                    )
-                )
+            if action.partition(":")[0] in services:
+                granted.update((action, resource) for resource in resources)
     return granted
 
 
 @pytest.mark.parametrize("stage", STAGES)
-def test_the_fanout_worker_can_consume_its_queue_and_only_its_queue(stage):
+@pytest.mark.parametrize("setting", sorted(TEST_QUEUES.values()))
+def test_each_worker_can_consume_its_queue_and_only_its_queue(stage, setting):
     policy = _policy(stage)
-    queue, other = _queue_arn(stage), _queue_arn("prod" if stage == "dev" else "dev")
+    queue, other = _queue_arn(stage, setting), _queue_arn("prod" if stage == "dev" else "dev", setting)
     for action in EVENT_SOURCE_ACTIONS:
         assert allowed(policy, action, queue), action
         assert not allowed(policy, action, other), action
@@ -190,8 +266,11 @@ def test_the_fanout_worker_can_consume_its_queue_and_only_its_queue(stage):
 @pytest.mark.parametrize("stage", STAGES)
 def test_policy_is_scoped_to_the_stage(stage):
     policy = _policy(stage)
-    prefix = stage_env(stage)["CHAT_TABLE_PREFIX"]
+    env = stage_env(stage)
+    prefix = env["CHAT_TABLE_PREFIX"]
     tables = {f"{prefix}-{model.Meta.table_name.removeprefix(table_prefix() + '-')}" for model in ALL_MODELS}
+    queues = {f"arn:aws:sqs:*:*:{env[setting]}" for setting in TEST_QUEUES.values()}
+    sns = re.compile(rf"arn:aws:sns:\*:\*:(app|endpoint)/(APNS|APNS_SANDBOX|GCM)/{prefix}-(apns|fcm)(/\*)?")
     for statement in policy["Statement"]:
         actions = statement["Action"]
         assert all("*" not in a and "?" not in a for a in actions), statement
@@ -204,7 +283,9 @@ def test_policy_is_scoped_to_the_stage(stage):
                 assert table.split("/index/")[0] in tables, resource
                 assert "*" not in table.split("/index/")[0], resource
             if any(a.startswith("sqs:") for a in actions):
-                assert resource == f"arn:aws:sqs:*:*:{stage_env(stage)['CHAT_FANOUT_QUEUE']}", resource
+                assert resource in queues, resource
+            if any(a.startswith("sns:") for a in actions):
+                assert sns.fullmatch(resource), resource
     other = "prod" if stage == "dev" else "dev"
     # The stage's connections can be posted to; the other stage's, and other methods, cannot.
     post = f"arn:aws:execute-api:{REGION}:{ACCOUNT}:{API}/{stage}/POST/@connections/abcDEF123="
@@ -218,8 +299,57 @@ def test_policy_is_scoped_to_the_stage(stage):
     assert not allowed(
         policy, "dynamodb:GetItem", f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/chat-{other}-chats"
     )
-    assert not allowed(
-        policy,
-        "ssm:GetParameter",
-        f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/chat-backend/{other}/jwt-secret",
-    )
+    for secret in SECRETS:
+        parameter = f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/chat-backend/{other}/{secret}"
+        assert not allowed(policy, "ssm:GetParameter", parameter)
+        assert allowed(policy, "ssm:GetParameter", parameter.replace(f"/{other}/", f"/{stage}/"))
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_push_reaches_the_stage_platform_applications_and_only_them(stage):
+    policy = _policy(stage)
+    other = "prod" if stage == "dev" else "dev"
+    sns = f"arn:aws:sns:{REGION}:{ACCOUNT}"
+    endpoint = "0f5a9d2c-5c1e-3f4a-9b7e-2d8c6a1b4e3f"
+    for name, kinds in SNS_PLATFORMS.values():
+        mine, theirs = sns_application_name(stage, name), sns_application_name(other, name)
+        for kind in kinds:
+            assert allowed(policy, "sns:CreatePlatformEndpoint", f"{sns}:app/{kind}/{mine}")
+            assert not allowed(policy, "sns:CreatePlatformEndpoint", f"{sns}:app/{kind}/{theirs}")
+            for action in ("sns:Publish", "sns:SetEndpointAttributes", "sns:DeleteEndpoint"):
+                assert allowed(policy, action, f"{sns}:endpoint/{kind}/{mine}/{endpoint}")
+                assert not allowed(policy, action, f"{sns}:endpoint/{kind}/{theirs}/{endpoint}")
+                assert not allowed(policy, action, f"{sns}:endpoint/{kind}/{mine}-other/{endpoint}")
+            # The function may use the application, never change or delete it (its credentials).
+            for action in ("sns:SetPlatformApplicationAttributes", "sns:DeletePlatformApplication"):
+                assert not allowed(policy, action, f"{sns}:app/{kind}/{mine}")
+            assert not allowed(
+                policy, "sns:GetEndpointAttributes", f"{sns}:endpoint/{kind}/{mine}/{endpoint}"
+            )
+    # APNs tokens go to the APNs application, FCM tokens to the FCM one; no topics, no SMS.
+    apns, fcm = sns_application_name(stage, "apns"), sns_application_name(stage, "fcm")
+    assert not allowed(policy, "sns:CreatePlatformEndpoint", f"{sns}:app/GCM/{apns}")
+    assert not allowed(policy, "sns:CreatePlatformEndpoint", f"{sns}:app/APNS/{fcm}")
+    assert not allowed(policy, "sns:Publish", f"{sns}:{apns}")
+    assert not allowed(policy, "sns:Publish", "*")
+
+
+@pytest.mark.parametrize("stage", STAGES)
+@pytest.mark.parametrize("setting", ["CHAT_SNS_APNS_APP_ARN", "CHAT_SNS_FCM_APP_ARN"])
+def test_configured_platform_applications_are_the_ones_the_policy_grants(stage, setting):
+    """`chalice deploy` takes the application ARNs from .chalice/config.json: empty (that platform
+    is refused) or an application of the stage's name, which the stage's policy grants."""
+    arn = stage_env(stage)[setting]
+    if arn:
+        assert allowed(_policy(stage), "sns:CreatePlatformEndpoint", arn), arn
+        assert SNS_ARN.fullmatch(arn) and SNS_ARN.fullmatch(arn)["kind"] == "app", arn
+    else:
+        assert arn == "", "an unset platform is an empty string (Lambda keeps the variable)"
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_policy_fits_the_iam_inline_policy_limit(stage):
+    """Chalice puts the policy inline on each function's role: IAM allows 10,240 characters
+    (whitespace not counted) of inline policy per role."""
+    document = json.dumps(_policy(stage), separators=(",", ":"))
+    assert len("".join(document.split())) <= 10_240

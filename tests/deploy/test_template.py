@@ -1,10 +1,11 @@
 """The packaged template: cfn-lint clean, the WebSocket API and its routes, the tables exactly as
-the PynamoDB models declare them, the fan-out worker on its queue (partial batch responses, a
-dead-letter queue), and the functions wired to them."""
+the PynamoDB models declare them, the fan-out and push workers each on its queue (partial batch
+responses, a dead-letter queue), the push stack parameters, and the functions wired to them."""
 
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -14,6 +15,7 @@ from pynamodb.attributes import TTLAttribute
 
 from chalicelib.config import table_prefix
 from chalicelib.storage.tables import ALL_MODELS
+from infra import merge_template
 from tests.deploy.conftest import STAGES, config, stage_env
 from tests.stack import ROOT
 
@@ -27,13 +29,16 @@ HANDLERS = {
     "WebsocketMessage": "app.message",
     "WebsocketDisconnect": "app.disconnect",
     "Fanout": "app.fanout",
+    "Push": "app.push",
 }
 FUNCTIONS = {
     "$connect": "WebsocketConnect",
     "$default": "WebsocketMessage",
     "$disconnect": "WebsocketDisconnect",
 }
-WORKER = "Fanout"
+# Each SQS worker, the queue it reads, its setting and handler name (Chalice's {app}-{stage}-{name}).
+WORKERS = {"Fanout": "FanoutQueue", "Push": "PushQueue"}
+QUEUE_SETTINGS = {"FanoutQueue": "CHAT_FANOUT_QUEUE", "PushQueue": "CHAT_PUSH_QUEUE"}
 TABLES_TEMPLATE = ROOT / "infra" / "tables.json"
 
 
@@ -83,7 +88,7 @@ def test_websocket_api_routes_each_reach_their_function(templates, stage):
 
 
 @pytest.mark.parametrize("stage", STAGES)
-def test_functions_are_wired_to_the_tables_the_queue_and_the_secret(templates, stage):
+def test_functions_are_wired_to_the_tables_the_queues_the_secrets_and_push(templates, stage):
     resources = templates[stage]["Resources"]
     expected = stage_env(stage)
     functions = sorted(k for k, v in resources.items() if v["Type"] == "AWS::Serverless::Function")
@@ -94,32 +99,50 @@ def test_functions_are_wired_to_the_tables_the_queue_and_the_secret(templates, s
         variables = props["Environment"]["Variables"]
         assert variables["CHAT_TABLE_PREFIX"] == {"Ref": "TablePrefix"}
         assert variables["CHAT_FANOUT_QUEUE"] == {"Fn::GetAtt": ["FanoutQueue", "QueueName"]}
+        assert variables["CHAT_PUSH_QUEUE"] == {"Fn::GetAtt": ["PushQueue", "QueueName"]}
+        assert variables["CHAT_SNS_APNS_APP_ARN"] == {"Ref": "ApnsPlatformApplicationArn"}
+        assert variables["CHAT_SNS_FCM_APP_ARN"] == {"Ref": "FcmPlatformApplicationArn"}
         assert variables["CHAT_JWT_SECRET_PARAM"] == f"/chat-backend/{stage}/jwt-secret"
+        assert variables["CHAT_VAPID_PRIVATE_KEY_PARAM"] == f"/chat-backend/{stage}/vapid-private-key"
+        assert variables["CHAT_VAPID_SUBJECT"] == expected["CHAT_VAPID_SUBJECT"]
+        assert "CHAT_VAPID_PRIVATE_KEY" not in variables and "CHAT_PUSH_ALLOW_LOCAL_HTTP" not in variables
         assert "CHAT_JWT_SECRET" not in variables and "CHAT_MANAGEMENT_ENDPOINT" not in variables
         assert variables["CHAT_FANOUT_CONCURRENCY"] == expected["CHAT_FANOUT_CONCURRENCY"]
         assert props["MemorySize"] == 512 and props["Timeout"] == 30
-    # The policy file names the stage's tables and queue by the same prefix the stack is deployed
-    # with; `chalice deploy` (no merge) uses these values as they are.
+    # The policy file names the stage's tables, queues and parameters by the same prefix the stack
+    # is deployed with; `chalice deploy` (no merge) uses these values as they are.
     assert expected["CHAT_TABLE_PREFIX"] == f"chat-{stage}"
     assert expected["CHAT_FANOUT_QUEUE"] == f"chat-{stage}-fanout"
+    assert expected["CHAT_PUSH_QUEUE"] == f"chat-{stage}-push"
+    assert expected["CHAT_VAPID_PRIVATE_KEY_PARAM"] == f"/chat-backend/{stage}/vapid-private-key"
+    assert re.fullmatch(r"(mailto:[^@\s]+@[^@\s]+|https://\S+)", expected["CHAT_VAPID_SUBJECT"])
 
 
 @pytest.mark.parametrize("stage", STAGES)
-def test_fanout_worker_consumes_the_stack_queue_and_reports_partial_batch_failures(templates, stage):
+@pytest.mark.parametrize("worker", sorted(WORKERS))
+def test_each_worker_consumes_its_stack_queue_and_reports_partial_batch_failures(templates, stage, worker):
     resources = templates[stage]["Resources"]
-    events = resources[WORKER]["Properties"]["Events"]
+    queue = WORKERS[worker]
+    events = resources[worker]["Properties"]["Events"]
     assert [e["Type"] for e in events.values()] == ["SQS"], events
     (event,) = events.values()
     props = event["Properties"]
-    # The stack's own queue: ${FanoutQueue.Arn} also orders the queue before the event source.
-    assert props["Queue"] == {"Fn::Sub": "${FanoutQueue.Arn}"}
-    assert resources["FanoutQueue"]["Type"] == "AWS::SQS::Queue"
+    # The stack's own queue: ${...Queue.Arn} also orders the queue before the event source.
+    assert props["Queue"] == {"Fn::Sub": f"${{{queue}.Arn}}"}
+    assert resources[queue]["Type"] == "AWS::SQS::Queue"
     assert props["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     # Above 10 records, Lambda requires a batching window of at least a second.
     assert 1 <= props["BatchSize"] <= 10 or props.get("MaximumBatchingWindowInSeconds", 0) >= 1
-    # Nothing else reads the queue: the worker is not behind a route.
+    # Nothing else reads the queue: the worker is not behind a route, no other function reads it.
     routes = [v for v in resources.values() if v["Type"] == "AWS::ApiGatewayV2::Integration"]
-    assert WORKER not in json.dumps(routes)
+    assert worker not in json.dumps(routes)
+    readers = [
+        name
+        for name, resource in resources.items()
+        if resource["Type"] == "AWS::Serverless::Function"
+        and f"${{{queue}.Arn}}" in json.dumps(resource["Properties"].get("Events", {}))
+    ]
+    assert readers == [worker]
 
 
 def _effective_timeout(stage: str, function: str) -> int:
@@ -132,51 +155,53 @@ def _effective_timeout(stage: str, function: str) -> int:
     return 60  # Chalice's default
 
 
-def _queues(template: dict) -> tuple[dict, dict]:
-    resources = template["Resources"]
-    return resources["FanoutQueue"], resources["FanoutDeadLetterQueue"]
-
-
+@pytest.mark.parametrize("worker", sorted(WORKERS))
 @pytest.mark.parametrize("source", ["packaged-dev", "packaged-prod", "infra/tables.json"])
-def test_fanout_queue_outlasts_the_worker_and_dead_letters_after_five_receives(templates, source):
+def test_each_queue_outlasts_its_worker_and_dead_letters_after_five_receives(templates, source, worker):
+    name = worker.lower()  # Fanout -> chat-dev-fanout, the handler app.fanout
     if source == "infra/tables.json":  # the `chalice deploy` path: timeouts from config.json
         template = json.loads(TABLES_TEMPLATE.read_text())
-        timeout = max(_effective_timeout(stage, "fanout") for stage in STAGES)
+        timeout = max(_effective_timeout(stage, name) for stage in STAGES)
     else:
         template = templates[source.split("-")[1]]
-        timeout = template["Resources"][WORKER]["Properties"]["Timeout"]
-    queue, dead = _queues(template)
-    assert queue["Properties"]["QueueName"] == {"Fn::Sub": "${TablePrefix}-fanout"}
-    assert dead["Properties"]["QueueName"] == {"Fn::Sub": "${TablePrefix}-fanout-dlq"}
+        timeout = template["Resources"][worker]["Properties"]["Timeout"]
+    resources = template["Resources"]
+    queue, dead = resources[f"{worker}Queue"], resources[f"{worker}DeadLetterQueue"]
+    assert queue["Properties"]["QueueName"] == {"Fn::Sub": f"${{TablePrefix}}-{name}"}
+    assert dead["Properties"]["QueueName"] == {"Fn::Sub": f"${{TablePrefix}}-{name}-dlq"}
     # AWS: at least six times the function timeout, so a throttled batch is retried in time.
-    assert queue["Properties"]["VisibilityTimeout"] >= 6 * timeout
+    visibility = queue["Properties"]["VisibilityTimeout"]
+    assert visibility >= 6 * timeout
     assert queue["Properties"]["RedrivePolicy"] == {
-        "deadLetterTargetArn": {"Fn::GetAtt": ["FanoutDeadLetterQueue", "Arn"]},
+        "deadLetterTargetArn": {"Fn::GetAtt": [f"{worker}DeadLetterQueue", "Arn"]},
         "maxReceiveCount": 5,
     }
+    # A record failing every time reaches the DLQ before the queue's retention drops it unseen.
+    assert 5 * visibility < queue["Properties"]["MessageRetentionPeriod"]
     # A standard queue's dead letters keep their first enqueue time: the DLQ must keep them longer.
     assert dead["Properties"]["MessageRetentionPeriod"] > queue["Properties"]["MessageRetentionPeriod"]
     assert "RedrivePolicy" not in dead["Properties"]
     source_arn = dead["Properties"]["RedriveAllowPolicy"]["sourceQueueArns"][0]["Fn::Sub"]
-    assert source_arn.endswith(":${TablePrefix}-fanout")
+    assert source_arn.endswith(f":${{TablePrefix}}-{name}")
     assert queue["Properties"]["SqsManagedSseEnabled"] is True
     assert dead["Properties"]["SqsManagedSseEnabled"] is True
-    alarm = template["Resources"]["FanoutDeadLetterAlarm"]["Properties"]
+    alarm = resources[f"{worker}DeadLetterAlarm"]["Properties"]
     assert alarm["Namespace"] == "AWS/SQS" and alarm["MetricName"] == "ApproximateNumberOfMessagesVisible"
     assert alarm["Dimensions"] == [
-        {"Name": "QueueName", "Value": {"Fn::GetAtt": ["FanoutDeadLetterQueue", "QueueName"]}}
+        {"Name": "QueueName", "Value": {"Fn::GetAtt": [f"{worker}DeadLetterQueue", "QueueName"]}}
     ]
     assert (alarm["ComparisonOperator"], alarm["Threshold"]) == ("GreaterThanThreshold", 0)
+    assert alarm["AlarmName"] == {"Fn::Sub": f"${{TablePrefix}}-{name}-dlq-not-empty"}
     outputs = template["Outputs"]
-    assert outputs["FanoutQueueArn"]["Value"] == {"Fn::GetAtt": ["FanoutQueue", "Arn"]}
-    assert outputs["FanoutDeadLetterQueueUrl"]["Value"] == {"Ref": "FanoutDeadLetterQueue"}
+    assert outputs[f"{worker}QueueArn"]["Value"] == {"Fn::GetAtt": [f"{worker}Queue", "Arn"]}
+    assert outputs[f"{worker}DeadLetterQueueUrl"]["Value"] == {"Ref": f"{worker}DeadLetterQueue"}
 
 
 @pytest.mark.parametrize("stage", STAGES)
-def test_chalice_deploy_path_points_the_worker_at_the_stage_queue(stage):
+def test_chalice_deploy_path_points_the_workers_at_the_stage_queues(stage):
     """`chalice deploy` imports app.py with the stage's environment_variables set, so the
-    worker's event source is config.json's CHAT_FANOUT_QUEUE: the queue infra/tables.json makes
-    for TablePrefix=chat-{stage}, whatever the shell has exported."""
+    workers' event sources are config.json's CHAT_FANOUT_QUEUE and CHAT_PUSH_QUEUE: the queues
+    infra/tables.json makes for TablePrefix=chat-{stage}, whatever the shell has exported."""
     script = (
         "import json\n"
         "import os\n"
@@ -185,12 +210,20 @@ def test_chalice_deploy_path_points_the_worker_at_the_stage_queue(stage):
         f"app = factory.create_config_obj({stage!r}).chalice_app\n"
         "print(json.dumps([[type(e).__name__, e.name, e.queue] for e in app.event_sources]))\n"
     )
-    env = {"PATH": "/usr/bin:/bin", "AWS_DEFAULT_REGION": "us-east-1", "CHAT_FANOUT_QUEUE": "wrong-queue"}
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "CHAT_FANOUT_QUEUE": "wrong-queue",
+        "CHAT_PUSH_QUEUE": "wrong-push-queue",
+    }
     done = subprocess.run(
         [sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
     )
     assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout) == [["SQSEventConfig", "fanout", f"chat-{stage}-fanout"]]
+    assert json.loads(done.stdout) == [
+        ["SQSEventConfig", "fanout", f"chat-{stage}-fanout"],
+        ["SQSEventConfig", "push", f"chat-{stage}-push"],
+    ]
 
 
 def _table_resources(template: dict) -> dict[str, dict]:
@@ -237,9 +270,23 @@ def test_tables_match_the_pynamodb_models(templates, source):
         assert props["BillingMode"] == "PAY_PER_REQUEST"
 
 
-def test_message_data_has_point_in_time_recovery_and_is_retained():
+USER_DATA = (
+    "presence",
+    "chats",
+    "chat_members",
+    "memberships",
+    "messages",
+    "send_keys",
+    "devices",
+    "device_tokens",
+)
+
+
+def test_user_data_has_point_in_time_recovery_and_is_retained():
+    """Chats and messages, and what users set: their devices and (in presence) muted chats."""
     tables = _table_resources(json.loads(TABLES_TEMPLATE.read_text()))
-    for suffix in ("chats", "chat_members", "memberships", "messages", "send_keys"):
+    assert set(tables) - set(USER_DATA) == {"connections", "push_log"}
+    for suffix in USER_DATA:
         resource = tables[suffix]
         assert resource["Properties"]["PointInTimeRecoverySpecification"] == {
             "PointInTimeRecoveryEnabled": True
@@ -254,3 +301,63 @@ def test_deployed_package_holds_no_dev_or_test_code(packaged):
         top = {name.split("/", 1)[0] for name in archive.namelist()}
     assert {"app.py", "chalicelib", "pynamodb", "jwt"} <= top
     assert not top & {"moto", "chatlocal", "tests", "bench", "chatclient", "infra", "web", "pytest"}
+
+
+ACCOUNT_ARN = "arn:aws:sns:eu-west-1:123456789012"
+PLATFORM_ARNS = {
+    "ApnsPlatformApplicationArn": (
+        ["", f"{ACCOUNT_ARN}:app/APNS/chat-dev-apns", f"{ACCOUNT_ARN}:app/APNS_SANDBOX/chat-prod-apns"],
+        [
+            f"{ACCOUNT_ARN}:app/GCM/chat-dev-apns",  # an FCM application
+            f"{ACCOUNT_ARN}:app/APNS/MyApp",  # a name the policy does not grant
+            f"{ACCOUNT_ARN}:endpoint/APNS/chat-dev-apns/0f5a9d2c-5c1e-3f4a-9b7e-2d8c6a1b4e3f",
+            f"{ACCOUNT_ARN}:chat-dev-apns",  # a topic
+            "chat-dev-apns",
+            f" {ACCOUNT_ARN}:app/APNS/chat-dev-apns",
+        ],
+    ),
+    "FcmPlatformApplicationArn": (
+        [
+            "",
+            f"{ACCOUNT_ARN}:app/GCM/chat-dev-fcm",
+            "arn:aws-cn:sns:cn-north-1:123456789012:app/GCM/chat-prod-fcm",
+        ],
+        [
+            f"{ACCOUNT_ARN}:app/APNS/chat-dev-fcm",
+            f"{ACCOUNT_ARN}:app/GCM/chat-dev-fcm-old",
+            f"{ACCOUNT_ARN}:app/GCM/chat-dev-fcm\n",
+            f"{ACCOUNT_ARN[:-1]}:app/GCM/chat-dev-fcm",  # an 11-digit account
+        ],
+    ),
+}
+
+
+@pytest.mark.parametrize("stage", STAGES)
+@pytest.mark.parametrize("parameter", sorted(PLATFORM_ARNS))
+def test_platform_application_parameters_take_an_application_of_their_platform_or_nothing(
+    templates, stage, parameter
+):
+    """CloudFormation checks AllowedPattern (a Java regex matched whole) before it deploys."""
+    declared = templates[stage]["Parameters"][parameter]
+    assert declared == merge_template.PARAMETERS[parameter]
+    assert (declared["Type"], declared["Default"]) == ("String", "")
+    good, bad = PLATFORM_ARNS[parameter]
+    for arn in good:
+        assert re.fullmatch(declared["AllowedPattern"], arn), arn
+    for arn in bad:
+        assert not re.fullmatch(declared["AllowedPattern"], arn), arn
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_the_stage_application_a_parameter_names_is_granted_by_the_stage_policy(templates, stage):
+    from tests.deploy.test_policy import _policy, allowed
+
+    parameters = templates[stage]["Parameters"]
+    for parameter, platforms, suffix in (
+        ("ApnsPlatformApplicationArn", ("APNS", "APNS_SANDBOX"), "apns"),
+        ("FcmPlatformApplicationArn", ("GCM",), "fcm"),
+    ):
+        for platform in platforms:
+            arn = f"{ACCOUNT_ARN}:app/{platform}/chat-{stage}-{suffix}"
+            assert re.fullmatch(parameters[parameter]["AllowedPattern"], arn), arn
+            assert allowed(_policy(stage), "sns:CreatePlatformEndpoint", arn), arn

@@ -22,6 +22,7 @@ from chalicelib.service import ChatService
 
 _override: ChatService | None = None
 _push_sink: Callable[[Device, Notification], None] | None = None
+_push_worker: tuple[ChatService, Callable[[Device, Notification], None], PushWorker] | None = None
 log = logging.getLogger(__name__)
 
 
@@ -80,9 +81,13 @@ def fanout_worker() -> FanoutWorker:
 
 
 def push_worker() -> PushWorker:
-    """The push Lambda's worker, over the same storage and providers as the service."""
-    current = service()
-    return PushWorker(current.store, current.actions.devices.providers, _push_sink or _log_push)
+    """The push Lambda's worker, over the same storage and providers as the service; one per
+    process (it keeps a pool of sending threads), made again when the service or sink changes."""
+    global _push_worker
+    current, sink = service(), _push_sink or _log_push
+    if _push_worker is None or _push_worker[:2] != (current, sink):
+        _push_worker = (current, sink, PushWorker(current.store, current.actions.devices.providers, sink))
+    return _push_worker[2]
 
 
 def _log_push(device: Device, notification: Notification) -> None:

@@ -4,7 +4,9 @@ device, each sent at most once however often SQS delivers the job."""
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from chalicelib.push.devices import Device
@@ -16,6 +18,8 @@ from chalicelib.storage import Store
 
 log = logging.getLogger(__name__)
 
+SEND_CONCURRENCY = 8
+
 Sink = Callable[[Device, Notification], None]
 
 
@@ -24,6 +28,8 @@ class PushWorker:
         self.store = store
         self.providers = providers
         self.on_sent = on_sent
+        self._executor: ThreadPoolExecutor | None = None
+        self._pool_lock = threading.Lock()
 
     def handle(self, event: Mapping[str, Any]) -> dict[str, list[dict[str, str]]]:
         """Lambda's SQS event in, its partial batch response out: a job whose sends may succeed
@@ -31,32 +37,43 @@ class PushWorker:
         return process_batch(event, PushJob.from_json, self.run, "push job")
 
     def run(self, job: PushJob) -> bool:
-        """Notify every device of the job's user; False if some send should be retried."""
+        """Notify every device of the job's user, the devices in parallel (a provider's round
+        trip is tens of ms, a slow push service's up to its timeout); False if some send should
+        be retried."""
         devices = self.store.devices_of(job.user_id)
         if not devices:
             return True
         badge = max(1, self.store.badge(job.user_id))  # this message included, even if read since
-        complete = True
-        for device in devices:
-            key = f"{job.chat_id}|{job.seq}|{device.device_id}"
-            if not self.store.claim_push(key):
-                continue  # sent by an earlier delivery of this job
-            notification = build(
-                job.message, job.chat_title, job.chat_kind, job.sender_name, badge, device.preview
-            )
-            try:
-                result = self._send(device, notification)
-            except Exception:
-                self.store.release_push(key)  # not sent: the redelivered job may send it
-                raise
-            if result is Sent.OK:
-                self.on_sent(device, notification)
-            elif result is Sent.GONE:
-                self.forget(device)
-            elif result is Sent.RETRY:
-                self.store.release_push(key)
-                complete = False
-        return complete
+        if len(devices) == 1:
+            return self._deliver(job, devices[0], badge)
+        return all(list(self._pool().map(lambda device: self._deliver(job, device, badge), devices)))
+
+    def _deliver(self, job: PushJob, device: Device, badge: int) -> bool:
+        key = f"{job.chat_id}|{job.seq}|{device.device_id}"
+        if not self.store.claim_push(key):
+            return True  # sent by an earlier delivery of this job
+        notification = build(
+            job.message, job.chat_title, job.chat_kind, job.sender_name, badge, device.preview
+        )
+        try:
+            result = self._send(device, notification)
+        except Exception:
+            self.store.release_push(key)  # not sent: the redelivered job may send it
+            raise
+        if result is Sent.OK:
+            self.on_sent(device, notification)
+        elif result is Sent.GONE:
+            self.forget(device)
+        elif result is Sent.RETRY:
+            self.store.release_push(key)
+            return False
+        return True
+
+    def _pool(self) -> ThreadPoolExecutor:
+        with self._pool_lock:
+            if self._executor is None:
+                self._executor = ThreadPoolExecutor(max_workers=SEND_CONCURRENCY, thread_name_prefix="push")
+            return self._executor
 
     def _send(self, device: Device, notification: Notification) -> Sent:
         try:

@@ -3,12 +3,14 @@ frame recorded, and a check that each connection got exactly what the protocol s
 
 Layout: ``chats`` chats of ``members`` users each; every user holds ``devices`` connections, the
 first viewing the chat (it gets ``chat:message``), the others elsewhere in the app (they get
-``chat:message:background``). Messages go round-robin over the chats, each from a random member
-connection, ``concurrency`` in flight at once. With ``paced`` a message stays in flight until
+``chat:message:background``); with ``viewers`` set, only that many users per chat view it.
+Messages go round-robin over the chats, each from a random member connection, ``concurrency``
+in flight at once. With ``paced`` a message stays in flight until
 every recipient connection has it (a window over the whole path, so latency is not queueing
 behind an ever-growing backlog); otherwise until its ack. A send answered ``unavailable`` (the
 protocol's "safe to retry") is sent again with the same ``client_msg_id``, as a client would,
-and counted.
+and counted. Chat setup (each member's ``chat:added``, which a large chat's fan-out may deliver
+after the creator's reply) is complete before the measurement starts.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ class Shape:
     messages: int
     concurrency: int = 50
     paced: bool = False  # in flight until delivered everywhere, not just acked
+    viewers: int | None = None  # users per chat whose first device views it (None: every user)
 
     @property
     def connections(self) -> int:
@@ -93,6 +96,7 @@ class Result:
     problems: list[str]
     posts: int | None = None  # management API posts during the sends, when stats were given
     retries: int = 0  # sends answered `unavailable` (chat too busy) and sent again, as clients do
+    acked_at: dict[Key, float] = field(default_factory=dict)  # when the sender had its ack
 
     @property
     def messages_per_second(self) -> float:
@@ -108,6 +112,18 @@ class Result:
                     if key in self.sent_at:
                         out.append((at - self.sent_at[key]) * 1000)
         return out
+
+    def ack_to_last_delivery_ms(self) -> list[float]:
+        """Per acked message: from its ack reaching the sender to its last delivery anywhere
+        (negative if every delivery came before the ack)."""
+        last: dict[Key, float] = {}
+        for conn in self.conns:
+            for at, frame in conn.frames:
+                if frame.get("event") in ("chat:message", "chat:message:background"):
+                    m = frame["message"]
+                    key = (m["chat_id"], m["client_msg_id"])
+                    last[key] = max(at, last.get(key, at))
+        return [(last[key] - acked) * 1000 for key, acked in self.acked_at.items() if key in last]
 
     def deliveries(self) -> int:
         return sum(
@@ -182,10 +198,12 @@ async def run(
     for k in range(shape.chats):
         for j in range(shape.members):
             user = f"load-{run_id}-c{k}-u{j}"
+            views = shape.viewers is None or j < shape.viewers
             for d in range(shape.devices):
-                conns.append(Conn(name=f"{user}/{d}", user=user, chat_index=k, viewing=d == 0))
+                conns.append(Conn(name=f"{user}/{d}", user=user, chat_index=k, viewing=views and d == 0))
 
-    tokens = {c.user: await token_for(c.user) for c in conns}
+    users = sorted({c.user for c in conns})  # one token per user, fetched at once
+    tokens = dict(zip(users, await asyncio.gather(*(token_for(u) for u in users)), strict=True))
     connect_gate = asyncio.Semaphore(50)
 
     async def connect(conn: Conn) -> None:
@@ -206,6 +224,7 @@ async def run(
         others = sorted({c.user for c in by_chat[k]} - {creator.user})
         created = await _request(creator, timeout, "chat.create", members=others, title=f"load {k}")
         chat_ids.append(created["chat"]["chat_id"])
+    await _until_added(conns, {by_chat[k][0].user for k in by_chat}, timeout)
     await asyncio.gather(
         *(_request(c, timeout, "chat.open", chat_id=chat_ids[c.chat_index]) for c in conns if c.viewing)
     )
@@ -215,6 +234,7 @@ async def run(
         conn.arrivals = arrivals
 
     acks: dict[Key, dict[str, Any]] = {}
+    acked_at: dict[Key, float] = {}
     sent_at: dict[Key, float] = {}
     sender: dict[Key, str] = {}
     retried: Counter[Key] = Counter()
@@ -235,6 +255,7 @@ async def run(
                 retried[key] += 1  # as a client does: the same client_msg_id, so never a duplicate
                 await asyncio.sleep(rng.uniform(0, 0.1 * 2 ** min(attempt, 4)))
             acks[key] = reply
+            acked_at[key] = time.perf_counter()
             if shape.paced and reply.get("event") == "message:ack":
                 await arrivals.wait(key, timeout)
 
@@ -249,10 +270,27 @@ async def run(
     await asyncio.sleep(0.3)  # anything extra (a duplicate) would arrive now
 
     posts = (await posts_so_far()) - posts_before if posts_so_far else None
-    result = Result(shape, seconds, acks, sent_at, sender, conns, chat_ids, [], posts, sum(retried.values()))
+    result = Result(
+        shape, seconds, acks, sent_at, sender, conns, chat_ids, [], posts, sum(retried.values()), acked_at
+    )
     result.problems = verify(result)
     await asyncio.gather(*(c.ws.close() for c in conns), return_exceptions=True)
     return result
+
+
+async def _until_added(conns: list[Conn], creators: set[str], timeout: float) -> None:
+    """Wait until every member other than its creator has its chat's ``chat:added`` (verify()
+    reports any that never came: it would be a frame in the measurement)."""
+
+    def waiting() -> bool:
+        return any(
+            conn.user not in creators and all(f.get("event") != "chat:added" for _, f in conn.frames)
+            for conn in conns
+        )
+
+    deadline = time.perf_counter() + timeout
+    while waiting() and time.perf_counter() < deadline:
+        await asyncio.sleep(0.02)
 
 
 def verify(result: Result) -> list[str]:

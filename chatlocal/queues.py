@@ -1,6 +1,7 @@
-"""The queues the app's SQS handlers consume, created as infra creates them on AWS: a visibility
-timeout no shorter than the function's timeout, and a redrive policy that moves a message to a
-dead-letter queue after a few failed receives. Blocking (boto3): run it off the event loop.
+"""The queues the app's SQS handlers consume, created as infra/tables.json creates them on AWS:
+a visibility timeout of six times the function's timeout (as AWS advises for Lambda event
+sources), and a redrive policy that moves a message to its dead-letter queue, ``{name}-dlq``,
+after 5 failed receives. Blocking (boto3): run it off the event loop.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from botocore.exceptions import ClientError
 log = logging.getLogger("chatlocal.queues")
 
 FUNCTION_TIMEOUT_SECONDS = 30  # the Lambdas' timeout (.chalice/config.json lambda_timeout)
-VISIBILITY_TIMEOUT_SECONDS = FUNCTION_TIMEOUT_SECONDS  # Lambda refuses a queue with less
+VISIBILITY_TIMEOUT_SECONDS = 6 * FUNCTION_TIMEOUT_SECONDS  # as infra/tables.json
 MAX_RECEIVE_COUNT = 5  # failed receives before SQS moves a message to the dead-letter queue
 DEAD_LETTER_RETENTION_SECONDS = 14 * 24 * 3600
 _EXISTS = ("QueueAlreadyExists", "QueueNameExists")

@@ -95,7 +95,7 @@ def test_the_stack_makes_the_fanout_queue_as_infra_does(stack):
     url = sqs.get_queue_url(QueueName="chat-local-fanout")["QueueUrl"]
     attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
     redrive = json.loads(attributes["RedrivePolicy"])
-    assert int(attributes["VisibilityTimeout"]) >= 30  # no shorter than the function's timeout
+    assert int(attributes["VisibilityTimeout"]) == 180  # as infra makes it: 6 x the 30 s timeout
     assert redrive["deadLetterTargetArn"].endswith(":chat-local-fanout-dlq")
     assert int(redrive["maxReceiveCount"]) == 5
     assert sqs.get_queue_url(QueueName="chat-local-fanout-dlq")["QueueUrl"]

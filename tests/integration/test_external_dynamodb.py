@@ -13,6 +13,7 @@ import urllib.request
 import boto3
 import pytest
 
+from chalicelib.storage.tables import ALL_MODELS
 from tests.integration.conftest import run
 from tests.integration.peer import Peer
 from tests.stack import LocalStack
@@ -68,8 +69,7 @@ def test_make_run_uses_the_given_endpoint(outside_dynamodb):
         assert stack.dynamodb_endpoint == outside_dynamodb
         tables = client.list_tables()["TableNames"]
         assert sorted(tables) == sorted(
-            f"outside-{name}"
-            for name in ("connections", "presence", "chats", "memberships", "messages", "send_keys")
+            "outside-" + model.Meta.table_name.split("-", 1)[1] for model in ALL_MODELS
         )
 
         async def chat():

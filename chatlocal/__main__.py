@@ -1,9 +1,11 @@
 """``python -m chatlocal``: the whole local stack in one process. See docs/local-stack.md.
 
 Environment: HOST (127.0.0.1), PORT (8000; 0 picks a free one), CHAT_JWT_SECRET (generated when
-unset), CHAT_IDLE_TIMEOUT_SECONDS (600), AWS_ENDPOINT_URL_DYNAMODB and AWS_ENDPOINT_URL_SQS
-(unset: embedded moto), CHAT_TABLE_PREFIX (chat-local), CHAT_FANOUT_QUEUE ({prefix}-fanout),
-LOG_LEVEL (INFO).
+unset), CHAT_IDLE_TIMEOUT_SECONDS (600), AWS_ENDPOINT_URL_DYNAMODB, AWS_ENDPOINT_URL_SQS and
+AWS_ENDPOINT_URL_SNS (unset: embedded moto), CHAT_TABLE_PREFIX (chat-local), CHAT_FANOUT_QUEUE
+({prefix}-fanout), CHAT_PUSH_QUEUE ({prefix}-push), CHAT_SNS_APNS_APP_ARN and CHAT_SNS_FCM_APP_ARN
+(unset: created on the embedded SNS), CHAT_VAPID_PRIVATE_KEY (generated when unset),
+CHAT_PUSH_ALLOW_LOCAL_HTTP (1), LOG_LEVEL (INFO).
 """
 
 from __future__ import annotations
@@ -22,9 +24,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from chatlocal.push import VapidKeys
+
 if TYPE_CHECKING:
     from chatlocal.aws import Services
+    from chatlocal.dev_push import DevPush
     from chatlocal.lambdas import Lambdas
+    from chatlocal.push import PlatformApplication, PushRecorder
     from chatlocal.sqs_poller import EventSourceMapping
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -39,6 +45,7 @@ class Options:
     secret_generated: bool
     idle_timeout: float
     lambda_concurrency: int
+    vapid: VapidKeys
 
     @classmethod
     def from_env(cls, env: MutableMapping[str, str]) -> Options:
@@ -50,6 +57,7 @@ class Options:
             secret_generated=not secret,
             idle_timeout=float(env.get("CHAT_IDLE_TIMEOUT_SECONDS") or "600"),
             lambda_concurrency=int(env.get("CHAT_LAMBDA_CONCURRENCY") or "64"),
+            vapid=VapidKeys.from_env(env),
         )
 
 
@@ -70,7 +78,8 @@ def _reachable(host: str) -> str:
 async def _serve(options: Options, sock: socket.socket, env: MutableMapping[str, str]) -> None:
     from aiohttp import web
 
-    from chatlocal import aws
+    from chalicelib import runtime
+    from chatlocal import aws, push
     from chatlocal.events import Api
     from chatlocal.gateway import Gateway
     from chatlocal.lambdas import Lambdas
@@ -88,26 +97,36 @@ async def _serve(options: Options, sock: socket.socket, env: MutableMapping[str,
     # The app names its SQS event source's queue when app.py is imported: set it before.
     if not env.get("CHAT_FANOUT_QUEUE"):
         env["CHAT_FANOUT_QUEUE"] = f"{env['CHAT_TABLE_PREFIX']}-fanout"
+    push.prepare_env(env, options.vapid)
 
     loop = asyncio.get_running_loop()
-    services = await loop.run_in_executor(None, aws.start, env)
+    services = await loop.run_in_executor(None, lambda: aws.start(env, services=aws.STACK_SERVICES))
     lambdas: Lambdas | None = None
     runner: web.AppRunner | None = None
     mappings: list[EventSourceMapping] = []
     try:
         created = await loop.run_in_executor(None, aws.create_missing_tables)
+        sns = await loop.run_in_executor(None, _sns_client, services, env)
+        applications = await loop.run_in_executor(
+            None, push.ensure_platform_applications, env, sns, services["sns"].embedded
+        )
         if str(ROOT) not in sys.path:
             sys.path.insert(0, str(ROOT))
         app_module = importlib.import_module("app")
         lambdas = Lambdas.from_app_module(app_module, options.lambda_concurrency)
+        recorder = push.PushRecorder()
+        runtime.use_push_sink(recorder.record)
         mappings = await loop.run_in_executor(None, _event_source_mappings, app_module, lambdas, env)
         gateway = Gateway(
             lambdas, Api(domain_name=f"{_reachable(options.host)}:{port}"), options.idle_timeout
         )
         for mapping in mappings:
             gateway.add_stats(mapping.stats)
+        dev_push = _dev_push(options.vapid, base, recorder, sns, applications)
         runner = web.AppRunner(
-            build_application(gateway, options.secret), access_log=None, shutdown_timeout=2
+            build_application(gateway, options.secret, extra_routes=dev_push.routes()),
+            access_log=None,
+            shutdown_timeout=2,
         )
         await runner.setup()
         await web.SockSite(runner, sock).start()
@@ -117,7 +136,7 @@ async def _serve(options: Options, sock: socket.socket, env: MutableMapping[str,
         stop = asyncio.Event()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
-        _banner(options, base, services, created, mappings, env)
+        _banner(options, base, services, created, mappings, applications, env)
         await stop.wait()
         print("\nStopping: closing connections...", flush=True)
         await asyncio.gather(
@@ -129,7 +148,34 @@ async def _serve(options: Options, sock: socket.socket, env: MutableMapping[str,
             await runner.cleanup()
         if lambdas is not None:
             lambdas.shutdown()
+        runtime.use_push_sink(None)
         services.stop()
+
+
+def _sns_client(services: Services, env: Mapping[str, str]) -> Any:
+    """SNS for the platform applications and ``/dev/push/reject`` (boto3 clients are thread-safe;
+    making one is not: made once, here). Blocking."""
+    import boto3
+
+    return boto3.client("sns", region_name=env["AWS_REGION"], endpoint_url=services["sns"].url)
+
+
+def _dev_push(
+    vapid: VapidKeys,
+    base: str,
+    recorder: PushRecorder,
+    sns: Any,
+    applications: Mapping[str, PlatformApplication],
+) -> DevPush:
+    from chalicelib import runtime
+    from chatlocal.dev_push import DevPush
+    from chatlocal.push_reject import Rejecter
+    from chatlocal.webpush_service import LocalPushService
+
+    local_push = LocalPushService(base, vapid.public_key)
+    arns = {platform: app.arn for platform, app in applications.items()}
+    rejecter = Rejecter(lambda: runtime.service().store, sns, arns, local_push)
+    return DevPush(vapid.public_key, recorder, rejecter, local_push)
 
 
 def _event_source_mappings(
@@ -158,12 +204,14 @@ def _banner(
     services: Services,
     created: list[str],
     mappings: list[EventSourceMapping],
+    applications: Mapping[str, PlatformApplication],
     env: Mapping[str, str],
 ) -> None:
     ws = base.replace("http://", "ws://")
-    dynamodb, sqs = services["dynamodb"], services["sqs"]
+    dynamodb, sqs, sns = services["dynamodb"], services["sqs"], services["sns"]
     tables = ", ".join(created) or "none missing"
     secret_note = " (generated; set CHAT_JWT_SECRET to keep one)" if options.secret_generated else ""
+    vapid_note = " (generated; set CHAT_VAPID_PRIVATE_KEY to keep one)" if options.vapid.generated else ""
     lines = [
         f"Chat backend local stack listening on {base}",
         f"  web chat        {base}/",
@@ -172,14 +220,32 @@ def _banner(
         f"  management API  {base}/@connections/<connection id>",
         f"  DynamoDB        {dynamodb.url} ({dynamodb.source}; tables created: {tables})",
         f"  SQS             {sqs.url} ({sqs.source})",
+        f"  SNS             {sns.url} ({sns.source}; {_applications_note(applications)})",
         *(_queue_line(mapping) for mapping in mappings),
         f"  fan-out         through the queue above {env.get('CHAT_FANOUT_THRESHOLD') or 100} connections,"
         f" {env.get('CHAT_FANOUT_SHARD_SIZE') or 50} per shard",
+        f"  dev push        {base}/dev/push?user=<user id> (what the providers accepted),"
+        f" POST {base}/dev/push/reject?token=<token>",
+        f"  web push        {base}/dev/webpush/<id> (a local push service; http endpoints on 127.0.0.1"
+        f" {'allowed' if env.get('CHAT_PUSH_ALLOW_LOCAL_HTTP') == '1' else 'refused'})",
+        f"  VAPID key       {options.vapid.public_key} (GET {base}/dev/vapid){vapid_note}",
         f"  JWT secret      {options.secret}{secret_note}",
         f"  idle timeout    {options.idle_timeout:g} s",
         "Ctrl-C stops it.",
     ]
     print("\n".join(lines), flush=True)
+
+
+def _applications_note(applications: Mapping[str, PlatformApplication]) -> str:
+    """Which mobile platforms push works for, and where their SNS applications came from."""
+    parts = [
+        f"{platform} {'created' if app.created else 'from the environment'}"
+        for platform, app in applications.items()
+    ]
+    missing = [p for p in ("apns", "fcm") if p not in applications]
+    if missing:
+        parts.append(f"{', '.join(missing)} refused: no platform application (CHAT_SNS_*_APP_ARN)")
+    return "platform applications: " + "; ".join(parts)
 
 
 def _queue_line(mapping: EventSourceMapping) -> str:

@@ -3,20 +3,26 @@ service, or else one embedded moto server that serves every service left unnamed
 
 A service's endpoint reaches both boto3 and PynamoDB through its ``AWS_ENDPOINT_URL_<SERVICE>``
 variable, which botocore reads for every client created without an explicit endpoint: the app's
-storage and queue code is the same code that runs on AWS. Only the service-specific variables
-count: pointing ``AWS_ENDPOINT_URL_DYNAMODB`` elsewhere still leaves SQS on the embedded moto.
+storage, queue and push code is the same code that runs on AWS. Only the service-specific
+variables count: pointing ``AWS_ENDPOINT_URL_DYNAMODB`` elsewhere still leaves SQS and SNS on the
+embedded moto.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, MutableMapping
+from collections.abc import Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 log = logging.getLogger("chatlocal.aws")
 
-ENDPOINT_VARIABLES = {"dynamodb": "AWS_ENDPOINT_URL_DYNAMODB", "sqs": "AWS_ENDPOINT_URL_SQS"}
+ENDPOINT_VARIABLES = {
+    "dynamodb": "AWS_ENDPOINT_URL_DYNAMODB",
+    "sqs": "AWS_ENDPOINT_URL_SQS",
+    "sns": "AWS_ENDPOINT_URL_SNS",
+}
+STACK_SERVICES = ("dynamodb", "sqs", "sns")  # what `make run` needs: tables, queues, mobile push
 LOCAL_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}
 
 
@@ -33,7 +39,7 @@ class Endpoint:
 
 @dataclass
 class Services:
-    """The endpoint of each service (``dynamodb``, ``sqs``), and the embedded server if any."""
+    """The endpoint of each service (``dynamodb``, ``sqs``, ``sns``), and the embedded server if any."""
 
     endpoints: Mapping[str, Endpoint]
     _server: Any = field(default=None, repr=False)
@@ -47,17 +53,23 @@ class Services:
             self._server = None
 
 
-def start(env: MutableMapping[str, str], host: str = "127.0.0.1") -> Services:
-    """Use each ``AWS_ENDPOINT_URL_<SERVICE>`` that is set; start moto on a free port for the
-    others and set their variables to it.
+def start(
+    env: MutableMapping[str, str], host: str = "127.0.0.1", services: Sequence[str] = ("dynamodb", "sqs")
+) -> Services:
+    """Of ``services``, use each whose ``AWS_ENDPOINT_URL_<SERVICE>`` is set; start moto on a
+    free port for the others and set their variables to it.
 
     Must run before the app makes its first AWS client (PynamoDB caches its connection).
     """
-    given = {s: env[v] for s, v in ENDPOINT_VARIABLES.items() if env.get(v)}
+    unknown = set(services) - ENDPOINT_VARIABLES.keys()
+    if unknown:
+        raise ValueError(f"no endpoint variable known for {sorted(unknown)}")
+    variables = {s: ENDPOINT_VARIABLES[s] for s in services}
+    given = {s: env[v] for s, v in variables.items() if env.get(v)}
     endpoints = {s: Endpoint(url, embedded=False) for s, url in given.items()}
     for service, url in given.items():
         log.info("using %s at %s", service, url)
-    missing = [s for s in ENDPOINT_VARIABLES if s not in given]
+    missing = [s for s in variables if s not in given]
     if not missing:
         return Services(endpoints)
     server, url = _start_moto(host)

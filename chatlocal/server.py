@@ -1,7 +1,9 @@
-"""The local stack's HTTP side: gateway routes, dev tokens and the web chat, on one aiohttp app."""
+"""The local stack's HTTP side: gateway routes, dev tokens, the web chat and any other local
+routes (the push ones), on one aiohttp app."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
 from aiohttp import web
@@ -13,7 +15,12 @@ WEB_ROOT = Path(__file__).resolve().parent.parent / "web"
 DEV_TOKEN_TTL_SECONDS = 24 * 3600
 
 
-def build_application(gateway: Gateway, secret: str, web_root: Path = WEB_ROOT) -> web.Application:
+def build_application(
+    gateway: Gateway,
+    secret: str,
+    web_root: Path = WEB_ROOT,
+    extra_routes: Iterable[web.RouteDef] = (),
+) -> web.Application:
     async def dev_token(request: web.Request) -> web.Response:
         user = request.query.get("user", "")
         if not USER_ID_RE.match(user):
@@ -31,5 +38,6 @@ def build_application(gateway: Gateway, secret: str, web_root: Path = WEB_ROOT) 
     application = web.Application(client_max_size=1024 * 1024)
     application.add_routes(gateway.routes())
     application.add_routes([web.get("/dev/token", dev_token), web.get("/", index)])
+    application.add_routes(list(extra_routes))
     application.router.add_static("/static", web_root, append_version=False)
     return application

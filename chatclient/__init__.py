@@ -9,7 +9,15 @@ push notifications and muted chats. See docs/client.md.
 """
 
 from chatclient.backoff import Backoff
-from chatclient.client import UNSET, ChatClient, ConnectionLost, ProtocolViolation, RequestTimeout
+from chatclient.client import (
+    UNSET,
+    AuthError,
+    CannotConnect,
+    ChatClient,
+    ConnectionLost,
+    ProtocolViolation,
+    RequestTimeout,
+)
 from chatclient.models import (
     Ack,
     Chat,
@@ -28,7 +36,9 @@ from chatclient.models import (
 __all__ = [
     "UNSET",
     "Ack",
+    "AuthError",
     "Backoff",
+    "CannotConnect",
     "Chat",
     "ChatClient",
     "ChatError",

@@ -60,6 +60,59 @@ class RequestTimeout(Exception):
     """No reply within the timeout (the request may or may not have run)."""
 
 
+class AuthError(Exception):
+    """The server refused the handshake (HTTP 401 or 403): the token is bad, expired or signed
+    with another secret. Retrying with the same token cannot help, so the client stops."""
+
+    def __init__(self, url: str, status: int, reason: str) -> None:
+        super().__init__(f"{url} refused the token: HTTP {status} {reason}".rstrip())
+        self.url = url
+        self.status = status
+        self.reason = reason
+
+
+class CannotConnect(Exception):
+    """The first connection could not be made within ``connect_timeout`` (no server at the
+    URL, a wrong URL, a server that refuses): ``cause`` is the last attempt's error."""
+
+    def __init__(self, url: str, seconds: float, cause: BaseException | None) -> None:
+        why = _plain_cause(cause)
+        super().__init__(f"cannot reach {url} (tried for {seconds:g} s: {why})")
+        self.url = url
+        self.cause = cause
+
+
+def _plain_cause(cause: BaseException | None) -> str:
+    if cause is None:
+        return "no answer"
+    if isinstance(cause, ConnectionRefusedError):
+        return "connection refused"
+    if isinstance(cause, TimeoutError):
+        return "no answer"
+    return str(cause) or type(cause).__name__
+
+
+def _refusal(url: str, exc: BaseException) -> AuthError | None:
+    """An ``AuthError`` if ``exc`` is a handshake refused with 401 or 403, else None."""
+    response = getattr(exc, "response", None)
+    status = getattr(response, "status_code", None)
+    if not isinstance(exc, websockets.InvalidStatus) or status not in (401, 403):
+        return None
+    return AuthError(url, int(status), _reason_text(response))
+
+
+def _reason_text(response: Any) -> str:
+    """The server's reason: the body's ``message`` (API Gateway's JSON), else its text, else the
+    status line's phrase."""
+    body = bytes(getattr(response, "body", b"") or b"")
+    with contextlib.suppress(ValueError):
+        parsed = json.loads(body)
+        if isinstance(parsed, dict) and parsed.get("message"):
+            return str(parsed["message"])
+    text = body.decode("utf-8", "replace").strip()
+    return text[:200] or str(getattr(response, "reason_phrase", ""))
+
+
 class ProtocolViolation(Exception):
     """The server answered in a way the protocol rules out (for example a ``chat.list``
     cursor that leads back to an earlier page)."""
@@ -135,6 +188,7 @@ class ChatClient:
         keepalive: float = 300.0,
         backoff: Backoff | None = None,
         send_timeout: float | None = 120.0,
+        connect_timeout: float | None = 10.0,
         connect: Callable[..., Any] = websockets.connect,
     ) -> None:
         self.url = url
@@ -143,13 +197,17 @@ class ChatClient:
         self.keepalive = keepalive
         self.backoff = backoff or Backoff()
         self.send_timeout = send_timeout
+        self.connect_timeout = connect_timeout  # the first connect only; None: keep trying
         self._connect = connect
 
-        self.state = "idle"  # idle, connecting, online, offline, closed
+        self.state = "idle"  # idle, connecting, online, offline, failed, closed
+        self.error: AuthError | CannotConnect | None = None  # why the client stopped (state "failed")
         self.connects = 0  # successful connections so far (1 + reconnects)
         self.user_id: str | None = None  # the token's subject, known from the first connect
         self._ws: Any = None
         self._online = asyncio.Event()
+        self._failed = asyncio.Event()
+        self._ever_online = False
         self._pending: dict[str, asyncio.Future[dict[str, Any]]] = {}
         self._reqs = itertools.count(1)
         self._supervisor: asyncio.Task[None] | None = None
@@ -171,21 +229,42 @@ class ChatClient:
         self.on_chat_removed: Handler | None = None  # gets the chat_id
         self.on_chat_updated: Handler | None = None  # gets the Chat
         self.on_state: Handler | None = None
+        self.on_error: Handler | None = None  # gets the AuthError or CannotConnect that stopped it
         # Test hook: awaited right after a message.send frame is written.
         self.after_send_frame: Callable[[dict[str, Any]], Awaitable[None]] | None = None
 
     # -- lifecycle -------------------------------------------------------------------------------
 
     async def start(self, wait: bool = True) -> ChatClient:
+        """Connect in the background; with ``wait``, until online. Raises ``AuthError`` at once
+        if the server refuses the token, ``CannotConnect`` after ``connect_timeout`` seconds
+        without a connection (the client is closed in both cases)."""
         if self._supervisor is None:
             self._supervisor = asyncio.ensure_future(self._run())
             self._dispatcher = asyncio.ensure_future(self._dispatch_forever())
         if wait:
-            await self.wait_online()
+            try:
+                await self.wait_online()
+            except (AuthError, CannotConnect):
+                await self.close()
+                raise
         return self
 
     async def wait_online(self, timeout: float | None = None) -> None:
-        await asyncio.wait_for(self._online.wait(), timeout)
+        """Until the client is online; raises the error that stopped it, if one did."""
+        await asyncio.wait_for(self._until_online(), timeout)
+
+    async def _until_online(self) -> None:
+        if self.error is None and not self._online.is_set():
+            online = asyncio.ensure_future(self._online.wait())
+            failed = asyncio.ensure_future(self._failed.wait())
+            try:
+                await asyncio.wait({online, failed}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                online.cancel()
+                failed.cancel()
+        if self.error is not None:
+            raise self.error
 
     async def close(self) -> None:
         self._closing = True
@@ -220,17 +299,24 @@ class ChatClient:
 
     async def _run(self) -> None:
         attempt = 0
+        loop = asyncio.get_running_loop()
+        started = loop.time()
         while not self._closing:
             await self._set_state("connecting")
             try:
-                token = await self._token_value()
-                self.user_id = token_subject(token) or self.user_id
-                sep = "&" if "?" in self.url else "?"
-                self._ws = await self._connect(f"{self.url}{sep}token={token}", max_size=None)
-            except Exception as exc:  # refused, unreachable, a bad token...
+                self._ws = await self._connect_once(started)
+            except (AuthError, CannotConnect) as exc:
+                await self._stop(exc)
+                return
+            except Exception as exc:  # unreachable, reset, a server error...
                 log.info("connect failed: %s", exc)
                 await self._set_state("offline")
-                await asyncio.sleep(self.backoff.delay(attempt))
+                delay, left = self.backoff.delay(attempt), self._time_left(started)
+                if left is not None and delay >= left:  # no time for another try
+                    await asyncio.sleep(left)
+                    await self._stop(CannotConnect(self.url, self.connect_timeout or 0.0, exc))
+                    return
+                await asyncio.sleep(delay)
                 attempt += 1
                 continue
             self.connects += 1
@@ -242,11 +328,44 @@ class ChatClient:
                 await self._set_state("offline")
                 await asyncio.sleep(self.backoff.delay(attempt))
 
+    async def _connect_once(self, started: float) -> Any:
+        """One handshake, bounded by what is left of ``connect_timeout`` before the first
+        connection; a refused token is an ``AuthError``."""
+        token = await self._token_value()
+        self.user_id = token_subject(token) or self.user_id
+        sep = "&" if "?" in self.url else "?"
+        try:
+            return await asyncio.wait_for(
+                self._connect(f"{self.url}{sep}token={token}", max_size=None), self._time_left(started)
+            )
+        except Exception as exc:
+            refusal = _refusal(self.url, exc)
+            if refusal is not None:
+                raise refusal from exc
+            raise
+
+    def _time_left(self, started: float) -> float | None:
+        """Seconds left to make the first connection (None: no bound, or already online once)."""
+        if self._ever_online or self.connect_timeout is None:
+            return None
+        return max(0.0, started + self.connect_timeout - asyncio.get_running_loop().time())
+
+    async def _stop(self, exc: AuthError | CannotConnect) -> None:
+        """Stop for good: the application hears why (``on_error``, state "failed", and every
+        waiting or later request raises ``exc``)."""
+        log.warning("%s", exc)
+        self.error = exc
+        self._failed.set()
+        self._fail_pending()
+        await self._set_state("failed")
+        await _call(self.on_error, exc)
+
     async def _serve(self, ws: Any) -> bool:
         """Resync, then stay online until the connection ends; False if the resync failed."""
         reader = asyncio.ensure_future(self._read(ws))
         try:
             await self._on_connected()
+            self._ever_online = True
             await self._set_state("online")
             self._online.set()
             await self._keep_alive(reader)
@@ -332,7 +451,7 @@ class ChatClient:
 
     async def request(self, action: str, **fields: Any) -> dict[str, Any]:
         """One request on the current connection, waiting for it if it is being re-established."""
-        await asyncio.wait_for(self._online.wait(), self.request_timeout)
+        await self.wait_online(self.request_timeout)
         return await self._request(action, fields)
 
     async def ping(self) -> None:
@@ -506,7 +625,7 @@ class ChatClient:
         return await self.request("message.delivered", chat_id=chat_id, seq=seq)
 
     async def typing(self, chat_id: str, typing: bool = True) -> None:
-        await asyncio.wait_for(self._online.wait(), self.request_timeout)
+        await self.wait_online(self.request_timeout)
         await self._ws.send(json.dumps({"action": "typing", "chat_id": chat_id, "typing": typing}))
 
     async def send(self, chat_id: str, text: str, client_msg_id: str | None = None) -> Ack:
@@ -519,7 +638,7 @@ class ChatClient:
         attempt = 0
         while True:
             try:
-                await asyncio.wait_for(self._online.wait(), self._remaining(deadline))
+                await self.wait_online(self._remaining(deadline))
                 reply = await self._request(
                     "message.send", {"chat_id": chat_id, "client_msg_id": client_msg_id, "text": text}
                 )

@@ -133,7 +133,8 @@ const state = {
   olderExist: new Map(), // chat_id -> the server said older visible messages exist (has_more)
   receipts: new Map(), // chat_id -> {user_id: {delivered_seq, read_seq}}
   receiptsMin: new Map(), // chat_id -> {delivered_seq, read_seq}: the lowest over the other members
-  pending: new Map(), // client_msg_id -> {chat_id, text, failed}
+  pending: new Map(), // client_msg_id -> {chat_id, text, failed}, in the order they were written
+  sending: new Set(), // chat_ids with a message.send in flight: one at a time per chat keeps order
   typing: new Map(), // chat_id -> Map(user_id -> expiry ms)
   open: null, // chat_id on screen
   panel: false, // the members panel is shown
@@ -143,6 +144,8 @@ const state = {
   //                   chat object still on its way (nothing tells a page about mutes made elsewhere)
 };
 
+const USER_ID = /^[A-Za-z0-9_.@-]{1,64}$/;
+const USER_ID_RULE = "user ids are 1-64 letters, digits, '_', '.', '@' or '-'";
 const LARGE_CHAT = 50; // above this many members, chats come without `members` and `receipts`
 let conn = null;
 let chatToOpen = null; // a chat to open once the chat list is loaded (/?chat=ID, a notification)
@@ -258,6 +261,7 @@ function dropChat(chatId, how) {
     state.receipts, state.receiptsMin, state.typing, state.muted,
   ]) map.delete(chatId);
   for (const [id, p] of state.pending) if (p.chat_id === chatId) state.pending.delete(id);
+  saveOutbox();
   if (state.open === chatId) {
     state.open = null;
     state.notice = text;
@@ -282,13 +286,24 @@ async function resync() {
     if (chat && chat.last_seq > maxSeq(chatId)) await fetchAfter(chatId);
   }
   if (state.open) await openChat(state.open);
-  for (const id of state.pending.keys()) trySend(id);
+  dropUnknownOutbox();
+  sendAll();
   render();
   const requested = chatToOpen; // asked for before the list was loaded
   chatToOpen = null;
   if (requested && state.chats.has(requested)) await openChat(requested);
   else if (requested) toast("That chat is not one of yours any more");
   subscribeWebPush();
+}
+
+function dropUnknownOutbox() {
+  // Kept from before a reload for a chat this user is no longer in: it can never be sent.
+  const stale = [...state.pending.entries()].filter(([, p]) => !state.chats.has(p.chat_id));
+  for (const [id] of stale) state.pending.delete(id);
+  if (stale.length) {
+    saveOutbox();
+    toast(`${stale.length} unsent message${stale.length > 1 ? "s" : ""} dropped: you are no longer in that chat`);
+  }
 }
 
 async function listAllChats() {
@@ -453,17 +468,69 @@ function takeLatestPage(chatId, reply) {
 function send(chatId, text) {
   const id = newClientMsgId();
   state.pending.set(id, { chat_id: chatId, text, failed: false });
+  saveOutbox();
   render();
-  trySend(id);
+  sendNext(chatId);
+}
+
+// The outbox: messages not yet acknowledged, kept in localStorage (per user) so a reload or a
+// closed tab does not lose them; they are sent again with the same client_msg_id, which the
+// server stores once.
+function outboxKey() {
+  return `chat.outbox.${state.me}`;
+}
+
+function saveOutbox() {
+  const unsent = [...state.pending.entries()]
+    .filter(([, p]) => !p.failed)
+    .map(([id, p]) => ({ id, chat_id: p.chat_id, text: p.text }));
+  try {
+    if (unsent.length) localStorage.setItem(outboxKey(), JSON.stringify(unsent));
+    else localStorage.removeItem(outboxKey());
+  } catch {
+    // storage refused (private mode, full): the page still sends, it just cannot keep them
+  }
+}
+
+function loadOutbox() {
+  let saved = [];
+  try {
+    saved = JSON.parse(localStorage.getItem(outboxKey()) || "[]");
+  } catch {
+    saved = [];
+  }
+  if (!Array.isArray(saved)) return;
+  for (const m of saved) {
+    if (m && typeof m.id === "string" && typeof m.chat_id === "string" && typeof m.text === "string") {
+      state.pending.set(m.id, { chat_id: m.chat_id, text: m.text, failed: false });
+    }
+  }
+}
+
+function sendAll() {
+  for (const chatId of new Set([...state.pending.values()].map((p) => p.chat_id))) sendNext(chatId);
+}
+
+function sendNext(chatId) {
+  // The oldest unsent message of a chat, once the one before it is acknowledged.
+  if (state.sending.has(chatId) || !conn.online) return; // resync sends again after reconnecting
+  const next = [...state.pending.entries()].find(([, p]) => p.chat_id === chatId && !p.failed);
+  if (next) trySend(next[0]);
 }
 
 function trySend(id) {
   const p = state.pending.get(id);
-  if (!p || !conn.online) return; // resent by resync after reconnecting
+  state.sending.add(p.chat_id);
+  const done = () => {
+    state.sending.delete(p.chat_id);
+    sendNext(p.chat_id);
+  };
   conn
     .request("message.send", { chat_id: p.chat_id, client_msg_id: id, text: p.text })
     .then((ack) => {
       state.pending.delete(id);
+      saveOutbox();
+      done();
       if (!state.chats.has(p.chat_id)) return;
       addMessages(p.chat_id, [
         {
@@ -476,13 +543,17 @@ function trySend(id) {
     })
     .catch((err) => {
       if (err.code === "timeout" || err.code === "disconnected" || err.code === "unavailable") {
-        if (err.code !== "disconnected") setTimeout(() => trySend(id), 1000);
-        return; // same client_msg_id: the server stores it once
+        state.sending.delete(p.chat_id); // same client_msg_id again: the server stores it once
+        if (err.code !== "disconnected") setTimeout(() => sendNext(p.chat_id), 1000);
+        return;
       }
-      if (!state.pending.has(id)) return; // the chat was dropped meanwhile
-      p.failed = true;
-      toast(`Not sent: ${plainError(err)}`);
-      render();
+      if (state.pending.has(id)) {
+        p.failed = true; // shown as not sent; the ones after it go on
+        saveOutbox();
+        toast(`Not sent: ${plainError(err, "message.send")}`);
+        render();
+      }
+      done();
     });
 }
 
@@ -555,15 +626,24 @@ async function leaveChat(chatId) {
 
 const WHAT_FAILED = {
   "chat.mute": { forbidden: "You are not in this chat any more" },
-  "chat.add": { forbidden: "Only admins can add people", too_large: "A chat can have at most 1,000 members" },
+  "chat.add": {
+    forbidden: "Only admins can add people",
+    too_large: "A chat can have at most 1,000 members",
+    bad_request: `Check the user ids: ${USER_ID_RULE}`,
+  },
   "chat.remove": { forbidden: "Only admins can remove people" },
   rename: { forbidden: "Only admins can rename the chat" },
   admins: { forbidden: "Only admins can make someone admin", too_large: "A chat can have at most 100 admins" },
   "chat.leave": { forbidden: "You are not in this chat any more" },
-  "chat.create": { too_large: "A chat can have at most 1,000 members" },
+  "chat.create": {
+    too_large: "A chat can have at most 1,000 members",
+    bad_request: `Check the user ids: ${USER_ID_RULE}`,
+  },
+  "message.send": { too_large: "The message is too long", bad_request: "The message cannot be sent as written" },
 };
 
 const ANY_FAILED = {
+  bad_request: "The server could not accept that request",
   forbidden: "You are not a member of this chat",
   not_found: "This chat no longer exists",
   too_large: "That is too large",
@@ -575,10 +655,18 @@ const ANY_FAILED = {
 };
 
 function plainError(err, what) {
+  // Words for people: never the server's validator text.
   const words = (WHAT_FAILED[what] || {})[err.code] || ANY_FAILED[err.code];
   if (words) return words;
+  if (err instanceof RequestError) return "Something went wrong: try again";
   const text = err.message || "request refused";
   return text.charAt(0).toUpperCase() + text.slice(1);
+}
+
+function badUserIds(ids) {
+  // The first id that the server would refuse, with what the format is.
+  const bad = ids.find((id) => !USER_ID.test(id));
+  return bad === undefined ? null : `"${bad}" is not a user id: ${USER_ID_RULE}`;
 }
 
 function act(what, promise) {
@@ -637,7 +725,107 @@ function tickStatus(chat, message, joined) {
   return "sent";
 }
 
-const TICKS = { pending: "🕓", sent: "✓", delivered: "✓✓", read: "✓✓", failed: "!" };
+// Each status has its own shape, not only its own colour, and says what it means in words.
+const TICKS = {
+  pending: { label: "Sending", shapes: [["circle", { cx: "9", cy: "7", r: "5.5", fill: "none" }], ["path", { d: "M9 4v3.5l2.5 1.5", fill: "none" }]] },
+  sent: { label: "Sent", shapes: [["path", { d: "M4 7.5l3 3 6-7", fill: "none" }]] },
+  delivered: { label: "Delivered to everyone", shapes: [["path", { d: "M1 7.5l3 3 6-7M7.5 9l1.5 1.5 6-7", fill: "none" }]] },
+  read: { label: "Read by everyone", shapes: [["path", { d: "M1 7.5l3 3 6-7M7.5 9l1.5 1.5 6-7", fill: "none" }]] },
+  failed: { label: "Not sent", shapes: [["circle", { cx: "9", cy: "7", r: "5.5", fill: "none" }], ["path", { d: "M9 4v4M9 9.5v1", fill: "none" }]] },
+};
+
+function tickIcon(status) {
+  const tick = el("span", "tick");
+  tick.dataset.status = status;
+  tick.setAttribute("role", "img");
+  tick.setAttribute("aria-label", TICKS[status].label);
+  tick.title = TICKS[status].label;
+  const svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
+  svg.setAttribute("viewBox", "0 0 18 14");
+  svg.setAttribute("aria-hidden", "true");
+  svg.setAttribute("stroke", "currentColor");
+  svg.setAttribute("stroke-width", "1.8");
+  svg.setAttribute("stroke-linecap", "round");
+  svg.setAttribute("stroke-linejoin", "round");
+  for (const [tag, attributes] of TICKS[status].shapes) {
+    const shape = document.createElementNS("http://www.w3.org/2000/svg", tag);
+    for (const [name, value] of Object.entries(attributes)) shape.setAttribute(name, value);
+    svg.append(shape);
+  }
+  tick.append(svg);
+  return tick;
+}
+
+const LINK = /https?:\/\/[^\s<>"]+/gi;
+
+function messageText(text) {
+  // The text as text nodes, with http(s) URLs as links: built node by node, never as HTML.
+  const span = el("span", "text");
+  let at = 0;
+  for (const match of text.matchAll(LINK)) {
+    const url = match[0].replace(/[.,;:!?)\]'"]+$/, ""); // trailing punctuation is not the link's
+    if (match.index > at) span.append(document.createTextNode(text.slice(at, match.index)));
+    span.append(link(url));
+    at = match.index + url.length;
+  }
+  if (at < text.length) span.append(document.createTextNode(text.slice(at)));
+  return span;
+}
+
+function link(url) {
+  let parsed = null;
+  try {
+    parsed = new URL(url);
+  } catch {
+    parsed = null;
+  }
+  if (!parsed || (parsed.protocol !== "http:" && parsed.protocol !== "https:")) return document.createTextNode(url);
+  const a = document.createElement("a");
+  a.href = parsed.href;
+  a.textContent = url;
+  a.target = "_blank";
+  a.rel = "noopener noreferrer";
+  return a;
+}
+
+function dayKey(iso) {
+  const d = new Date(iso);
+  return `${d.getFullYear()}-${d.getMonth()}-${d.getDate()}`;
+}
+
+function daysAgo(iso) {
+  const start = (d) => new Date(d.getFullYear(), d.getMonth(), d.getDate()).getTime();
+  return Math.round((start(new Date()) - start(new Date(iso))) / 86400000);
+}
+
+function dayLabel(iso) {
+  const ago = daysAgo(iso);
+  if (ago === 0) return "Today";
+  if (ago === 1) return "Yesterday";
+  const d = new Date(iso);
+  const sameYear = d.getFullYear() === new Date().getFullYear();
+  return d.toLocaleDateString([], { weekday: "long", day: "numeric", month: "long", year: sameYear ? undefined : "numeric" });
+}
+
+function daySeparator(iso) {
+  const item = el("li", "day", dayLabel(iso));
+  item.setAttribute("role", "separator");
+  return item;
+}
+
+function clockTime(iso) {
+  return new Date(iso).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+}
+
+function listTime(iso) {
+  // The chat list: the time today, the weekday this week, the date before that.
+  if (!iso) return "";
+  const ago = daysAgo(iso);
+  if (ago === 0) return clockTime(iso);
+  if (ago === 1) return "Yesterday";
+  if (ago < 7) return new Date(iso).toLocaleDateString([], { weekday: "short" });
+  return new Date(iso).toLocaleDateString([], { day: "numeric", month: "short", year: "2-digit" });
+}
 
 function el(tag, className, text) {
   const node = document.createElement(tag);
@@ -672,6 +860,7 @@ function renderList() {
       item.dataset.kind = chat.kind || "group";
       item.classList.toggle("is-muted", Boolean(chat.muted));
       const titleRow = el("span", "title-row");
+      titleRow.style.gridColumn = "1";
       titleRow.append(el("span", "title", chatTitle(chat)));
       if (chat.muted) titleRow.append(mutedIcon());
       item.append(titleRow);
@@ -679,6 +868,11 @@ function renderList() {
       const badge = el("span", "badge", String(unread));
       badge.dataset.count = String(unread);
       item.append(badge);
+      const at = chat.last_message ? chat.last_message.sent_at : chat.created_at;
+      const time = el("time", "time", listTime(at));
+      time.dateTime = at;
+      time.title = new Date(at).toLocaleString();
+      item.append(time);
       item.append(el("span", "preview", preview(chat.last_message)));
       item.onclick = () => openChat(chat.chat_id).catch((e) => toast(plainError(e)));
       return item;
@@ -779,11 +973,16 @@ function renderTimeline(chat) {
       loadEarlier(chat.chat_id).catch((e) => toast(plainError(e)))));
     earlier.push(item);
   }
-  box.replaceChildren(
-    ...earlier,
-    ...loaded.map((m) => (m.kind === "system" ? systemItem(m) : messageItem(chat, m, joined))),
-    ...pending.map(([, p]) => pendingItem(p)),
-  );
+  const items = [];
+  let day = null;
+  for (const m of loaded) {
+    const thisDay = dayKey(m.sent_at);
+    if (thisDay !== day) items.push(daySeparator(m.sent_at));
+    day = thisDay;
+    items.push(m.kind === "system" ? systemItem(m) : messageItem(chat, m, joined));
+  }
+  if (pending.length && day !== dayKey(new Date().toISOString())) items.push(daySeparator(new Date().toISOString()));
+  box.replaceChildren(...earlier, ...items, ...pending.map(([, p]) => pendingItem(p)));
   if (atBottom) box.scrollTop = box.scrollHeight;
 }
 
@@ -799,26 +998,22 @@ function messageItem(chat, m, joined) {
   const item = el("li", "msg" + (mine ? " mine" : ""));
   item.dataset.seq = String(m.seq);
   if (!mine && chat.kind !== "direct" && chat.member_count > 2) item.append(el("span", "sender", m.sender_id));
-  item.append(el("span", "text", m.text));
-  const meta = el("span", "meta", new Date(m.sent_at).toLocaleTimeString());
-  if (mine) {
-    const status = tickStatus(chat, m, joined);
-    const tick = el("span", "tick", TICKS[status]);
-    tick.dataset.status = status;
-    meta.append(tick);
-  }
+  item.append(messageText(m.text));
+  const meta = el("span", "meta");
+  const time = el("time", null, clockTime(m.sent_at));
+  time.dateTime = m.sent_at;
+  time.title = new Date(m.sent_at).toLocaleString();
+  meta.append(time);
+  if (mine) meta.append(tickIcon(tickStatus(chat, m, joined)));
   item.append(meta);
   return item;
 }
 
 function pendingItem(p) {
   const item = el("li", "msg mine pending");
-  item.append(el("span", "text", p.text));
-  const status = p.failed ? "failed" : "pending";
-  const tick = el("span", "tick", TICKS[status]);
-  tick.dataset.status = status;
+  item.append(messageText(p.text));
   const meta = el("span", "meta");
-  meta.append(tick);
+  meta.append(tickIcon(p.failed ? "failed" : "pending"));
   item.append(meta);
   return item;
 }
@@ -881,10 +1076,22 @@ function memberItem(chat, user, iAmAdmin) {
 }
 
 function render() {
+  const inChat = Boolean(state.open || state.notice); // below 700 px: one view at a time
+  $("app").classList.toggle("view-chat", inChat);
+  $("app").classList.toggle("view-list", !inChat);
+  renderTabTitle();
   renderNotifyControl();
   renderList();
   renderConversation();
   renderMembersPanel();
+}
+
+function renderTabTitle() {
+  // "(3) Chat": unread messages in chats other than the one being read.
+  let unread = 0;
+  for (const chat of state.chats.values()) if (chat.chat_id !== state.open && !chat.muted) unread += chat.unread || 0;
+  const title = unread ? `(${unread}) Chat` : "Chat";
+  if (document.title !== title) document.title = title;
 }
 
 function toast(text) {
@@ -892,7 +1099,7 @@ function toast(text) {
   box.textContent = text;
   box.hidden = false;
   clearTimeout(toast.timer);
-  toast.timer = setTimeout(() => (box.hidden = true), 4000);
+  toast.timer = setTimeout(() => (box.hidden = true), 6000);
 }
 
 // ------------------------------------------------------------------ wiring
@@ -911,6 +1118,7 @@ function login(user) {
     // storage refused (private mode): only /?user= logs in then
   }
   $("me").textContent = user;
+  loadOutbox();
   $("login").hidden = true;
   $("app").hidden = false;
   const scheme = location.protocol === "https:" ? "wss" : "ws";
@@ -941,36 +1149,66 @@ function giveBack(id, value) {
   if (!$(id).value) $(id).value = value;
 }
 
+function formError(text) {
+  // Problems with the new-chat forms show under them (the banner is in the conversation).
+  $("new-chat-error").textContent = text || "";
+  $("new-chat-error").hidden = !text;
+}
+
+function showNewChat(shown) {
+  $("new-chat-panel").hidden = !shown;
+  $("new-chat-btn").setAttribute("aria-expanded", String(shown));
+  $("new-chat-btn").textContent = shown ? "Cancel" : "+ New chat";
+  formError(null);
+  if (shown) $("direct-user").focus();
+}
+
 function setupSidebar() {
+  $("new-chat-btn").onclick = () => showNewChat($("new-chat-panel").hidden);
+  $("logout-btn").onclick = logout;
   $("new-chat").onsubmit = async (event) => {
     event.preventDefault();
+    const members = splitUserIds($("new-members").value);
+    const problem = members.length ? badUserIds(members) : `Add at least one member: ${USER_ID_RULE}`;
+    if (problem) return formError(problem);
     const [typed, title] = [takeInput("new-members"), takeInput("new-title")];
-    const members = splitUserIds(typed);
     let reply;
     try {
       reply = await conn.request("chat.create", title ? { members, title } : { members });
     } catch (err) {
       giveBack("new-members", typed);
       giveBack("new-title", title);
-      return toast(plainError(err, "chat.create"));
+      return formError(plainError(err, "chat.create"));
     }
+    showNewChat(false);
     storeChat(reply.chat);
     await openChat(reply.chat.chat_id).catch((err) => toast(plainError(err)));
   };
   $("new-direct").onsubmit = async (event) => {
     event.preventDefault();
+    const typed = $("direct-user").value.trim();
+    const problem = badUserIds([typed]);
+    if (problem) return formError(problem);
+    if (typed === state.me) return formError("Pick someone other than yourself");
     const user = takeInput("direct-user");
-    if (user === state.me) {
-      giveBack("direct-user", user);
-      return toast("Pick someone other than yourself");
-    }
     try {
       await startDirect(user);
+      showNewChat(false);
     } catch (err) {
       giveBack("direct-user", user); // trying again is safe: it is always the same chat
-      toast(plainError(err, "chat.create"));
+      formError(plainError(err, "chat.create"));
     }
   };
+}
+
+function logout() {
+  // Switch user: forget who is logged in (the outbox stays, kept per user) and start over.
+  try {
+    localStorage.removeItem("chat.user");
+  } catch {
+    // storage refused: nothing remembered anyway
+  }
+  location.assign("/");
 }
 
 function setupMembersPanel() {
@@ -986,9 +1224,11 @@ function setupMembersPanel() {
   $("add-form").onsubmit = (event) => {
     event.preventDefault();
     if (!state.open) return;
-    const typed = takeInput("add-input");
-    const members = splitUserIds(typed);
+    const members = splitUserIds($("add-input").value);
     if (!members.length) return;
+    const problem = badUserIds(members);
+    if (problem) return toast(problem);
+    const typed = takeInput("add-input");
     act("chat.add", changeChat("chat.add", { chat_id: state.open, members }).catch((err) => {
       giveBack("add-input", typed);
       throw err;
@@ -1012,6 +1252,12 @@ function setupMembersPanel() {
 }
 
 function setupConversation() {
+  $("back-btn").onclick = () => {
+    state.open = null;
+    state.notice = null;
+    state.panel = false;
+    render();
+  };
   $("messages").onscroll = () => {
     if (state.open && $("messages").scrollTop < 20) loadEarlier(state.open).catch(() => {});
   };
@@ -1040,6 +1286,10 @@ function setupConversation() {
 }
 
 function setup() {
+  $("login-user").oninput = () => {
+    const value = $("login-user").value.trim();
+    $("login-user").setCustomValidity(!value || USER_ID.test(value) ? "" : `Use 1-64 letters, digits, '_', '.', '@' or '-'`);
+  };
   $("login-form").onsubmit = async (event) => {
     event.preventDefault();
     const user = $("login-user").value.trim();

@@ -60,8 +60,8 @@ def as_user(browser, stack_url):
     """Open the web chat logged in as a user, in a browser context of its own."""
     contexts = []
 
-    def open_page(user: str, before_load=None):
-        context = browser.new_context(viewport={"width": 1100, "height": 700})
+    def open_page(user: str, before_load=None, viewport=(1100, 700)):
+        context = browser.new_context(viewport={"width": viewport[0], "height": viewport[1]})
         contexts.append(context)
         page = context.new_page()
         page.set_default_timeout(10_000)

@@ -14,7 +14,15 @@ def unique(name: str) -> str:
     return f"{name}{next(_n)}x{id(_n) % 10000}"
 
 
+def open_new_chat_form(page: Page) -> None:
+    """The new-chat forms sit behind the "New chat" button."""
+    if page.locator("#new-chat-panel").is_hidden():
+        page.click("#new-chat-btn")
+    expect(page.locator("#new-chat-panel")).to_be_visible()
+
+
 def create_chat(page: Page, members: str, title: str) -> None:
+    open_new_chat_form(page)
     page.fill("#new-members", members)
     page.fill("#new-title", title)
     page.click("#create-btn")
@@ -22,6 +30,7 @@ def create_chat(page: Page, members: str, title: str) -> None:
 
 
 def message_person(page: Page, user: str) -> None:
+    open_new_chat_form(page)
     page.fill("#direct-user", user)
     page.click("#direct-btn")
     expect(page.locator("#conv-title")).to_have_text(user)

@@ -23,6 +23,7 @@ from tests.e2e.pages import (
     notices,
     open_chat,
     open_members,
+    open_new_chat_form,
     send,
     unique,
 )
@@ -205,9 +206,10 @@ def test_direct_chat_is_named_after_the_other_person_and_never_doubles(as_user, 
     expect(bob.locator("#add-form")).to_be_hidden()
     expect(bob.locator("#leave-btn")).to_be_hidden()
 
+    open_new_chat_form(bob)
     bob.fill("#direct-user", bob_id)
     bob.click("#direct-btn")
-    expect(bob.locator("#toast")).to_have_text("Pick someone other than yourself")
+    expect(bob.locator("#new-chat-error")).to_have_text("Pick someone other than yourself")
     screenshot(alice, "alice")
     screenshot(bob, "bob")
 

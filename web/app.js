@@ -458,10 +458,11 @@ async function openChat(chatId) {
 function takeLatestPage(chatId, reply) {
   // Join chat:opened's page to what is loaded; a page that leaves a gap replaces it.
   const loaded = state.messages.get(chatId);
-  const lowest = reply.messages.length ? reply.messages[0].seq : Infinity;
-  const fresh = !loaded || !loaded.size || lowest > maxSeq(chatId) + 1;
+  // An empty page (a reply older than what acks already added) leaves the loaded ones alone.
+  const lowest = reply.messages.length ? reply.messages[0].seq : null;
+  const fresh = !loaded || !loaded.size || (lowest !== null && lowest > maxSeq(chatId) + 1);
   if (fresh) state.messages.set(chatId, new Map());
-  if (fresh || lowest <= minSeq(chatId)) state.olderExist.set(chatId, Boolean(reply.has_more));
+  if (fresh || (lowest !== null && lowest <= minSeq(chatId))) state.olderExist.set(chatId, Boolean(reply.has_more));
   addMessages(chatId, reply.messages);
 }
 
@@ -604,7 +605,7 @@ async function startDirect(user) {
   // The pair's one direct chat: created the first time, the same chat ever after.
   const reply = await conn.request("chat.create", { members: [user], direct: true });
   storeChat(reply.chat);
-  await openChat(reply.chat.chat_id);
+  return reply.chat.chat_id;
 }
 
 async function changeChat(action, fields) {
@@ -1191,13 +1192,15 @@ function setupSidebar() {
     if (problem) return formError(problem);
     if (typed === state.me) return formError("Pick someone other than yourself");
     const user = takeInput("direct-user");
+    let chatId;
     try {
-      await startDirect(user);
-      showNewChat(false);
+      chatId = await startDirect(user);
     } catch (err) {
       giveBack("direct-user", user); // trying again is safe: it is always the same chat
-      formError(plainError(err, "chat.create"));
+      return formError(plainError(err, "chat.create"));
     }
+    showNewChat(false); // before the chat shows, so a form opened after that stays open
+    await openChat(chatId).catch((err) => toast(plainError(err)));
   };
 }
 

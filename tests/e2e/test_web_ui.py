@@ -299,3 +299,44 @@ def test_a_send_whose_ack_was_lost_is_retried_and_stored_once(as_user):
     expect(bob.locator("#messages .msg .text")).to_have_text(expected)
     time.sleep(0.5)
     expect(bob.locator("#messages .msg .text")).to_have_text(expected)
+
+
+def days_later(days: int):  # type: ignore[no-untyped-def]
+    """A ``before_load`` for ``as_user``: the page's clock (Date only; timers run) days ahead."""
+
+    def before_load(page: Page) -> None:
+        page.clock.set_fixed_time(time.time() + days * 86_400)
+
+    return before_load
+
+
+def test_older_messages_show_their_day_and_the_list_their_date(as_user):
+    alice_id, bob_id = unique("alice"), unique("bob")
+    alice = as_user(alice_id)
+    create_chat(alice, bob_id, "Old news")
+    send(alice, "long ago")
+    expect(last_tick(alice)).to_have_attribute("data-status", "sent")
+    sent_at = alice.locator("#messages .msg time").first.get_attribute("datetime")
+    assert sent_at
+    weekday, weekday_short = alice.evaluate(
+        """(iso) => [new Date(iso).toLocaleDateString([], { weekday: "long" }),
+                     new Date(iso).toLocaleDateString([], { weekday: "short" })]""",
+        sent_at,
+    )
+
+    tomorrow = as_user(alice_id, before_load=days_later(1))
+    expect(tomorrow.locator(".chat-item .time")).to_have_text("Yesterday")
+    open_chat(tomorrow, "Old news")
+    expect(tomorrow.locator("#messages .day")).to_have_text(["Yesterday"])
+
+    later = as_user(alice_id, before_load=days_later(3))
+    expect(later.locator(".chat-item .time")).to_have_text(weekday_short)
+    open_chat(later, "Old news")
+    expect(later.locator("#messages .day")).to_have_text([re.compile(f"^{weekday}, ")])
+
+    much_later = as_user(alice_id, before_load=days_later(10))
+    month = much_later.evaluate("(iso) => new Date(iso).toLocaleDateString([], { month: 'short' })", sent_at)
+    day = much_later.evaluate("(iso) => String(new Date(iso).getDate())", sent_at)
+    expect(much_later.locator(".chat-item .time")).to_contain_text(month)
+    expect(much_later.locator(".chat-item .time")).to_contain_text(day)
+    expect(much_later.locator(".chat-item .time")).to_have_attribute("datetime", sent_at)

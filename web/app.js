@@ -254,7 +254,11 @@ function dropChat(chatId, how) {
   // This user is no longer a member: forget the chat, and say so if it was on screen.
   const chat = state.chats.get(chatId);
   if (!chat) return;
-  const text = how === "left" ? `You left ${chatTitle(chat)}` : `You were removed from ${chatTitle(chat)}`;
+  const text = {
+    left: `You left ${chatTitle(chat)}`,
+    removed: `You were removed from ${chatTitle(chat)}`,
+    gone: `${chatTitle(chat)} no longer exists on the server`, // a local stack started afresh
+  }[how];
   state.gone.set(chatId, chat.last_seq);
   for (const map of [
     state.chats, state.metaSeq, state.messages, state.olderExist,
@@ -324,7 +328,7 @@ async function confirmMembership(chatId) {
   try {
     await loadMembers(chatId);
   } catch (err) {
-    if (err.code === "forbidden" || err.code === "not_found") dropChat(chatId, "removed");
+    if (err.code === "forbidden" || err.code === "not_found") dropChat(chatId, err.code === "not_found" ? "gone" : "removed");
     else throw err;
   }
 }
@@ -442,7 +446,9 @@ async function openChat(chatId) {
   try {
     reply = await conn.request("chat.open", { chat_id: chatId });
   } catch (err) {
-    if (err.code === "forbidden" || err.code === "not_found") return dropChat(chatId, "removed");
+    if (err.code === "forbidden" || err.code === "not_found") {
+      return dropChat(chatId, err.code === "not_found" ? "gone" : "removed");
+    }
     throw err;
   }
   storeChat(reply.chat);

@@ -340,3 +340,56 @@ def test_older_messages_show_their_day_and_the_list_their_date(as_user):
     expect(much_later.locator(".chat-item .time")).to_contain_text(month)
     expect(much_later.locator(".chat-item .time")).to_contain_text(day)
     expect(much_later.locator(".chat-item .time")).to_have_attribute("datetime", sent_at)
+
+
+def forget_chats_after_reconnect(page: Page, state: dict[str, bool]) -> None:
+    """Stand between the page and the stack: once ``forgotten`` is set, the next connections
+    meet a server that has lost every chat (a local stack started on an empty database)."""
+
+    def route(page_side: WebSocketRoute) -> None:
+        server = page_side.connect_to_server()
+        forgotten = state["forgotten"]
+
+        def from_page(message: str | bytes) -> None:
+            request = json.loads(message)
+            if forgotten and request.get("chat_id"):
+                reply = {
+                    "event": "error",
+                    "req": request.get("req"),
+                    "code": "not_found",
+                    "message": "no such chat",
+                }
+                page_side.send(json.dumps(reply))
+                return
+            server.send(message)
+
+        def from_server(message: str | bytes) -> None:
+            frame = json.loads(message)
+            if forgotten and frame.get("event") == "chat:list":
+                message = json.dumps({**frame, "chats": [], "next_cursor": None})
+            page_side.send(message)
+
+        server.on_message(from_server)
+        page_side.on_message(from_page)
+
+    page.route_web_socket(re.compile(r"/ws\?"), route)
+
+
+def test_chats_the_server_no_longer_has_are_dropped_with_their_unsent_messages(as_user):
+    alice_id, bob_id = unique("alice"), unique("bob")
+    server = {"forgotten": False}
+    alice = as_user(alice_id, before_load=lambda page: forget_chats_after_reconnect(page, server))
+    create_chat(alice, bob_id, "Vanishing")
+    send(alice, "before")
+    expect(last_tick(alice)).to_have_attribute("data-status", "sent")
+    go_away(alice)
+    send(alice, "never stored")
+    expect(last_tick(alice)).to_have_attribute("data-status", "pending")
+
+    server["forgotten"] = True
+    come_back(alice)
+
+    expect(alice.locator(".chat-item")).to_have_count(0)
+    expect(alice.locator("#conv-notice")).to_have_text("Vanishing no longer exists on the server")
+    expect(alice.locator("#messages .msg")).to_have_count(0)
+    assert outbox(alice, alice_id) == []

@@ -885,6 +885,7 @@ function renderList() {
       return item;
     }),
   );
+  if (!chats.length) list.append(el("li", "empty-list muted", "No chats yet: start one with “New chat”."));
 }
 
 function mutedIcon() {
@@ -1096,17 +1097,22 @@ function render() {
 function renderTabTitle() {
   // "(3) Chat": unread messages in chats other than the one being read.
   let unread = 0;
-  for (const chat of state.chats.values()) if (chat.chat_id !== state.open && !chat.muted) unread += chat.unread || 0;
+  const reading = pageHidden() ? null : state.open; // a hidden tab reads nothing
+  for (const chat of state.chats.values()) if (chat.chat_id !== reading && !chat.muted) unread += chat.unread || 0;
   const title = unread ? `(${unread}) Chat` : "Chat";
   if (document.title !== title) document.title = title;
 }
 
 function toast(text) {
-  const box = $("toast");
-  box.textContent = text;
-  box.hidden = false;
+  // A banner above the composer, and on a phone's chat list (where the conversation is hidden)
+  // one at the top of the list; CSS shows the one that is on screen.
+  const boxes = [$("toast"), $("list-notice")];
+  for (const box of boxes) {
+    box.textContent = text;
+    box.hidden = false;
+  }
   clearTimeout(toast.timer);
-  toast.timer = setTimeout(() => (box.hidden = true), 6000);
+  toast.timer = setTimeout(() => boxes.forEach((box) => (box.hidden = true)), 6000);
 }
 
 // ------------------------------------------------------------------ wiring

@@ -11,11 +11,14 @@ import time
 from playwright.sync_api import Page, WebSocketRoute, expect
 
 from tests.e2e.pages import (
+    accept_next_dialog,
     badge,
+    chat_item,
     come_back,
     create_chat,
     go_away,
     last_tick,
+    member,
     open_chat,
     open_members,
     open_new_chat_form,
@@ -23,6 +26,12 @@ from tests.e2e.pages import (
     unique,
 )
 
+# The tab hidden, as far as the page can tell (headless pages are always visible).
+VISIBILITY_PROBE = """() => {
+  Object.defineProperty(Document.prototype, "visibilityState", { get: () => "hidden", configurable: true });
+  Object.defineProperty(Document.prototype, "hidden", { get: () => true, configurable: true });
+  window.__hide = () => document.dispatchEvent(new Event("visibilitychange"));
+}"""
 PHONE = (390, 844)
 DESKTOP = (1280, 800)
 LONG_URL = "https://example.com/" + "a" * 150 + "?q=" + "b" * 17  # 190 characters, no spaces
@@ -393,3 +402,25 @@ def test_chats_the_server_no_longer_has_are_dropped_with_their_unsent_messages(a
     expect(alice.locator("#conv-notice")).to_have_text("Vanishing no longer exists on the server")
     expect(alice.locator("#messages .msg")).to_have_count(0)
     assert outbox(alice, alice_id) == []
+
+
+def test_phone_list_view_shows_errors_and_the_tab_title_counts_a_hidden_open_chat(as_user, screenshot):
+    alice_id, bob_id, carol_id = unique("alice"), unique("bob"), unique("carol")
+    alice, bob = as_user(alice_id), as_user(bob_id, viewport=PHONE)
+    create_chat(alice, f"{bob_id}, {carol_id}", "Club")
+    expect(chat_item(bob, "Club")).to_have_count(1)  # bob on his list view
+    open_members(alice)
+    accept_next_dialog(alice)
+    member(alice, bob_id).locator(".remove").click()
+
+    expect(chat_item(bob, "Club")).to_have_count(0)
+    expect(bob.locator("#list-notice")).to_be_visible()
+    expect(bob.locator("#list-notice")).to_have_text("You were removed from Club")
+    screenshot(bob, "390x844-notice")
+
+    create_chat(alice, bob_id, "Hidden tab")
+    open_chat(bob, "Hidden tab")
+    bob.evaluate(VISIBILITY_PROBE)
+    bob.evaluate("window.__hide()")
+    send(alice, "while hidden")
+    expect(bob).to_have_title("(1) Chat")

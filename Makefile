@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: run test lint typecheck browser unit functional integration e2e bench clean
+.PHONY: run test lint typecheck browser unit functional integration e2e bench clean clean-data
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -42,6 +42,10 @@ unit functional integration e2e: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) -m bench.load
+
+## clean-data: wipe the local stack's data folder (CHAT_DATA_DIR, default .local): chats, messages, JWT secret
+clean-data: $(STAMP)
+	$(PY) -m chatlocal.datadir clean
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

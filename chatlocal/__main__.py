@@ -1,11 +1,13 @@
 """``python -m chatlocal``: the whole local stack in one process. See docs/local-stack.md.
 
-Environment: HOST (127.0.0.1), PORT (8000; 0 picks a free one), CHAT_JWT_SECRET (generated when
-unset), CHAT_IDLE_TIMEOUT_SECONDS (600), AWS_ENDPOINT_URL_DYNAMODB, AWS_ENDPOINT_URL_SQS and
-AWS_ENDPOINT_URL_SNS (unset: embedded moto), CHAT_TABLE_PREFIX (chat-local), CHAT_FANOUT_QUEUE
-({prefix}-fanout), CHAT_PUSH_QUEUE ({prefix}-push), CHAT_SNS_APNS_APP_ARN and CHAT_SNS_FCM_APP_ARN
-(unset: created on the embedded SNS), CHAT_VAPID_PRIVATE_KEY (generated when unset),
-CHAT_PUSH_ALLOW_LOCAL_HTTP (1), LOG_LEVEL (INFO).
+Environment: HOST (127.0.0.1; anything else is warned about), PORT (8000; 0 picks a free one),
+CHAT_DATA_DIR (.local in the repository), CHAT_EPHEMERAL (1: keep nothing),
+CHAT_SAVE_INTERVAL_SECONDS (30), CHAT_JWT_SECRET (unset: generated once and kept in the data
+folder), CHAT_IDLE_TIMEOUT_SECONDS (600), CHAT_LAMBDA_CONCURRENCY (64), AWS_ENDPOINT_URL_DYNAMODB,
+AWS_ENDPOINT_URL_SQS and AWS_ENDPOINT_URL_SNS (unset: embedded moto), CHAT_TABLE_PREFIX
+(chat-local), CHAT_FANOUT_QUEUE ({prefix}-fanout), CHAT_PUSH_QUEUE ({prefix}-push),
+CHAT_SNS_APNS_APP_ARN and CHAT_SNS_FCM_APP_ARN (unset: created on the embedded SNS),
+CHAT_VAPID_PRIVATE_KEY (generated when unset), CHAT_PUSH_ALLOW_LOCAL_HTTP (1), LOG_LEVEL (INFO).
 """
 
 from __future__ import annotations
@@ -24,6 +26,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from chatlocal.config import (
+    StartupError,
+    bind_error,
+    env_int,
+    env_seconds,
+    exposed_warning,
+    is_loopback,
+    log_level,
+)
+from chatlocal.datadir import DataDir, Restored, TableStore, data_directory
 from chatlocal.push import VapidKeys
 
 if TYPE_CHECKING:
@@ -39,34 +51,57 @@ log = logging.getLogger("chatlocal")
 
 @dataclass(frozen=True)
 class Options:
+    """Every setting, checked: ``from_env`` raises StartupError naming a bad variable."""
+
     host: str
     port: int
-    secret: str
-    secret_generated: bool
+    secret: str  # "" until resolved: the environment's, else the data folder's, else a new one
     idle_timeout: float
     lambda_concurrency: int
+    data_dir: Path | None  # None: keep nothing (CHAT_EPHEMERAL=1)
+    save_interval: float
     vapid: VapidKeys
 
     @classmethod
     def from_env(cls, env: MutableMapping[str, str]) -> Options:
-        secret = env.get("CHAT_JWT_SECRET") or ""
         return cls(
-            host=env.get("HOST") or "127.0.0.1",
-            port=int(env.get("PORT") or "8000"),
-            secret=secret or secrets.token_urlsafe(32),
-            secret_generated=not secret,
-            idle_timeout=float(env.get("CHAT_IDLE_TIMEOUT_SECONDS") or "600"),
-            lambda_concurrency=int(env.get("CHAT_LAMBDA_CONCURRENCY") or "64"),
+            host=(env.get("HOST") or "").strip() or "127.0.0.1",
+            port=env_int(env, "PORT", 8000, 0, 65535),
+            secret=env.get("CHAT_JWT_SECRET") or "",
+            idle_timeout=env_seconds(env, "CHAT_IDLE_TIMEOUT_SECONDS", 600),
+            lambda_concurrency=env_int(env, "CHAT_LAMBDA_CONCURRENCY", 64, 1),
+            data_dir=data_directory(env),
+            save_interval=env_seconds(env, "CHAT_SAVE_INTERVAL_SECONDS", 30),
             vapid=VapidKeys.from_env(env),
         )
+
+
+@dataclass(frozen=True)
+class Secret:
+    value: str
+    origin: str  # how the banner explains it
+
+
+def _resolve_secret(options: Options, data: DataDir | None) -> Secret:
+    if options.secret:
+        return Secret(options.secret, "from CHAT_JWT_SECRET")
+    if data is None:
+        return Secret(secrets.token_urlsafe(32), "generated for this run only (CHAT_EPHEMERAL=1)")
+    value, created = data.secret()
+    where = data.path / "jwt-secret"
+    return Secret(value, f"{'generated and ' if created else ''}kept in {where}")
 
 
 def _bind(host: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
-    sock.listen(512)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(512)
+    except OSError as exc:
+        sock.close()
+        raise bind_error(host, port, exc) from None
     sock.setblocking(False)
     return sock
 
@@ -75,7 +110,19 @@ def _reachable(host: str) -> str:
     return "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
 
 
-async def _serve(options: Options, sock: socket.socket, env: MutableMapping[str, str]) -> None:
+@dataclass
+class Persistence:
+    """What this run keeps, for the banner and the saves."""
+
+    data: DataDir | None
+    secret: Secret
+    store: TableStore | None = None
+    restored: Restored | None = None
+
+
+async def _serve(
+    options: Options, persistence: Persistence, sock: socket.socket, env: MutableMapping[str, str]
+) -> None:
     from aiohttp import web
 
     from chalicelib import runtime
@@ -88,7 +135,7 @@ async def _serve(options: Options, sock: socket.socket, env: MutableMapping[str,
     port = sock.getsockname()[1]
     base = f"http://{_reachable(options.host)}:{port}"
     # The app reads these at its first invocation: set them before it runs.
-    env["CHAT_JWT_SECRET"] = options.secret
+    env["CHAT_JWT_SECRET"] = persistence.secret.value
     env.pop("CHAT_JWT_SECRET_PARAM", None)
     env["CHAT_MANAGEMENT_ENDPOINT"] = base
     env.setdefault("CHAT_TABLE_PREFIX", "chat-local")
@@ -104,8 +151,12 @@ async def _serve(options: Options, sock: socket.socket, env: MutableMapping[str,
     lambdas: Lambdas | None = None
     runner: web.AppRunner | None = None
     mappings: list[EventSourceMapping] = []
+    saver: asyncio.Task[None] | None = None
     try:
         created = await loop.run_in_executor(None, aws.create_missing_tables)
+        if persistence.data is not None and services["dynamodb"].embedded:
+            persistence.store = TableStore(persistence.data.tables_file, env["AWS_REGION"])
+            persistence.restored = await loop.run_in_executor(None, persistence.store.restore)
         sns = await loop.run_in_executor(None, _sns_client, services, env)
         applications = await loop.run_in_executor(
             None, push.ensure_platform_applications, env, sns, services["sns"].embedded
@@ -124,7 +175,7 @@ async def _serve(options: Options, sock: socket.socket, env: MutableMapping[str,
             gateway.add_stats(mapping.stats)
         dev_push = _dev_push(options.vapid, base, recorder, sns, applications)
         runner = web.AppRunner(
-            build_application(gateway, options.secret, extra_routes=dev_push.routes()),
+            build_application(gateway, persistence.secret.value, extra_routes=dev_push.routes()),
             access_log=None,
             shutdown_timeout=2,
         )
@@ -136,20 +187,45 @@ async def _serve(options: Options, sock: socket.socket, env: MutableMapping[str,
         stop = asyncio.Event()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
-        _banner(options, base, services, created, mappings, applications, env)
+        if persistence.store is not None:
+            saver = asyncio.create_task(_save_periodically(persistence.store, options.save_interval))
+        _banner(options, persistence, base, services, created, mappings, applications, env)
         await stop.wait()
         print("\nStopping: closing connections...", flush=True)
         await asyncio.gather(
             asyncio.wait_for(gateway.close_all(), timeout=3), *(m.stop(timeout=3) for m in mappings)
         )
     finally:
+        if saver is not None:
+            saver.cancel()
         await asyncio.gather(*(m.stop(timeout=3) for m in mappings))
         if runner is not None:
             await runner.cleanup()
         if lambdas is not None:
             lambdas.shutdown()
         runtime.use_push_sink(None)
+        if persistence.store is not None and persistence.store.restored:
+            _final_save(persistence.store)
         services.stop()
+
+
+async def _save_periodically(store: TableStore, interval: float) -> None:
+    """Bound what a crash loses to ``interval`` seconds of writes."""
+    loop = asyncio.get_running_loop()
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            await loop.run_in_executor(None, store.save_if_changed)
+        except OSError as exc:
+            log.error("could not save the local data to %s: %s (will retry)", store.file, exc)
+
+
+def _final_save(store: TableStore) -> None:
+    try:
+        if store.save_if_changed():
+            print(f"Saved the local data to {store.file}.", flush=True)
+    except OSError as exc:
+        print(f"chatlocal: could not save the local data to {store.file}: {exc}", file=sys.stderr)
 
 
 def _sns_client(services: Services, env: Mapping[str, str]) -> Any:
@@ -200,6 +276,7 @@ def _event_source_mappings(
 
 def _banner(
     options: Options,
+    persistence: Persistence,
     base: str,
     services: Services,
     created: list[str],
@@ -210,7 +287,6 @@ def _banner(
     ws = base.replace("http://", "ws://")
     dynamodb, sqs, sns = services["dynamodb"], services["sqs"], services["sns"]
     tables = ", ".join(created) or "none missing"
-    secret_note = " (generated; set CHAT_JWT_SECRET to keep one)" if options.secret_generated else ""
     vapid_note = " (generated; set CHAT_VAPID_PRIVATE_KEY to keep one)" if options.vapid.generated else ""
     lines = [
         f"Chat backend local stack listening on {base}",
@@ -219,6 +295,7 @@ def _banner(
         f"  dev token       {base}/dev/token?user=<user id>",
         f"  management API  {base}/@connections/<connection id>",
         f"  DynamoDB        {dynamodb.url} ({dynamodb.source}; tables created: {tables})",
+        f"  data            {_data_note(options, persistence)}",
         f"  SQS             {sqs.url} ({sqs.source})",
         f"  SNS             {sns.url} ({sns.source}; {_applications_note(applications)})",
         *(_queue_line(mapping) for mapping in mappings),
@@ -229,11 +306,30 @@ def _banner(
         f"  web push        {base}/dev/webpush/<id> (a local push service; http endpoints on 127.0.0.1"
         f" {'allowed' if env.get('CHAT_PUSH_ALLOW_LOCAL_HTTP') == '1' else 'refused'})",
         f"  VAPID key       {options.vapid.public_key} (GET {base}/dev/vapid){vapid_note}",
-        f"  JWT secret      {options.secret}{secret_note}",
+        f"  JWT secret      {persistence.secret.value} ({persistence.secret.origin})",
         f"  idle timeout    {options.idle_timeout:g} s",
         "Ctrl-C stops it.",
     ]
     print("\n".join(lines), flush=True)
+
+
+def _data_note(options: Options, persistence: Persistence) -> str:
+    """Where the data lives and whether this run found any."""
+    if persistence.data is None:
+        return "nothing kept (CHAT_EPHEMERAL=1): the tables start empty and vanish on stop"
+    if persistence.store is None:
+        return f"{persistence.data.path} (the secret only: the DynamoDB above keeps its own data)"
+    restored = persistence.restored
+    if restored is None:
+        found = "nothing saved yet, starting empty"
+    else:
+        found = f"restored {restored.items} items in {restored.tables} tables saved {restored.saved_at}"
+        if restored.missing_tables:
+            found += f"; dropped tables not created this run: {', '.join(restored.missing_tables)}"
+    return (
+        f"{persistence.data.path} ({found}; saved on stop and every {options.save_interval:g} s"
+        " after a change; make clean-data wipes it)"
+    )
 
 
 def _applications_note(applications: Mapping[str, PlatformApplication]) -> str:
@@ -264,21 +360,32 @@ def _queue_line(mapping: EventSourceMapping) -> str:
 
 def main() -> int:
     env = os.environ
+    try:
+        level = log_level(env)
+        options = Options.from_env(env)
+    except (StartupError, ValueError) as exc:
+        print(f"chatlocal: cannot start: {exc}", file=sys.stderr)
+        return 2
     logging.basicConfig(
-        level=env.get("LOG_LEVEL", "INFO").upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
+        level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
     )
     for noisy in ("werkzeug", "botocore", "pynamodb", "aiohttp.access"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    data: DataDir | None = None
     try:
-        options = Options.from_env(env)
+        data = DataDir.open(options.data_dir) if options.data_dir is not None else None
+        persistence = Persistence(data, _resolve_secret(options, data))
         sock = _bind(options.host, options.port)
-    except (ValueError, OSError) as exc:
+        if not is_loopback(options.host):
+            print(exposed_warning(options.host, sock.getsockname()[1]), file=sys.stderr, flush=True)
+        with contextlib.suppress(KeyboardInterrupt):  # a second Ctrl-C while stopping
+            asyncio.run(_serve(options, persistence, sock, env))
+    except StartupError as exc:
         print(f"chatlocal: cannot start: {exc}", file=sys.stderr)
         return 2
-    with contextlib.suppress(KeyboardInterrupt):  # a second Ctrl-C while stopping
-        asyncio.run(_serve(options, sock, env))
+    finally:
+        if data is not None:
+            data.close()
     print("Stopped.", flush=True)
     return 0
 

@@ -21,6 +21,9 @@ DynamoDB transactions cheap.
    the SendMessageBatch it is waiting for. And a retention check that costs one message: moto
    computes every attribute of the queue (counting all its messages) for each message it hands
    out, so a receive cost time proportional to the square of the queue's length.
+
+5. A count of DynamoDB requests that may write, so the local stack's periodic save
+   (chatlocal.datadir) skips saving when nothing changed.
 """
 
 from __future__ import annotations
@@ -54,12 +57,40 @@ def serialize_dynamodb_requests() -> None:
     @functools.wraps(original)
     def call_action(self: DynamoHandler) -> Any:
         with _lock:
+            if _action(self) not in _READ_ACTIONS:
+                _writes.count += 1
             return original(self)
 
     call_action._serialized = True  # type: ignore[attr-defined]
     DynamoHandler.call_action = call_action  # type: ignore[method-assign]
     dynamodb_responses.TRANSACTION_MAX_ITEMS = 100
     _patch_transactions()
+
+
+class _WriteCount:
+    count = 0
+
+
+_writes = _WriteCount()
+_READ_ACTIONS = frozenset(
+    {"GetItem", "BatchGetItem", "Query", "Scan", "TransactGetItems", "DescribeTable", "ListTables"}
+    | {"DescribeTimeToLive", "DescribeContinuousBackups", "ListTagsOfResource", "DescribeEndpoints"}
+)
+
+
+def _action(handler: DynamoHandler) -> str:
+    target = handler.headers.get("X-Amz-Target") or handler.headers.get("x-amz-target") or ""
+    return str(target).rpartition(".")[2]
+
+
+def dynamodb_lock() -> threading.RLock:
+    """The lock every DynamoDB request holds while moto handles it (once serialized)."""
+    return _lock
+
+
+def dynamodb_writes() -> int:
+    """How many requests that may change data moto has handled (reads are not counted)."""
+    return _writes.count
 
 
 def serialize_sqs_requests() -> None:

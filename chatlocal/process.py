@@ -3,6 +3,7 @@ free port, and talk to its HTTP side; used by the test tiers and the benchmarks.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -23,13 +24,16 @@ SQS = re.compile(r"SQS\s+(http://\S+)")
 
 
 def clean_env(**overrides: str) -> dict[str, str]:
-    """The caller's environment without AWS or chat settings (the tests set their own)."""
+    """The caller's environment without AWS or chat settings (the tests set their own). Every
+    stack starts clean and keeps nothing (``CHAT_EPHEMERAL=1``) unless the overrides name a data
+    folder (``CHAT_DATA_DIR``, with ``CHAT_EPHEMERAL=""``)."""
     env = {
         k: v
         for k, v in os.environ.items()
         if not k.startswith(("AWS_", "CHAT_")) or k in ("AWS_REGION", "AWS_DEFAULT_REGION")
     }
     env.update({"HOST": "127.0.0.1", "PORT": "0", "PYTHONUNBUFFERED": "1", "LOG_LEVEL": "WARNING"})
+    env["CHAT_EPHEMERAL"] = "1"
     env.update(overrides)
     return env
 
@@ -60,6 +64,8 @@ class LocalStack:
         )
         threading.Thread(target=self._read_output, daemon=True).start()
         if not self._ready.wait(self.start_timeout) or not self.url:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.process.wait(2)  # it stopped by itself (its output ended): keep its status
             self.kill()
             raise RuntimeError("local stack did not start:\n" + self.text)
         return self

@@ -14,6 +14,7 @@ import jwt
 # \Z, not $: "$" also matches before a trailing newline ("bob\n" is not a user id).
 USER_ID_RE = re.compile(r"^[A-Za-z0-9_.@-]{1,64}\Z")
 MAX_NAME_LENGTH = 100
+CLOCK_LEEWAY_SECONDS = 30  # the issuer's clock may run a little ahead of (or behind) ours
 
 
 class InvalidToken(Exception):
@@ -30,9 +31,15 @@ def verify_token(token: str | None, secret: str) -> Identity:
     if not token:
         raise InvalidToken("missing token")
     try:
-        claims = jwt.decode(token, secret, algorithms=["HS256"], options={"require": ["exp", "sub"]})
+        claims = jwt.decode(
+            token,
+            secret,
+            algorithms=["HS256"],
+            options={"require": ["exp", "sub"], "verify_iat": False, "verify_nbf": False},
+        )
     except jwt.PyJWTError as exc:
         raise InvalidToken(str(exc)) from exc
+    _check_not_before(claims)
     user_id = claims.get("sub")
     if not isinstance(user_id, str) or not USER_ID_RE.match(user_id):
         raise InvalidToken("sub is not a valid user id")
@@ -40,6 +47,20 @@ def verify_token(token: str | None, secret: str) -> Identity:
     if not isinstance(name, str) or not name.strip():
         name = None
     return Identity(user_id=user_id, name=name[:MAX_NAME_LENGTH] if name else None)
+
+
+def _check_not_before(claims: dict[str, object]) -> None:
+    """``iat`` and ``nbf`` may be up to the leeway ahead of our clock (the issuer's may run
+    ahead); ``exp`` has none: an expired token is refused at once."""
+    now = time.time()
+    for name in ("iat", "nbf"):
+        value = claims.get(name)
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise InvalidToken(f"'{name}' must be a number")
+        if value > now + CLOCK_LEEWAY_SECONDS:
+            raise InvalidToken(f"the token is not valid yet ('{name}' is in the future)")
 
 
 def issue_token(user_id: str, secret: str, ttl_seconds: int = 86400, name: str | None = None) -> str:

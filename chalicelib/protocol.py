@@ -438,6 +438,11 @@ def _read_req(body: Mapping[str, Any]) -> str | None:
         raise FrameError(exc, None) from None
 
 
+def _no_constant(name: str) -> Any:
+    """JSON has no NaN or Infinity (Python's parser accepts them by default)."""
+    raise ValueError(f"{name} is not a JSON number")
+
+
 def parse_request(raw: str | None) -> Envelope:
     """Parse one client frame. Raises ``FrameError`` for anything the protocol refuses."""
     if raw is None:
@@ -445,7 +450,7 @@ def parse_request(raw: str | None) -> Envelope:
     if len(raw.encode("utf-8", "surrogatepass")) > MAX_FRAME_BYTES:
         raise FrameError(TooLarge(f"frame is larger than {MAX_FRAME_BYTES} bytes"), None)
     try:
-        body = json.loads(raw)
+        body = json.loads(raw, parse_constant=_no_constant)
     except (ValueError, RecursionError):
         raise FrameError(BadRequest("frame is not valid JSON"), None) from None
     if not isinstance(body, dict):

@@ -43,6 +43,9 @@ class _Meta:
     connect_timeout_seconds = 3
     read_timeout_seconds = 10
     max_retry_attempts = 3
+    # One pool per process, shared by the threads of an invocation (fan-out forgetting gone
+    # connections) and, in the local stack, by every concurrent invocation.
+    max_pool_connections = 64
 
 
 class ConnectionItem(Model):

@@ -34,3 +34,26 @@ def test_issue_refuses_invalid_user_ids():
 def test_blank_name_is_none():
     token = jwt.encode({"sub": "a", "exp": int(time.time()) + 60, "name": "  "}, SECRET, "HS256")
     assert verify_token(token, SECRET).name is None
+
+
+def test_a_token_issued_by_a_clock_slightly_ahead_is_accepted():
+    now = int(time.time())
+    ahead = jwt.encode(
+        {"sub": "alice", "exp": now + 60, "iat": now + 5, "nbf": now + 5}, SECRET, algorithm="HS256"
+    )
+    assert verify_token(ahead, SECRET).user_id == "alice"
+    far = jwt.encode({"sub": "alice", "exp": now + 600, "nbf": now + 120}, SECRET, algorithm="HS256")
+    with pytest.raises(InvalidToken):
+        verify_token(far, SECRET)
+
+
+@pytest.mark.parametrize("exp", ["tomorrow", None])
+def test_exp_must_be_a_number(exp):
+    token = jwt.encode({"sub": "alice", "exp": exp}, SECRET, algorithm="HS256")
+    with pytest.raises(InvalidToken):
+        verify_token(token, SECRET)
+
+
+def test_a_user_id_with_a_trailing_newline_is_not_a_user_id():
+    with pytest.raises(ValueError):
+        issue_token("bob\n", SECRET)

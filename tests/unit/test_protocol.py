@@ -99,3 +99,10 @@ def test_any_text_parses_or_fails_with_a_protocol_code(raw):
         parse_request(raw)
     except FrameError as exc:
         assert exc.error.code in ERROR_CODES
+
+
+@pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity"])
+def test_nan_and_infinity_are_not_json(constant):
+    with pytest.raises(FrameError) as caught:
+        parse_request('{"action": "message.read", "chat_id": "c1", "seq": ' + constant + "}")
+    assert caught.value.error.code == "bad_request"

@@ -2,9 +2,14 @@
 //
 // - Connection: request/reply by `req`, keep-alive, reconnect with backoff and jitter.
 // - State: chats (with unread), loaded messages by seq, receipts, pending sends.
+// - Sends: an outbox in localStorage (per user) keeps unacknowledged messages across reloads;
+//   each chat sends one message at a time, in the order written, so the server stores them in
+//   that order; a retry reuses the client_msg_id, which the server stores once.
 // - After every (re)connect: resync (every page of chat.list, then chat.history `after` for
 //   loaded chats, re-open the chat on screen, re-send unacknowledged messages with their
 //   client_msg_id).
+// - Layout: below 700 px one view at a time (the chat list, or the conversation with a back
+//   button); the tab title counts unread messages; errors show in a banner above the composer.
 // - Chats change (protocol v2): system messages (kind "system") patch a chat's title, members
 //   and admins in place and show as notices; chat:added / chat:removed add and drop chats; the
 //   members panel adds, removes, renames, makes admins and leaves; direct chats are named after

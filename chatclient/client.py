@@ -76,8 +76,8 @@ class CannotConnect(Exception):
     URL, a wrong URL, a server that refuses): ``cause`` is the last attempt's error."""
 
     def __init__(self, url: str, seconds: float, cause: BaseException | None) -> None:
-        why = _plain_cause(cause)
-        super().__init__(f"cannot reach {url} (tried for {seconds:g} s: {why})")
+        self.why = _plain_cause(cause)
+        super().__init__(f"cannot reach {url} (tried for {seconds:g} s: {self.why})")
         self.url = url
         self.cause = cause
 
@@ -353,7 +353,7 @@ class ChatClient:
     async def _stop(self, exc: AuthError | CannotConnect) -> None:
         """Stop for good: the application hears why (``on_error``, state "failed", and every
         waiting or later request raises ``exc``)."""
-        log.warning("%s", exc)
+        log.info("stopped: %s", exc)  # the application hears it; no output of its own
         self.error = exc
         self._failed.set()
         self._fail_pending()

@@ -4,8 +4,11 @@ direct chat opened by user name, a group whose members change, with the notices 
 from __future__ import annotations
 
 import os
+import signal
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from tests.client.conftest import Cli
@@ -30,9 +33,9 @@ def test_alice_and_bob_chat_and_bob_sees_the_background_notice(stack, user, clis
     bob.expect(rf"^\[bg\] {chat_id} {alice_id}: hello bob$")
 
     bob.type("/chats")
-    bob.expect(rf"^{chat_id} Weekend \[1\] - {alice_id}: hello bob")
+    bob.expect(rf"^1\. {chat_id} Weekend \[1\] - {alice_id}: hello bob")
     bob.type(f"/open {chat_id}")
-    bob.expect(rf"^\[opened\] {chat_id} Weekend \(1 messages\)")
+    bob.expect(rf"^\[opened\] {chat_id} Weekend \(1 message\)")
     bob.expect(rf"^  1 {alice_id}: hello bob")
     bob.type("hi alice")
     bob.expect(rf"^\[ack\] {chat_id} seq 2")
@@ -56,9 +59,9 @@ def test_direct_chat_by_user_name_is_listed_under_the_other_person(stack, user, 
     alice.expect(rf"^\[ack\] {chat_id} seq 1")
     bob.expect(rf"^\[bg\] {chat_id} {alice_id}: hi bob$")
     bob.type("/chats")
-    bob.expect(rf"^{chat_id} {alice_id} \[1\] - {alice_id}: hi bob$")
+    bob.expect(rf"^1\. {chat_id} {alice_id} \[1\] - {alice_id}: hi bob$")
     bob.type(f"/dm {alice_id}")  # the same chat, not a new one
-    bob.expect(rf"^\[opened\] {chat_id} {alice_id} \(1 messages\)$")
+    bob.expect(rf"^\[opened\] {chat_id} {alice_id} \(1 message\)$")
     bob.type("hello alice")
     alice.expect(rf"^\[{chat_id}\] {bob_id}: hello alice$")
 
@@ -105,7 +108,7 @@ def test_members_added_removed_and_leaving_print_notices_to_everyone(stack, user
     bob.expect(rf"^\[left\] {chat_id}$")
     alice.expect(rf"^\[{chat_id}\] \* .*{bob_id}.* left")
     alice.type("/rename")
-    alice.expect(rf"^\[updated\] {chat_id} {alice_id} \(1 members\)$")  # no title: named by members
+    alice.expect(rf"^\[updated\] {chat_id} {alice_id} \(1 member\)$")  # no title: named by members
     carol.never(chat_id)  # removed: nothing about the chat reaches her any more
     for cli in (alice, bob, carol):
         assert cli.quit() == 0
@@ -142,7 +145,10 @@ def test_one_shot_subcommands_manage_a_group(stack, user):
     assert refused[0] == "rc=1" and refused[-1].startswith("[error] not allowed: ")
     assert f"[updated] {chat_id} Weekend plans (2 members)" in chat(alice_id, "remove", chat_id, carol_id)
     assert f"[left] {chat_id}" in chat(bob_id, "leave", chat_id)
-    assert chat(alice_id, "add", chat_id) == ["rc=2", "usage: chat add CHAT_ID USER..."]
+    assert chat(alice_id, "add", chat_id) == [
+        "rc=2",
+        "usage: chat add CHAT USER... (the following arguments are required: USER)",
+    ]
 
 
 def test_console_entry_point_is_installed():
@@ -161,3 +167,100 @@ def test_no_user_and_no_token_is_a_clear_error(stack):
         env={k: v for k, v in os.environ.items() if k != "CHAT_TOKEN"},
     )
     assert done.returncode == 2 and "--user" in done.stdout
+
+
+def run_chat(*args: str, env: dict[str, str] | None = None, timeout: float = 60) -> tuple[int, str, float]:
+    """``chat ARGS``: exit code, all output, and how long it took."""
+    started = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, "-m", "chatclient", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env or {k: v for k, v in os.environ.items() if k != "CHAT_TOKEN"},
+    )
+    return done.returncode, done.stdout + done.stderr, time.monotonic() - started
+
+
+def free_port() -> int:
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        return int(listener.getsockname()[1])
+
+
+def test_no_server_is_one_line_naming_the_url_and_make_run_and_exit_1():
+    server = f"http://127.0.0.1:{free_port()}"
+    rc, output, took = run_chat("--server", server, "--user", "alice", "chats")
+    assert (rc, output) == (
+        1,
+        f"[error] cannot reach {server}: is `make run` running? (connection refused)\n",
+    )
+    assert took < 20
+    url = f"ws://127.0.0.1:{free_port()}/ws"
+    env = {**os.environ, "CHAT_TOKEN": "any"}
+    rc, output, took = run_chat("--url", url, "--timeout", "2", "chats", env=env)
+    assert (rc, output) == (1, f"[error] cannot reach {url}: check --url (connection refused)\n")
+    assert took < 20  # bounded by --timeout, not retried forever
+
+
+def test_a_dev_token_request_that_fails_says_so_in_one_line(stack):
+    rc, output, _ = run_chat("--server", stack.url + "/nothing-here", "--user", "alice", "chats")
+    assert rc == 1 and output.count("\n") == 1
+    assert output.startswith(f"[error] {stack.url}/nothing-here/dev/token answered HTTP 404")
+    assert "`make run`" in output and "Traceback" not in output
+
+
+def test_a_bad_or_expired_token_is_refused_at_once_with_the_reason_and_exit_1(stack):
+    env = {**os.environ, "CHAT_TOKEN": "not-a-valid-token"}
+    rc, output, took = run_chat("--url", stack.ws_base, "chats", env=env)
+    assert rc == 1 and took < 20
+    assert output == (
+        f"[error] {stack.ws_base} refused the token (HTTP 401 Unauthorized): "
+        "CHAT_TOKEN is expired or not for this server: set a fresh one\n"
+    )
+
+
+def test_ctrl_c_at_the_prompt_exits_at_once_without_a_traceback(stack, user, clis):
+    cli = Cli(stack.url, user("alice"))
+    clis.append(cli)
+    cli.expect(r"^\[ready\]")
+    started = time.monotonic()
+    cli.process.send_signal(signal.SIGINT)
+    assert cli.process.wait(timeout=10) == 130
+    assert time.monotonic() - started < 5
+    time.sleep(0.2)
+    rest = list(cli.seen)
+    while not cli.lines.empty():
+        rest.append(cli.lines.get())
+    assert not any("Traceback" in line or "Error" in line for line in rest), rest
+
+
+def test_title_option_anywhere_and_open_by_title_prefix_or_number(stack, user, clis):
+    alice_id, bob_id = user("alice"), user("bob")
+    rc, output, _ = run_chat(
+        "--server", stack.url, "--user", alice_id, "create", "--title", "Weekend trip", bob_id
+    )
+    assert rc == 0, output
+    chat_id = output.split()[1]
+    assert output == f"[created] {chat_id} Weekend trip\n"
+    rc, output, _ = run_chat("--server", stack.url, "--user", alice_id, "send", "week", "hello", "bob")
+    assert (rc, output) == (0, f"[ack] {chat_id} seq 1\n")
+
+    bob = Cli(stack.url, bob_id)
+    clis.append(bob)
+    bob.expect(r"^\[ready\]")
+    bob.type("/chats")
+    bob.expect(rf"^1\. {chat_id} Weekend trip \[1\] - {alice_id}: hello bob$")
+    bob.type("/open 1")
+    bob.expect(rf"^\[opened\] {chat_id} Weekend trip \(1 message\)$")
+    bob.type("/close")
+    bob.expect(rf"^\[closed\] {chat_id}$")
+    bob.type("/open WEEKEND")
+    bob.expect(rf"^\[opened\] {chat_id} Weekend trip \(1 message\)$")
+    bob.type(f"/open {chat_id[:8]}")
+    bob.expect(rf"^\[opened\] {chat_id} Weekend trip \(1 message\)$")
+    bob.type("/history abc")
+    bob.expect(r"^\[error\] /history takes a message number")
+    assert bob.quit() == 0
+    assert not any("Traceback" in line for line in bob.seen)

@@ -110,10 +110,10 @@ def test_one_shot_mute_unmute_and_devices(stack, user):
     chat_id = next(line.split()[1] for line in created if line.startswith("[created]"))
 
     assert chat(stack, alice_id, "mute", chat_id) == ["rc=0", f"[muted] {chat_id}"]
-    assert f"{chat_id} Plans (muted)" in chat(stack, alice_id, "chats")
-    assert f"{chat_id} Plans" in chat(stack, bob_id, "chats")  # muted for alice only
+    assert f"1. {chat_id} Plans (muted)" in chat(stack, alice_id, "chats")
+    assert f"1. {chat_id} Plans" in chat(stack, bob_id, "chats")  # muted for alice only
     assert chat(stack, alice_id, "unmute", chat_id) == ["rc=0", f"[unmuted] {chat_id}"]
-    assert f"{chat_id} Plans" in chat(stack, alice_id, "chats")
+    assert f"1. {chat_id} Plans" in chat(stack, alice_id, "chats")
 
     assert chat(stack, alice_id, "devices") == ["rc=0", "[end]"]
     registered = chat(
@@ -132,7 +132,7 @@ def test_one_shot_mute_unmute_and_devices(stack, user):
     assert chat(stack, alice_id, "register-device", "apns")[0:2] == [
         "rc=2",
         "usage: chat register-device PLATFORM TOKEN [--no-preview] "
-        "(PLATFORM apns or fcm; for webpush, TOKEN is the subscription JSON)",
+        "(the following arguments are required: TOKEN)",
     ]
     bad = chat(stack, alice_id, "register-device", "webpush", "not-json")
     assert bad[0] == "rc=2" and "subscription as JSON" in bad[1]
@@ -152,11 +152,11 @@ def test_interactive_mute_marks_the_chat_in_the_list(stack, user, clis):
     alice.type("/mute")
     alice.expect(rf"^\[muted\] {chat_id}$")
     alice.type("/chats")
-    alice.expect(rf"^{chat_id} Hush \(muted\)$")
+    alice.expect(rf"^1\. {chat_id} Hush \(muted\)$")
     alice.type("/unmute")
     alice.expect(rf"^\[unmuted\] {chat_id}$")
     alice.type("/chats")
-    alice.expect(rf"^{chat_id} Hush$")
+    alice.expect(rf"^1\. {chat_id} Hush$")
     alice.type("/devices")
     alice.expect(r"^\[end\]$")
     assert alice.quit() == 0

@@ -32,13 +32,21 @@ from chatclient import (
     ProtocolViolation,
 )
 from chatclient.cli import (
+    HELP,
+    INTERACTIVE,
+    CliFailure,
     Shell,
     UsageError,
     chat_line,
+    dev_token,
     device_line,
+    failure_line,
+    find_chat,
     message_text,
     parse_create,
     parse_register,
+    parse_title,
+    plural,
 )
 from chatclient.client import follow_pages
 from chatclient.models import Ack
@@ -960,24 +968,142 @@ def run_shell(server: FakeServer, lines: list[str], between=lambda ws: None):  #
     return run(scenario())
 
 
-def test_shell_misuse_gets_clear_errors(capsys):
+FUZZ = {  # what a person might type, and the one line they get back
+    "hello": "[error] no chat open: /open CHAT or /dm USER first (/chats lists them)",
+    "/leave": "[error] no chat open: /open CHAT or /dm USER first (/chats lists them)",
+    "/close": "[error] no chat open: /open CHAT or /dm USER first (/chats lists them)",
+    "/read": "[error] no chat open: /open CHAT or /dm USER first (/chats lists them)",
+    "/history": "[error] no chat open: /open CHAT or /dm USER first (/chats lists them)",
+    "/open": "[error] usage: /open CHAT... (the following arguments are required: CHAT)",
+    "/dm": "[error] usage: /dm USER (the following arguments are required: USER)",
+    "/dm a b": "[error] usage: /dm USER (unrecognized arguments: b)",
+    "/open 'bad": '[error] no closing quotation in "/open \'bad": /open CHAT...',
+    "/open zzz": "[error] no chat matches 'zzz': /chats lists yours",
+    "/open We": "[error] 'We' matches 2 chats (c2 Weekend, c3 Wedding): say which",
+    "/open 9": "[error] no chat number 9: /chats lists 3 chats",
+    "/create": "[error] usage: /create USER... [--title TITLE] (the following arguments are required: USER)",
+    "/create bob --title": "[error] usage: /create USER... [--title TITLE] "
+    "(argument --title/-t: expected one argument)",
+    "/nope": "[error] unknown command '/nope': /help lists them",
+    "/help nope": "[error] unknown command '/nope': /help lists them",
+    "/open c1": "[opened] c1 bob (0 messages)",
+    "/add": "[error] usage: /add USER... (the following arguments are required: USER)",
+    "/add carol": "[error] not allowed: only an admin of this chat can do that",
+    "/history x": "[error] /history takes a message number (SEQ), not 'x': /history [SEQ]",
+    "/history 1 2": "[error] usage: /history [SEQ] (unrecognized arguments: 2)",
+    "/close now": "[error] usage: /close (unrecognized arguments: now)",
+}
+
+
+def test_shell_misuse_gets_one_clear_line_each_and_no_traceback(capsys):
     server = FakeServer()
     server.info["c1"]["admins"] = ["bob"]
-    run_shell(
-        server, ["hello", "/leave", "/open", "/dm", "/open c1", "/add", "/add carol", "/history x", "/nope"]
-    )
-    lines = capsys.readouterr().out.splitlines()
-    errors = [line for line in lines if line.startswith("[error]")]
-    assert errors == [
-        "[error] no chat open: /open CHAT_ID or /dm USER first",
-        "[error] no chat open: /open CHAT_ID or /dm USER first",
-        "[error] usage: /open CHAT_ID (/chats lists them)",
-        "[error] usage: /dm USER",
-        "[error] usage: /add USER...",
-        "[error] not allowed: only an admin of this chat can do that",
-        "[error] usage: /history [SEQ]",
-        "[error] unknown command '/nope': /help lists them",
+    server.add_chat("c2", [ME, "carol"], title="Weekend")
+    server.add_chat("c3", [ME, "dave"], title="Wedding")
+    run_shell(server, list(FUZZ))
+    assert capsys.readouterr().out.splitlines() == list(FUZZ.values())
+
+
+def test_open_finds_a_chat_by_number_id_prefix_title_prefix_or_the_other_persons_name(capsys):
+    server = FakeServer()
+    server.add_chat("c2", [ME, "carol"], title="Weekend")
+    server.add_chat("c3", [ME, "dave"], title="Wedding")
+    server.add_chat("x9", [ME, "erin"], kind="direct")
+    server.store("c2")
+    run_shell(server, ["/chats", "/open 2", "/open wed", "/open ERIN", "/open x", "/open bob", "/close"])
+    assert capsys.readouterr().out.splitlines() == [
+        "1. c1 bob",
+        "2. c2 Weekend - bob: text 1",
+        "3. c3 Wedding",
+        "4. x9 erin",
+        "[end]",
+        "[opened] c2 Weekend (1 message)",
+        "  1 bob: text 1",
+        "[opened] c3 Wedding (0 messages)",
+        "[opened] x9 erin (0 messages)",
+        "[opened] x9 erin (0 messages)",
+        "[opened] c1 bob (0 messages)",
+        "[closed] c1",
     ]
+
+
+def test_help_covers_every_command_and_each_has_its_own_usage(capsys):
+    server = FakeServer()
+    shell = run_shell(server, ["/help", *[f"/help {name}" for name in INTERACTIVE], "/open --help"])
+    out = capsys.readouterr().out
+    assert set(shell.commands) | {"/quit"} == set(INTERACTIVE)
+    for name, spec in INTERACTIVE.items():
+        assert f"\n  {name}" in HELP and spec.help
+        assert f"usage: {name} {spec.arguments}".strip() in out
+    assert "[error]" not in out
+
+
+def test_plural_says_one_message_and_two_messages():
+    assert [plural(n, "message") for n in (0, 1, 2)] == ["0 messages", "1 message", "2 messages"]
+
+
+def test_find_chat_prefers_an_id_over_a_number_and_refuses_ambiguity():
+    wire = FakeServer().chat("c1")
+    chats = [Chat.from_wire(wire), Chat.from_wire({**wire, "chat_id": "12"})]
+    assert find_chat("12", chats, ME).chat_id == "12"  # an id that looks like a number
+    assert find_chat("1", chats, ME).chat_id == "12"  # "1" is an id prefix before a number
+    with pytest.raises(UsageError, match="matches 2 chats"):
+        find_chat("bob", chats, ME)
+
+
+def test_one_shot_create_takes_title_before_or_after_the_members_and_a_quoted_title():
+    assert parse_create(["--title", "Weekend trip", "bob", "carol"], "chat create") == (
+        ["bob", "carol"],
+        "Weekend trip",
+    )
+    assert parse_create('bob --title="Weekend trip"') == (["bob"], "Weekend trip")
+    assert parse_create("bob -t Trip carol") == (["bob", "carol"], "Trip")
+    assert parse_title(["New", "name"], "/rename") == "New name"
+    assert parse_title(["--title", "New name"], "/rename") == "New name"
+    assert parse_title([], "/rename") is None
+
+
+def test_dev_token_failures_name_the_url_and_say_what_to_do():
+    import http.server
+    import threading
+
+    with pytest.raises(CliFailure) as nobody:
+        dev_token("http://127.0.0.1:9", "alice", timeout=2)
+    assert str(nobody.value) == "cannot reach http://127.0.0.1:9: is `make run` running? (connection refused)"
+
+    class NotFound(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_error(404)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), NotFound)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_port}"
+    try:
+        with pytest.raises(CliFailure) as refused_here:
+            dev_token(url, "alice", timeout=5)
+    finally:
+        server.shutdown()
+    assert str(refused_here.value).startswith(
+        f"{url}/dev/token answered HTTP 404 Not Found: is {url} the local stack"
+    )
+
+
+def test_failure_lines_say_which_url_and_what_to_do():
+    import argparse
+
+    local = argparse.Namespace(url=None)
+    auth = AuthError("ws://127.0.0.1:8000/ws", 401, "Unauthorized")
+    assert failure_line(auth, local).startswith(
+        "[error] ws://127.0.0.1:8000/ws refused the token (HTTP 401 Unauthorized): "
+    )
+    down = CannotConnect("wss://x.example/dev", 10, ConnectionRefusedError(111, "refused"))
+    assert (
+        failure_line(down, argparse.Namespace(url="wss://x.example/dev"))
+        == "[error] cannot reach wss://x.example/dev: check --url (connection refused)"
+    )
 
 
 def test_shell_dm_names_the_chat_after_the_other_person_and_prints_system_notices(capsys):
@@ -1166,9 +1292,9 @@ def test_shell_mute_unmute_and_devices(capsys):
     }
     run_shell(server, ["/mute", "/open c1", "/mute", "/chats", "/unmute", "/devices"])
     out = capsys.readouterr().out.splitlines()
-    assert "[error] no chat open: /open CHAT_ID or /dm USER first" in out
+    assert "[error] no chat open: /open CHAT or /dm USER first (/chats lists them)" in out
     assert out[out.index("[muted] c1") + 1 :] == [
-        "c1 bob (muted) - bob: text 1",
+        "1. c1 bob (muted) - bob: text 1",
         "[end]",
         "[unmuted] c1",
         "  dv_7 fcm (preview) since 2026-11-27T09:00:00.000Z",

@@ -13,6 +13,7 @@ another; ``CHAT_EPHEMERAL=1`` keeps nothing). See docs/local-stack.md.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import datetime
 import fcntl
@@ -161,7 +162,7 @@ class TableStore:
         with dynamodb_lock():
             writes = dynamodb_writes()
             tables = {
-                name: [item.to_json()["Attributes"] for item in table.all_items()]
+                name: [_item_json(item) for item in table.all_items()]
                 for name, table in self._backend().tables.items()
             }
         document = {
@@ -200,6 +201,29 @@ class TableStore:
         from moto.dynamodb.models import dynamodb_backends
 
         return dynamodb_backends[DEFAULT_ACCOUNT_ID][self.region]
+
+
+def _item_json(item: Any) -> dict[str, Any]:
+    """A moto item as DynamoDB's wire JSON (binary as base64), as PutItem takes it back."""
+    return {name: _value_json(value) for name, value in item.attrs.items()}
+
+
+def _value_json(value: Any) -> dict[str, Any]:
+    kind, inner = value.type, value.value
+    if kind == "M":
+        return {kind: {key: _value_json(nested) for key, nested in inner.items()}}
+    if kind == "L":
+        return {kind: [_value_json(nested) for nested in inner]}
+    if kind == "B":
+        return {kind: _base64(inner)}
+    if kind == "BS":
+        return {kind: [_base64(member) for member in inner]}
+    return {kind: inner}  # S, N, BOOL, NULL, SS, NS: JSON already
+
+
+def _base64(value: str | bytes) -> str:
+    """moto keeps binary as the request's base64 text, or as bytes when it decoded it."""
+    return base64.b64encode(value).decode("ascii") if isinstance(value, bytes) else value
 
 
 def _write_atomically(file: Path, data: bytes) -> None:

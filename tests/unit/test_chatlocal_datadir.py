@@ -1,0 +1,184 @@
+"""The local stack's data folder: the stored JWT secret, the lock, and the DynamoDB dump/restore
+read from and written to moto's backend (through ``mock_aws`` here, in a region of its own)."""
+
+from __future__ import annotations
+
+import json
+import stat
+from pathlib import Path
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from chatlocal.config import StartupError
+from chatlocal.datadir import DEFAULT_DIR, DataDir, TableStore, clean, data_directory
+from chatlocal.moto_atomic import serialize_dynamodb_requests
+
+serialize_dynamodb_requests()
+REGION = "eu-west-3"  # not the functional tier's: its session-wide mock may be active
+TABLE = "datadir-test"
+ITEM = {
+    "pk": {"S": "chat#1"},
+    "sk": {"N": "7"},
+    "raw": {"B": b"\x00\xffbytes"},
+    "nested": {"M": {"list": {"L": [{"S": "a"}, {"N": "2"}, {"BOOL": True}, {"NULL": True}]}}},
+    "blobs": {"BS": [b"\x01", b"\x02\x03"]},
+    "in_list": {"L": [{"B": b"\xfe"}, {"M": {"deep": {"B": b"\x00"}}}]},
+    "tags": {"SS": ["x", "y"]},
+    "counts": {"NS": ["1", "2"]},
+}
+
+
+def test_data_directory_default_custom_and_ephemeral(tmp_path, monkeypatch):
+    assert data_directory({}) == DEFAULT_DIR
+    assert data_directory({"CHAT_DATA_DIR": str(tmp_path / "d")}) == tmp_path / "d"
+    monkeypatch.chdir(tmp_path)
+    assert data_directory({"CHAT_DATA_DIR": "rel"}) == tmp_path / "rel"
+    assert data_directory({"CHAT_EPHEMERAL": "1", "CHAT_DATA_DIR": "rel"}) is None
+
+
+def test_secret_is_generated_once_with_mode_0600(tmp_path):
+    data = DataDir.open(tmp_path / "data")
+    try:
+        secret, created = data.secret()
+        again, created_again = data.secret()
+    finally:
+        data.close()
+    assert created and not created_again
+    assert secret == again and len(secret) >= 32
+    assert stat.S_IMODE((tmp_path / "data" / "jwt-secret").stat().st_mode) == 0o600
+    assert stat.S_IMODE((tmp_path / "data").stat().st_mode) == 0o700
+
+
+def test_secret_file_readable_by_others_is_made_private(tmp_path):
+    (tmp_path / "jwt-secret").write_text("kept-secret\n")
+    (tmp_path / "jwt-secret").chmod(0o644)
+    data = DataDir.open(tmp_path)
+    try:
+        assert data.secret() == ("kept-secret", False)
+    finally:
+        data.close()
+    assert stat.S_IMODE((tmp_path / "jwt-secret").stat().st_mode) == 0o600
+
+
+def test_empty_secret_file_is_an_error(tmp_path):
+    (tmp_path / "jwt-secret").write_text("\n")
+    data = DataDir.open(tmp_path)
+    try:
+        with pytest.raises(StartupError, match="is empty: delete it"):
+            data.secret()
+    finally:
+        data.close()
+
+
+def test_a_folder_in_use_is_refused_until_closed(tmp_path):
+    first = DataDir.open(tmp_path)
+    with pytest.raises(StartupError, match="in use by another local stack"):
+        DataDir.open(tmp_path)
+    first.close()
+    DataDir.open(tmp_path).close()
+
+
+def _create_table(client) -> None:
+    client.create_table(
+        TableName=TABLE,
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        AttributeDefinitions=[
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "sk", "AttributeType": "N"},
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+
+
+@pytest.fixture
+def dynamodb():
+    with mock_aws():
+        client = boto3.client("dynamodb", region_name=REGION)
+        _create_table(client)
+        yield client
+        client.delete_table(TableName=TABLE)
+
+
+def _get(client) -> dict | None:
+    return client.get_item(TableName=TABLE, Key={"pk": {"S": "chat#1"}, "sk": {"N": "7"}}).get("Item")
+
+
+def test_items_survive_save_and_restore(dynamodb, tmp_path):
+    store = TableStore(tmp_path / "dynamodb.json", REGION)
+    assert store.restore() is None  # nothing saved yet
+    dynamodb.put_item(TableName=TABLE, Item=ITEM)
+    assert store.save() == 1
+    assert not list(tmp_path.glob("*.tmp-*"))
+    assert stat.S_IMODE((tmp_path / "dynamodb.json").stat().st_mode) == 0o600
+
+    dynamodb.delete_table(TableName=TABLE)  # a new process: the table is created empty
+    _create_table(dynamodb)
+    assert _get(dynamodb) is None
+    restored = TableStore(tmp_path / "dynamodb.json", REGION).restore()
+    assert restored is not None and restored.items == 1 and restored.tables == 1
+    assert restored.missing_tables == ()
+    assert _get(dynamodb) == ITEM
+
+
+def test_saves_only_after_a_write(dynamodb, tmp_path):
+    store = TableStore(tmp_path / "dynamodb.json", REGION)
+    store.restore()
+    assert store.save_if_changed() is False
+    _get(dynamodb)  # a read is not a change
+    assert store.save_if_changed() is False
+    dynamodb.put_item(TableName=TABLE, Item=ITEM)
+    assert store.save_if_changed() is True
+    assert store.save_if_changed() is False
+    saved = json.loads((tmp_path / "dynamodb.json").read_text())
+    assert saved["tables"][TABLE][0]["pk"] == {"S": "chat#1"}
+
+
+def test_save_before_restore_is_refused(dynamodb, tmp_path):
+    """Saving an empty database over the saved one would lose it all."""
+    store = TableStore(tmp_path / "dynamodb.json", REGION)
+    with pytest.raises(RuntimeError, match="save before restore"):
+        store.save()
+    assert store.save_if_changed() is False
+    assert not (tmp_path / "dynamodb.json").exists()
+
+
+def test_items_of_tables_not_created_are_reported(dynamodb, tmp_path):
+    file = tmp_path / "dynamodb.json"
+    item = {"pk": {"S": "chat#1"}, "sk": {"N": "7"}}
+    document = {"format": "chatlocal-dynamodb", "version": 1, "saved_at": "then", "tables": {"gone": [item]}}
+    file.write_text(json.dumps(document))
+    restored = TableStore(file, REGION).restore()
+    assert restored is not None
+    assert (restored.items, restored.tables, restored.missing_tables) == (0, 0, ("gone",))
+
+
+@pytest.mark.parametrize("content", ["{not json", '{"format": "other"}', "[]"])
+def test_unreadable_saved_data_stops_the_start(dynamodb, tmp_path, content):
+    file = tmp_path / "dynamodb.json"
+    file.write_text(content)
+    with pytest.raises(StartupError, match="make clean-data"):
+        TableStore(file, REGION).restore()
+
+
+def test_clean_removes_the_stacks_files_and_keeps_others(tmp_path):
+    data = DataDir.open(tmp_path / "d")
+    data.secret()
+    data.close()
+    (tmp_path / "d" / "dynamodb.json").write_text("{}")
+    (tmp_path / "d" / "notes.txt").write_text("mine")
+    removed = clean(tmp_path / "d")
+    assert sorted(p.name for p in removed) == ["dynamodb.json", "jwt-secret"]
+    assert [p.name for p in (tmp_path / "d").iterdir()] == ["notes.txt"]
+
+
+def test_clean_removes_an_emptied_folder_and_refuses_a_busy_one(tmp_path: Path):
+    data = DataDir.open(tmp_path / "d")
+    data.secret()
+    with pytest.raises(StartupError, match="in use"):
+        clean(tmp_path / "d")
+    data.close()
+    clean(tmp_path / "d")
+    assert not (tmp_path / "d").exists()
+    assert clean(tmp_path / "missing") == []

@@ -52,6 +52,9 @@ def test_data_and_secret_survive_a_sigterm_restart(tmp_path, user):
     assert "Saved the local data" in first.text, first.text
     assert stat.S_IMODE((tmp_path / "jwt-secret").stat().st_mode) == 0o600
     assert stat.S_IMODE((tmp_path / "dynamodb.json").stat().st_mode) == 0o600
+    saved = json.loads((tmp_path / "dynamodb.json").read_text())["tables"]
+    assert saved["chat-local-connections"] == []  # every $disconnect ran before the save
+    assert any(chat_id in json.dumps(item) for item in saved["chat-local-chats"])
 
     with _persistent(tmp_path) as second:
         assert f"data            {tmp_path} (restored " in second.text, second.text

@@ -155,3 +155,38 @@ def test_main_reports_a_busy_data_folder(monkeypatch, capsys, tmp_path: Path):
     finally:
         held.close()
     assert "is in use by another local stack" in capsys.readouterr().err
+
+
+def test_main_warns_loudly_when_host_is_not_loopback(monkeypatch, capsys):
+    served: list[str] = []
+
+    def bind_locally(host: str, port: int) -> socket.socket:
+        sock = socket.socket()
+        sock.bind(("127.0.0.1", 0))  # the test itself never listens beyond this machine
+        return sock
+
+    async def serve(options, persistence, sock, env) -> None:
+        served.append(options.host)
+        sock.close()
+
+    monkeypatch.setattr(chatlocal_main, "_bind", bind_locally)
+    monkeypatch.setattr(chatlocal_main, "_serve", serve)
+    monkeypatch.setenv("HOST", "0.0.0.0")
+    monkeypatch.setenv("CHAT_EPHEMERAL", "1")
+    assert chatlocal_main.main() == 0
+    assert served == ["0.0.0.0"]
+    err = capsys.readouterr().err
+    assert "WARNING: HOST=0.0.0.0 is not a loopback address" in err
+    assert "/dev/token hands a valid token for ANY user id" in err
+
+
+def test_main_is_quiet_about_a_loopback_host(monkeypatch, capsys):
+    async def serve(options, persistence, sock, env) -> None:
+        sock.close()
+
+    monkeypatch.setattr(chatlocal_main, "_serve", serve)
+    monkeypatch.setenv("HOST", "127.0.0.1")
+    monkeypatch.setenv("PORT", "0")
+    monkeypatch.setenv("CHAT_EPHEMERAL", "1")
+    assert chatlocal_main.main() == 0
+    assert "WARNING" not in capsys.readouterr().err

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 from tests.client.conftest import Cli
-from tests.stack import ROOT
+from tests.stack import ROOT, LocalStack
 
 
 def test_alice_and_bob_chat_and_bob_sees_the_background_notice(stack, user, clis):
@@ -264,3 +264,49 @@ def test_title_option_anywhere_and_open_by_title_prefix_or_number(stack, user, c
     bob.expect(r"^\[error\] /history takes a message number")
     assert bob.quit() == 0
     assert not any("Traceback" in line for line in bob.seen)
+
+
+def test_a_restarted_server_with_a_new_secret_ends_a_chat_token_cli_and_a_dev_token_cli_reconnects(user):
+    port = free_port()
+    alice_id, bob_id = user("alice"), user("bob")
+    first = LocalStack(PORT=str(port), CHAT_JWT_SECRET="first-secret-" * 4).start()
+    started: list[subprocess.Popen[str]] = []
+    try:
+        with_token = subprocess.Popen(
+            [sys.executable, "-m", "chatclient", "--url", first.ws_base],
+            cwd=ROOT,
+            env={**os.environ, "CHAT_TOKEN": first.token(alice_id)},
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        started.append(with_token)
+        with_user = Cli(first.url, bob_id)
+        started.append(with_user.process)
+        with_user.expect(r"^\[ready\]")
+        deadline = time.monotonic() + 30
+        while {c["user"] for c in first.connections()} != {alice_id, bob_id}:
+            assert time.monotonic() < deadline, first.connections()
+            time.sleep(0.1)
+        first.stop()
+        second = LocalStack(PORT=str(port), CHAT_JWT_SECRET="second-secret-" * 4).start()
+        try:
+            assert with_token.wait(timeout=60) == 1
+            assert with_token.stdout is not None
+            lines = with_token.stdout.read().splitlines()
+            assert lines[-1] == (
+                f"[error] {first.ws_base} refused the token (HTTP 401 Unauthorized): "
+                "CHAT_TOKEN is expired or not for this server: set a fresh one"
+            ), lines
+            with_user.expect(r"^\[online\]", timeout=60)  # a fresh dev token from the new stack
+            assert bob_id in {c["user"] for c in second.connections()}
+            assert with_user.quit() == 0
+        finally:
+            second.stop()
+    finally:
+        first.kill()
+        for process in started:
+            if process.poll() is None:
+                process.kill()
+                process.wait(timeout=10)

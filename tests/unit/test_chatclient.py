@@ -1470,3 +1470,39 @@ def test_reconnects_after_the_first_keep_retrying_past_connect_timeout():
         return client.state
 
     assert run(scenario()) == "closed"
+
+
+@pytest.mark.parametrize(
+    ("argv", "code", "line"),
+    [
+        (
+            ["--user", "alice", "open"],
+            2,
+            "usage: chat open CHAT... (the following arguments are required: CHAT)",
+        ),
+        (
+            ["--user", "alice", "add", "c1"],
+            2,
+            "usage: chat add CHAT USER... (the following arguments are required: USER)",
+        ),
+        (
+            ["--user", "alice", "create", "bob", "--title"],
+            2,
+            "usage: chat create USER... [--title TITLE] (argument --title/-t: expected one argument)",
+        ),
+        (["--user", "alice", "history"], None, None),
+        (["--user", "alice", "send", "--help"], 0, "usage: chat send CHAT TEXT..."),
+        (["chats"], 2, "give --user ID (local stack) or set CHAT_TOKEN"),
+    ],
+)
+def test_cli_usage_mistakes_print_one_line_before_connecting(argv, code, line, capsys, monkeypatch):
+    from chatclient.cli import main
+
+    monkeypatch.delenv("CHAT_TOKEN", raising=False)
+    if code is None:  # not a command: argparse's own message and exit 2
+        with pytest.raises(SystemExit) as exited:
+            main(argv)
+        assert exited.value.code == 2 and "invalid choice: 'history'" in capsys.readouterr().err
+        return
+    assert main(argv) == code
+    assert capsys.readouterr().out.splitlines()[0] == line

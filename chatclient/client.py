@@ -299,8 +299,8 @@ class ChatClient:
 
     async def _run(self) -> None:
         attempt = 0
-        loop = asyncio.get_running_loop()
-        started = loop.time()
+        started = asyncio.get_running_loop().time()
+        failure: Exception | None = None  # the last attempt's error, for CannotConnect
         while not self._closing:
             await self._set_state("connecting")
             try:
@@ -310,11 +310,13 @@ class ChatClient:
                 return
             except Exception as exc:  # unreachable, reset, a server error...
                 log.info("connect failed: %s", exc)
+                # An attempt cut short by the deadline says less than the one before it.
+                failure = failure if isinstance(exc, TimeoutError) and failure is not None else exc
                 await self._set_state("offline")
                 delay, left = self.backoff.delay(attempt), self._time_left(started)
                 if left is not None and delay >= left:  # no time for another try
                     await asyncio.sleep(left)
-                    await self._stop(CannotConnect(self.url, self.connect_timeout or 0.0, exc))
+                    await self._stop(CannotConnect(self.url, self.connect_timeout or 0.0, failure))
                     return
                 await asyncio.sleep(delay)
                 attempt += 1

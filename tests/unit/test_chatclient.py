@@ -1370,7 +1370,7 @@ def test_no_server_raises_cannot_connect_after_connect_timeout_with_the_last_cau
         return raised.value, asyncio.get_running_loop().time() - started
 
     error, took = run(scenario())
-    assert 0.3 <= took < 1.0
+    assert 0.3 <= took < 3.0  # the deadline, not forever (generous for a loaded machine)
     assert len(attempts) > 2  # retried with backoff until the time was up
     assert str(error) == "cannot reach ws://fake/ws (tried for 0.3 s: connection refused)"
     assert isinstance(error.cause, ConnectionRefusedError)

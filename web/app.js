@@ -461,7 +461,8 @@ async function openChat(chatId) {
   takeLatestPage(chatId, reply);
   state.receipts.set(chatId, reply.receipts || {});
   state.receiptsMin.set(chatId, reply.receipts_min || null);
-  if (reply.chat.last_seq > maxSeq(chatId)) await fetchAfter(chatId);
+  // Newer than the reply's chat: messages that arrived while it was on its way.
+  if (state.chats.get(chatId).last_seq > maxSeq(chatId)) await fetchAfter(chatId);
   markRead(chatId);
   render();
 }

@@ -26,6 +26,7 @@ def create_chat(page: Page, members: str, title: str) -> None:
     page.fill("#new-members", members)
     page.fill("#new-title", title)
     page.click("#create-btn")
+    expect(page.locator("#new-chat-panel")).to_be_hidden()  # the server made it
     expect(page.locator("#conv-title")).to_have_text(title)
 
 
@@ -33,6 +34,7 @@ def message_person(page: Page, user: str) -> None:
     open_new_chat_form(page)
     page.fill("#direct-user", user)
     page.click("#direct-btn")
+    expect(page.locator("#new-chat-panel")).to_be_hidden()  # the server answered
     expect(page.locator("#conv-title")).to_have_text(user)
 
 

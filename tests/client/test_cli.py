@@ -300,7 +300,10 @@ def test_a_restarted_server_with_a_new_secret_ends_a_chat_token_cli_and_a_dev_to
                 "CHAT_TOKEN is expired or not for this server: set a fresh one"
             ), lines
             with_user.expect(r"^\[online\]", timeout=60)  # a fresh dev token from the new stack
-            assert bob_id in {c["user"] for c in second.connections()}
+            deadline = time.monotonic() + 30
+            while bob_id not in {c["user"] for c in second.connections()}:
+                assert time.monotonic() < deadline, (second.connections(), with_user.seen)
+                time.sleep(0.1)
             assert with_user.quit() == 0
         finally:
             second.stop()

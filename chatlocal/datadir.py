@@ -21,6 +21,8 @@ import json
 import os
 import secrets
 import sys
+import tempfile
+import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -121,6 +123,7 @@ class TableStore:
         self.file = file
         self.region = region
         self._saved_writes = -1  # the write count at the last save (or restore)
+        self._saving = threading.Lock()  # the periodic save and the one on stop may overlap
         self.restored = False
 
     def restore(self) -> Restored | None:
@@ -148,17 +151,22 @@ class TableStore:
         """Save when a write reached DynamoDB since the last save; returns whether it saved."""
         from chatlocal.moto_atomic import dynamodb_writes
 
-        if not self.restored or dynamodb_writes() == self._saved_writes:
-            return False
-        self.save()
-        return True
+        with self._saving:
+            if not self.restored or dynamodb_writes() == self._saved_writes:
+                return False
+            self._save()
+            return True
 
     def save(self) -> int:
         """Write every item now (atomically); returns how many."""
-        from chatlocal.moto_atomic import dynamodb_lock, dynamodb_writes
-
         if not self.restored:
             raise RuntimeError("save before restore would replace the saved data with an empty database")
+        with self._saving:  # one save at a time, so an older snapshot never replaces a newer one
+            return self._save()
+
+    def _save(self) -> int:
+        from chatlocal.moto_atomic import dynamodb_lock, dynamodb_writes
+
         with dynamodb_lock():
             writes = dynamodb_writes()
             tables = {
@@ -218,7 +226,9 @@ def _value_json(value: Any) -> dict[str, Any]:
         return {kind: _base64(inner)}
     if kind == "BS":
         return {kind: [_base64(member) for member in inner]}
-    return {kind: inner}  # S, N, BOOL, NULL, SS, NS: JSON already
+    if isinstance(inner, list):  # SS, NS: copied, as moto may change its list after the lock
+        return {kind: list(inner)}
+    return {kind: inner}  # S, N, BOOL, NULL: JSON already, immutable
 
 
 def _base64(value: str | bytes) -> str:
@@ -228,8 +238,8 @@ def _base64(value: str | bytes) -> str:
 
 def _write_atomically(file: Path, data: bytes) -> None:
     """Readers see the old file or the new one, never half of one, even after a crash."""
-    temporary = file.with_name(f"{file.name}.tmp-{os.getpid()}")
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    fd, name = tempfile.mkstemp(prefix=f"{file.name}.tmp-", dir=file.parent)  # mode 0600
+    temporary = Path(name)
     try:
         with os.fdopen(fd, "wb") as out:
             out.write(data)

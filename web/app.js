@@ -459,12 +459,25 @@ async function openChat(chatId) {
   storeChat(reply.chat);
   if (!state.chats.has(chatId)) return; // removed while the reply was on its way
   takeLatestPage(chatId, reply);
-  state.receipts.set(chatId, reply.receipts || {});
+  state.receipts.set(chatId, newerReceipts(state.receipts.get(chatId), reply.receipts || {}));
   state.receiptsMin.set(chatId, reply.receipts_min || null);
   // Newer than the reply's chat: messages that arrived while it was on its way.
   if (state.chats.get(chatId).last_seq > maxSeq(chatId)) await fetchAfter(chatId);
   markRead(chatId);
   render();
+}
+
+function newerReceipts(known = {}, replied) {
+  // A chat:opened reply can be older than chat:receipt frames that overtook it: pointers only move up.
+  const merged = { ...replied };
+  for (const [user, pointers] of Object.entries(known)) {
+    const other = merged[user] || { delivered_seq: 0, read_seq: 0 };
+    merged[user] = {
+      delivered_seq: Math.max(pointers.delivered_seq || 0, other.delivered_seq || 0),
+      read_seq: Math.max(pointers.read_seq || 0, other.read_seq || 0),
+    };
+  }
+  return merged;
 }
 
 function takeLatestPage(chatId, reply) {

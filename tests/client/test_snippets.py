@@ -48,6 +48,8 @@ def python_snippets(markdown: str) -> list[Snippet]:
 
 
 SNIPPETS = python_snippets(README)
+LOCAL_STACK_SNIPPETS = python_snippets((ROOT / "docs" / "local-stack.md").read_text())
+BANNER_SQS = "http://127.0.0.1:40861"  # docs/local-stack.md's example of the banner's SQS line
 CLI_LINES = [
     line.split("  #")[0].strip()
     for block in re.findall(r"```sh\n(.*?)```", README, re.S)
@@ -71,7 +73,8 @@ def test_every_snippet_that_defines_main_calls_it(doc):
 def _script(stack: LocalStack, snippet: Snippet, tmp_path: Path) -> Path:
     host = stack.url.removeprefix("http://")
     script = tmp_path / "snippet.py"
-    script.write_text(snippet.code.replace("127.0.0.1:8000", host))
+    code = snippet.code.replace("127.0.0.1:8000", host).replace(BANNER_SQS, stack.sqs_endpoint)
+    script.write_text(code)
     return script
 
 
@@ -118,6 +121,18 @@ def test_readme_python_snippet_runs_as_written(stack, number, tmp_path):
     finally:
         process.kill()
         process.wait(timeout=10)
+
+
+@pytest.mark.parametrize("number", range(len(LOCAL_STACK_SNIPPETS)))
+def test_local_stack_doc_python_snippet_runs_as_written(stack, number, tmp_path):
+    """docs/local-stack.md's examples, the stack's own address and SQS endpoint put in."""
+    assert stack.sqs_endpoint, "the stack's banner names its SQS endpoint"
+    script = _script(stack, LOCAL_STACK_SNIPPETS[number], tmp_path)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run(
+        [sys.executable, "-u", str(script)], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=90
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
 
 
 def test_readme_cli_lines_run_in_order(stack, user):

@@ -129,3 +129,11 @@ def test_packaging_as_documented_writes_what_the_next_commands_read(tmp_path):
     assert (tmp_path / "build" / "dev" / "package" / "sam.json").exists()
     assert (tmp_path / "build" / "dev" / "package" / "deployment.zip").exists()
     assert "build/dev/package/sam.json" in DOCS["docs/deploy.md"].replace(str(tmp_path) + "/", "")
+
+
+def test_protocol_doc_speaks_to_client_authors_and_names_where_the_secret_lives():
+    """docs/protocol.md opened with notes for the team and named only CHAT_JWT_SECRET (issue 11)."""
+    text = (ROOT / "docs" / "protocol.md").read_text()
+    opening = text.split("\n\n")[1]
+    assert "people who write clients" in opening
+    assert "CHAT_JWT_SECRET_PARAM" in text and "SSM" in text

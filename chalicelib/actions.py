@@ -30,12 +30,18 @@ def _nothing() -> list[Post]:
     return []
 
 
+def _no_op() -> None:
+    pass
+
+
 @dataclass
 class Outcome:
-    """An action's reply, and the posts to others that follow it."""
+    """An action's reply, the posts to others that follow it, and what to record once those
+    posts were handed to delivery (``done``: not run when producing or dispatching them failed)."""
 
     reply: dict[str, Any] | None
     then: Callable[[], list[Post]] = field(default=_nothing)
+    done: Callable[[], None] = field(default=_no_op)
 
 
 @dataclass(frozen=True)

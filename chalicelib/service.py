@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Any
 
-from chalicelib.actions import Actions, Context, Post
+from chalicelib.actions import Actions, Context, Outcome
 from chalicelib.auth import InvalidToken, verify_token
 from chalicelib.config import Settings
 from chalicelib.delivery import PostResult, management_endpoint
@@ -89,20 +89,25 @@ class ChatService:
         endpoint = management_endpoint(
             event.api_id, event.stage, self.settings.region, self.settings.management_endpoint
         )
-        reply, then = self._handle(event)
+        outcome = self._handle(event)
+        reply = outcome.reply
         if reply is not None and self._post(endpoint, event.connection_id, reply) is PostResult.GONE:
             self.forget([event.connection_id])
         try:
-            posts = then()
+            posts = outcome.then()
         except Exception:  # the change is stored; receivers resync by seq
             log.exception("fan-out failed after %s", event.connection_id)
             return
         self.forget(self.fanout.dispatch(endpoint, posts))
+        try:
+            outcome.done()
+        except Exception:  # what it records only saves work later
+            log.exception("could not record the fan-out after %s", event.connection_id)
 
     def _post(self, endpoint: str, connection_id: str, payload: dict[str, Any]) -> PostResult:
         return self.fanout.delivery.post(endpoint, connection_id, checked(payload))
 
-    def _handle(self, event: WsEvent) -> tuple[dict[str, Any] | None, Callable[[], list[Post]]]:
+    def _handle(self, event: WsEvent) -> Outcome:
         req = None
         try:
             if event.binary:
@@ -110,19 +115,18 @@ class ChatService:
             envelope = parse_request(event.body)
             req = envelope.req
             if isinstance(envelope.request, Ping):
-                return frame("pong", req), list
+                return Outcome(frame("pong", req))
             connection = self.store.get_connection(event.connection_id)
             if connection is None:
                 raise Forbidden("this connection is not registered; reconnect")
-            outcome = self.actions.run(Context(connection, req), envelope.request)
-            return outcome.reply, outcome.then
+            return self.actions.run(Context(connection, req), envelope.request)
         except FrameError as exc:
-            return error_frame(exc.error, exc.req), list
+            return Outcome(error_frame(exc.error, exc.req))
         except ChatError as exc:
-            return error_frame(exc, req), list
+            return Outcome(error_frame(exc, req))
         except Exception:
             log.exception("unhandled error on %s", event.connection_id)
-            return error_frame(ChatError(), req), list
+            return Outcome(error_frame(ChatError(), req))
 
     def forget(self, connection_ids: Iterable[str]) -> None:
         """Forget connections the management API reported gone (410)."""

@@ -15,7 +15,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, ReadTimeoutError
 
 import app as chalice_app
 from chalicelib.auth import issue_token
@@ -83,7 +83,22 @@ def _gone_error() -> ClientError:
     )
 
 
+def _refused(status: int) -> ClientError:
+    code = {429: "LimitExceededException", 500: "InternalServerError"}.get(status, f"Http{status}")
+    return ClientError(
+        {
+            "Error": {"Code": code, "Message": f"answered {status}"},
+            "ResponseMetadata": {"HTTPStatusCode": status},
+        },
+        "PostToConnection",
+    )
+
+
 class FakeManagementApi:
+    """``script[connection_id]`` lists how the next posts to a connection go, one entry per
+    post: an HTTP status (429, 500...: refused, nothing delivered) or ``"timeout"`` (delivered,
+    and then the answer never comes: the caller sees a read timeout)."""
+
     def __init__(self, delay: float = 0.0) -> None:
         self.frames: dict[str, list[dict]] = defaultdict(list)
         self.posts: list[str] = []
@@ -94,6 +109,7 @@ class FakeManagementApi:
         self.active = 0
         self.max_active = 0
         self.endpoints: set[str] = set()
+        self.script: dict[str, list[int | str | None]] = defaultdict(list)
         self._lock = threading.Lock()
 
     def client_for(self, endpoint: str) -> FakeManagementApi:
@@ -109,6 +125,11 @@ class FakeManagementApi:
                 raise _too_large_error()
             if ConnectionId in self.gone:
                 raise _gone_error()
+            scripted = (
+                self.script[ConnectionId].pop(0) if self.script[ConnectionId] else None
+            )  # None: deliver
+            if isinstance(scripted, int):
+                raise _refused(scripted)
             self.active += 1
             self.max_active = max(self.max_active, self.active)
         try:
@@ -119,6 +140,8 @@ class FakeManagementApi:
         finally:
             with self._lock:
                 self.active -= 1
+        if scripted == "timeout":
+            raise ReadTimeoutError(endpoint_url=f"https://{API_ID}.execute-api/@connections/{ConnectionId}")
         return {}
 
     def take(self, connection_id: str) -> list[dict]:

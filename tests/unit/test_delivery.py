@@ -5,9 +5,10 @@ from __future__ import annotations
 import threading
 import time
 
-from botocore.exceptions import ClientError, EndpointConnectionError
+import pytest
+from botocore.exceptions import ClientError, EndpointConnectionError, ReadTimeoutError
 
-from chalicelib.delivery import Delivery, PostResult, management_endpoint
+from chalicelib.delivery import Delivery, PostResult, PostRetry, management_endpoint
 
 
 class Client:
@@ -42,7 +43,7 @@ class Client:
 
 def test_gone_and_other_failures_are_told_apart():
     client = Client({"g": "gone", "t": "throttle", "d": "down"})
-    delivery = Delivery(lambda endpoint: client)
+    delivery = Delivery(lambda endpoint: client, retry=PostRetry(sleep=lambda s: None))
     assert delivery.post("e", "ok", b"x") is PostResult.OK
     assert delivery.post("e", "g", b"x") is PostResult.GONE
     assert delivery.post("e", "t", b"x") is PostResult.FAILED
@@ -51,7 +52,7 @@ def test_gone_and_other_failures_are_told_apart():
 
 def test_post_many_returns_only_gone_ids_and_delivers_the_rest():
     client = Client({"g1": "gone", "t": "throttle", "g2": "gone"})
-    delivery = Delivery(lambda endpoint: client, concurrency=4)
+    delivery = Delivery(lambda endpoint: client, concurrency=4, retry=PostRetry(sleep=lambda s: None))
     posts = [(cid, cid.encode()) for cid in ["a", "g1", "b", "t", "g2", "c"]]
     assert sorted(delivery.post_many("e", posts)) == ["g1", "g2"]
     assert sorted(cid for cid, _ in client.got) == ["a", "b", "c"]
@@ -71,3 +72,93 @@ def test_management_endpoint():
     )
     assert management_endpoint("abc", "dev", "cn-north-1", None).endswith(".amazonaws.com.cn/dev")
     assert management_endpoint("abc", "dev", "eu-west-1", "http://127.0.0.1:8000/") == "http://127.0.0.1:8000"
+
+
+# ---------------------------------------------------------------- retries
+
+
+def _answer(status: int, code: str) -> ClientError:
+    return ClientError({"Error": {"Code": code}, "ResponseMetadata": {"HTTPStatusCode": status}}, "Post")
+
+
+class Scripted:
+    """A management client that answers each post with the next scripted outcome (an exception
+    to raise, or None: delivered), and records every attempt."""
+
+    def __init__(self, *outcomes):
+        self.outcomes = list(outcomes)
+        self.attempts: list[str] = []
+        self.delivered: list[str] = []
+
+    def post_to_connection(self, *, ConnectionId, Data):
+        self.attempts.append(ConnectionId)
+        outcome = self.outcomes.pop(0) if self.outcomes else None
+        if isinstance(outcome, ReadTimeoutError):
+            self.delivered.append(ConnectionId)  # the dangerous case: it arrived, the answer did not
+        if outcome is not None:
+            raise outcome
+        self.delivered.append(ConnectionId)
+
+
+def _delivery(client, attempts=3):
+    pauses: list[float] = []
+    retry = PostRetry(attempts=attempts, sleep=pauses.append, jitter=lambda low, high: high)
+    return Delivery(lambda endpoint: client, retry=retry), pauses
+
+
+def test_throttled_and_failed_posts_are_tried_again_with_growing_pauses():
+    client = Scripted(_answer(429, "LimitExceededException"), _answer(500, "InternalServerError"), None)
+    delivery, pauses = _delivery(client)
+    assert delivery.post("e", "c1", b"x") is PostResult.OK
+    assert client.attempts == ["c1"] * 3 and client.delivered == ["c1"]
+    assert pauses == [0.05, 0.1]  # the jitter's upper bounds: 50 ms doubling
+
+
+def test_a_post_that_keeps_failing_gives_up_after_the_bounded_attempts():
+    client = Scripted(*[_answer(503, "ServiceUnavailable")] * 10)
+    delivery, pauses = _delivery(client, attempts=3)
+    assert delivery.post("e", "c1", b"x") is PostResult.FAILED
+    assert len(client.attempts) == 3 and len(pauses) == 2 and client.delivered == []
+
+
+def test_a_connection_never_made_is_tried_again():
+    client = Scripted(EndpointConnectionError(endpoint_url="http://x"), None)
+    delivery, _ = _delivery(client)
+    assert delivery.post("e", "c1", b"x") is PostResult.OK
+    assert len(client.attempts) == 2
+
+
+def test_a_timeout_is_not_retried_so_a_delivered_post_is_never_sent_twice():
+    client = Scripted(ReadTimeoutError(endpoint_url="http://x"), None)
+    delivery, pauses = _delivery(client)
+    assert delivery.post("e", "c1", b"x") is PostResult.FAILED
+    assert client.attempts == ["c1"] and client.delivered == ["c1"] and pauses == []
+
+
+@pytest.mark.parametrize(
+    "refusal",
+    [
+        _answer(413, "PayloadTooLargeException"),
+        _answer(403, "ForbiddenException"),
+        _answer(400, "BadRequest"),
+    ],
+)
+def test_refusals_other_than_429_and_5xx_are_not_retried(refusal):
+    client = Scripted(refusal, None)
+    delivery, _ = _delivery(client)
+    assert delivery.post("e", "c1", b"x") is PostResult.FAILED
+    assert client.attempts == ["c1"]
+
+
+def test_gone_after_a_throttle_is_gone():
+    client = Scripted(_answer(429, "LimitExceededException"), _answer(410, "GoneException"))
+    delivery, _ = _delivery(client)
+    assert delivery.post("e", "c1", b"x") is PostResult.GONE
+    assert len(client.attempts) == 2
+
+
+def test_the_real_client_leaves_retries_to_delivery():
+    from chalicelib.delivery import boto3_client_factory
+
+    client = boto3_client_factory("us-east-1", 8)("https://abc.execute-api.us-east-1.amazonaws.com/dev")
+    assert client.meta.config.retries["total_max_attempts"] == 1  # one try: delivery decides retries

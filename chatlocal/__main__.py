@@ -7,7 +7,10 @@ folder), CHAT_IDLE_TIMEOUT_SECONDS (600), CHAT_LAMBDA_CONCURRENCY (64), AWS_ENDP
 AWS_ENDPOINT_URL_SQS and AWS_ENDPOINT_URL_SNS (unset: embedded moto), CHAT_TABLE_PREFIX
 (chat-local), CHAT_FANOUT_QUEUE ({prefix}-fanout), CHAT_PUSH_QUEUE ({prefix}-push),
 CHAT_SNS_APNS_APP_ARN and CHAT_SNS_FCM_APP_ARN (unset: created on the embedded SNS),
-CHAT_VAPID_PRIVATE_KEY (generated when unset), CHAT_PUSH_ALLOW_LOCAL_HTTP (1), LOG_LEVEL (INFO).
+CHAT_VAPID_PRIVATE_KEY (generated when unset), CHAT_PUSH_ALLOW_LOCAL_HTTP (1), LOG_LEVEL (INFO),
+CHAT_LAMBDA_PACKAGE (unset: the handlers run on threads here; a folder: the unpacked deployment
+package whose handlers run in worker processes, see chatlocal.workers and ``make run-package``),
+CHAT_LAMBDA_WORKERS (4: the most worker processes per function).
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ from chatlocal.config import (
 )
 from chatlocal.datadir import DataDir, Restored, TableStore, data_directory
 from chatlocal.push import VapidKeys
+from chatlocal.workers import WorkerSettings
 
 if TYPE_CHECKING:
     from chatlocal.aws import Services
@@ -61,6 +65,7 @@ class Options:
     data_dir: Path | None  # None: keep nothing (CHAT_EPHEMERAL=1)
     save_interval: float
     vapid: VapidKeys
+    workers: WorkerSettings | None  # None: the handlers run on threads in this process
 
     @classmethod
     def from_env(cls, env: MutableMapping[str, str]) -> Options:
@@ -73,6 +78,7 @@ class Options:
             data_dir=data_directory(env),
             save_interval=env_seconds(env, "CHAT_SAVE_INTERVAL_SECONDS", 30),
             vapid=VapidKeys.from_env(env),
+            workers=WorkerSettings.from_env(env),
         )
 
 
@@ -131,6 +137,7 @@ async def _serve(
     from chatlocal.gateway import Gateway
     from chatlocal.lambdas import Lambdas
     from chatlocal.server import build_application
+    from chatlocal.workers import Workers
 
     port = sock.getsockname()[1]
     base = f"http://{_reachable(options.host)}:{port}"
@@ -164,7 +171,12 @@ async def _serve(
         if str(ROOT) not in sys.path:
             sys.path.insert(0, str(ROOT))
         app_module = importlib.import_module("app")
-        lambdas = Lambdas.from_app_module(app_module, options.lambda_concurrency)
+        if options.workers is None:
+            lambdas = Lambdas.from_app_module(app_module, options.lambda_concurrency)
+        else:  # the deployment package's handlers, each function in worker processes of its own
+            lambdas = await loop.run_in_executor(
+                None, Workers.start, app_module, options.workers, dict(env), options.lambda_concurrency
+            )
         recorder = push.PushRecorder()
         runtime.use_push_sink(recorder.record)
         mappings = await loop.run_in_executor(None, _event_source_mappings, app_module, lambdas, env)
@@ -308,6 +320,7 @@ def _banner(
         f"  VAPID key       {options.vapid.public_key} (GET {base}/dev/vapid){vapid_note}",
         f"  JWT secret      {persistence.secret.value} ({persistence.secret.origin})",
         f"  idle timeout    {options.idle_timeout:g} s",
+        f"  handlers        {_handlers_note(options.workers)}",
         "Ctrl-C stops it.",
     ]
     print("\n".join(lines), flush=True)
@@ -329,6 +342,15 @@ def _data_note(options: Options, persistence: Persistence) -> str:
     return (
         f"{persistence.data.path} ({found}; saved on stop and every {options.save_interval:g} s"
         " after a change; make clean-data wipes it)"
+    )
+
+
+def _handlers_note(workers: WorkerSettings | None) -> str:
+    if workers is None:
+        return "this process's source tree, on threads (CHAT_LAMBDA_PACKAGE runs a deployment package)"
+    return (
+        f"the deployment package in {workers.code_dir}, in worker processes"
+        f" (up to {workers.max_per_function} per function)"
     )
 
 

@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: run test lint typecheck browser unit functional integration e2e bench clean clean-data
+.PHONY: run run-package test lint typecheck browser unit functional integration e2e bench clean clean-data
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -17,6 +17,12 @@ $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 ## run: the whole local stack (WebSocket emulator + embedded DynamoDB) on HOST:PORT
 run: $(STAMP)
 	$(PY) -m chatlocal
+
+## run-package: the local stack serving the deployment package (chalice package, unpacked into
+## build/local-package/code) from worker processes that see only its contents and the stdlib
+run-package: $(STAMP)
+	$(PY) -m chatlocal.package build/local-package
+	CHAT_LAMBDA_PACKAGE=build/local-package/code $(PY) -m chatlocal
 
 ## test: lint, type-check and every test tier (the browser tier needs Chromium: see browser)
 test: lint typecheck browser

@@ -59,9 +59,17 @@ class Context:
 
 
 def error(error_type: str, message: str, tb: Any = None) -> dict[str, Any]:
-    """Lambda's error shape."""
-    trace = traceback.format_list(traceback.extract_tb(tb)) if tb is not None else []
-    return {"errorType": error_type, "errorMessage": message, "stackTrace": trace}
+    """Lambda's error shape; the trace holds the code's frames, not this runtime's."""
+    frames = [frame for frame in traceback.extract_tb(tb) if not _runtime_frame(frame.filename)]
+    return {"errorType": error_type, "errorMessage": message, "stackTrace": traceback.format_list(frames)}
+
+
+def _runtime_frame(filename: str) -> bool:
+    return (
+        filename == os.path.abspath(__file__)
+        or filename.startswith("<frozen ")
+        or os.path.dirname(filename) == os.path.dirname(importlib.__file__ or "")
+    )
 
 
 def load(handler: str) -> tuple[Callable[[Any, Any], Any] | None, dict[str, Any] | None]:

@@ -56,12 +56,12 @@ class WorkerError(Exception):
 class HandlerError(WorkerError):
     """The handler raised: Lambda's error object as the worker reported it."""
 
-    def __init__(self, function: str, reported: Mapping[str, Any]) -> None:
+    def __init__(self, reported: Mapping[str, Any]) -> None:
         self.error_type = str(reported.get("errorType", "Error"))
         self.error_message = str(reported.get("errorMessage", ""))
         self.stack_trace = [str(line) for line in reported.get("stackTrace") or []]
         trace = "".join(self.stack_trace).rstrip()
-        where = f"\nTraceback in the {function} worker:\n{trace}" if trace else ""
+        where = f"\nTraceback (most recent call last, in the worker):\n{trace}" if trace else ""
         super().__init__(f"{self.error_type}: {self.error_message}{where}")
 
 
@@ -75,6 +75,24 @@ class HandlerTimeout(WorkerError):
 
 class WorkerInitError(StartupError):
     """A function's handler cannot be loaded from the code folder (Lambda's init error)."""
+
+    def __init__(self, function: str, handler: str, problem: str) -> None:
+        self.function = function
+        self.handler = handler
+        self.problem = problem
+        super().__init__(f"{function} ({handler}) cannot start: {problem}")
+
+
+class PackageInitError(StartupError):
+    """Functions that cannot start from the code folder; one paragraph per distinct problem."""
+
+    def __init__(self, code_dir: Path, failures: list[WorkerInitError]) -> None:
+        self.failures = failures
+        by_problem: dict[str, list[str]] = {}
+        for failure in failures:
+            by_problem.setdefault(failure.problem, []).append(failure.function)
+        paragraphs = [f"{', '.join(functions)}: {problem}" for problem, functions in by_problem.items()]
+        super().__init__(f"the code in {code_dir} cannot run:\n" + "\n".join(paragraphs))
 
 
 @dataclass(frozen=True)
@@ -167,11 +185,10 @@ class Worker:
             hello = worker._receive(time.monotonic() + INIT_TIMEOUT)
         except WorkerError as exc:
             worker.kill()
-            raise WorkerInitError(f"{spec.key} ({spec.handler}) could not start: {exc}") from None
+            raise WorkerInitError(spec.key, spec.handler, str(exc)) from None
         if "ready" not in hello:
             worker.kill()
-            reported = HandlerError(spec.key, hello.get("error") or {})
-            raise WorkerInitError(f"{spec.key} ({spec.handler}) cannot load its handler: {reported}")
+            raise WorkerInitError(spec.key, spec.handler, str(HandlerError(hello.get("error") or {})))
         return worker
 
     @property
@@ -198,7 +215,7 @@ class Worker:
             raise self._died() from None
         reply = self._receive(time.monotonic() + remaining / 1000, timeout_ms=remaining)
         if "error" in reply:
-            raise HandlerError(self.spec.key, reply["error"])
+            raise HandlerError(reply["error"])
         return reply.get("result")
 
     def _receive(self, deadline: float, timeout_ms: int | None = None) -> dict[str, Any]:
@@ -357,18 +374,18 @@ class Workers(Lambdas):
             for key, handler in handler_strings(module).items()
         ]
         started: dict[str, Worker] = {}
-        failures: list[str] = []
+        failures: list[WorkerInitError] = []
         with ThreadPoolExecutor(max_workers=len(specs)) as pool:
             futures = {spec.key: pool.submit(Worker.start, spec) for spec in specs}
             for key, future in futures.items():
                 try:
                     started[key] = future.result()
                 except WorkerInitError as exc:
-                    failures.append(str(exc))
+                    failures.append(exc)
         if failures:
             for worker in started.values():
                 worker.stop()
-            raise WorkerInitError(f"the code in {settings.code_dir} cannot run: " + "\n".join(failures))
+            raise PackageInitError(settings.code_dir, failures)
         return cls({spec.key: FunctionPool(spec, started[spec.key]) for spec in specs}, concurrency)
 
     def shutdown(self) -> None:

@@ -364,7 +364,12 @@ class Workers(Lambdas):
 
     @classmethod
     def start(
-        cls, module: Any, settings: WorkerSettings, env: Mapping[str, str], concurrency: int = 64
+        cls,
+        module: Any,
+        settings: WorkerSettings,
+        env: Mapping[str, str],
+        concurrency: int = 64,
+        timeout_seconds: float = 30,
     ) -> Workers:
         """A worker for each function of the app ``module`` declares (the WebSocket routes and
         the event sources, by the same handler strings ``chalice deploy`` gives Lambda), started
@@ -386,7 +391,8 @@ class Workers(Lambdas):
             for worker in started.values():
                 worker.stop()
             raise PackageInitError(settings.code_dir, failures)
-        return cls({spec.key: FunctionPool(spec, started[spec.key]) for spec in specs}, concurrency)
+        pools = {spec.key: FunctionPool(spec, started[spec.key]) for spec in specs}
+        return cls(pools, concurrency, timeout_seconds)
 
     def shutdown(self) -> None:
         """Let the running invocations finish, then end every worker."""

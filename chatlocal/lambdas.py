@@ -3,18 +3,28 @@ concurrently on one thread pool, with a Lambda-like context, errors logged and n
 
 The functions are the ones ``chalice deploy`` creates: the three WebSocket routes, keyed by route
 (``$connect``...), and each event source handler (``@app.on_sqs_message``...), keyed by its name
-(``fanout``)."""
+(``fanout``).
+
+Fault injection (chatlocal.faults, configured by ``CHAT_FAULTS``; off when unset): an injected
+``Crash`` ends its invocation as a failed one, as a Lambda killed mid-way would, and never
+reaches the event loop; a lost ``$disconnect`` is not run at all, leaving the connection record
+to its TTL."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import os
 import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
+
+from chatlocal import faults
+from chatlocal.faults import Crash, FaultInjector
 
 log = logging.getLogger("chatlocal.lambda")
 
@@ -57,11 +67,19 @@ class Invocation:
         return 200
 
 
+class LostInvocation(Exception):
+    """An invocation that never ran (an injected ``disconnect_lost``)."""
+
+
 class Lambdas:
     """The functions ``chalice deploy`` would create: the WebSocket routes and event sources."""
 
     def __init__(
-        self, handlers: dict[str, Handler], concurrency: int = 64, timeout_seconds: float = 30
+        self,
+        handlers: dict[str, Handler],
+        concurrency: int = 64,
+        timeout_seconds: float = 30,
+        faults: FaultInjector | None = None,
     ) -> None:
         missing = set(ROUTES) - handlers.keys()
         if missing:
@@ -69,17 +87,23 @@ class Lambdas:
         self._handlers = handlers
         self._timeout = timeout_seconds
         self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="lambda")
+        self.faults = faults
 
     @classmethod
     def from_app_module(cls, module: Any, concurrency: int = 64) -> Lambdas:
         """Resolve each function's handler string (``app.connect``) in the app module, as Lambda
-        does: the WebSocket routes by route, the event sources by name."""
+        does: the WebSocket routes by route, the event sources by name. ``CHAT_FAULTS``, when
+        set, installs a fault injector until ``shutdown``."""
         handlers: dict[str, Handler] = {}
         for route, config in module.app.websocket_handlers.items():
             handlers[route] = _resolve(module, config.handler_string)
         for config in module.app.event_sources:
             handlers[config.name] = _resolve(module, config.handler_string)
-        return cls(handlers, concurrency)
+        injector = faults.from_env(os.environ)
+        if injector is not None:
+            log.warning("fault injection on: %s", os.environ[faults.ENV_VARIABLE])
+            injector.install()
+        return cls(handlers, concurrency, faults=injector)
 
     @property
     def functions(self) -> list[str]:
@@ -88,25 +112,39 @@ class Lambdas:
     async def invoke(self, function: str, event: dict[str, Any]) -> Invocation:
         """Run one invocation of a route (``$default``) or an event source function (``fanout``)."""
         handler = self._handlers[function]
+        if function == "$disconnect" and self.faults is not None and self.faults.lose_disconnect():
+            log.warning("$disconnect of %s lost (injected)", _connection_of(event))
+            return Invocation(error=LostInvocation("$disconnect lost (injected)"))
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._pool, self._run, function, handler, event)
 
     def _run(self, function: str, handler: Handler, event: dict[str, Any]) -> Invocation:
         context = LambdaContext(_function_name(function), self._timeout)
+        scope = self.faults.invocation() if self.faults is not None else contextlib.nullcontext()
         try:
-            return Invocation(result=handler(event, context))
+            with scope:
+                return Invocation(result=handler(event, context))
+        except Crash as exc:  # a Lambda killed mid-way: what it did so far stays done
+            log.warning("%s invocation killed: %s", function, exc)
+            return Invocation(error=exc)
         except Exception as exc:  # a Lambda error: logged, reported to the caller as a failure
             log.exception("%s handler raised", function)
             return Invocation(error=exc)
 
     def shutdown(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
+        if self.faults is not None:
+            self.faults.uninstall()
 
 
 def _resolve(module: Any, handler_string: str) -> Handler:
     _, _, attribute = handler_string.partition(".")
     handler: Handler = getattr(module, attribute)
     return handler
+
+
+def _connection_of(event: dict[str, Any]) -> str:
+    return str(event.get("requestContext", {}).get("connectionId", "?"))
 
 
 def _function_name(function: str) -> str:

@@ -1,6 +1,8 @@
-"""``python -m chatlocal``: the whole local stack in one process. See docs/local-stack.md.
+"""``python -m chatlocal [--allow-remote-dev]``: the whole local stack in one process. See
+docs/local-stack.md.
 
-Environment: HOST (127.0.0.1; anything else is warned about), PORT (8000; 0 picks a free one),
+Environment: HOST (127.0.0.1; anything else is warned about, and turns the /dev routes off unless
+--allow-remote-dev or CHAT_ALLOW_REMOTE_DEV=1), PORT (8000; 0 picks a free one),
 CHAT_DATA_DIR (.local in the repository), CHAT_EPHEMERAL (1: keep nothing),
 CHAT_SAVE_INTERVAL_SECONDS (30), CHAT_JWT_SECRET (unset: generated once and kept in the data
 folder), CHAT_IDLE_TIMEOUT_SECONDS (600), CHAT_LAMBDA_CONCURRENCY (64), AWS_ENDPOINT_URL_DYNAMODB,
@@ -10,7 +12,8 @@ CHAT_SNS_APNS_APP_ARN and CHAT_SNS_FCM_APP_ARN (unset: created on the embedded S
 CHAT_VAPID_PRIVATE_KEY (generated when unset), CHAT_PUSH_ALLOW_LOCAL_HTTP (1), LOG_LEVEL (INFO),
 CHAT_LAMBDA_PACKAGE (unset: the handlers run on threads here; a folder: the unpacked deployment
 package whose handlers run in worker processes, see chatlocal.workers and ``make run-package``),
-CHAT_LAMBDA_WORKERS (4: the most worker processes per function).
+CHAT_LAMBDA_WORKERS (4: the most worker processes per function), CHAT_CONNECTION_CONCURRENCY (4:
+frames of one connection invoked at once).
 """
 
 from __future__ import annotations
@@ -24,7 +27,9 @@ import secrets
 import signal
 import socket
 import sys
-from collections.abc import Mapping, MutableMapping
+import threading
+import time
+from collections.abc import Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -32,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 from chatlocal.config import (
     StartupError,
     bind_error,
+    env_flag,
     env_int,
     env_seconds,
     exposed_warning,
@@ -51,6 +57,8 @@ if TYPE_CHECKING:
 
 ROOT = Path(__file__).resolve().parent.parent
 log = logging.getLogger("chatlocal")
+STOP_GRACE_SECONDS = 3  # for running invocations after Ctrl-C, then for the rest
+USAGE = "usage: python -m chatlocal [--allow-remote-dev]   (settings: see docs/local-stack.md)"
 
 
 @dataclass(frozen=True)
@@ -66,9 +74,11 @@ class Options:
     save_interval: float
     vapid: VapidKeys
     workers: WorkerSettings | None  # None: the handlers run on threads in this process
+    allow_remote_dev: bool = False
+    connection_concurrency: int = 4
 
     @classmethod
-    def from_env(cls, env: MutableMapping[str, str]) -> Options:
+    def from_env(cls, env: MutableMapping[str, str], argv: Sequence[str] = ()) -> Options:
         return cls(
             host=(env.get("HOST") or "").strip() or "127.0.0.1",
             port=env_int(env, "PORT", 8000, 0, 65535),
@@ -79,7 +89,16 @@ class Options:
             save_interval=env_seconds(env, "CHAT_SAVE_INTERVAL_SECONDS", 30),
             vapid=VapidKeys.from_env(env),
             workers=WorkerSettings.from_env(env),
+            allow_remote_dev=_allow_remote_dev(env, argv),
+            connection_concurrency=env_int(env, "CHAT_CONNECTION_CONCURRENCY", 4, 1, 64),
         )
+
+
+def _allow_remote_dev(env: Mapping[str, str], argv: Sequence[str]) -> bool:
+    unknown = [arg for arg in argv if arg != "--allow-remote-dev"]
+    if unknown:
+        raise StartupError(f"unknown argument {unknown[0]!r}; {USAGE}")
+    return "--allow-remote-dev" in argv or env_flag(env, "CHAT_ALLOW_REMOTE_DEV")
 
 
 @dataclass(frozen=True)
@@ -136,7 +155,8 @@ async def _serve(
     from chatlocal.events import Api
     from chatlocal.gateway import Gateway
     from chatlocal.lambdas import Lambdas
-    from chatlocal.server import build_application
+    from chatlocal.server import SERVER_LOG, LocalAccess, build_application
+    from chatlocal.sigv4 import Verifier
     from chatlocal.workers import Workers
 
     port = sock.getsockname()[1]
@@ -180,15 +200,24 @@ async def _serve(
         recorder = push.PushRecorder()
         runtime.use_push_sink(recorder.record)
         mappings = await loop.run_in_executor(None, _event_source_mappings, app_module, lambdas, env)
+        credentials = await loop.run_in_executor(None, aws.management_credentials, env)
         gateway = Gateway(
-            lambdas, Api(domain_name=f"{_reachable(options.host)}:{port}"), options.idle_timeout
+            lambdas,
+            Api(domain_name=f"{_reachable(options.host)}:{port}"),
+            options.idle_timeout,
+            management_auth=Verifier(credentials, env["AWS_REGION"]),
+            connection_concurrency=options.connection_concurrency,
         )
         for mapping in mappings:
             gateway.add_stats(mapping.stats)
         dev_push = _dev_push(options.vapid, base, recorder, sns, applications)
+        access = LocalAccess(options.host, port, options.allow_remote_dev)
         runner = web.AppRunner(
-            build_application(gateway, persistence.secret.value, extra_routes=dev_push.routes()),
+            build_application(
+                gateway, persistence.secret.value, extra_routes=dev_push.routes(), access=access
+            ),
             access_log=None,
+            logger=SERVER_LOG,
             shutdown_timeout=2,
         )
         await runner.setup()
@@ -204,21 +233,44 @@ async def _serve(
         _banner(options, persistence, base, services, created, mappings, applications, env)
         await stop.wait()
         print("\nStopping: closing connections...", flush=True)
-        await asyncio.gather(
-            asyncio.wait_for(gateway.close_all(), timeout=3), *(m.stop(timeout=3) for m in mappings)
+        # The HTTP side keeps serving meanwhile: a running invocation's posts get a quick 410.
+        unfinished, *_ = await asyncio.gather(
+            gateway.close_all(timeout=STOP_GRACE_SECONDS),
+            *(m.stop(timeout=STOP_GRACE_SECONDS) for m in mappings),
         )
+        if unfinished:
+            log.warning(
+                "%d invocations or $disconnects still running after %d s", unfinished, STOP_GRACE_SECONDS
+            )
     finally:
         if saver is not None:
             saver.cancel()
-        await asyncio.gather(*(m.stop(timeout=3) for m in mappings))
+        await asyncio.gather(*(m.stop(timeout=STOP_GRACE_SECONDS) for m in mappings))
+        if lambdas is not None:
+            await _stop_invocations(lambdas, STOP_GRACE_SECONDS)
         if runner is not None:
             await runner.cleanup()
-        if lambdas is not None:
-            lambdas.shutdown()
         runtime.use_push_sink(None)
         if persistence.store is not None and persistence.store.restored:
             _final_save(persistence.store)
         services.stop()
+
+
+async def _stop_invocations(lambdas: Lambdas, timeout: float) -> None:
+    """Drop the invocations not started and wait up to ``timeout`` for the running ones (on a
+    thread of its own: ``shutdown`` waits for them without a limit)."""
+    done = threading.Event()
+
+    def shut_down() -> None:
+        lambdas.shutdown()
+        done.set()
+
+    threading.Thread(target=shut_down, name="lambda-shutdown", daemon=True).start()
+    deadline = time.monotonic() + timeout
+    while not done.is_set() and time.monotonic() < deadline:
+        await asyncio.sleep(0.02)
+    if not done.is_set():
+        log.warning("invocations still running after %g s are abandoned at exit", timeout)
 
 
 async def _save_periodically(store: TableStore, interval: float) -> None:
@@ -380,11 +432,11 @@ def _queue_line(mapping: EventSourceMapping) -> str:
     )
 
 
-def main() -> int:
+def main(argv: Sequence[str] = ()) -> int:
     env = os.environ
     try:
         level = log_level(env)
-        options = Options.from_env(env)
+        options = Options.from_env(env, argv)
     except (StartupError, ValueError) as exc:
         print(f"chatlocal: cannot start: {exc}", file=sys.stderr)
         return 2
@@ -399,7 +451,8 @@ def main() -> int:
         persistence = Persistence(data, _resolve_secret(options, data))
         sock = _bind(options.host, options.port)
         if not is_loopback(options.host):
-            print(exposed_warning(options.host, sock.getsockname()[1]), file=sys.stderr, flush=True)
+            warning = exposed_warning(options.host, sock.getsockname()[1], options.allow_remote_dev)
+            print(warning, file=sys.stderr, flush=True)
         with contextlib.suppress(KeyboardInterrupt):  # a second Ctrl-C while stopping
             asyncio.run(_serve(options, persistence, sock, env))
     except StartupError as exc:
@@ -412,5 +465,16 @@ def main() -> int:
     return 0
 
 
+def exit_now(status: int) -> None:
+    """Exit without joining the threads still alive: the data is saved and every socket closed,
+    and what is left is invocations that outlived the grace period and the app's thread pools.
+    The interpreter would run their queued work to the end first (the management posts of a
+    flood, each retried against a closed server): seconds of 100% CPU after "Stopped."."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    logging.shutdown()
+    os._exit(status)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_now(main(sys.argv[1:]))

@@ -11,9 +11,11 @@ embedded moto.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, MutableMapping, Sequence
+from collections.abc import Callable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+from chatlocal.sigv4 import Credentials
 
 log = logging.getLogger("chatlocal.aws")
 
@@ -119,3 +121,26 @@ def create_missing_tables() -> list[str]:
     from chalicelib.storage.tables import create_tables
 
     return create_tables(wait=True)
+
+
+def management_credentials(env: MutableMapping[str, str]) -> Callable[[], Credentials]:
+    """The credentials the app signs its management API requests with, for the gateway to check
+    them: the environment's keys, else whatever botocore's chain finds (a profile...), else the
+    local ones, which are then set for the app too. Read again at each check (they may rotate).
+    Blocking: botocore may read files."""
+    import botocore.session
+
+    keys_given = env.get("AWS_ACCESS_KEY_ID") and env.get("AWS_SECRET_ACCESS_KEY")
+    if not keys_given and botocore.session.Session().get_credentials() is None:
+        for name, value in LOCAL_CREDENTIALS.items():
+            env[name] = value
+    session = botocore.session.Session()
+    found = session.get_credentials()
+    if found is None:  # the local keys were just set: not reached
+        raise RuntimeError("no AWS credentials for the management API")
+
+    def current() -> Credentials:
+        frozen = found.get_frozen_credentials()
+        return Credentials(frozen.access_key, frozen.secret_key, frozen.token)
+
+    return current

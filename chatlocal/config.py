@@ -70,16 +70,26 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def exposed_warning(host: str, port: int) -> str:
+def exposed_warning(host: str, port: int, allow_remote_dev: bool = False) -> str:
     """The warning shown when HOST lets other machines in."""
     bar = "!" * 78
+    if allow_remote_dev:
+        dev = [
+            "  --allow-remote-dev is on: /dev/token hands a valid token for ANY user id to anyone",
+            "  who can reach it, and the /dev/* routes show and change connections and push",
+            "  subscriptions. This stack is for development: trust every machine on the network.",
+        ]
+    else:
+        dev = [
+            "  The /dev/* routes (dev tokens, connection listing, push emulation) are off: they",
+            "  answer 404. --allow-remote-dev (or CHAT_ALLOW_REMOTE_DEV=1) turns them on, for",
+            "  anyone who can reach the port; unset HOST (127.0.0.1) to keep them to this machine.",
+        ]
     return "\n".join(
         [
             bar,
             f"WARNING: HOST={host} is not a loopback address: other machines can reach port {port}.",
-            "  /dev/token hands a valid token for ANY user id to anyone who can reach it, and the",
-            "  /dev/* routes show and change connections and push subscriptions. This stack is",
-            "  for development: unset HOST (127.0.0.1) unless you trust every machine on the network.",
+            *dev,
             bar,
         ]
     )

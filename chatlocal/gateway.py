@@ -13,6 +13,15 @@ What it does, as API Gateway does it:
 - the management API, ``POST|GET|DELETE /@connections/{id}`` (also under ``/{stage}``),
   answers 410 Gone for a connection that is not open.
 
+The management API checks each request's SigV4 signature (``chatlocal.sigv4``) against the
+credentials the app signs with, as AWS does: anything else gets 403 and changes nothing.
+
+Where it differs, on purpose: a connection's frames are invoked at most ``connection_concurrency``
+(4) at once, started in arrival order, and at most ``connection_backlog`` (256) wait; beyond that
+the gateway stops reading that socket until one starts (TCP pushes back on the client). Every
+connection therefore gets its turn on the shared invocation pool: a flood from one cannot starve
+the others (on AWS each frame is its own Lambda and only the account's concurrency is shared).
+
 Local additions under ``/dev/connections`` list the open connections and drop one without a
 close frame (a network cut), for tests and for trying reconnects by hand; ``/dev/stats`` counts
 what happened, with the counters of whatever else was added (the SQS pollers').
@@ -21,6 +30,7 @@ what happened, with the counters of whatever else was added (the SQS pollers').
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import time
@@ -34,14 +44,38 @@ from typing import Any
 import jwt
 from aiohttp import WSCloseCode, WSMsgType, web
 
+from chatlocal.aws import LOCAL_CREDENTIALS
 from chatlocal.events import Api, Socket, connect_event, disconnect_event, message_event, new_connection_id
 from chatlocal.lambdas import Lambdas
+from chatlocal.sigv4 import Credentials, Verifier
 
 log = logging.getLogger("chatlocal.gateway")
 
 MAX_FRAME_BYTES = 128 * 1024
 DEFAULT_IDLE_TIMEOUT = 600.0
+DEFAULT_CONNECTION_CONCURRENCY = 4
+DEFAULT_CONNECTION_BACKLOG = 256
 GOING_AWAY = 1001
+LOCAL_VERIFIER = Verifier(
+    lambda: Credentials(LOCAL_CREDENTIALS["AWS_ACCESS_KEY_ID"], LOCAL_CREDENTIALS["AWS_SECRET_ACCESS_KEY"]),
+    region="us-east-1",
+)
+
+
+class Lane:
+    """One connection's frames waiting for their ``$default`` invocation, and how many run."""
+
+    def __init__(self, backlog: int) -> None:
+        self.waiting: asyncio.Queue[str | bytes] = asyncio.Queue(maxsize=backlog)
+        self.running = 0
+
+    def clear(self) -> int:
+        """Forget the frames not started yet; how many there were."""
+        dropped = 0
+        while not self.waiting.empty():
+            self.waiting.get_nowait()
+            dropped += 1
+        return dropped
 
 
 @dataclass
@@ -49,6 +83,7 @@ class Open:
     socket: Socket
     ws: web.WebSocketResponse
     request: web.Request
+    lane: Lane
     dropped: bool = False  # cut by /dev/connections/{id}/drop: no close frame was exchanged
 
 
@@ -72,10 +107,23 @@ def _token_subject(query: dict[str, str]) -> str | None:
 
 
 class Gateway:
-    def __init__(self, lambdas: Lambdas, api: Api, idle_timeout: float = DEFAULT_IDLE_TIMEOUT) -> None:
+    def __init__(
+        self,
+        lambdas: Lambdas,
+        api: Api,
+        idle_timeout: float = DEFAULT_IDLE_TIMEOUT,
+        *,
+        management_auth: Verifier = LOCAL_VERIFIER,
+        connection_concurrency: int = DEFAULT_CONNECTION_CONCURRENCY,
+        connection_backlog: int = DEFAULT_CONNECTION_BACKLOG,
+    ) -> None:
         self.lambdas = lambdas
         self.api = api
         self.idle_timeout = idle_timeout
+        self.management_auth = management_auth
+        self.connection_concurrency = connection_concurrency
+        self.connection_backlog = connection_backlog
+        self._closing = False
         self._open: dict[str, Open] = {}
         self._invocations: set[asyncio.Task[None]] = set()
         self.stats: Counter[str] = Counter()
@@ -106,6 +154,8 @@ class Gateway:
     async def websocket(self, request: web.Request) -> web.StreamResponse:
         if request.headers.get("Upgrade", "").lower() != "websocket":
             return web.json_response({"message": "expected a WebSocket upgrade"}, status=426)
+        if self._closing:
+            return web.json_response({"message": "Service Unavailable"}, status=503)
         socket = Socket(
             connection_id=new_connection_id(),
             source_ip=request.remote or "127.0.0.1",
@@ -131,7 +181,7 @@ class Gateway:
             compress=False,  # API Gateway negotiates no permessage-deflate
         )
         await ws.prepare(request)
-        found = Open(socket, ws, request)
+        found = Open(socket, ws, request, Lane(self.connection_backlog))
         self._open[socket.connection_id] = found
         self.stats["connected"] += 1
         log.info("connected %s", socket.connection_id)
@@ -164,7 +214,7 @@ class Gateway:
             if message.type in (WSMsgType.TEXT, WSMsgType.BINARY):
                 socket.last_active_ms = int(time.time() * 1000)
                 self.stats["messages"] += 1
-                self._spawn(self._run_default(socket, ws, message.data))
+                await self._admit(found, message.data)
             elif message.type == WSMsgType.ERROR:
                 code = getattr(message.data, "code", None) or ws.close_code or WSCloseCode.ABNORMAL_CLOSURE
                 return int(code), str(message.data) or "Client error"
@@ -179,6 +229,30 @@ class Gateway:
         self._invocations.add(task)
         task.add_done_callback(self._invocations.discard)
 
+    async def _admit(self, found: Open, data: str | bytes) -> None:
+        """Queue a frame on its connection's lane; waits (reading nothing more from this socket)
+        while the lane's backlog is full."""
+        if self._closing:
+            return
+        lane = found.lane
+        await lane.waiting.put(data)
+        if lane.running < self.connection_concurrency:
+            lane.running += 1
+            self._spawn(self._drain(found))
+
+    async def _drain(self, found: Open) -> None:
+        """Invoke the lane's frames one after another until none waits."""
+        lane = found.lane
+        try:
+            while not self._closing:
+                try:
+                    data = lane.waiting.get_nowait()
+                except asyncio.QueueEmpty:
+                    return
+                await self._run_default(found.socket, found.ws, data)
+        finally:
+            lane.running -= 1
+
     async def _run_default(self, socket: Socket, ws: web.WebSocketResponse, data: str | bytes) -> None:
         event = message_event(self.api, socket, data)
         invocation = await self.lambdas.invoke("$default", event)
@@ -190,7 +264,8 @@ class Gateway:
                 "connectionId": socket.connection_id,
                 "requestId": event["requestContext"]["requestId"],
             }
-            await ws.send_str(json.dumps(frame))
+            with contextlib.suppress(ConnectionError, RuntimeError):  # closed meanwhile
+                await ws.send_str(json.dumps(frame))
 
     # -- the management API ------------------------------------------------------------------
 
@@ -201,8 +276,20 @@ class Gateway:
         found = self._open.get(request.match_info["connection_id"])
         return found if found is not None and not found.ws.closed else None
 
+    async def _refused(self, request: web.Request, body: bytes = b"") -> web.Response | None:
+        """API Gateway's 403 when the request is not signed with the stack's credentials."""
+        headers = {name.lower(): request.headers.getall(name) for name in request.headers}
+        refusal = self.management_auth.check(request.method, request.raw_path, headers, body)
+        if refusal is None:
+            return None
+        self.stats["management_refused"] += 1
+        log.warning("management API %s %s refused: %s", request.method, request.path, refusal.error_type)
+        return _aws_error(refusal.status, refusal.error_type, refusal.message)
+
     async def post_to_connection(self, request: web.Request) -> web.Response:
         data = await request.read()
+        if refused := await self._refused(request, data):
+            return refused
         self.stats["posts"] += 1
         if len(data) > MAX_FRAME_BYTES:
             return _aws_error(413, "PayloadTooLargeException", f"Data exceeds {MAX_FRAME_BYTES} bytes")
@@ -221,6 +308,8 @@ class Gateway:
         return web.Response(status=200)
 
     async def get_connection(self, request: web.Request) -> web.Response:
+        if refused := await self._refused(request, await request.read()):
+            return refused
         target = self._find(request)
         if target is None:
             return _aws_error(410, "GoneException", "Connection is not open")
@@ -235,6 +324,8 @@ class Gateway:
         )
 
     async def delete_connection(self, request: web.Request) -> web.Response:
+        if refused := await self._refused(request, await request.read()):
+            return refused
         target = self._find(request)
         if target is None:
             return _aws_error(410, "GoneException", "Connection is not open")
@@ -259,7 +350,10 @@ class Gateway:
     async def get_stats(self, request: web.Request) -> web.Response:
         """Counters since start: connected, refused, disconnected, messages, posts, posts_gone...,
         then those of the sources added with ``add_stats``."""
-        names = ("connected", "refused", "disconnected", "messages", "lambda_errors", "posts", "posts_gone")
+        names = (
+            "connected", "refused", "disconnected", "messages", "lambda_errors", "posts", "posts_gone",
+            "management_refused", "frames_dropped_at_stop",
+        )  # fmt: skip
         stats: dict[str, int] = {name: self.stats[name] for name in names} | {"open": len(self._open)}
         for source in self._more_stats:
             stats.update(source())
@@ -280,20 +374,26 @@ class Gateway:
 
     # -- lifecycle -----------------------------------------------------------------------------
 
-    async def close_all(self, timeout: float = 3) -> None:
-        """Close every connection, let their $disconnect and running invocations finish."""
+    async def close_all(self, timeout: float = 3) -> int:
+        """Stop taking frames and connections, drop the frames not started, close every connection
+        and let their $disconnect and the running invocations finish, for at most ``timeout``
+        seconds. Returns how many of those were still running then (never raises on time)."""
         deadline = time.monotonic() + timeout
-        await asyncio.gather(
-            *(
-                found.ws.close(code=GOING_AWAY, message=b"Server shutting down")
-                for found in list(self._open.values())
-            ),
-            return_exceptions=True,
-        )
+        self._closing = True
+        for found in list(self._open.values()):
+            self.stats["frames_dropped_at_stop"] += found.lane.clear()
+        closing = [
+            asyncio.ensure_future(found.ws.close(code=GOING_AWAY, message=b"Server shutting down"))
+            for found in list(self._open.values())
+        ]
+        if closing:
+            await asyncio.wait(closing, timeout=max(0.1, deadline - time.monotonic()))
         while self._open and time.monotonic() < deadline:  # handlers spawn $disconnect as they end
             await asyncio.sleep(0.01)
-        if self._invocations:
-            await asyncio.wait(list(self._invocations), timeout=max(0.1, deadline - time.monotonic()))
+        pending = set(self._invocations)
+        if pending:
+            _, pending = await asyncio.wait(pending, timeout=max(0.1, deadline - time.monotonic()))
+        return len(pending)
 
 
 def _reason(status: int) -> str:

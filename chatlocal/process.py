@@ -17,6 +17,9 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from chatlocal.aws import LOCAL_CREDENTIALS
+from chatlocal.sigv4 import Credentials, sign_headers
+
 ROOT = Path(__file__).resolve().parents[1]  # the repository
 LISTENING = re.compile(r"listening on (http://\S+)")
 DYNAMODB = re.compile(r"DynamoDB\s+(http://\S+)")
@@ -137,8 +140,31 @@ class LocalStack:
         with urllib.request.urlopen(self.url + path, timeout=10) as response:
             return json.load(response)
 
-    def request(self, method: str, path: str, data: bytes | None = None) -> tuple[int, bytes]:
-        req = urllib.request.Request(self.url + path, data=data, method=method)
+    @property
+    def credentials(self) -> Credentials:
+        """What the stack's app signs management API requests with (and so what the stack takes)."""
+        key, secret = self.env.get("AWS_ACCESS_KEY_ID"), self.env.get("AWS_SECRET_ACCESS_KEY")
+        if key and secret:
+            return Credentials(key, secret, self.env.get("AWS_SESSION_TOKEN") or None)
+        return Credentials(LOCAL_CREDENTIALS["AWS_ACCESS_KEY_ID"], LOCAL_CREDENTIALS["AWS_SECRET_ACCESS_KEY"])
+
+    @property
+    def region(self) -> str:
+        return self.env.get("AWS_REGION") or self.env.get("AWS_DEFAULT_REGION") or "us-east-1"
+
+    def management(self, method: str, connection_id: str, data: bytes = b"") -> tuple[int, bytes]:
+        """A management API request (``POST|GET|DELETE /@connections/{id}``), SigV4-signed with
+        the stack's credentials as the app's boto3 client signs it."""
+        return self.request(method, f"/@connections/{connection_id}", data, sign=True)
+
+    def request(
+        self, method: str, path: str, data: bytes | None = None, sign: bool = False
+    ) -> tuple[int, bytes]:
+        """Any request; ``sign`` adds a SigV4 signature (the management API requires one)."""
+        headers = {}
+        if sign:
+            headers = sign_headers(self.credentials, self.region, method, self.url + path, data or b"")
+        req = urllib.request.Request(self.url + path, data=data, method=method, headers=headers)
         try:
             with urllib.request.urlopen(req, timeout=10) as response:
                 return response.status, response.read()

@@ -105,7 +105,7 @@ def test_vanished_client_is_cleaned_up_and_skipped(stack, user):
         stats_after = stack.get_json("/dev/stats")
         assert stats_after["posts_gone"] == stats_before["posts_gone"]  # nothing posted to it
         (gone_id,) = gone
-        status, _ = stack.request("POST", f"/@connections/{gone_id}", b"{}")
+        status, _ = stack.management("POST", gone_id, b"{}")
         assert status == 410
         await a.close()
         await b_laptop.close()

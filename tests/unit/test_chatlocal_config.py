@@ -85,10 +85,33 @@ def test_hosts_other_machines_can_reach(host):
     assert not is_loopback(host)
 
 
-def test_exposed_warning_names_host_port_and_dev_token():
+def test_exposed_warning_says_the_dev_routes_are_off_and_how_to_turn_them_on():
     warning = exposed_warning("0.0.0.0", 8000)
-    assert "WARNING: HOST=0.0.0.0 is not a loopback address" in warning
+    assert "WARNING: HOST=0.0.0.0 is not a loopback address" in warning and "port 8000" in warning
+    assert "are off" in warning and "--allow-remote-dev" in warning and "CHAT_ALLOW_REMOTE_DEV=1" in warning
+
+
+def test_exposed_warning_with_remote_dev_routes_names_the_dev_token_danger():
+    warning = exposed_warning("0.0.0.0", 8000, allow_remote_dev=True)
     assert "port 8000" in warning and "/dev/token" in warning and "ANY user" in warning
+
+
+@pytest.mark.parametrize(
+    ("env", "argv", "allowed"),
+    [
+        ({}, [], False),
+        ({}, ["--allow-remote-dev"], True),
+        ({"CHAT_ALLOW_REMOTE_DEV": "1"}, [], True),
+        ({"CHAT_ALLOW_REMOTE_DEV": "0"}, [], False),
+    ],
+)
+def test_remote_dev_routes_need_the_flag_or_the_variable(env, argv, allowed):
+    assert chatlocal_main.Options.from_env(env, argv).allow_remote_dev is allowed
+
+
+def test_an_unknown_argument_stops_the_start_with_the_usage():
+    with pytest.raises(StartupError, match=r"unknown argument '--allow-remote'.*usage: python -m chatlocal"):
+        chatlocal_main.Options.from_env({}, ["--allow-remote"])
 
 
 def test_port_in_use_names_host_and_port_and_suggests_port_0():
@@ -129,6 +152,8 @@ def test_options_data_folder(tmp_path):
         ("CHAT_LAMBDA_CONCURRENCY", "many"),
         ("CHAT_SAVE_INTERVAL_SECONDS", "0"),
         ("CHAT_EPHEMERAL", "perhaps"),
+        ("CHAT_ALLOW_REMOTE_DEV", "sure"),
+        ("CHAT_CONNECTION_CONCURRENCY", "0"),
     ],
 )
 def test_options_refuse_bad_values(variable, value):
@@ -177,7 +202,7 @@ def test_main_warns_loudly_when_host_is_not_loopback(monkeypatch, capsys):
     assert served == ["0.0.0.0"]
     err = capsys.readouterr().err
     assert "WARNING: HOST=0.0.0.0 is not a loopback address" in err
-    assert "/dev/token hands a valid token for ANY user id" in err
+    assert "/dev/* routes (dev tokens, connection listing, push emulation) are off" in err
 
 
 def test_main_is_quiet_about_a_loopback_host(monkeypatch, capsys):

@@ -17,6 +17,9 @@ from aiohttp.test_utils import TestServer
 from chatlocal.events import Api, new_connection_id
 from chatlocal.gateway import Gateway
 from chatlocal.lambdas import Lambdas
+from chatlocal.sigv4 import Credentials, sign_headers
+
+LOCAL = Credentials("local", "local")
 
 
 class Handlers:
@@ -192,22 +195,30 @@ def test_binary_frames_arrive_base64_encoded():
     assert message["isBase64Encoded"] is True and message["body"] == "AAE="
 
 
+def signed(method: str, url: Any, body: bytes = b"", credentials: Credentials = LOCAL) -> dict[str, str]:
+    return sign_headers(credentials, "us-east-1", method, str(url), body)
+
+
 def test_management_api_posts_gets_and_deletes():
     handlers = Handlers()
+
+    async def call(session, server, method: str, path: str, body: bytes = b""):  # type: ignore[no-untyped-def]
+        url = server.make_url(path)
+        return await session.request(method, url, data=body, headers=signed(method, url, body))
 
     async def scenario(server, session, gateway):
         ws = await session.ws_connect(server.make_url("/ws"))
         (conn,) = await (await session.get(server.make_url("/dev/connections"))).json()
         cid = conn["connectionId"]
-        posted = await session.post(server.make_url(f"/@connections/{cid}"), data=b'{"event":"x"}')
-        staged = await session.post(server.make_url(f"/local/@connections/{cid}"), data=b'{"event":"y"}')
-        wrong_stage = await session.post(server.make_url(f"/prod/@connections/{cid}"), data=b"{}")
+        posted = await call(session, server, "POST", f"/@connections/{cid}", b'{"event":"x"}')
+        staged = await call(session, server, "POST", f"/local/@connections/{cid}", b'{"event":"y"}')
+        wrong_stage = await call(session, server, "POST", f"/prod/@connections/{cid}", b"{}")
         first, second = (await ws.receive(timeout=5)).data, (await ws.receive(timeout=5)).data
-        info = await (await session.get(server.make_url(f"/@connections/{cid}"))).json()
-        deleted = await session.delete(server.make_url(f"/@connections/{cid}"))
+        info = await (await call(session, server, "GET", f"/@connections/{cid}")).json()
+        deleted = await call(session, server, "DELETE", f"/@connections/{cid}")
         closed = await ws.receive(timeout=5)
-        after = await session.post(server.make_url(f"/@connections/{cid}"), data=b"{}")
-        unknown = await session.get(server.make_url(f"/@connections/{new_connection_id()}"))
+        after = await call(session, server, "POST", f"/@connections/{cid}", b"{}")
+        unknown = await call(session, server, "GET", f"/@connections/{new_connection_id()}")
         return (
             posted.status, staged.status, wrong_stage.status, first, second, info,
             deleted.status, closed.type, after.status, after.headers.get("x-amzn-ErrorType"), unknown.status,
@@ -221,6 +232,51 @@ def test_management_api_posts_gets_and_deletes():
     assert set(info) == {"connectedAt", "identity", "lastActiveAt"} and info["connectedAt"].endswith("Z")
     assert deleted == 204 and closed == aiohttp.WSMsgType.CLOSE
     assert (after, error_type, unknown) == (410, "GoneException", 410)
+
+
+@pytest.mark.parametrize(
+    ("make_headers", "error_type"),
+    [
+        (lambda method, url, body: {}, "MissingAuthenticationTokenException"),
+        (
+            lambda method, url, body: signed(method, url, body, Credentials("other", "local")),
+            "UnrecognizedClientException",
+        ),
+        (
+            lambda method, url, body: signed(method, url, body, Credentials("local", "wrong")),
+            "InvalidSignatureException",
+        ),
+        (lambda method, url, body: signed(method, url, b"another body"), "InvalidSignatureException"),
+        (
+            lambda method, url, body: signed(
+                method, str(url).replace("@connections", "prod/@connections"), body
+            ),
+            "InvalidSignatureException",
+        ),
+    ],
+    ids=["unsigned", "unknown key", "wrong secret", "body changed", "path changed"],
+)
+def test_management_api_refuses_what_is_not_signed_with_the_stacks_credentials(make_headers, error_type):
+    handlers = Handlers()
+
+    async def scenario(server, session, gateway):
+        ws = await session.ws_connect(server.make_url("/ws"))
+        (conn,) = await (await session.get(server.make_url("/dev/connections"))).json()
+        results = []
+        for method, body in (("POST", b'{"event":"forged"}'), ("GET", b""), ("DELETE", b"")):
+            url = server.make_url(f"/@connections/{conn['connectionId']}")
+            response = await session.request(method, url, data=body, headers=make_headers(method, url, body))
+            results.append((response.status, response.headers.get("x-amzn-ErrorType"), await response.json()))
+        with pytest.raises(asyncio.TimeoutError):  # the forged frame never arrives
+            await ws.receive(timeout=0.3)
+        still_open = not ws.closed
+        await ws.close()
+        return results, still_open, gateway.stats["posts"]
+
+    results, still_open, posts = run_with_gateway(handlers, scenario)
+    assert [(status, kind) for status, kind, _ in results] == [(403, error_type)] * 3
+    assert all(set(body) == {"message"} for _, _, body in results)
+    assert still_open and posts == 0
 
 
 def test_disconnect_runs_once_when_the_client_vanishes():

@@ -5,6 +5,7 @@ The user id of a connection comes from its token and from nowhere else.
 
 from __future__ import annotations
 
+import math
 import re
 import time
 from dataclasses import dataclass
@@ -15,6 +16,8 @@ import jwt
 USER_ID_RE = re.compile(r"^[A-Za-z0-9_.@-]{1,64}\Z")
 MAX_NAME_LENGTH = 100
 CLOCK_LEEWAY_SECONDS = 30  # the issuer's clock may run a little ahead of (or behind) ours
+# A token of ours is about 200 bytes; refuse anything far larger before decoding it.
+MAX_TOKEN_LENGTH = 4096
 
 
 class InvalidToken(Exception):
@@ -30,6 +33,8 @@ class Identity:
 def verify_token(token: str | None, secret: str) -> Identity:
     if not token:
         raise InvalidToken("missing token")
+    if len(token) > MAX_TOKEN_LENGTH:
+        raise InvalidToken(f"token longer than {MAX_TOKEN_LENGTH} characters")
     try:
         claims = jwt.decode(
             token,
@@ -39,6 +44,7 @@ def verify_token(token: str | None, secret: str) -> Identity:
         )
     except jwt.PyJWTError as exc:
         raise InvalidToken(str(exc)) from exc
+    _check_dates_are_numbers(claims)
     _check_not_before(claims)
     user_id = claims.get("sub")
     if not isinstance(user_id, str) or not USER_ID_RE.match(user_id):
@@ -49,17 +55,24 @@ def verify_token(token: str | None, secret: str) -> Identity:
     return Identity(user_id=user_id, name=name[:MAX_NAME_LENGTH] if name else None)
 
 
+def _check_dates_are_numbers(claims: dict[str, object]) -> None:
+    """``exp``, ``iat`` and ``nbf`` are finite JSON numbers (RFC 7519 NumericDate): PyJWT would
+    also take a string of digits for ``exp``, and Python's JSON reads NaN and Infinity."""
+    for name in ("exp", "iat", "nbf"):
+        value = claims.get(name)
+        if name not in claims:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+            raise InvalidToken(f"'{name}' must be a number")
+
+
 def _check_not_before(claims: dict[str, object]) -> None:
     """``iat`` and ``nbf`` may be up to the leeway ahead of our clock (the issuer's may run
     ahead); ``exp`` has none: an expired token is refused at once."""
     now = time.time()
     for name in ("iat", "nbf"):
         value = claims.get(name)
-        if value is None:
-            continue
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise InvalidToken(f"'{name}' must be a number")
-        if value > now + CLOCK_LEEWAY_SECONDS:
+        if isinstance(value, int | float) and value > now + CLOCK_LEEWAY_SECONDS:
             raise InvalidToken(f"the token is not valid yet ('{name}' is in the future)")
 
 

@@ -47,7 +47,7 @@ def test_a_token_issued_by_a_clock_slightly_ahead_is_accepted():
         verify_token(far, SECRET)
 
 
-@pytest.mark.parametrize("exp", ["tomorrow", None])
+@pytest.mark.parametrize("exp", ["tomorrow", None, "9999999999", True])
 def test_exp_must_be_a_number(exp):
     token = jwt.encode({"sub": "alice", "exp": exp}, SECRET, algorithm="HS256")
     with pytest.raises(InvalidToken):
@@ -57,3 +57,12 @@ def test_exp_must_be_a_number(exp):
 def test_a_user_id_with_a_trailing_newline_is_not_a_user_id():
     with pytest.raises(ValueError):
         issue_token("bob\n", SECRET)
+
+
+def test_a_token_past_the_size_limit_is_refused_before_it_is_decoded():
+    from chalicelib.auth import MAX_TOKEN_LENGTH
+
+    token = jwt.encode({"sub": "alice", "exp": 9_999_999_999, "pad": "x" * MAX_TOKEN_LENGTH}, SECRET)
+    with pytest.raises(InvalidToken, match="longer than"):
+        verify_token(token, SECRET)
+    assert verify_token(jwt.encode({"sub": "alice", "exp": 9_999_999_999, "pad": "x" * 2000}, SECRET), SECRET)

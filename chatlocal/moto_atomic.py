@@ -24,6 +24,14 @@ DynamoDB transactions cheap.
 
 5. A count of DynamoDB requests that may write, so the local stack's periodic save
    (chatlocal.datadir) skips saving when nothing changed.
+
+6. ``ClientRequestToken`` on TransactWriteItems, as DynamoDB honours it (moto ignores it). A
+   transaction that succeeded is remembered by its token for 10 minutes: the same token with the
+   same request again answers success without applying anything (botocore fills in a token and
+   resends it unchanged when it retries a call whose answer it never got: a committed
+   transaction retried is not applied twice); the same token with other parameters is refused
+   with ``IdempotentParameterMismatchException``. A transaction that failed is not remembered
+   (DynamoDB runs a retry of it again). Tokens live in this process only.
 """
 
 from __future__ import annotations
@@ -31,9 +39,14 @@ from __future__ import annotations
 import contextlib
 import copy
 import functools
+import json
 import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
+from moto.core.exceptions import JsonRESTError
 from moto.core.utils import unix_time
 from moto.dynamodb import responses as dynamodb_responses
 from moto.dynamodb.models import DynamoDBBackend
@@ -65,6 +78,7 @@ def serialize_dynamodb_requests() -> None:
     DynamoHandler.call_action = call_action  # type: ignore[method-assign]
     dynamodb_responses.TRANSACTION_MAX_ITEMS = 100
     _patch_transactions()
+    _honour_client_request_tokens()
 
 
 class _WriteCount:
@@ -204,3 +218,88 @@ def _restore(backend: DynamoDBBackend, saved: list[tuple[str, dict[str, Any], An
                 backend.delete_item(table_name, key)
         else:
             backend.tables[table_name].put_item(item.to_json()["Attributes"])
+
+
+# -- ClientRequestToken -----------------------------------------------------------------------
+
+TOKEN_WINDOW_SECONDS = 600  # DynamoDB's idempotency window for a client request token
+MAX_TOKEN_LENGTH = 36
+_ERROR_PREFIX = "com.amazonaws.dynamodb.v20120810#"
+
+
+class IdempotentParameterMismatch(JsonRESTError):
+    def __init__(self) -> None:
+        super().__init__(
+            _ERROR_PREFIX + "IdempotentParameterMismatchException",
+            "Request Parameters Mismatch: the ClientRequestToken was used with other parameters"
+            " within the last 10 minutes",
+        )
+
+
+class InvalidToken(JsonRESTError):
+    def __init__(self, length: int) -> None:
+        super().__init__(
+            _ERROR_PREFIX + "ValidationException",
+            f"1 validation error detected: Value at 'clientRequestToken' failed to satisfy constraint:"
+            f" Member must have length less than or equal to {MAX_TOKEN_LENGTH} (got {length})",
+        )
+
+
+@dataclass(frozen=True)
+class _Committed:
+    expires: float
+    fingerprint: str
+    response: Any
+
+
+class TransactionTokens:
+    """The tokens of committed transactions, for 10 minutes. Used under the DynamoDB lock."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._committed: dict[tuple[str, str, str], _Committed] = {}
+
+    def run(self, scope: tuple[str, str], body: dict[str, Any], transact: Callable[[], Any]) -> Any:
+        """``transact()``'s answer, or the remembered one for a repeat of a committed request."""
+        token = body.get("ClientRequestToken")
+        if not token:
+            return transact()
+        if not isinstance(token, str) or len(token) > MAX_TOKEN_LENGTH:
+            raise InvalidToken(len(str(token)))
+        now = self._clock()
+        self._forget_expired(now)
+        fingerprint = json.dumps({k: v for k, v in body.items() if k != "ClientRequestToken"}, sort_keys=True)
+        key = (*scope, token)
+        committed = self._committed.get(key)
+        if committed is not None:
+            if committed.fingerprint != fingerprint:
+                raise IdempotentParameterMismatch()
+            return committed.response
+        response = transact()  # raises when cancelled: nothing to remember
+        self._committed[key] = _Committed(now + TOKEN_WINDOW_SECONDS, fingerprint, response)
+        return response
+
+    def _forget_expired(self, now: float) -> None:
+        """The oldest first: tokens are added in the order they expire."""
+        while self._committed:
+            oldest = next(iter(self._committed))
+            if self._committed[oldest].expires > now:
+                return
+            del self._committed[oldest]
+
+    def __len__(self) -> int:
+        return len(self._committed)
+
+
+transaction_tokens = TransactionTokens()
+
+
+def _honour_client_request_tokens() -> None:
+    original = DynamoHandler.transact_write_items
+
+    @functools.wraps(original)
+    def transact_write_items(self: DynamoHandler) -> Any:
+        scope = (str(self.current_account), str(self.region))
+        return transaction_tokens.run(scope, self.body, lambda: original(self))
+
+    DynamoHandler.transact_write_items = transact_write_items  # type: ignore[method-assign]

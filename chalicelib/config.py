@@ -18,11 +18,14 @@
 | CHAT_VAPID_PRIVATE_KEY_PARAM | SSM parameter holding it (deployments); neither: webpush refused |
 | CHAT_VAPID_SUBJECT           | VAPID ``sub`` claim: mailto: or https: of the operator          |
 | CHAT_PUSH_ALLOW_LOCAL_HTTP   | "1": Web Push endpoints may be http on 127.0.0.1 (local stack)  |
+| CHAT_RATE_LIMIT_PER_SECOND   | actions per second one connection keeps up (20; 0 turns it off) |
+| CHAT_RATE_LIMIT_BURST        | actions one connection may send at once before that (200)       |
 | AWS_REGION / AWS_DEFAULT_REGION | region of the tables and the API                             |
 """
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
 
@@ -69,6 +72,8 @@ class Settings:
     vapid_private_key_param: str | None = None
     vapid_subject: str = "mailto:admin@example.com"
     push_allow_local_http: bool = False
+    rate_limit_per_second: float = 20.0
+    rate_limit_burst: int = 200
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -91,4 +96,24 @@ class Settings:
             vapid_private_key_param=env.get("CHAT_VAPID_PRIVATE_KEY_PARAM") or None,
             vapid_subject=env.get("CHAT_VAPID_SUBJECT") or "mailto:admin@example.com",
             push_allow_local_http=env.get("CHAT_PUSH_ALLOW_LOCAL_HTTP") == "1",
+            rate_limit_per_second=_rate(env.get("CHAT_RATE_LIMIT_PER_SECOND", "20")),
+            rate_limit_burst=_burst(env.get("CHAT_RATE_LIMIT_BURST", "200")),
         )
+
+
+def _rate(raw: str) -> float:
+    """Actions per second: a finite number >= 0 (0: no limit)."""
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not math.isfinite(value) or value < 0:
+        raise ValueError(f"CHAT_RATE_LIMIT_PER_SECOND must be a number >= 0 (0: no limit), not {raw!r}")
+    return value
+
+
+def _burst(raw: str) -> int:
+    """Actions at once: a whole number >= 1."""
+    if not raw.strip().isdigit() or int(raw) < 1:
+        raise ValueError(f"CHAT_RATE_LIMIT_BURST must be a whole number >= 1, not {raw!r}")
+    return int(raw)

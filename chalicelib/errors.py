@@ -5,7 +5,7 @@
     +-- Forbidden             forbidden    (not a member of that chat, unknown connection)
     +-- NotFound              not_found    (no such chat)
     +-- TooLarge              too_large    (frame, text, title or member list past its limit)
-    +-- RateLimited           rate_limited (reserved: sending too fast)
+    +-- RateLimited           rate_limited (this connection acts too fast; retry_after_ms)
     +-- Unavailable           unavailable  (storage failed after retries: safe to retry)
 
 A request that ends in any of these has changed nothing.
@@ -21,6 +21,10 @@ class ChatError(Exception):
     def __init__(self, message: str | None = None) -> None:
         super().__init__(message or self.default_message)
         self.message = message or self.default_message
+
+    def fields(self) -> dict[str, object]:
+        """Fields the error frame carries besides ``code`` and ``message``."""
+        return {}
 
 
 class BadRequest(ChatError):
@@ -46,6 +50,13 @@ class TooLarge(ChatError):
 class RateLimited(ChatError):
     code = "rate_limited"
     default_message = "too many requests"
+
+    def __init__(self, message: str | None = None, retry_after_ms: int = 1000) -> None:
+        super().__init__(message)
+        self.retry_after_ms = max(1, retry_after_ms)
+
+    def fields(self) -> dict[str, object]:
+        return {"retry_after_ms": self.retry_after_ms}
 
 
 class Unavailable(ChatError):

@@ -480,4 +480,4 @@ def frame(event: str, req: str | None = None, /, **fields: Any) -> dict[str, Any
 
 
 def error_frame(error: ChatError, req: str | None = None) -> dict[str, Any]:
-    return frame("error", req, code=error.code, message=error.message)
+    return frame("error", req, code=error.code, message=error.message, **error.fields())

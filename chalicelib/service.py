@@ -17,13 +17,14 @@ from chalicelib.actions import Actions, Context, Outcome
 from chalicelib.auth import InvalidToken, verify_token
 from chalicelib.config import Settings
 from chalicelib.delivery import PostResult, management_endpoint
-from chalicelib.errors import BadRequest, ChatError, Forbidden
+from chalicelib.errors import BadRequest, ChatError
 from chalicelib.fanout import Fanout
 from chalicelib.frames import checked
 from chalicelib.model import Connection
 from chalicelib.protocol import FrameError, Ping, error_frame, frame, parse_request
 from chalicelib.push.jobs import Notifier
 from chalicelib.push.providers import Providers
+from chalicelib.ratelimit import RateGate, RateLimit
 from chalicelib.secret import JwtSecret, SecretUnavailable
 from chalicelib.storage import Store
 from chalicelib.wsevent import WsEvent
@@ -45,6 +46,7 @@ class ChatService:
         self.fanout = fanout
         self.secret = secret
         self.settings = settings
+        self.gate = RateGate(store, RateLimit.from_settings(settings))
         self.actions = Actions(
             store, notifier=notifier, providers=providers, allow_local_http=settings.push_allow_local_http
         )
@@ -114,11 +116,9 @@ class ChatService:
                 raise FrameError(BadRequest("frames must be text (JSON)"), None)
             envelope = parse_request(event.body)
             req = envelope.req
+            connection = self.gate.admit(event.connection_id)  # who it is; its rate limit
             if isinstance(envelope.request, Ping):
                 return Outcome(frame("pong", req))
-            connection = self.store.get_connection(event.connection_id)
-            if connection is None:
-                raise Forbidden("this connection is not registered; reconnect")
             return self.actions.run(Context(connection, req), envelope.request)
         except FrameError as exc:
             return Outcome(error_frame(exc.error, exc.req))

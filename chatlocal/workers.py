@@ -37,8 +37,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from chatlocal.config import StartupError, env_int
-from chatlocal.lambdas import Lambdas
-from chatlocal.lambdas import _function_name as function_name  # Lambda's name for a function
+from chatlocal.lambdas import LambdaContext, Lambdas
 
 log = logging.getLogger("chatlocal.workers")
 
@@ -137,9 +136,8 @@ class FunctionSpec:
         path = [str(p) for p in self.settings.extra_path]
         return [
             self.settings.python,
-            "-I",  # isolated: no PYTHON* variables, user site or script folder
-            "-S",  # no site: no site-packages
-            "-u",  # what the code prints reaches the log at once, as on Lambda
+            "-I",
+            "-S",
             str(RUNTIME),
             self.handler,
             str(self.settings.code_dir),
@@ -377,7 +375,7 @@ class Workers(Lambdas):
         the event sources, by the same handler strings ``chalice deploy`` gives Lambda), started
         together; WorkerInitError naming each function that cannot load. Blocking."""
         specs = [
-            FunctionSpec(key, function_name(key), handler, settings, dict(env))
+            FunctionSpec(key, LambdaContext(key, 0).function_name, handler, settings, dict(env))
             for key, handler in handler_strings(module).items()
         ]
         started: dict[str, Worker] = {}

@@ -1,5 +1,5 @@
 """Storage: the narrow interface the domain uses, and its DynamoDB implementation."""
 
-from chalicelib.storage.base import SeqConflict, Store
+from chalicelib.storage.base import SeqConflict, Store, Turn
 
-__all__ = ["SeqConflict", "Store"]
+__all__ = ["SeqConflict", "Store", "Turn"]

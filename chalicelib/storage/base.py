@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 
 from chalicelib.membership import Change, Roster
 from chalicelib.model import (
@@ -32,6 +33,17 @@ class SeqConflict(Exception):
         self.current = current
 
 
+@dataclass(frozen=True)
+class Turn:
+    """One action's turn under its connection's rate limit: who the connection is (None: no
+    such connection), whether it may act now, and its theoretical arrival time (GCRA, epoch ms)
+    after the turn (0 for no connection)."""
+
+    connection: Connection | None
+    admitted: bool
+    tat_ms: int
+
+
 class Store(abc.ABC):
     # -- connections and presence
 
@@ -42,6 +54,17 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def get_connection(self, connection_id: str) -> Connection | None:
         """Who is this connection (1 GetItem)."""
+
+    @abc.abstractmethod
+    def take_turn(
+        self, connection_id: str, now_ms: int, interval_ms: int, tolerance_ms: int, busy: bool = False
+    ) -> Turn:
+        """Who is this connection, and may it act now: GCRA on the connection record. Admitted
+        when its theoretical arrival time ``tat`` is at most ``now_ms + tolerance_ms``; then
+        ``tat`` becomes ``max(tat, now_ms) + interval_ms``. A refused turn changes nothing.
+
+        One conditional UpdateItem (returning the record) when the guess ``busy`` (``tat`` is
+        ahead of ``now_ms``) is right, two when it is wrong; a refusal reads the record too."""
 
     @abc.abstractmethod
     def remove_connection(self, connection_id: str) -> Connection | None:

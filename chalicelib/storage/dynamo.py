@@ -36,7 +36,7 @@ from chalicelib.model import (
     SystemEvent,
 )
 from chalicelib.push.devices import Device
-from chalicelib.storage.base import SeqConflict, Store
+from chalicelib.storage.base import SeqConflict, Store, Turn
 from chalicelib.storage.tables import (
     ChatItem,
     ChatMembersItem,
@@ -270,6 +270,16 @@ def _presence_from(item: PresenceItem, now: int) -> list[Presence]:
     return live
 
 
+def _connection_from(item: ConnectionItem) -> Connection:
+    return Connection(
+        connection_id=item.connection_id,
+        user_id=item.user_id,
+        name=item.name,
+        connected_at=int(item.connected_at),
+        expires_at=_epoch(item.expires_at),
+    )
+
+
 class DynamoStore(Store):
     def __init__(self) -> None:
         meta = ChatItem.Meta
@@ -335,15 +345,32 @@ class DynamoStore(Store):
     @_guarded
     def get_connection(self, connection_id: str) -> Connection | None:
         item = _get(ConnectionItem, connection_id)
-        if item is None:
-            return None
-        return Connection(
-            connection_id=item.connection_id,
-            user_id=item.user_id,
-            name=item.name,
-            connected_at=int(item.connected_at),
-            expires_at=_epoch(item.expires_at),
-        )
+        return _connection_from(item) if item is not None else None
+
+    @_guarded
+    def take_turn(
+        self, connection_id: str, now_ms: int, interval_ms: int, tolerance_ms: int, busy: bool = False
+    ) -> Turn:
+        tat = ConnectionItem.rate_tat
+        known = ConnectionItem.connection_id.exists()
+        idle = (known & (tat.does_not_exist() | (tat <= now_ms)), tat.set(now_ms + interval_ms))
+        burst = (known & (tat > now_ms) & (tat <= now_ms + tolerance_ms), tat.set(tat + interval_ms))
+        # Idle first, then burst: when both fail the turn is refused (tat only grows, so a
+        # failed idle stays failed). Busy first needs a third try: another invocation may take
+        # the idle turn between a failed burst and the idle attempt.
+        for condition, action in (burst, idle, burst) if busy else (idle, burst):
+            item = ConnectionItem(connection_id)
+            try:
+                item.update(actions=[action], condition=condition)  # returns ALL_NEW into item
+            except PynamoDBException as exc:
+                if not _is_condition_failure(exc):
+                    raise
+                continue
+            return Turn(_connection_from(item), True, int(item.rate_tat))
+        current = _get(ConnectionItem, connection_id)
+        if current is None:
+            return Turn(None, False, 0)
+        return Turn(_connection_from(current), False, int(current.rate_tat or 0))
 
     @_guarded
     def remove_connection(self, connection_id: str) -> Connection | None:

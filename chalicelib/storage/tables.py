@@ -2,7 +2,7 @@
 
 | table              | key                      | read by                                   |
 | ------------------ | ------------------------ | ----------------------------------------- |
-| connections        | connection_id            | GetItem: who is this connection           |
+| connections        | connection_id            | UpdateItem: who is it; its rate limit     |
 | presence           | user_id                  | BatchGetItem: members' live connections   |
 | chats              | chat_id                  | GetItem / BatchGetItem                    |
 | chat_members       | chat_id + page           | Query: the roster of a chat above 50      |
@@ -57,6 +57,9 @@ class ConnectionItem(Model):
     name = UnicodeAttribute(null=True)
     connected_at = NumberAttribute()
     expires_at = TTLAttribute()
+    # The per-connection rate limit's theoretical arrival time (GCRA), epoch milliseconds;
+    # absent until the connection's first action (chalicelib/ratelimit.py).
+    rate_tat = NumberAttribute(null=True)
 
 
 class PresenceItem(Model):

@@ -113,8 +113,10 @@ def test_history_pages_before_and_after(harness):
     assert page(before=1) == ([], False)
 
 
-def test_ping_needs_no_storage(harness, aws_calls):
+def test_ping_costs_only_the_connections_rate_limit_turn(harness, aws_calls):
     a = harness.connect("alice")
     mark = aws_calls.mark()
     assert a.send("ping")["event"] == "pong"
-    assert aws_calls.since(mark) == []
+    assert [(op, params["TableName"]) for _, op, params in aws_calls.since(mark)] == [
+        ("UpdateItem", "test-connections")
+    ]

@@ -49,6 +49,12 @@ unit functional integration e2e: $(STAMP)
 bench: $(STAMP)
 	$(PY) -m bench.load
 
+## chaos: 5 minutes of faults, stack pauses and cut connections against a fresh local stack; prints
+## faults, messages, acks, retries, duplicates, lost, leaked and time to converge (exit 1 on a violation)
+.PHONY: chaos
+chaos: $(STAMP)
+	$(PY) -m chaos --duration 300
+
 ## clean-data: wipe the local stack's data folder (CHAT_DATA_DIR, default .local): chats, messages, JWT secret
 clean-data: $(STAMP)
 	$(PY) -m chatlocal.datadir clean

@@ -37,7 +37,8 @@ from pathlib import Path
 from typing import IO, Any
 
 from chatlocal.config import StartupError, env_int
-from chatlocal.lambdas import LambdaContext, Lambdas
+from chatlocal.lambdas import Lambdas
+from chatlocal.lambdas import _function_name as function_name  # Lambda's name for a function
 
 log = logging.getLogger("chatlocal.workers")
 
@@ -136,8 +137,9 @@ class FunctionSpec:
         path = [str(p) for p in self.settings.extra_path]
         return [
             self.settings.python,
-            "-I",
-            "-S",
+            "-I",  # isolated: no PYTHON* variables, user site or script folder
+            "-S",  # no site: no site-packages
+            "-u",  # what the code prints reaches the log at once, as on Lambda
             str(RUNTIME),
             self.handler,
             str(self.settings.code_dir),
@@ -375,7 +377,7 @@ class Workers(Lambdas):
         the event sources, by the same handler strings ``chalice deploy`` gives Lambda), started
         together; WorkerInitError naming each function that cannot load. Blocking."""
         specs = [
-            FunctionSpec(key, LambdaContext(key, 0).function_name, handler, settings, dict(env))
+            FunctionSpec(key, function_name(key), handler, settings, dict(env))
             for key, handler in handler_strings(module).items()
         ]
         started: dict[str, Worker] = {}

@@ -44,10 +44,10 @@ def test_every_function_runs_in_an_isolated_worker_on_the_unpacked_zip(stack, pa
     assert f"the deployment package in {package.code}, in worker processes" in stack.text
     assert stack.process is not None
     workers = [c for c in _children(stack.process.pid) if any(p.endswith("runtime_worker.py") for p in c)]
-    assert {command[4] for command in workers} == HANDLERS
+    assert {command[5] for command in workers} == HANDLERS
     for command in workers:
-        assert command[1:3] == ["-I", "-S"]
-        assert command[5:] == [str(package.code)]  # nothing on sys.path but the code (and the stdlib)
+        assert command[1:4] == ["-I", "-S", "-u"]
+        assert command[6:] == [str(package.code)]  # nothing on sys.path but the code (and the stdlib)
 
 
 def test_a_dependency_missing_from_requirements_stops_the_stack_with_the_import_error(tmp_path):

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from chatlocal import faults
+from chatlocal.config import StartupError
 from chatlocal.faults import Crash, FaultInjector
 
 log = logging.getLogger("chatlocal.lambda")
@@ -99,7 +100,10 @@ class Lambdas:
             handlers[route] = _resolve(module, config.handler_string)
         for config in module.app.event_sources:
             handlers[config.name] = _resolve(module, config.handler_string)
-        injector = faults.from_env(os.environ)
+        try:
+            injector = faults.from_env(os.environ)
+        except ValueError as exc:
+            raise StartupError(str(exc)) from None
         if injector is not None:
             log.warning("fault injection on: %s", os.environ[faults.ENV_VARIABLE])
             injector.install()
@@ -132,6 +136,8 @@ class Lambdas:
             return Invocation(error=exc)
 
     def shutdown(self) -> None:
+        if self.faults is not None and self.faults.report is not None:
+            self.faults.write_report(self.faults.report)  # in case running invocations outlast the exit
         self._pool.shutdown(wait=True, cancel_futures=True)
         if self.faults is not None:
             self.faults.uninstall()

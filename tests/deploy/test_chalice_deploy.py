@@ -1,0 +1,358 @@
+"""`chalice deploy --stage ci`, run exactly as the README tells a user, against moto's server
+(tests/deploy/aws_harness.py), after the tables and queues of infra/tables.json exist there.
+Everything is read back through boto3: what the functions, the WebSocket API, the roles and the
+workers' event sources became; then a redeploy after a code change, then `chalice delete`."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import re
+import shutil
+import subprocess
+import time
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import botocore.exceptions
+import pytest
+
+from infra import vapid_key
+from tests.deploy.aws_harness import (
+    CHALICE,
+    REGION,
+    RUNTIME,
+    TEMPLATE_STAGE,
+    TEST_STAGE,
+    aws_env,
+    client,
+    declared,
+    make_project,
+    moto_server,
+    package_for_changed_code,
+    prune_package_cache,
+    rename_stage,
+    run,
+    stage_settings,
+)
+from tests.stack import ROOT
+
+# Chalice names a WebSocket route's function by the route, whatever the Python function is called.
+ROUTE_FUNCTIONS = {
+    "$connect": "websocket_connect",
+    "$default": "websocket_message",
+    "$disconnect": "websocket_disconnect",
+}
+CHANGE_MARKER = "# deploy test: a code change"
+
+
+@pytest.fixture
+def aws(tmp_path):
+    with moto_server(tmp_path / "moto.log") as endpoint:
+        yield endpoint
+
+
+@pytest.fixture
+def project(tmp_path):
+    yield make_project(tmp_path / "project")
+    prune_package_cache()
+
+
+def _create_tables_stack(endpoint: str, stage: str) -> None:
+    """infra/tables.json as infra/deploy.sh creates it: the tables and both workers' queues."""
+    cloudformation = client("cloudformation", endpoint)
+    cloudformation.create_stack(
+        StackName=f"chat-backend-{stage}-tables",
+        TemplateBody=(ROOT / "infra" / "tables.json").read_text(),
+        Parameters=[{"ParameterKey": "TablePrefix", "ParameterValue": f"chat-{stage}"}],
+    )
+    (stack,) = cloudformation.describe_stacks(StackName=f"chat-backend-{stage}-tables")["Stacks"]
+    assert stack["StackStatus"] == "CREATE_COMPLETE", stack
+
+
+def _timed(label: str, command: list[str], project: Path, env: dict[str, str]) -> str:
+    started = time.monotonic()
+    output = run(command, project, env)
+    reused = "Reusing existing deployment package" in output
+    print(f"{label}: {time.monotonic() - started:.1f} s ({'package reused' if reused else 'package built'})")
+    return output
+
+
+def _functions(endpoint: str) -> dict[str, dict[str, Any]]:
+    lam = client("lambda", endpoint)
+    names = [f["FunctionName"] for f in lam.list_functions()["Functions"]]
+    return {name: lam.get_function_configuration(FunctionName=name) for name in names}
+
+
+def _expected_functions(app: dict[str, Any], settings: dict[str, Any]) -> dict[str, str]:
+    """Function name -> handler string, for every function the app declares."""
+    prefix = f"{settings['app_name']}-{TEST_STAGE}-"
+    functions = {prefix + ROUTE_FUNCTIONS[route]: handler for route, handler in app["websocket"].items()}
+    functions.update({prefix + source["name"]: source["handler"] for source in app["sqs"]})
+    return functions
+
+
+def _check_functions(
+    endpoint: str, app: dict[str, Any], settings: dict[str, Any]
+) -> dict[str, dict[str, Any]]:
+    expected = _expected_functions(app, settings)
+    functions = _functions(endpoint)
+    assert sorted(functions) == sorted(expected)
+    iam = client("iam", endpoint)
+    for name, function in functions.items():
+        assert function["Handler"] == expected[name], name
+        assert function["Runtime"] == RUNTIME, name
+        assert function["MemorySize"] == settings["memory"], name
+        assert function["Timeout"] == settings["timeout"], name
+        assert function["Environment"]["Variables"] == settings["environment"], name
+        role = function["Role"].rsplit("/", 1)[1]
+        # The policy file verbatim, inline, and nothing else: no generated policy, no managed one.
+        assert iam.list_role_policies(RoleName=role)["PolicyNames"] == [role], name
+        document = iam.get_role_policy(RoleName=role, PolicyName=role)["PolicyDocument"]
+        assert (json.loads(document) if isinstance(document, str) else document) == settings["policy"], name
+        assert iam.list_attached_role_policies(RoleName=role)["AttachedPolicies"] == [], name
+        trust = iam.get_role(RoleName=role)["Role"]["AssumeRolePolicyDocument"]
+        assert [s["Principal"] for s in trust["Statement"]] == [{"Service": "lambda.amazonaws.com"}], name
+    return functions
+
+
+def _check_websocket_api(endpoint: str, app: dict[str, Any], settings: dict[str, Any]) -> str:
+    """The one WebSocket API: its three routes, each integrated with its route's function, its
+    stage, and API Gateway's permission to invoke each function. Returns the API id."""
+    apigw = client("apigatewayv2", endpoint)
+    (api,) = apigw.get_apis()["Items"]
+    assert api["Name"] == f"{settings['app_name']}-{TEST_STAGE}-websocket-api"
+    assert api["ProtocolType"] == "WEBSOCKET"
+    assert api["RouteSelectionExpression"] == "$request.body.action"
+    api_id = api["ApiId"]
+    integrations = {i["IntegrationId"]: i for i in apigw.get_integrations(ApiId=api_id)["Items"]}
+    routes = {r["RouteKey"]: r for r in apigw.get_routes(ApiId=api_id)["Items"]}
+    assert sorted(routes) == sorted(app["websocket"]) == ["$connect", "$default", "$disconnect"]
+    prefix = f"arn:aws:lambda:{REGION}:123456789012:function:{settings['app_name']}-{TEST_STAGE}-"
+    for key, route in routes.items():
+        integration = integrations[route["Target"].removeprefix("integrations/")]
+        assert integration["IntegrationType"] == "AWS_PROXY", key
+        function_arn = prefix + ROUTE_FUNCTIONS[key]
+        assert integration["IntegrationUri"] == (
+            f"arn:aws:apigateway:{REGION}:lambda:path/2015-03-31/functions/{function_arn}/invocations"
+        ), key
+    assert len(integrations) == 3  # a redeploy re-creates them: none left behind
+    (stage,) = apigw.get_stages(ApiId=api_id)["Items"]
+    assert stage["StageName"] == settings["api_gateway_stage"] == TEST_STAGE
+    # One deployment, made on the first deploy (moto keeps no stage's DeploymentId to compare).
+    # A redeploy re-creates the routes and integrations but deploys nothing: Chalice 1.34's plan.
+    assert len(apigw.get_deployments(ApiId=api_id)["Items"]) == 1
+    lam = client("lambda", endpoint)
+    for key in routes:  # API Gateway may invoke each route's function, from this API only
+        policy = json.loads(lam.get_policy(FunctionName=prefix + ROUTE_FUNCTIONS[key])["Policy"])
+        (statement,) = policy["Statement"]
+        assert statement["Principal"] == {"Service": "apigateway.amazonaws.com"}, key
+        assert f":{api_id}/" in json.dumps(statement["Condition"]), key
+    return api_id
+
+
+def _check_workers(endpoint: str, app: dict[str, Any], settings: dict[str, Any]) -> dict[str, str]:
+    """Each SQS worker reads its stage queue (the one infra/tables.json made) with the declared
+    batch size. Returns worker -> event source mapping UUID."""
+    assert [source["kind"] for source in app["sqs"]] == ["SQSEventConfig"] * 2
+    assert sorted(s["queue"] for s in app["sqs"]) == [f"chat-{TEST_STAGE}-fanout", f"chat-{TEST_STAGE}-push"]
+    assert app["other"] == 0  # no REST routes or plain functions this test would not see
+    sqs, lam = client("sqs", endpoint), client("lambda", endpoint)
+    uuids = {}
+    for source in app["sqs"]:
+        url = sqs.get_queue_url(QueueName=source["queue"])["QueueUrl"]
+        queue_arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+            "QueueArn"
+        ]
+        function = f"{settings['app_name']}-{TEST_STAGE}-{source['name']}"
+        (mapping,) = lam.list_event_source_mappings(FunctionName=function)["EventSourceMappings"]
+        assert mapping["EventSourceArn"] == queue_arn, function
+        assert mapping["BatchSize"] == source["batch_size"], function
+        assert mapping["State"] == "Enabled", function
+        uuids[source["name"]] = mapping["UUID"]
+    assert len(lam.list_event_source_mappings()["EventSourceMappings"]) == len(app["sqs"])
+    return uuids
+
+
+def _check_code(project: Path, functions: dict[str, dict[str, Any]], marker: str | None) -> Path:
+    """Every function runs the package Chalice built on disk (same SHA-256), which holds the app
+    and its runtime dependencies but no dev or test code. Returns the package."""
+    shas = {f["CodeSha256"] for f in functions.values()}
+    assert len(shas) == 1, shas  # one package for all functions
+    (sha,) = shas
+    packages = {
+        base64.b64encode(hashlib.sha256(p.read_bytes()).digest()).decode(): p
+        for p in (project / ".chalice" / "deployments").glob("*.zip")
+    }
+    assert sha in packages, "the deployed code is no package Chalice built here"
+    with zipfile.ZipFile(packages[sha]) as package:
+        names = package.namelist()
+        app_py = package.read("app.py").decode()
+    assert (CHANGE_MARKER in app_py) == (marker is not None)
+    tops = {name.split("/", 1)[0] for name in names}
+    assert {"app.py", "chalicelib", "chalice", "pynamodb", "jwt", "pywebpush"} <= tops
+    assert not tops & {"tests", "chatlocal", "chatclient", "moto", "infra", "web", "bench"}, tops
+    return packages[sha]
+
+
+def test_chalice_deploy_redeploy_and_delete_against_moto(aws, project, tmp_path):
+    env = aws_env(aws, tmp_path / "home")
+    settings = stage_settings(project)
+    assert settings["autogen_policy"] is False
+    app = declared(project, env)
+    _create_tables_stack(aws, TEST_STAGE)
+
+    output = _timed("chalice deploy", [CHALICE, "deploy", "--stage", TEST_STAGE], project, env)
+
+    functions = _check_functions(aws, app, settings)
+    api_id = _check_websocket_api(aws, app, settings)
+    mappings = _check_workers(aws, app, settings)
+    first_package = _check_code(project, functions, marker=None)
+    # Chalice prints the real endpoint's form (moto serves no execute-api host): only a real
+    # account shows a URL clients can reach.
+    url = f"wss://{api_id}.execute-api.{REGION}.amazonaws.com/{TEST_STAGE}/"
+    assert f"Websocket API URL: {url}" in output
+    deployed = json.loads((project / ".chalice" / "deployed" / f"{TEST_STAGE}.json").read_text())
+    assert {r["name"]: r for r in deployed["resources"]}["websocket_api"]["websocket_api_id"] == api_id
+
+    with (project / "app.py").open("a") as app_py:
+        app_py.write(f"\n{CHANGE_MARKER}\n")
+    package_for_changed_code(project, first_package)
+    _timed("chalice deploy (redeploy)", [CHALICE, "deploy", "--stage", TEST_STAGE], project, env)
+
+    redeployed = _check_functions(aws, app, settings)
+    assert {n: f["FunctionArn"] for n, f in redeployed.items()} == {
+        n: f["FunctionArn"] for n, f in functions.items()
+    }
+    assert _check_websocket_api(aws, app, settings) == api_id  # updated in place
+    assert _check_workers(aws, app, settings) == mappings
+    assert _check_code(project, redeployed, marker=CHANGE_MARKER) != first_package
+    assert {f["CodeSha256"] for f in redeployed.values()} != {f["CodeSha256"] for f in functions.values()}
+
+    output = _timed("chalice delete", [CHALICE, "delete", "--stage", TEST_STAGE], project, env)
+
+    assert _functions(aws) == {}
+    assert client("apigatewayv2", aws).get_apis()["Items"] == []
+    assert client("lambda", aws).list_event_source_mappings()["EventSourceMappings"] == []
+    roles = [r["RoleName"] for r in client("iam", aws).list_roles()["Roles"]]
+    assert [r for r in roles if r.startswith(f"{settings['app_name']}-{TEST_STAGE}-")] == []
+    # The tables and queues are infra/'s, not Chalice's: they stay.
+    assert len(client("dynamodb", aws).list_tables()["TableNames"]) == 10
+    assert len(client("sqs", aws).list_queues()["QueueUrls"]) == 4
+
+
+def test_the_test_stage_is_the_dev_stage_with_its_own_names(project):
+    """The copy's ci stage is dev's settings and policy with every dev name moved: a name the
+    rename missed would deploy ci against dev's tables, queues or secrets."""
+    config = json.loads((project / ".chalice" / "config.json").read_text())
+    ci, dev = config["stages"][TEST_STAGE], config["stages"][TEMPLATE_STAGE]
+    assert ci == json.loads(rename_stage(json.dumps(dev)))
+    ci_text = json.dumps(ci) + (project / ".chalice" / ci["iam_policy_file"]).read_text()
+    assert not re.search(rf"\b{TEMPLATE_STAGE}\b", ci_text)
+    assert ci_text.count(TEST_STAGE) > 20
+    assert json.loads((ROOT / ".chalice" / "config.json").read_text())["stages"].keys() == {"dev", "prod"}
+
+
+def test_chalice_deploy_before_the_queues_exist_fails_and_says_which(aws, project, tmp_path):
+    """The README's order matters: the workers' event sources need infra/'s queues first."""
+    env = aws_env(aws, tmp_path / "home")
+    done = subprocess.run(
+        [CHALICE, "deploy", "--stage", TEST_STAGE],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode != 0
+    assert f"chat-{TEST_STAGE}-fanout" in done.stdout + done.stderr
+
+
+def test_the_harness_answers_create_deployment_for_known_apis_only(aws):
+    apigw = client("apigatewayv2", aws)
+    api_id = apigw.create_api(
+        Name="x", ProtocolType="WEBSOCKET", RouteSelectionExpression="$request.body.action"
+    )["ApiId"]
+    deployment = apigw.create_deployment(ApiId=api_id)
+    assert deployment["DeploymentStatus"] == "DEPLOYED"
+    assert [d["DeploymentId"] for d in apigw.get_deployments(ApiId=api_id)["Items"]] == [
+        deployment["DeploymentId"]
+    ]
+    with pytest.raises(botocore.exceptions.ClientError) as unknown:
+        apigw.create_deployment(ApiId="nosuchapi")
+    assert unknown.value.response["Error"]["Code"] == "NotFoundException"
+
+
+def _stack_outputs(endpoint: str, stage: str) -> dict[str, str]:
+    (stack,) = client("cloudformation", endpoint).describe_stacks(StackName=f"chat-backend-{stage}-tables")[
+        "Stacks"
+    ]
+    return {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
+
+
+def _ssm_secure_string(endpoint: str, name: str) -> str:
+    parameter = client("ssm", endpoint).get_parameter(Name=name, WithDecryption=True)["Parameter"]
+    assert parameter["Type"] == "SecureString", name
+    return str(parameter["Value"])
+
+
+@pytest.mark.skipif(shutil.which("aws") is None, reason="infra/deploy.sh needs the AWS CLI (aws) on PATH")
+def test_infra_deploy_sh_deploys_redeploys_and_deletes_against_moto(aws, project, tmp_path):
+    """Path 2 end to end, as docs/deploy.md tells it: the tables stack, both secrets, chalice
+    deploy, partial batch responses on both workers; again (nothing to change, nothing replaced);
+    then --delete, which keeps what users made."""
+    env = aws_env(aws, tmp_path / "home")
+    settings = stage_settings(project)
+    app = declared(project, env)
+    deploy = ["bash", "infra/deploy.sh", TEST_STAGE]
+
+    output = _timed("infra/deploy.sh", deploy, project, env)
+
+    outputs = _stack_outputs(aws, TEST_STAGE)
+    jwt_secret = _ssm_secure_string(aws, settings["environment"]["CHAT_JWT_SECRET_PARAM"])
+    vapid = _ssm_secure_string(aws, settings["environment"]["CHAT_VAPID_PRIVATE_KEY_PARAM"])
+    assert len(jwt_secret) >= 48
+    assert f"applicationServerKey): {vapid_key.public_key(vapid)}" in output
+    _check_functions(aws, app, settings)
+    api_id = _check_websocket_api(aws, app, settings)
+    mappings = _check_workers(aws, app, settings)
+    lam = client("lambda", aws)
+    for worker, uuid in mappings.items():
+        mapping = lam.get_event_source_mapping(UUID=uuid)
+        assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"], worker
+        assert mapping["EventSourceArn"] == outputs[f"{worker.capitalize()}QueueArn"], worker
+        assert f"reports partial batch failures (event source mapping {uuid})" in output
+
+    output = _timed("infra/deploy.sh (again)", deploy, project, env)
+
+    assert _stack_outputs(aws, TEST_STAGE) == outputs
+    assert _ssm_secure_string(aws, settings["environment"]["CHAT_JWT_SECRET_PARAM"]) == jwt_secret
+    assert _ssm_secure_string(aws, settings["environment"]["CHAT_VAPID_PRIVATE_KEY_PARAM"]) == vapid
+    assert "applicationServerKey" not in output  # the key browsers subscribed with is kept
+    assert _check_websocket_api(aws, app, settings) == api_id
+    assert _check_workers(aws, app, settings) == mappings
+    for worker, uuid in mappings.items():
+        assert lam.get_event_source_mapping(UUID=uuid)["FunctionResponseTypes"] == [
+            "ReportBatchItemFailures"
+        ], worker
+
+    _timed("infra/deploy.sh --delete", [*deploy, "--delete"], project, env)
+
+    assert _functions(aws) == {}
+    assert client("apigatewayv2", aws).get_apis()["Items"] == []
+    stacks = client("cloudformation", aws).list_stacks()["StackSummaries"]
+    assert [s["StackStatus"] for s in stacks if s["StackName"] == f"chat-backend-{TEST_STAGE}-tables"] == [
+        "DELETE_COMPLETE"
+    ]
+    assert client("sqs", aws).list_queues().get("QueueUrls", []) == []
+    tables = json.loads((ROOT / "infra" / "tables.json").read_text())["Resources"].values()
+    retained = sorted(
+        r["Properties"]["TableName"]["Fn::Sub"].replace("${TablePrefix}", f"chat-{TEST_STAGE}")
+        for r in tables
+        if r["Type"] == "AWS::DynamoDB::Table" and r.get("DeletionPolicy") == "Retain"
+    )
+    assert len(retained) == 8
+    assert sorted(client("dynamodb", aws).list_tables()["TableNames"]) == retained
+    assert _ssm_secure_string(aws, settings["environment"]["CHAT_JWT_SECRET_PARAM"]) == jwt_secret

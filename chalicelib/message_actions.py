@@ -1,8 +1,19 @@
-"""``message.send``, ``message.delivered``/``message.read`` and ``typing``."""
+"""``message.send``, ``message.delivered``/``message.read`` and ``typing``.
+
+A send stores the message, acknowledges it, fans it out, and then marks its send key
+``fanned_out``. A retried send (same ``client_msg_id``) is acknowledged ``duplicate: true``
+and, when the mark is missing, delivers the stored message itself: the first invocation died
+between storing and fanning out (a Lambda timeout, a crash, a storage error after the write
+applied). So that a first send still on its way is not doubled, the retry waits until the
+message is ``late_fanout_grace_seconds`` old, then claims the fan-out with a conditional write:
+only if the first send has not marked it by then does the retry deliver, once.
+"""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from chalicelib import ids
@@ -13,8 +24,16 @@ from chalicelib.protocol import MessageSend, Receipt, Typing, frame
 from chalicelib.push.jobs import to_notify
 from chalicelib.storage import SeqConflict
 
+# A first send normally marks its fan-out within a second (posts to at most 100 connections in
+# parallel, or shards queued); a retry waits until the message is this old before delivering.
+LATE_FANOUT_GRACE_SECONDS = 5.0
+
 
 class MessageActions(ActionBase):
+    late_fanout_grace_seconds = LATE_FANOUT_GRACE_SECONDS
+    clock: Callable[[], float] = staticmethod(time.time)
+    sleep: Callable[[float], None] = staticmethod(time.sleep)
+
     def handlers(self) -> dict[type, Callable[[Context, Any], Outcome]]:
         return {MessageSend: self.send, Receipt: self.receipt, Typing: self.typing}
 
@@ -55,9 +74,31 @@ class MessageActions(ActionBase):
             sent_at=message.sent_at,
             duplicate=stored.duplicate,
         )
-        if stored.duplicate:
+        if not stored.duplicate:
+            return Outcome(
+                ack,
+                lambda: self._deliver(ctx, chat, members, message),
+                lambda: self.store.mark_fanned_out(message),
+            )
+        if stored.fanned_out or chat.members_seq >= message.seq:
+            # Delivered already, or the members changed since: those added must not get an
+            # older message live, and everyone finds it in storage when they resync.
             return Outcome(ack)
-        return Outcome(ack, lambda: self._deliver(ctx, chat, members, message))
+        return Outcome(ack, lambda: self._deliver_late(ctx, chat, members, message))
+
+    def _deliver_late(
+        self, ctx: Context, chat: ChatRecord, members: tuple[str, ...], retried: Message
+    ) -> list[Post]:
+        """A retry's delivery of a message whose first send never marked its fan-out."""
+        age = self.clock() - datetime.fromisoformat(retried.sent_at).timestamp()
+        if age < self.late_fanout_grace_seconds:
+            self.sleep(self.late_fanout_grace_seconds - age)
+        if not self.store.claim_fanout(retried):
+            return []  # the first send (or another retry) got there
+        original = self.store.message_at(retried.chat_id, retried.seq)
+        if original is None:
+            return []
+        return self._deliver(ctx, chat, members, original)
 
     def _deliver(
         self, ctx: Context, chat: ChatRecord, members: tuple[str, ...], message: Message

@@ -8,6 +8,10 @@ from typing import Any
 INLINE_MEMBERS = 50  # a chat object lists its members up to this many (and the chat item keeps them)
 MAX_MEMBERS = 1000
 MAX_ADMINS = 100  # keeps chat objects and chat:members frames far inside 128 KiB
+# How long a send's client_msg_id is remembered: a retry within it is answered duplicate: true;
+# one after it would store the message again. Far longer than any client retries a send
+# (chatclient gives up after 2 minutes; an outbox kept across restarts should give up sooner).
+SEND_KEY_TTL_SECONDS = 7 * 24 * 3600
 
 
 @dataclass(frozen=True)
@@ -168,10 +172,12 @@ class Reach:
 
 @dataclass(frozen=True)
 class StoredSend:
-    """The outcome of storing a message: the message, and whether it was a retry."""
+    """The outcome of storing a message: the message, whether it was a retry, and (for a
+    retry) whether the first send got as far as handing the message to delivery."""
 
     message: Message
     duplicate: bool
+    fanned_out: bool = False
 
 
 @dataclass

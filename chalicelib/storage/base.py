@@ -190,3 +190,16 @@ class Store(abc.ABC):
         self, chat_id: str, before: int | None, after: int | None, limit: int, floor: int = 0
     ) -> Page:
         """A page of messages in ascending seq, none at or below ``floor`` (1 Query)."""
+
+    @abc.abstractmethod
+    def message_at(self, chat_id: str, seq: int) -> Message | None:
+        """One stored message (1 GetItem); None if there is none at that seq."""
+
+    @abc.abstractmethod
+    def mark_fanned_out(self, message: Message) -> None:
+        """Record on the message's send key that it was handed to delivery (1 UpdateItem)."""
+
+    @abc.abstractmethod
+    def claim_fanout(self, message: Message) -> bool:
+        """Mark the send key as fanned out unless it is already (1 conditional UpdateItem):
+        True for the one caller that should now deliver the message."""

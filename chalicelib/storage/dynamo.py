@@ -24,6 +24,7 @@ from chalicelib import ids
 from chalicelib.errors import NotFound, Unavailable
 from chalicelib.membership import Change, Roster
 from chalicelib.model import (
+    SEND_KEY_TTL_SECONDS,
     ChatRecord,
     Connection,
     Membership,
@@ -728,7 +729,13 @@ class DynamoStore(Store):
             with TransactWrite(connection=self._tx_connection) as tx:
                 tx.save(_message_item(stored), condition=MessageItem.chat_id.does_not_exist())
                 tx.save(
-                    SendKeyItem(key, seq=seq, message_id=stored.message_id, sent_at=stored.sent_at),
+                    SendKeyItem(
+                        key,
+                        seq=seq,
+                        message_id=stored.message_id,
+                        sent_at=stored.sent_at,
+                        expires_at=_at(int(time.time()) + SEND_KEY_TTL_SECONDS),
+                    ),
                     condition=SendKeyItem.send_key.does_not_exist(),
                     return_values="ALL_OLD",
                 )
@@ -769,6 +776,7 @@ class DynamoStore(Store):
                         }
                     ),
                     duplicate=True,
+                    fanned_out=bool(original.fanned_out),
                 )
         for reason in reasons:
             if reason.code == CONDITION_FAILED and reason.raw_item and "last_seq" in reason.raw_item:
@@ -808,3 +816,32 @@ class DynamoStore(Store):
         if not forward:
             messages.reverse()
         return Page(messages=messages, has_more=has_more)
+
+    @_guarded
+    def message_at(self, chat_id: str, seq: int) -> Message | None:
+        try:
+            item = MessageItem.get(chat_id, seq, consistent_read=True)
+        except MessageItem.DoesNotExist:
+            return None
+        return _message_from(item, chat_id)
+
+    @_guarded
+    def mark_fanned_out(self, message: Message) -> None:
+        key = send_key(message.chat_id, message.sender_id, message.client_msg_id)
+        SendKeyItem(key).update(
+            actions=[SendKeyItem.fanned_out.set(True)], condition=SendKeyItem.send_key.exists()
+        )
+
+    @_guarded
+    def claim_fanout(self, message: Message) -> bool:
+        key = send_key(message.chat_id, message.sender_id, message.client_msg_id)
+        try:
+            SendKeyItem(key).update(
+                actions=[SendKeyItem.fanned_out.set(True)],
+                condition=SendKeyItem.send_key.exists() & SendKeyItem.fanned_out.does_not_exist(),
+            )
+        except PynamoDBException as exc:
+            if _is_condition_failure(exc):
+                return False
+            raise
+        return True

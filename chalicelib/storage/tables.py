@@ -8,7 +8,7 @@
 | chat_members       | chat_id + page           | Query: the roster of a chat above 50      |
 | memberships        | user_id + chat_id        | Query: my chats; BatchGetItem: receipts   |
 | messages           | chat_id + seq            | Query: history pages                      |
-| send_keys          | send_key                 | conditional Put: idempotent sends         |
+| send_keys          | send_key                 | conditional Put: idempotent sends (TTL)   |
 | devices            | user_id + device_id      | Query: a user's push devices              |
 | device_tokens      | token_key                | GetItem: who holds this token now         |
 | push_log           | push_key                 | conditional Put: one push per device+seq  |
@@ -147,7 +147,9 @@ class MessageItem(Model):
 
 
 class SendKeyItem(Model):
-    """``{chat_id}|{sender_id}|{client_msg_id}`` -> the seq it was stored as."""
+    """``{chat_id}|{sender_id}|{client_msg_id}`` -> the seq it was stored as; ``fanned_out``
+    once the message was handed to delivery (a retry finding it absent delivers it); gone after
+    ``expires_at`` (``SEND_KEY_TTL_SECONDS``; keys stored before the TTL existed never expire)."""
 
     class Meta(_Meta):
         table_name = f"{_PREFIX}-send_keys"
@@ -156,6 +158,8 @@ class SendKeyItem(Model):
     seq = NumberAttribute()
     message_id = UnicodeAttribute()
     sent_at = UnicodeAttribute()
+    fanned_out = BooleanAttribute(null=True)
+    expires_at = TTLAttribute(null=True)
 
 
 class DeviceItem(Model):

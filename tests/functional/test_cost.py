@@ -77,14 +77,17 @@ def test_send_cost_is_bounded_and_independent_of_other_data(
     budget = 6 + math.ceil(members / 100)
     assert len(ops) <= budget, ops
     # The floor of the design: who is this connection (its rate-limit turn, which returns the
-    # record), read the chat (and above 50 members its roster), one transaction, presence batches.
+    # record), read the chat (and above 50 members its roster), one transaction, presence
+    # batches; then the mark on the send key that the fan-out happened (a retry of a send that
+    # died before fanning out delivers it: tests/functional/test_send_crashes.py).
     roster = ["Query"] if members > 50 else []
     presence = ["BatchGetItem"] * math.ceil(members / 100)
-    assert ops == ["UpdateItem", "GetItem", *roster, "TransactWriteItems", *presence]
+    assert ops == ["UpdateItem", "GetItem", *roster, "TransactWriteItems", *presence, "UpdateItem"]
     writes = [p for op, p in zip(ops, params, strict=True) if op in WRITES]
-    turn, store = writes
+    turn, store, mark = writes
     assert turn["TableName"].endswith("-connections") and turn["ReturnValues"] == "ALL_NEW"
     assert len(store["TransactItems"]) == 4  # message, send key, chat, sender
+    assert mark["TableName"].endswith("-send_keys")
     assert "Scan" not in ops
     assert posts == members  # one post per recipient connection + the sender's ack
     with capsys.disabled():

@@ -1,14 +1,16 @@
 """One Lambda-like execution environment: an interpreter of its own that loads one function's
 handler from a code folder and runs its invocations, one at a time, for the parent on a pipe.
 
-    python -I -S -u chatlocal/runtime_worker.py HANDLER CODE_DIR [PATH ...]
+    python -I -S -u chatlocal/runtime_worker.py [--setup FILE] HANDLER CODE_DIR [PATH ...]
 
 Standard library only, and nothing else on ``sys.path`` but ``CODE_DIR`` (what Lambda unpacks
 into ``/var/task``), the extra ``PATH`` entries if any, and the standard library: with ``-I -S``
 neither site-packages, the user's site, ``PYTHONPATH`` nor this file's folder is there, so an
 import the package cannot satisfy fails here as it would on Lambda. ``HANDLER`` is Lambda's
 handler string (``app.connect``: module ``app``, attribute ``connect``). The working directory
-should be ``CODE_DIR``, as it is on Lambda.
+should be ``CODE_DIR``, as it is on Lambda. ``--setup FILE``: after loading the handler, run
+FILE (it may import what CODE_DIR holds) and call its ``install(emit)``: the local stack's hook
+into the code (its push record), ``emit(kind, payload)`` sending the parent a side message.
 
 The pipe (stdin from the parent, the original stdout to it; whatever the code prints goes to
 stderr, as Lambda sends it to the function's log): frames of a 4-byte big-endian length and
@@ -16,6 +18,8 @@ that many bytes of UTF-8 JSON.
 
 - worker -> parent, once, after loading the handler: ``{"ready": {"path": [...]}}``, or
   ``{"error": ERROR}`` and exit status 1 (Lambda's init error).
+- worker -> parent, at any time during an invocation: ``{"emit": {"kind", "payload"}}`` (the
+  setup's side messages), before the invocation's reply.
 - parent -> worker: ``{"event": ..., "context": {"function_name", "aws_request_id",
   "remaining_ms", "memory_mb"}}``.
 - worker -> parent: ``{"result": ...}`` or ``{"error": ERROR}`` (the handler raised, or its
@@ -30,9 +34,11 @@ import importlib
 import json
 import logging
 import os
+import runpy
 import signal
 import struct
 import sys
+import threading
 import time
 import traceback
 from collections.abc import Callable
@@ -124,9 +130,30 @@ def read_frame(stream: IO[bytes]) -> dict[str, Any] | None:
     return request
 
 
-def write_frame(stream: IO[bytes], body: bytes) -> None:
-    stream.write(HEADER.pack(len(body)) + body)
-    stream.flush()
+class Pipe:
+    """Frames to the parent, whole, from any thread (the setup's side messages may come from
+    the handler's threads)."""
+
+    def __init__(self, stream: IO[bytes]) -> None:
+        self._stream = stream
+        self._lock = threading.Lock()
+
+    def write(self, body: bytes) -> None:
+        with self._lock:
+            self._stream.write(HEADER.pack(len(body)) + body)
+            self._stream.flush()
+
+    def emit(self, kind: str, payload: Any) -> None:
+        self.write(encode({"emit": {"kind": kind, "payload": payload}}))
+
+
+def set_up(setup: str, pipe: Pipe) -> dict[str, Any] | None:
+    """Run the setup file's ``install(emit)``; its error in Lambda's shape if it fails."""
+    try:
+        runpy.run_path(setup)["install"](pipe.emit)
+    except Exception as exc:  # reported as an init error: the stack does not start
+        return error(type(exc).__name__, f"setup {setup}: {exc}", exc.__traceback__)
+    return None
 
 
 def isolate(code_dir: str, extra: list[str]) -> None:
@@ -156,22 +183,27 @@ def configure_logging(function_name: str) -> None:
 
 
 def main(argv: list[str]) -> int:
+    setup = None
+    if argv[:1] == ["--setup"] and len(argv) > 1:
+        setup, argv = os.path.abspath(argv[1]), argv[2:]
     if len(argv) < 2:
-        print("usage: runtime_worker.py HANDLER CODE_DIR [PATH ...]", file=sys.stderr)
+        print("usage: runtime_worker.py [--setup FILE] HANDLER CODE_DIR [PATH ...]", file=sys.stderr)
         return 2
     handler, code_dir, extra = argv[0], argv[1], argv[2:]
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, signal.SIG_IGN)
     isolate(code_dir, extra)
-    pipe = take_stdout()
+    pipe = Pipe(take_stdout())
     configure_logging(os.environ.get("AWS_LAMBDA_FUNCTION_NAME") or handler)
     function, init_error = load(handler)
-    if function is None:
-        write_frame(pipe, encode({"error": init_error}))
+    if function is not None and setup is not None:
+        init_error = set_up(setup, pipe)
+    if function is None or init_error is not None:
+        pipe.write(encode({"error": init_error}))
         return 1
-    write_frame(pipe, encode({"ready": {"path": sys.path}}))
+    pipe.write(encode({"ready": {"path": sys.path}}))
     while (request := read_frame(sys.stdin.buffer)) is not None:
-        write_frame(pipe, invoke(function, request))
+        pipe.write(invoke(function, request))
     return 0
 
 

@@ -30,7 +30,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,6 +41,8 @@ from chatlocal.lambdas import Lambdas
 from chatlocal.lambdas import _function_name as function_name  # Lambda's name for a function
 
 log = logging.getLogger("chatlocal.workers")
+
+Emitted = Callable[[str, Any], None]  # a worker's side message: kind, payload
 
 RUNTIME = Path(__file__).resolve().with_name("runtime_worker.py")
 HEADER = struct.Struct(">I")
@@ -132,15 +134,19 @@ class FunctionSpec:
     handler: str
     settings: WorkerSettings
     env: Mapping[str, str] = field(repr=False)
+    setup: Path | None = None  # run in the worker after the handler loads (runtime_worker --setup)
+    on_emit: Emitted | None = field(default=None, repr=False)  # the setup's side messages
 
     def command(self) -> list[str]:
         path = [str(p) for p in self.settings.extra_path]
+        setup = ["--setup", str(self.setup)] if self.setup is not None else []
         return [
             self.settings.python,
             "-I",  # isolated: no PYTHON* variables, user site or script folder
             "-S",  # no site: no site-packages
             "-u",  # what the code prints reaches the log at once, as on Lambda
             str(RUNTIME),
+            *setup,
             self.handler,
             str(self.settings.code_dir),
             *path,
@@ -221,10 +227,23 @@ class Worker:
         return reply.get("result")
 
     def _receive(self, deadline: float, timeout_ms: int | None = None) -> dict[str, Any]:
-        header = self._read(HEADER.size, deadline, timeout_ms)
-        (length,) = HEADER.unpack(header)
-        message: dict[str, Any] = json.loads(self._read(length, deadline, timeout_ms))
-        return message
+        """The next reply; side messages before it go to ``on_emit``."""
+        while True:
+            header = self._read(HEADER.size, deadline, timeout_ms)
+            (length,) = HEADER.unpack(header)
+            message: dict[str, Any] = json.loads(self._read(length, deadline, timeout_ms))
+            if "emit" not in message:
+                return message
+            self._emitted(message["emit"])
+
+    def _emitted(self, side: Mapping[str, Any]) -> None:
+        if self.spec.on_emit is None:
+            log.warning("%s: side message %r with no receiver", self.spec.key, side.get("kind"))
+            return
+        try:
+            self.spec.on_emit(str(side.get("kind")), side.get("payload"))
+        except Exception:  # the receiver's bug: the invocation itself goes on
+            log.exception("%s: side message %r not taken", self.spec.key, side.get("kind"))
 
     def _read(self, size: int, deadline: float, timeout_ms: int | None) -> bytes:
         chunks: list[bytes] = []
@@ -372,12 +391,16 @@ class Workers(Lambdas):
         env: Mapping[str, str],
         concurrency: int = 64,
         timeout_seconds: float = 30,
+        setup: Path | None = None,
+        on_emit: Emitted | None = None,
     ) -> Workers:
         """A worker for each function of the app ``module`` declares (the WebSocket routes and
         the event sources, by the same handler strings ``chalice deploy`` gives Lambda), started
-        together; WorkerInitError naming each function that cannot load. Blocking."""
+        together; PackageInitError naming each function that cannot load. ``setup`` runs in each
+        worker once its handler is loaded (runtime_worker's ``--setup``), its side messages
+        going to ``on_emit`` (on the invoking thread). Blocking."""
         specs = [
-            FunctionSpec(key, function_name(key), handler, settings, dict(env))
+            FunctionSpec(key, function_name(key), handler, settings, dict(env), setup, on_emit)
             for key, handler in handler_strings(module).items()
         ]
         started: dict[str, Worker] = {}

@@ -24,9 +24,10 @@ from chatlocal.workers import (
 from tests.stack import clean_env
 
 APP = """
-import os, sys, time
+import os, sys, threading, time
 
 CALLS = {"count": 0}
+EMIT = None  # set by a setup (runtime_worker --setup), as the stack sets the push sink
 
 
 def connect(event, context):
@@ -58,6 +59,12 @@ def message(event, context):
     if action == "import":
         __import__(event["module"])
         return "imported"
+    if action == "side":
+        helper = threading.Thread(target=EMIT, args=("note", {"from": "a thread"}))
+        helper.start()
+        helper.join()
+        EMIT("note", {"from": "the handler"})
+        return "noted"
     if action == "print":
         print("a line for the function's log")
         return "printed"
@@ -230,3 +237,52 @@ def test_settings_come_from_the_environment(tmp_path):
         WorkerSettings.from_env({"CHAT_LAMBDA_PACKAGE": str(tmp_path / "missing")})
     with pytest.raises(StartupError, match="CHAT_LAMBDA_WORKERS=0 is out of range"):
         WorkerSettings.from_env({"CHAT_LAMBDA_PACKAGE": str(tmp_path), "CHAT_LAMBDA_WORKERS": "0"})
+
+
+SETUP = """
+import app
+
+
+def install(emit):
+    app.EMIT = emit
+"""
+
+
+def test_a_setup_sends_side_messages_before_the_reply(tmp_path):
+    code = code_folder(tmp_path)
+    setup = tmp_path / "setup.py"
+    setup.write_text(textwrap.dedent(SETUP))
+    received: list[tuple[str, Any]] = []
+    env = clean_env()
+    workers = Workers.start(
+        app_module(), WorkerSettings(code), env, setup=setup, on_emit=lambda *m: received.append(m)
+    )
+    try:
+        assert invoke(workers, "$default", {"action": "side"}).result == "noted"
+        assert received == [("note", {"from": "a thread"}), ("note", {"from": "the handler"})]
+    finally:
+        workers.shutdown()
+
+
+def test_a_receiver_that_fails_does_not_fail_the_invocation(tmp_path):
+    code = code_folder(tmp_path)
+    setup = tmp_path / "setup.py"
+    setup.write_text(textwrap.dedent(SETUP))
+
+    def refuse(kind: str, payload: Any) -> None:
+        raise ValueError("not this one")
+
+    workers = Workers.start(app_module(), WorkerSettings(code), clean_env(), setup=setup, on_emit=refuse)
+    try:
+        assert invoke(workers, "$default", {"action": "side"}).result == "noted"
+    finally:
+        workers.shutdown()
+
+
+def test_a_setup_that_fails_stops_the_start(tmp_path):
+    setup = tmp_path / "setup.py"
+    setup.write_text("def install(emit):\n    raise KeyError('CHAT_SETTING')\n")
+    with pytest.raises(
+        PackageInitError, match=r"\$connect, \$default, \$disconnect: KeyError: setup .*setup.py"
+    ):
+        Workers.start(app_module(), WorkerSettings(code_folder(tmp_path)), clean_env(), setup=setup)

@@ -157,7 +157,7 @@ async def _serve(
     from chatlocal.lambdas import Lambdas
     from chatlocal.server import SERVER_LOG, LocalAccess, build_application
     from chatlocal.sigv4 import Verifier
-    from chatlocal.workers import Workers
+    from chatlocal.worker_push import start_workers
 
     port = sock.getsockname()[1]
     base = f"http://{_reachable(options.host)}:{port}"
@@ -191,16 +191,23 @@ async def _serve(
         if str(ROOT) not in sys.path:
             sys.path.insert(0, str(ROOT))
         app_module = importlib.import_module("app")
+        # Before the workers start: they take the environment (the credentials included) as it is.
+        credentials = await loop.run_in_executor(None, aws.management_credentials, env)
+        recorder = push.PushRecorder()
         if options.workers is None:
             lambdas = Lambdas.from_app_module(app_module, options.lambda_concurrency)
         else:  # the deployment package's handlers, each function in worker processes of its own
             lambdas = await loop.run_in_executor(
-                None, Workers.start, app_module, options.workers, dict(env), options.lambda_concurrency
+                None,
+                start_workers,
+                app_module,
+                options.workers,
+                dict(env),
+                options.lambda_concurrency,
+                recorder.record,
             )
-        recorder = push.PushRecorder()
         runtime.use_push_sink(recorder.record)
         mappings = await loop.run_in_executor(None, _event_source_mappings, app_module, lambdas, env)
-        credentials = await loop.run_in_executor(None, aws.management_credentials, env)
         gateway = Gateway(
             lambdas,
             Api(domain_name=f"{_reachable(options.host)}:{port}"),

@@ -17,10 +17,12 @@ The management API checks each request's SigV4 signature (``chatlocal.sigv4``) a
 credentials the app signs with, as AWS does: anything else gets 403 and changes nothing.
 
 Where it differs, on purpose: a connection's frames are invoked at most ``connection_concurrency``
-(4) at once, started in arrival order, and at most ``connection_backlog`` (256) wait; beyond that
-the gateway stops reading that socket until one starts (TCP pushes back on the client). Every
+(4) at once, started in arrival order; the others wait in that connection's queue. Every
 connection therefore gets its turn on the shared invocation pool: a flood from one cannot starve
 the others (on AWS each frame is its own Lambda and only the account's concurrency is shared).
+A frame that would take a connection's waiting frames past ``connection_backlog_bytes`` (8 MiB)
+is not invoked: the client gets ``{"message": "Too Many Requests", ...}`` (the emulator's own
+bound, so that a flood cannot take all memory; the socket is still read, pings still answered).
 
 Local additions under ``/dev/connections`` list the open connections and drop one without a
 close frame (a network cut), for tests and for trying reconnects by hand; ``/dev/stats`` counts
@@ -33,8 +35,9 @@ import asyncio
 import contextlib
 import json
 import logging
+import secrets
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -54,7 +57,7 @@ log = logging.getLogger("chatlocal.gateway")
 MAX_FRAME_BYTES = 128 * 1024
 DEFAULT_IDLE_TIMEOUT = 600.0
 DEFAULT_CONNECTION_CONCURRENCY = 4
-DEFAULT_CONNECTION_BACKLOG = 256
+DEFAULT_CONNECTION_BACKLOG_BYTES = 8 * 1024 * 1024
 GOING_AWAY = 1001
 LOCAL_VERIFIER = Verifier(
     lambda: Credentials(LOCAL_CREDENTIALS["AWS_ACCESS_KEY_ID"], LOCAL_CREDENTIALS["AWS_SECRET_ACCESS_KEY"]),
@@ -65,16 +68,27 @@ LOCAL_VERIFIER = Verifier(
 class Lane:
     """One connection's frames waiting for their ``$default`` invocation, and how many run."""
 
-    def __init__(self, backlog: int) -> None:
-        self.waiting: asyncio.Queue[str | bytes] = asyncio.Queue(maxsize=backlog)
+    def __init__(self) -> None:
+        self.waiting: deque[str | bytes] = deque()
+        self.waiting_bytes = 0
         self.running = 0
+
+    def push(self, data: str | bytes) -> None:
+        self.waiting.append(data)
+        self.waiting_bytes += len(data)
+
+    def pop(self) -> str | bytes | None:
+        if not self.waiting:
+            return None
+        data = self.waiting.popleft()
+        self.waiting_bytes -= len(data)
+        return data
 
     def clear(self) -> int:
         """Forget the frames not started yet; how many there were."""
-        dropped = 0
-        while not self.waiting.empty():
-            self.waiting.get_nowait()
-            dropped += 1
+        dropped = len(self.waiting)
+        self.waiting.clear()
+        self.waiting_bytes = 0
         return dropped
 
 
@@ -115,14 +129,14 @@ class Gateway:
         *,
         management_auth: Verifier = LOCAL_VERIFIER,
         connection_concurrency: int = DEFAULT_CONNECTION_CONCURRENCY,
-        connection_backlog: int = DEFAULT_CONNECTION_BACKLOG,
+        connection_backlog_bytes: int = DEFAULT_CONNECTION_BACKLOG_BYTES,
     ) -> None:
         self.lambdas = lambdas
         self.api = api
         self.idle_timeout = idle_timeout
         self.management_auth = management_auth
         self.connection_concurrency = connection_concurrency
-        self.connection_backlog = connection_backlog
+        self.connection_backlog_bytes = connection_backlog_bytes
         self._closing = False
         self._open: dict[str, Open] = {}
         self._invocations: set[asyncio.Task[None]] = set()
@@ -181,7 +195,7 @@ class Gateway:
             compress=False,  # API Gateway negotiates no permessage-deflate
         )
         await ws.prepare(request)
-        found = Open(socket, ws, request, Lane(self.connection_backlog))
+        found = Open(socket, ws, request, Lane())
         self._open[socket.connection_id] = found
         self.stats["connected"] += 1
         log.info("connected %s", socket.connection_id)
@@ -230,12 +244,15 @@ class Gateway:
         task.add_done_callback(self._invocations.discard)
 
     async def _admit(self, found: Open, data: str | bytes) -> None:
-        """Queue a frame on its connection's lane; waits (reading nothing more from this socket)
-        while the lane's backlog is full."""
+        """Queue a frame on its connection's lane, and start working the lane if it may run more."""
         if self._closing:
             return
         lane = found.lane
-        await lane.waiting.put(data)
+        if lane.waiting_bytes + len(data) > self.connection_backlog_bytes:
+            self.stats["frames_refused"] += 1
+            await self._send_error(found.ws, "Too Many Requests", found.socket.connection_id)
+            return
+        lane.push(data)
         if lane.running < self.connection_concurrency:
             lane.running += 1
             self._spawn(self._drain(found))
@@ -244,14 +261,17 @@ class Gateway:
         """Invoke the lane's frames one after another until none waits."""
         lane = found.lane
         try:
-            while not self._closing:
-                try:
-                    data = lane.waiting.get_nowait()
-                except asyncio.QueueEmpty:
-                    return
+            while not self._closing and (data := lane.pop()) is not None:
                 await self._run_default(found.socket, found.ws, data)
         finally:
             lane.running -= 1
+
+    async def _send_error(self, ws: web.WebSocketResponse, message: str, connection_id: str) -> None:
+        """API Gateway's error frame (``{"message", "connectionId", "requestId"}``)."""
+        frame = {"message": message, "connectionId": connection_id, "requestId": secrets.token_urlsafe(9)}
+        if not ws.closed:
+            with contextlib.suppress(ConnectionError, RuntimeError):  # closed meanwhile
+                await ws.send_str(json.dumps(frame))
 
     async def _run_default(self, socket: Socket, ws: web.WebSocketResponse, data: str | bytes) -> None:
         event = message_event(self.api, socket, data)
@@ -352,7 +372,7 @@ class Gateway:
         then those of the sources added with ``add_stats``."""
         names = (
             "connected", "refused", "disconnected", "messages", "lambda_errors", "posts", "posts_gone",
-            "management_refused", "frames_dropped_at_stop",
+            "management_refused", "frames_refused", "frames_dropped_at_stop",
         )  # fmt: skip
         stats: dict[str, int] = {name: self.stats[name] for name in names} | {"open": len(self._open)}
         for source in self._more_stats:

@@ -54,12 +54,16 @@ class Handlers:
         return [e for e in self.events if e["requestContext"]["routeKey"] == route]
 
 
-def run_with_gateway(handlers: Handlers, scenario, idle_timeout: float = 60) -> Any:  # type: ignore[no-untyped-def]
+def run_with_gateway(
+    handlers: Handlers, scenario, idle_timeout: float = 60, concurrency: int = 64, **options
+) -> Any:  # type: ignore[no-untyped-def]
     async def main() -> Any:
         lambdas = Lambdas(
-            {"$connect": handlers.connect, "$default": handlers.message, "$disconnect": handlers.disconnect}
+            {"$connect": handlers.connect, "$default": handlers.message, "$disconnect": handlers.disconnect},
+            concurrency,
         )
-        gateway = Gateway(lambdas, Api(api_id="abc123", stage="local", domain_name="localhost"), idle_timeout)
+        api = Api(api_id="abc123", stage="local", domain_name="localhost")
+        gateway = Gateway(lambdas, api, idle_timeout, **options)
         app = web.Application()
         app.add_routes(gateway.routes())
         server = TestServer(app)
@@ -304,3 +308,128 @@ def test_upgrade_is_required_on_ws():
         return (await session.get(server.make_url("/ws"))).status
 
     assert run_with_gateway(handlers, scenario) == 426
+
+
+class Tracker:
+    """A $default handler that records, per connection, the order frames start in and how many
+    run at once; each takes ``seconds``."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.lock = threading.Lock()
+        self.started: list[tuple[str, str]] = []  # (connection, body)
+        self.running: dict[str, int] = {}
+        self.most: dict[str, int] = {}
+
+    def __call__(self, event: dict[str, Any]) -> None:
+        cid = event["requestContext"]["connectionId"]
+        with self.lock:
+            self.started.append((cid, event["body"]))
+            self.running[cid] = self.running.get(cid, 0) + 1
+            self.most[cid] = max(self.most.get(cid, 0), self.running[cid])
+        time.sleep(self.seconds)
+        with self.lock:
+            self.running[cid] -= 1
+
+
+async def wait_for_count(predicate, timeout: float = 15) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while not predicate() and time.monotonic() < deadline:
+        await asyncio.sleep(0.01)
+
+
+def test_a_connections_frames_start_in_order_a_few_at_a_time():
+    handlers = Handlers()
+    tracker = Tracker(0.02)
+    handlers.on_message = tracker
+
+    async def scenario(server, session, gateway):
+        ws = await session.ws_connect(server.make_url("/ws"))
+        for i in range(20):
+            await ws.send_str(str(i))
+        await wait_for_count(lambda: len(tracker.started) == 20)
+        await ws.close()
+
+    run_with_gateway(handlers, scenario, connection_concurrency=3)
+    assert [body for _, body in tracker.started] == [str(i) for i in range(20)]
+    assert list(tracker.most.values()) == [3]
+
+
+def test_a_flood_from_one_connection_does_not_hold_up_another():
+    handlers = Handlers()
+    tracker = Tracker(0.02)
+    handlers.on_message = tracker
+
+    async def scenario(server, session, gateway):
+        flooder = await session.ws_connect(server.make_url("/ws"))
+        other = await session.ws_connect(server.make_url("/ws"))
+        for i in range(200):
+            await flooder.send_str(f"flood {i}")
+        await other.send_str("ping")
+        await wait_for_count(lambda: "ping" in [body for _, body in tracker.started])
+        bodies = [body for _, body in tracker.started]
+        await flooder.close()
+        await other.close()
+        return bodies.index("ping")
+
+    flood_started_before = run_with_gateway(handlers, scenario, concurrency=8, connection_concurrency=2)
+    print(f"flood frames started before the other connection's frame: {flood_started_before}")
+    assert flood_started_before < 50  # a shared FIFO would have run about 200 first
+
+
+def test_a_backlog_over_its_bytes_is_answered_too_many_requests():
+    handlers = Handlers()
+    release = threading.Event()
+    invoked: list[str] = []
+
+    def on_message(event):
+        invoked.append(event["body"])
+        release.wait(5)
+
+    handlers.on_message = on_message
+
+    async def scenario(server, session, gateway):
+        ws = await session.ws_connect(server.make_url("/ws"))
+        await ws.send_str("running")
+        await wait_for_count(lambda: invoked == ["running"])
+        for i in range(3):
+            await ws.send_str(f"{i}" * 60)  # 60 bytes each: the second and third do not fit in 100
+        refusals = [json.loads((await ws.receive(timeout=5)).data) for _ in range(2)]
+        release.set()
+        await wait_for_count(lambda: len(invoked) == 2)
+        await ws.close()
+        return refusals, gateway.stats["frames_refused"]
+
+    refusals, refused = run_with_gateway(
+        handlers, scenario, connection_concurrency=1, connection_backlog_bytes=100
+    )
+    assert [frame["message"] for frame in refusals] == ["Too Many Requests"] * 2
+    assert all(set(frame) == {"message", "connectionId", "requestId"} for frame in refusals)
+    assert refused == 2 and invoked == ["running", "0" * 60]
+
+
+def test_close_all_drops_waiting_frames_and_returns_within_its_time():
+    handlers = Handlers()
+    release = threading.Event()
+    invoked: list[str] = []
+
+    def on_message(event):
+        invoked.append(event["body"])
+        release.wait(5)
+
+    handlers.on_message = on_message
+
+    async def scenario(server, session, gateway):
+        ws = await session.ws_connect(server.make_url("/ws"))
+        for i in range(5):
+            await ws.send_str(str(i))
+        await wait_for_count(lambda: invoked == ["0"] and gateway.stats["messages"] == 5)
+        started = time.monotonic()
+        unfinished = await gateway.close_all(timeout=0.5)
+        took = time.monotonic() - started
+        release.set()
+        return unfinished, took, gateway.stats["frames_dropped_at_stop"]
+
+    unfinished, took, dropped = run_with_gateway(handlers, scenario, connection_concurrency=1)
+    print(f"close_all with an invocation stuck: returned after {took:.2f} s")
+    assert unfinished >= 1 and dropped == 4 and invoked == ["0"]

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from chatlocal import worker_push
 from chatlocal.package import DEV_CODE, build
 from tests.stack import ROOT, LocalStack, clean_env
 
@@ -44,10 +45,12 @@ def test_every_function_runs_in_an_isolated_worker_on_the_unpacked_zip(stack, pa
     assert f"the deployment package in {package.code}, in worker processes" in stack.text
     assert stack.process is not None
     workers = [c for c in _children(stack.process.pid) if any(p.endswith("runtime_worker.py") for p in c)]
-    assert {command[5] for command in workers} == HANDLERS
+    # python -I -S -u runtime_worker.py --setup worker_push.py HANDLER CODE
+    assert {command[7] for command in workers} == HANDLERS
     for command in workers:
         assert command[1:4] == ["-I", "-S", "-u"]
-        assert command[6:] == [str(package.code)]  # nothing on sys.path but the code (and the stdlib)
+        assert command[5:7] == ["--setup", str(worker_push.SETUP)]  # the push record's hook
+        assert command[8:] == [str(package.code)]  # nothing on sys.path but the code (and the stdlib)
 
 
 def test_a_dependency_missing_from_requirements_stops_the_stack_with_the_import_error(tmp_path):

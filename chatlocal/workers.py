@@ -1,10 +1,13 @@
 """The deployed functions run in worker processes, as Lambda runs them in execution environments
 of their own: each function has its own workers, each worker an interpreter
-(``chatlocal/runtime_worker.py`` under ``python -I -S``) that sees only the code folder and the
-standard library, loads the function's handler once and runs one invocation at a time. Module
-state is therefore per worker, as on AWS, and a dependency the code folder lacks fails here as on
-Lambda: ``Workers.start`` starts one worker per function first and raises ``WorkerInitError``
-(a StartupError: the stack stops with it) with Lambda's init error if any cannot load.
+(``chatlocal/runtime_worker.py`` under ``python -I -S -u``) that sees only the code folder (and
+``WorkerSettings.extra_path``, empty for a deployment package) and the standard library, loads
+the function's handler once and runs one invocation at a time. Module state is therefore per
+worker, as on AWS, and a dependency the code folder lacks fails here as on Lambda:
+``Workers.start`` starts one worker per function first and raises ``PackageInitError`` (a
+StartupError: the stack stops with it) with Lambda's init error for each that cannot load.
+To run the source tree in workers instead, give the repository as ``code_dir`` and the
+virtualenv's site-packages as ``extra_path``.
 
 ``Workers`` is a ``chatlocal.lambdas.Lambdas`` whose handlers call a worker: same ``functions``,
 ``invoke`` and ``shutdown``; the caller's thread waits on the worker's pipe. A function gets

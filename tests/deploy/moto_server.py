@@ -1,4 +1,4 @@
-"""moto's server with the four gaps that stop our deploy path filled in. Test harness only: the
+"""moto's server with the three gaps that stop our deploy path filled in. Test harness only: the
 deploy tier runs `python tests/deploy/moto_server.py PORT` and points AWS_ENDPOINT_URL at it.
 
 1. API Gateway v2 CreateDeployment, which `chalice deploy` calls and moto 5.2 answers with 404.
@@ -9,13 +9,7 @@ deploy tier runs `python tests/deploy/moto_server.py PORT` and points AWS_ENDPOI
    gives the ARN, infra/deploy.sh asks by name).
 3. A stack's Outputs after a change set: `aws cloudformation deploy` (infra/deploy.sh) creates
    stacks through change sets, and moto 5.2 computes their outputs before the resources exist
-   (describe-stacks then shows none, while create-stack shows them all).
-4. A change set with no changes: CloudFormation creates it with status FAILED ("didn't contain
-   changes"), which `aws cloudformation deploy --no-fail-on-empty-changeset` takes as "up to
-   date"; moto 5.2's CreateChangeSet refuses the request with a ValidationError, so a second
-   infra/deploy.sh run failed. Here the request goes on to moto's backend, which marks such a
-   change set FAILED as CloudFormation does (or, as moto compares the CLI's UsePreviousValue
-   parameters with the stack's own, applies it as an update that changes nothing)."""
+   (describe-stacks then shows none, while create-stack shows them all)."""
 
 from __future__ import annotations
 
@@ -31,7 +25,6 @@ from moto.apigatewayv2.responses import ApiGatewayV2Response
 from moto.awslambda.models import EventSourceMapping, LambdaBackend
 from moto.cloudformation.models import ChangeSet
 from moto.cloudformation.parsing import OutputMap
-from moto.cloudformation.responses import CloudFormationResponse
 from moto.core.common_types import TYPE_RESPONSE
 from moto.server import main
 
@@ -81,15 +74,6 @@ def _apply_change_set_with_outputs(change_set: ChangeSet) -> None:
     stack.output_map = OutputMap(stack.resource_map, change_set.template_dict, stack.stack_id)
 
 
-_create_change_set = CloudFormationResponse.create_change_set
-
-
-def _create_change_set_even_without_changes(response: CloudFormationResponse) -> Any:
-    """Leaves "nothing changed" to the backend, which records the change set as FAILED."""
-    response._validate_different_update = lambda *args: None  # type: ignore[method-assign]
-    return _create_change_set(response)
-
-
 _list_event_source_mappings = LambdaBackend.list_event_source_mappings
 
 
@@ -109,7 +93,6 @@ def install() -> None:
     urls.url_paths[DEPLOYMENTS_PATH] = DeploymentsResponse.dispatch
     ChangeSet.apply = _apply_change_set_with_outputs  # type: ignore[method-assign]
     LambdaBackend.list_event_source_mappings = _list_event_source_mappings_by_any_name  # type: ignore[method-assign]
-    CloudFormationResponse.create_change_set = _create_change_set_even_without_changes  # type: ignore[method-assign]
 
 
 if __name__ == "__main__":

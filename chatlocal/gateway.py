@@ -246,6 +246,7 @@ class Gateway:
     async def _admit(self, found: Open, data: str | bytes) -> None:
         """Queue a frame on its connection's lane, and start working the lane if it may run more."""
         if self._closing:
+            self.stats["frames_dropped_at_stop"] += 1
             return
         lane = found.lane
         if lane.waiting_bytes + len(data) > self.connection_backlog_bytes:
@@ -266,9 +267,15 @@ class Gateway:
         finally:
             lane.running -= 1
 
-    async def _send_error(self, ws: web.WebSocketResponse, message: str, connection_id: str) -> None:
+    async def _send_error(
+        self, ws: web.WebSocketResponse, message: str, connection_id: str, request_id: str | None = None
+    ) -> None:
         """API Gateway's error frame (``{"message", "connectionId", "requestId"}``)."""
-        frame = {"message": message, "connectionId": connection_id, "requestId": secrets.token_urlsafe(9)}
+        frame = {
+            "message": message,
+            "connectionId": connection_id,
+            "requestId": request_id or secrets.token_urlsafe(9),
+        }
         if not ws.closed:
             with contextlib.suppress(ConnectionError, RuntimeError):  # closed meanwhile
                 await ws.send_str(json.dumps(frame))
@@ -278,14 +285,8 @@ class Gateway:
         invocation = await self.lambdas.invoke("$default", event)
         if invocation.error is not None:
             self.stats["lambda_errors"] += 1
-        if invocation.error is not None and not ws.closed:
-            frame = {
-                "message": "Internal server error",
-                "connectionId": socket.connection_id,
-                "requestId": event["requestContext"]["requestId"],
-            }
-            with contextlib.suppress(ConnectionError, RuntimeError):  # closed meanwhile
-                await ws.send_str(json.dumps(frame))
+            request_id = event["requestContext"]["requestId"]
+            await self._send_error(ws, "Internal server error", socket.connection_id, request_id)
 
     # -- the management API ------------------------------------------------------------------
 
@@ -296,7 +297,7 @@ class Gateway:
         found = self._open.get(request.match_info["connection_id"])
         return found if found is not None and not found.ws.closed else None
 
-    async def _refused(self, request: web.Request, body: bytes = b"") -> web.Response | None:
+    def _refused(self, request: web.Request, body: bytes = b"") -> web.Response | None:
         """API Gateway's 403 when the request is not signed with the stack's credentials."""
         headers = {name.lower(): request.headers.getall(name) for name in request.headers}
         refusal = self.management_auth.check(request.method, request.raw_path, headers, body)
@@ -308,7 +309,7 @@ class Gateway:
 
     async def post_to_connection(self, request: web.Request) -> web.Response:
         data = await request.read()
-        if refused := await self._refused(request, data):
+        if refused := self._refused(request, data):
             return refused
         self.stats["posts"] += 1
         if len(data) > MAX_FRAME_BYTES:
@@ -328,7 +329,7 @@ class Gateway:
         return web.Response(status=200)
 
     async def get_connection(self, request: web.Request) -> web.Response:
-        if refused := await self._refused(request, await request.read()):
+        if refused := self._refused(request, await request.read()):
             return refused
         target = self._find(request)
         if target is None:
@@ -344,7 +345,7 @@ class Gateway:
         )
 
     async def delete_connection(self, request: web.Request) -> web.Response:
-        if refused := await self._refused(request, await request.read()):
+        if refused := self._refused(request, await request.read()):
             return refused
         target = self._find(request)
         if target is None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
+import sys
 import urllib.error
 import urllib.request
 from urllib.parse import urlsplit
@@ -17,6 +18,7 @@ from botocore.exceptions import ClientError
 
 from tests.integration.conftest import run
 from tests.integration.peer import Peer
+from tests.stack import LocalStack
 
 
 def connection_of(stack, user_id: str) -> str:
@@ -97,3 +99,35 @@ def test_a_request_line_over_8_kib_is_answered_400_without_a_traceback(stack):
     assert stack.get_json("/dev/stats")["open"] >= 0  # the stack still answers
     logged = "".join(stack.output[logged_before:])
     assert "Traceback" not in logged and "Error handling request" not in logged
+
+
+def stack_that_believes_host_is(host: str, *args: str) -> LocalStack:
+    """A stack started with HOST=``host`` that in fact listens on 127.0.0.1 only (the test never
+    opens a port to other machines): what it serves depends on the HOST it was given."""
+    program = (
+        "import sys, chatlocal.__main__ as m; bind = m._bind;"
+        " m._bind = lambda host, port: bind('127.0.0.1', port);"
+        " m.exit_now(m.main(sys.argv[1:]))"
+    )
+    return LocalStack(command=[sys.executable, "-c", program, *args], HOST=host)
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "dev_status"),
+    [((), {}, 404), (("--allow-remote-dev",), {}, 200), ((), {"CHAT_ALLOW_REMOTE_DEV": "1"}, 200)],
+    ids=["no flag", "--allow-remote-dev", "CHAT_ALLOW_REMOTE_DEV=1"],
+)
+def test_dev_routes_are_absent_off_loopback_unless_a_flag_says_otherwise(args, env, dev_status):
+    stack = stack_that_believes_host_is("0.0.0.0", *args)
+    stack.env.update(env)
+    with stack:
+        port = urlsplit(stack.url).port
+        statuses = [
+            get_with_host(stack, path, f"127.0.0.1:{port}") for path in ("/dev/token?user=a", "/dev/stats")
+        ]
+        from_a_phone = get_with_host(stack, "/dev/stats", f"192.168.1.5:{port}")
+        page = get_with_host(stack, "/", f"127.0.0.1:{port}")
+    assert statuses == [dev_status, dev_status]
+    assert from_a_phone == dev_status  # an IP address names the stack when remote dev routes are on
+    assert page == 200
+    assert "is not a loopback address" in stack.text

@@ -4,6 +4,7 @@ dependency missing from requirements.txt stops the stack with Lambda's import er
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -12,6 +13,7 @@ import pytest
 
 from chatlocal import worker_push
 from chatlocal.package import DEV_CODE, build
+from chatlocal.workers import PackageInitError, Workers, WorkerSettings
 from tests.stack import ROOT, LocalStack, clean_env
 
 HANDLERS = {"app.connect", "app.message", "app.disconnect", "app.fanout", "app.push"}
@@ -100,3 +102,21 @@ def test_a_bad_worker_setting_stops_the_stack_with_one_line(variables, message):
     assert done.returncode == 2
     (line,) = done.stderr.strip().splitlines()
     assert line.startswith(f"chatlocal: cannot start: {message}")
+
+
+@pytest.mark.parametrize("dev_module", ["moto", "tests.stack", "chatlocal.config"])
+def test_packaged_code_importing_dev_only_code_cannot_start(package, tmp_path, dev_module):
+    """What chalicelib importing moto, the tests or the local stack would do on Lambda."""
+    import app
+
+    code = tmp_path / "code"
+    shutil.copytree(package.code, code)
+    config = code / "chalicelib" / "config.py"
+    config.write_text(config.read_text() + f"\nimport {dev_module}\n")
+    with pytest.raises(PackageInitError) as raised:
+        Workers.start(app, WorkerSettings(code), clean_env(CHAT_FANOUT_QUEUE="q", CHAT_PUSH_QUEUE="q"))
+    top = dev_module.split(".")[0]
+    assert f"Runtime.ImportModuleError: Unable to import module 'app': No module named '{top}'" in str(
+        raised.value
+    )
+    assert str(raised.value).count("Runtime.ImportModuleError") == 1  # once, for every function

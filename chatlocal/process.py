@@ -145,7 +145,9 @@ class LocalStack:
         """What the stack's app signs management API requests with (and so what the stack takes)."""
         key, secret = self.env.get("AWS_ACCESS_KEY_ID"), self.env.get("AWS_SECRET_ACCESS_KEY")
         if key and secret:
-            return Credentials(key, secret, self.env.get("AWS_SESSION_TOKEN") or None)
+            # botocore reads AWS_SECURITY_TOKEN first
+            token = self.env.get("AWS_SECURITY_TOKEN") or self.env.get("AWS_SESSION_TOKEN") or None
+            return Credentials(key, secret, token)
         return Credentials(LOCAL_CREDENTIALS["AWS_ACCESS_KEY_ID"], LOCAL_CREDENTIALS["AWS_SECRET_ACCESS_KEY"])
 
     @property

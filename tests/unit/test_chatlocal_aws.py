@@ -3,9 +3,12 @@ and one embedded moto server for every service left unset."""
 
 from __future__ import annotations
 
+import os
+
 import boto3
 
 from chatlocal import aws
+from chatlocal.sigv4 import Credentials
 
 
 def test_the_embedded_moto_serves_dynamodb_and_sqs_when_neither_is_named():
@@ -48,3 +51,36 @@ def test_nothing_is_started_when_every_service_is_named():
         "AWS_ENDPOINT_URL_SQS": "http://127.0.0.1:2",
     }
     services.stop()
+
+
+def isolate_botocore(monkeypatch, tmp_path) -> None:
+    """No credentials anywhere botocore looks but the environment this test sets."""
+    for name in (
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_SECURITY_TOKEN",
+        "AWS_PROFILE",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    monkeypatch.delenv("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", raising=False)
+    monkeypatch.delenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", raising=False)
+
+
+def test_the_management_api_checks_the_keys_the_app_signs_with(monkeypatch, tmp_path):
+    isolate_botocore(monkeypatch, tmp_path)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDMINE")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "my-secret")
+    monkeypatch.setenv("AWS_SESSION_TOKEN", "my-token")
+    current = aws.management_credentials(os.environ)
+    assert current() == Credentials("AKIDMINE", "my-secret", "my-token")
+
+
+def test_without_any_credentials_the_local_ones_are_set_for_the_app_and_checked(monkeypatch, tmp_path):
+    isolate_botocore(monkeypatch, tmp_path)
+    current = aws.management_credentials(os.environ)
+    assert current() == Credentials("local", "local")
+    assert (os.environ["AWS_ACCESS_KEY_ID"], os.environ["AWS_SECRET_ACCESS_KEY"]) == ("local", "local")

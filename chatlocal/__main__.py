@@ -356,6 +356,9 @@ def _banner(
     env: Mapping[str, str],
 ) -> None:
     ws = base.replace("http://", "ws://")
+    dev_token = f"{base}/dev/token?user=<user id>"
+    if not (options.allow_remote_dev or is_loopback(options.host)):
+        dev_token = "off, as every /dev/* route (HOST is not loopback; --allow-remote-dev turns them on)"
     dynamodb, sqs, sns = services["dynamodb"], services["sqs"], services["sns"]
     tables = ", ".join(created) or "none missing"
     vapid_note = " (generated; set CHAT_VAPID_PRIVATE_KEY to keep one)" if options.vapid.generated else ""
@@ -363,8 +366,8 @@ def _banner(
         f"Chat backend local stack listening on {base}",
         f"  web chat        {base}/",
         f"  websocket       {ws}/ws?token=<token>",
-        f"  dev token       {base}/dev/token?user=<user id>",
-        f"  management API  {base}/@connections/<connection id>",
+        f"  dev token       {dev_token}",
+        f"  management API  {base}/@connections/<connection id> (SigV4, the app's AWS credentials)",
         f"  DynamoDB        {dynamodb.url} ({dynamodb.source}; tables created: {tables})",
         f"  data            {_data_note(options, persistence)}",
         f"  SQS             {sqs.url} ({sqs.source})",

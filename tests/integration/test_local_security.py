@@ -131,3 +131,4 @@ def test_dev_routes_are_absent_off_loopback_unless_a_flag_says_otherwise(args, e
     assert from_a_phone == dev_status  # an IP address names the stack when remote dev routes are on
     assert page == 200
     assert "is not a loopback address" in stack.text
+    assert ("dev token       off" in stack.text) is (dev_status == 404)  # the banner says so

@@ -49,8 +49,9 @@ def test_send_cost_and_one_frame_per_connection(sharded, api, aws_calls, members
     roster = ["Query"] if members > 50 else []
     presence = ["BatchGetItem"] * math.ceil(members / 100)
     # the last: the send key marked fanned out once the shards are queued
-    assert ops == ["GetItem", "GetItem", *roster, "TransactWriteItems", *presence, "UpdateItem"]
-    assert [op for op in ops if op in WRITES] == ["TransactWriteItems", "UpdateItem"]
+    # the first: the connection's rate-limit turn, which returns the connection record
+    assert ops == ["UpdateItem", "GetItem", *roster, "TransactWriteItems", *presence, "UpdateItem"]
+    assert [op for op in ops if op in WRITES] == ["UpdateItem", "TransactWriteItems", "UpdateItem"]
     assert [op for op in worker_calls if op[1] in WRITES] == []  # nothing written per recipient
     if members - 1 > 100:
         assert shards == math.ceil((members - 1) / 50) and sqs.count("SendMessageBatch") == math.ceil(

@@ -327,8 +327,9 @@ def test_push_costs_no_request_on_the_send_path_and_few_in_the_worker(push, aws_
     a.send("message.send", chat_id=chat_id, client_msg_id="k1", text="counted")
     send_calls = aws_calls.since(mark, service=None)
     ops = [op for service, op, _ in send_calls if service == "dynamodb"]
-    # as without push: the last is the send key marked fanned out
-    assert ops == ["GetItem", "GetItem", "TransactWriteItems", "BatchGetItem", "UpdateItem"]
+    # as without push: the connection's rate-limit turn, the chat, the transaction, presence,
+    # the send key marked fanned out
+    assert ops == ["UpdateItem", "GetItem", "TransactWriteItems", "BatchGetItem", "UpdateItem"]
     assert [op for service, op, _ in send_calls if service == "sqs"] == ["SendMessageBatch"]
 
     mark = aws_calls.mark()

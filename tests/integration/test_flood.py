@@ -20,6 +20,7 @@ from tests.integration.peer import Peer
 from tests.stack import LocalStack
 
 FLOOD = 2000
+SEND_FLOOD = 500  # a send costs about 10 pings here: 2,000 took 150 s on the 2-core machine
 PINGERS = 4
 
 
@@ -65,7 +66,8 @@ def report(title: str, latencies: list[float], flood_seconds: float, outcomes: d
     ordered = sorted(latencies)
     p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
     print(
-        f"\n{title}: the flood ({FLOOD} frames) was answered in {flood_seconds:.1f} s ({outcomes});"
+        f"\n{title}: the flood ({sum(outcomes.values())} frames) was answered in {flood_seconds:.1f} s"
+        f" ({outcomes});"
         f" {len(ordered)} pings of {PINGERS} other users meanwhile: p50 {statistics.median(ordered):.0f} ms,"
         f" p99 {p99:.0f} ms, max {ordered[-1]:.0f} ms"
     )
@@ -128,7 +130,7 @@ def test_a_send_flood_into_one_chat_does_not_starve_other_users(flood_stack, use
                 "text": f"{i}",
                 "req": f"s{i}",
             }
-            for i in range(FLOOD)
+            for i in range(SEND_FLOOD)
         ]
         return await flood_while_others_ping(
             flood_stack, sender, frames, [user("pinger") for _ in range(PINGERS)]
@@ -136,7 +138,7 @@ def test_a_send_flood_into_one_chat_does_not_starve_other_users(flood_stack, use
 
     replies, seconds, latencies, pings = run(scenario(), 300)
     report("send flood into one chat", latencies, seconds, outcome_counts(replies))
-    assert len(replies) == FLOOD
+    assert len(replies) == SEND_FLOOD
     assert all(count >= 1 for count in pings)
     assert "Connection pool is full" not in flood_stack.text
 

@@ -18,7 +18,9 @@ def parse(argv: list[str]) -> Options:
     parser.add_argument("--chats", type=int, default=3, help="group chats (3)")
     parser.add_argument("--rate", type=float, default=0.05, help="probability that an AWS call fails (0.05)")
     parser.add_argument(
-        "--kinds", default=DEFAULT_KINDS, help="fault kinds, comma-separated (all but sns_error)"
+        "--kinds",
+        default=DEFAULT_KINDS,
+        help="fault kinds, comma-separated (all but sns_error and post_gone)",
     )
     parser.add_argument(
         "--interval", type=float, default=1.0, help="mean seconds between a client's sends (1)"

@@ -28,7 +28,7 @@ import websockets
 
 from chaos import checks
 from chaos.checks import Findings, Frame, Record, Stored
-from chatclient import ChatClient, ChatError, Message, RequestTimeout
+from chatclient import Chat, ChatClient, ChatError, ConnectionLost, Message, RequestTimeout
 from chatclient.backoff import Backoff
 from chatlocal.process import LocalStack
 
@@ -36,9 +36,13 @@ log = logging.getLogger("chaos")
 
 TABLE_PREFIX = "chaos"
 CONNECTION_TTL_SECONDS = 7500  # the app's default (CHAT_CONNECTION_TTL_SECONDS)
+# Every kind but sns_error (the run registers no devices) and post_gone: an injected 410 for a
+# socket that is still open is a state API Gateway never produces (its record is forgotten while
+# the client keeps using it: every request then answers forbidden). The run's cut connections
+# produce real 410s; tests/functional/test_faults.py covers post_gone.
 DEFAULT_KINDS = (
     "throughput,throttle,server_error,conflict,timeout_before,timeout_after,post_429,post_500,"
-    "post_timeout,post_gone,sqs_error,crash,disconnect_lost"
+    "post_timeout,sqs_error,crash,disconnect_lost"
 )
 
 
@@ -73,9 +77,23 @@ class User:
     attempts: int = 0
     refused: Counter[str] = field(default_factory=Counter)
     unacked: int = 0
+    trace: list[tuple[float, str, str, int]] = field(default_factory=list)  # (time, what, chat, seq)
 
     async def hand(self, message: Message) -> None:
         self.handed.setdefault(message.chat_id, []).append(message.seq)
+        self.note("handed", message.chat_id, message.seq)
+
+    async def added(self, chat: Chat) -> None:
+        self.note("chat:added", chat.chat_id, chat.joined_seq)
+
+    async def removed(self, chat_id: str) -> None:
+        self.note("chat:removed", chat_id, 0)
+
+    async def state(self, state: str) -> None:
+        self.note(state, "", 0)
+
+    def note(self, what: str, chat_id: str, seq: int) -> None:
+        self.trace.append((time.time(), what, chat_id, seq))
 
 
 @dataclass
@@ -102,6 +120,7 @@ class Result:
     converge_seconds: float | None
     left_behind: int
     findings: Findings
+    trace: Path | None = None  # what each client saw, written when something was wrong
 
     @property
     def ok(self) -> bool:
@@ -126,6 +145,7 @@ class _Tap:
             if str(frame.get("event", "")).startswith("chat:message"):
                 message = frame["message"]
                 self._user.frames.append(Frame(self._user.name, message["chat_id"], int(message["seq"])))
+                self._user.note(frame["event"], message["chat_id"], int(message["seq"]))
         return raw
 
     def __getattr__(self, name: str) -> Any:
@@ -172,6 +192,9 @@ class Chaos:
             user = User(name, client)
             ref.append(user)
             client.on_background = user.hand
+            client.on_chat_added = user.added
+            client.on_chat_removed = user.removed
+            client.on_state = user.state
             client.after_send_frame = self._counter(user)
             self.users[name] = user
         await asyncio.gather(*(u.client.start() for u in self.users.values()))
@@ -203,14 +226,14 @@ class Chaos:
             self.members[chat.chat_id] = set(self.initial[chat.chat_id])
 
     async def _retrying(self, call: Callable[[], Awaitable[Any]], tries: int = 20) -> Any:
-        """A setup request through the faults: retried on anything retryable."""
+        """An idempotent request through the faults: retried on anything retryable."""
         for attempt in range(tries):
             try:
                 return await call()
-            except (ChatError, RequestTimeout, ConnectionError, TimeoutError) as exc:
+            except (ChatError, RequestTimeout, ConnectionLost, TimeoutError) as exc:
                 if isinstance(exc, ChatError) and not exc.retryable:
                     raise
-                log.info("setup retry %d after %s", attempt, exc)
+                log.info("retry %d after %s", attempt, exc)
                 await asyncio.sleep(0.5)
         raise RuntimeError("setup request kept failing")
 
@@ -228,13 +251,22 @@ class Chaos:
                 try:
                     ack = await user.client.send(chat_id, f"message {n} from {user.name}", client_msg_id)
                     user.acks[client_msg_id] = ack.seq
+                    user.note("acked", chat_id, ack.seq)
                 except ChatError as exc:
                     user.refused[exc.code] += 1
+                    user.note(f"send refused {exc.code}", chat_id, 0)
+                    if exc.means_not_a_member:
+                        self.members[chat_id].discard(user.name)  # the server knows better
                 except RequestTimeout:
                     user.unacked += 1
+                except Exception as exc:  # the client failed in a way it should not: counted, shown
+                    log.warning("%s's send of %s failed: %r", user.name, client_msg_id, exc)
+                    user.refused[type(exc).__name__] += 1
             await self._sleep(self.random.expovariate(1.0 / self.options.interval))
 
     async def churner(self) -> None:
+        """Every ``churn`` seconds an admin adds or removes a member, retried until it is answered
+        (both are idempotent); given up after 5 tries."""
         while not self._stop.is_set():
             await self._sleep(self.options.churn)
             if self._stop.is_set():
@@ -242,21 +274,22 @@ class Chaos:
             chat_id = self.random.choice(sorted(self.chats))
             admin = self.users[self.chats[chat_id]].client
             try:
-                current = set((await admin.members(chat_id)).members)
+                current = set((await self._retrying(functools.partial(admin.members, chat_id), 5)).members)
+                self.members[chat_id] = set(current)
                 outsiders = sorted(set(self.users) - current)
                 removable = sorted(current - {self.chats[chat_id]})
                 if outsiders and (not removable or self.random.random() < 0.5):
                     added = self.random.choice(outsiders)
+                    await self._retrying(functools.partial(admin.add_members, chat_id, [added]), 5)
                     self.members[chat_id].add(added)
-                    await admin.add_members(chat_id, [added])
                 elif removable:
                     removed = self.random.choice(removable)
-                    self.members[chat_id].discard(removed)
-                    await admin.remove_members(chat_id, [removed])
+                    self.members[chat_id].discard(removed)  # its sends stop now
+                    await self._retrying(functools.partial(admin.remove_members, chat_id, [removed]), 5)
                 self.tally.changes += 1
-            except (ChatError, RequestTimeout, ConnectionError) as exc:
+            except (ChatError, RuntimeError) as exc:
                 self.tally.change_errors += 1
-                log.info("membership change failed: %s", exc)
+                log.info("membership change given up: %s", exc)
 
     async def pauser(self) -> None:
         if self.options.pause_every <= 0 or self.stack.process is None:
@@ -474,6 +507,7 @@ def run_chaos(options: Options) -> Result:
         fired = json.loads(report.read_text())["fired"] if report.exists() else {}
     users = chaos.users.values()
     sends = sum(len(u.sent) for u in users)
+    trace = write_trace(chaos, stored) if findings.violations else None
     return Result(
         options=options,
         fired=fired,
@@ -488,7 +522,24 @@ def run_chaos(options: Options) -> Result:
         converge_seconds=converge_seconds,
         left_behind=left_behind,
         findings=findings,
+        trace=trace,
     )
+
+
+def write_trace(chaos: Chaos, stored: dict[str, list[Stored]]) -> Path:
+    """Each user's timeline (frames, hand-overs, acks, chat:added/removed, states) and each
+    chat's stored messages, for finding out what went wrong."""
+    fd, name = tempfile.mkstemp(prefix="chaos-trace-", suffix=".json")
+    data = {
+        "users": {u.name: u.trace for u in chaos.users.values()},
+        "chats": {
+            c: [[m.seq, m.sender_id, m.client_msg_id, m.system] for m in ms] for c, ms in stored.items()
+        },
+        "initial": {c: sorted(m) for c, m in chaos.initial.items()},
+    }
+    with os.fdopen(fd, "w") as out:
+        json.dump(data, out)
+    return Path(name)
 
 
 def table(result: Result) -> str:
@@ -506,7 +557,7 @@ def table(result: Result) -> str:
         ("faults injected", f"{sum(result.fired.values())} ({fired})"),
         ("stack paused", f"{t.paused} times, {t.paused_seconds:.1f} s in all"),
         ("connections cut", str(t.cuts)),
-        ("membership changes", f"{t.changes} ({t.change_errors} failed and were not retried)"),
+        ("membership changes", f"{t.changes} ({t.change_errors} given up after 5 tries)"),
         ("messages stored", f"{result.messages} ({result.system_messages} membership events)"),
         ("sends", str(result.sends)),
         ("acks", str(result.acks)),
@@ -523,4 +574,6 @@ def table(result: Result) -> str:
     width = max(len(name) for name, _ in rows)
     lines = [f"{name:<{width}}  {value}" for name, value in rows]
     lines += [f"VIOLATION {v}" for v in f.violations[:50]]
+    if result.trace is not None:
+        lines.append(f"trace: {result.trace}")
     return "\n".join(lines)

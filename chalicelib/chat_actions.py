@@ -6,13 +6,14 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Callable
+import logging
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from chalicelib import ids
 from chalicelib.actions import ActionBase, Context, Outcome, Post
-from chalicelib.errors import BadRequest, Forbidden, TooLarge, Unavailable
+from chalicelib.errors import BadRequest, ChatError, Forbidden, TooLarge, Unavailable
 from chalicelib.frames import checked, fit
 from chalicelib.membership import (
     Change,
@@ -49,6 +50,7 @@ from chalicelib.push.jobs import to_notify
 from chalicelib.storage import SeqConflict
 
 Plan = Callable[[ChatRecord, Roster], Change | None]
+log = logging.getLogger(__name__)
 
 
 def _order(chat: ChatRecord) -> tuple[str, str]:
@@ -86,6 +88,10 @@ class Cursor:
 
 
 class ChatActions(ActionBase):
+    # A chat.create writes a large chat's memberships a moment before its chat item; a
+    # membership without a chat is an orphan only once it is older than this.
+    orphan_grace_seconds = 3600.0
+
     def handlers(self) -> dict[type, Callable[[Context, Any], Outcome]]:
         return {
             ChatCreate: self.create,
@@ -172,10 +178,12 @@ class ChatActions(ActionBase):
         previous = Cursor.decode(r.cursor) if r.cursor is not None else None
         if previous is None and len(memberships) <= r.limit:
             chats = sorted(self.store.get_chats(memberships), key=_order, reverse=True)
+            self._forget_orphans(ctx, memberships, {c.chat_id for c in chats})
             moved: list[ChatRecord] = []
             newest = chats[0].activity if chats else ""
         else:
             activity = self.store.activity(memberships)
+            self._forget_orphans(ctx, memberships, set(activity))
             keys = sorted(((act, cid) for cid, act in activity.items()), reverse=True)
             newest = keys[0][0] if keys else ""
             above: list[tuple[str, str]] = []
@@ -193,6 +201,19 @@ class ChatActions(ActionBase):
         if count < len(views):
             reply["next_cursor"] = self._next_cursor(chats[:count], moved, previous, newest).encode()
         return Outcome(reply)
+
+    def _forget_orphans(self, ctx: Context, memberships: Mapping[str, Membership], found: set[str]) -> None:
+        """Memberships whose chat does not exist are left by a large chat.create that died before
+        storing its chat item (the chat item comes last, so nobody ever saw that chat). Skipped
+        here like everywhere; forgotten once older than any create still under way."""
+        cutoff = ids.iso_from_epoch_ms(ids.now_ms() - int(self.orphan_grace_seconds * 1000))
+        orphans = [c for c, m in memberships.items() if c not in found and m.joined_at <= cutoff]
+        if not orphans:
+            return
+        try:
+            self.store.forget_memberships(ctx.user_id, orphans)
+        except ChatError:  # harmless where they are: the next chat.list tries again
+            log.warning("could not forget %d orphan memberships of %s", len(orphans), ctx.user_id)
 
     @staticmethod
     def _next_cursor(

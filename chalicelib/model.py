@@ -136,6 +136,7 @@ class Membership:
     pointers: Pointers = Pointers()
     joined_seq: int = 0
     muted: bool = False
+    joined_at: str = ""  # ISO time it was written ("" for memberships from before v2)
 
 
 @dataclass(frozen=True)

@@ -91,8 +91,11 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     def create_chat(self, chat: ChatRecord, roster: Roster) -> bool:
-        """Store a new chat, its roster and its members' memberships. False when a chat with
-        this id exists already (how a direct chat is found again): nothing is written then."""
+        """Store a new chat, its roster and its members' memberships, all or nothing as far as
+        anyone can see: one transaction, or for a chat too large for one, the memberships first
+        and the chat item with the roster last (a membership whose chat does not exist is
+        skipped by every reader; ``forget_memberships`` cleans it). False when a chat with this
+        id exists already (how a direct chat is found again): nothing is written then."""
 
     @abc.abstractmethod
     def get_chat(self, chat_id: str) -> ChatRecord | None:
@@ -130,6 +133,11 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def memberships_of(self, user_id: str) -> Mapping[str, Membership]:
         """Every chat of a user with the user's pointers (Query)."""
+
+    @abc.abstractmethod
+    def forget_memberships(self, user_id: str, chat_ids: Iterable[str]) -> None:
+        """Delete a user's memberships of these chats (BatchWriteItem): those left behind by a
+        large chat.create that died before storing its chat item."""
 
     @abc.abstractmethod
     def memberships(self, chat_id: str, user_ids: Iterable[str]) -> Mapping[str, Membership]:

@@ -216,6 +216,7 @@ def _membership_from(item: MembershipItem) -> Membership:
         pointers=Pointers(delivered_seq=int(item.delivered_seq or 0), read_seq=int(item.read_seq or 0)),
         joined_seq=int(item.joined_seq or 0),
         muted=bool(item.muted),
+        joined_at=item.joined_at or "",
     )
 
 
@@ -537,7 +538,7 @@ class DynamoStore(Store):
         pages = [ChatMembersItem(chat.chat_id, n, users=page) for n, page in roster.pages.items()]
         if 1 + len(pages) + len(memberships) > MAX_TRANSACTION_ITEMS:
             # Memberships first, the chat item last: a membership whose chat does not exist (a
-            # crash in between) is skipped by chat.list and leads nowhere.
+            # crash in between) is skipped by every reader, and chat.list forgets it.
             with MembershipItem.batch_write() as batch:
                 for membership in memberships:
                     batch.save(membership)
@@ -691,6 +692,12 @@ class DynamoStore(Store):
             item.chat_id: _membership_from(item)
             for item in MembershipItem.query(user_id, consistent_read=True)
         }
+
+    @_guarded
+    def forget_memberships(self, user_id: str, chat_ids: Iterable[str]) -> None:
+        with MembershipItem.batch_write() as batch:
+            for chat_id in sorted(set(chat_ids)):
+                batch.delete(MembershipItem(user_id, chat_id))
 
     @_guarded
     def memberships(self, chat_id: str, user_ids: Iterable[str]) -> Mapping[str, Membership]:

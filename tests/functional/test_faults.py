@@ -281,12 +281,25 @@ def test_a_fan_out_queue_that_fails_once_is_retried_by_botocore(queued):
     assert queued.drain_fanout() == 1 and message_frames(b) == [1]
 
 
-def test_a_push_that_sns_refuses_is_sent_on_redelivery_once(push):
+def offline_bob_with_an_iphone(push):
     a = push.harness.connect("alice")
     b = push.harness.connect("bob")
     b.send("device.register", platform="apns", token="bob-iphone")
     b.disconnect()
-    chat_id = push.harness.chat(a, "bob")
+    return a, push.harness.chat(a, "bob")
+
+
+def test_a_push_queue_that_fails_once_is_retried_and_notifies_once(push):
+    a, chat_id = offline_bob_with_an_iphone(push)
+    with FaultInjector(plan=[Planned("sqs_error", "SendMessageBatch")]) as faults:
+        assert send(a, chat_id)["seq"] == 1
+    assert faults.fired == {"sqs_error": 1}
+    push.drain()
+    assert [(d.platform, n.seq) for d, n in push.sent] == [("apns", 1)]
+
+
+def test_a_push_that_sns_refuses_is_sent_on_redelivery_once(push):
+    a, chat_id = offline_bob_with_an_iphone(push)
     send(a, chat_id)
     with FaultInjector(plan=[Planned("sns_error", "Publish", times=100)]) as faults:
         push.drain()

@@ -50,6 +50,9 @@ log = logging.getLogger("chatclient")
 Handler = Callable[[Any], Any]  # sync or async; gets a Message, Receipt, Typing, Chat, chat id or state
 TokenSource = str | Callable[[], str | Awaitable[str]]
 HISTORY_PAGE = 100
+RATE_LIMIT_RETRIES = 5  # a request refused rate_limited is sent again up to this many times
+MAX_RATE_LIMIT_PAUSE = 30.0  # seconds; longer retry_after_ms values are cut to this
+CATCH_UP_TRIES = 6  # an incomplete resync is tried again this many times while online
 
 
 class ConnectionLost(Exception):
@@ -116,6 +119,11 @@ def _reason_text(response: Any) -> str:
 class ProtocolViolation(Exception):
     """The server answered in a way the protocol rules out (for example a ``chat.list``
     cursor that leads back to an earlier page)."""
+
+
+# What a resync step can fail with besides a lost connection: the server's refusal, or a reply
+# the client cannot read. Either leaves that step for later instead of ending the connection.
+RESYNC_REFUSALS = (ChatError, ProtocolViolation, KeyError, TypeError, ValueError, AttributeError)
 
 
 class _Unset(enum.Enum):
@@ -322,7 +330,7 @@ class ChatClient:
                 attempt += 1
                 continue
             self.connects += 1
-            if await self._serve(self._ws):
+            if await self._serve_safely(self._ws):
                 attempt = 0
             else:
                 attempt += 1
@@ -362,14 +370,27 @@ class ChatClient:
         await self._set_state("failed")
         await _call(self.on_error, exc)
 
-    async def _serve(self, ws: Any) -> bool:
-        """Resync, then stay online until the connection ends; False if the resync failed."""
-        reader = asyncio.ensure_future(self._read(ws))
+    async def _serve_safely(self, ws: Any) -> bool:
+        """``_serve``, where anything unexpected ends this connection, never the client."""
         try:
-            await self._on_connected()
+            return await self._serve(ws)
+        except Exception:
+            log.exception("connection failed unexpectedly; reconnecting")
+            return False
+
+    async def _serve(self, ws: Any) -> bool:
+        """Resync, then stay online until the connection ends; False if the connection was lost
+        during the resync. A resync step the server refused does not keep the client offline: it
+        goes online and tries that step again in the background (``_catch_up``)."""
+        reader = asyncio.ensure_future(self._read(ws))
+        catch_up: asyncio.Task[None] | None = None
+        try:
+            complete = await self._on_connected()
             self._ever_online = True
             await self._set_state("online")
             self._online.set()
+            if not complete:
+                catch_up = asyncio.ensure_future(self._catch_up())
             await self._keep_alive(reader)
             return True
         except (ConnectionLost, RequestTimeout, ChatError, ProtocolViolation) as exc:
@@ -380,6 +401,10 @@ class ChatClient:
             return False
         finally:
             self._online.clear()
+            if catch_up is not None:
+                catch_up.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await catch_up
             with contextlib.suppress(Exception):
                 await ws.close()
             reader.cancel()
@@ -414,7 +439,8 @@ class ChatClient:
                     continue
                 if not isinstance(frame, dict):
                     continue
-                future = self._pending.pop(frame.get("req", ""), None) if frame.get("req") else None
+                req = frame.get("req")
+                future = self._pending.pop(req, None) if isinstance(req, str) else None
                 if future is not None:
                     if not future.done():
                         future.set_result(frame)
@@ -428,6 +454,25 @@ class ChatClient:
     async def _request(
         self, action: str, fields: dict[str, Any], timeout: float | None = None
     ) -> dict[str, Any]:
+        """One request and its reply; an ``error`` reply raises ``ChatError``. A ``rate_limited``
+        refusal changed nothing on the server: the request is sent again after the server's
+        ``retry_after_ms`` (a little more, so that requests refused together spread out), at most
+        ``RATE_LIMIT_RETRIES`` times."""
+        attempt = 0
+        while True:
+            reply = await self._exchange(action, fields, timeout)
+            if reply.get("event") != "error":
+                return reply
+            error = ChatError.from_frame(reply)
+            if error.code != "rate_limited" or attempt >= RATE_LIMIT_RETRIES:
+                raise error
+            pause = min(error.retry_after or 1.0, MAX_RATE_LIMIT_PAUSE)
+            log.info("%s rate limited: sending again in %.3f s", action, pause)
+            await asyncio.sleep(pause * self.backoff.rng.uniform(1.0, 1.25))
+            attempt += 1
+
+    async def _exchange(self, action: str, fields: dict[str, Any], timeout: float | None) -> dict[str, Any]:
+        """Send one frame and wait for the frame that answers it."""
         ws = self._ws
         if ws is None:
             raise ConnectionLost("not connected")
@@ -447,8 +492,6 @@ class ChatClient:
         except TimeoutError as exc:
             self._pending.pop(req, None)
             raise RequestTimeout(f"{action}: no reply in {timeout or self.request_timeout}s") from exc
-        if reply.get("event") == "error":
-            raise ChatError(str(reply.get("code")), str(reply.get("message", "")))
         return reply
 
     async def request(self, action: str, **fields: Any) -> dict[str, Any]:
@@ -762,7 +805,10 @@ class ChatClient:
         """Pushed frames, one at a time in arrival order (replies go straight to their request)."""
         while True:
             frame = await self._inbox.get()
-            await self._dispatch(frame)
+            try:
+                await self._dispatch(frame)
+            except Exception:  # a frame the client cannot take must not stop the next ones
+                log.exception("could not handle %r", frame)
 
     async def _dispatch(self, frame: dict[str, Any]) -> None:
         event = str(frame.get("event"))
@@ -829,52 +875,77 @@ class ChatClient:
 
     # -- resync ----------------------------------------------------------------------------------
 
-    async def _on_connected(self) -> None:
+    async def _on_connected(self) -> bool:
         """Resync: list every chat, re-open the chats being viewed, fill what moved, and find
-        out about known chats the list no longer has (removed while we were away)."""
+        out about known chats the list no longer has (removed while we were away).
+
+        True when every step succeeded. A step the server refused (an error reply other than
+        "not a member", or a reply the client cannot read) is logged and skipped, and the
+        result is False: ``_catch_up`` runs the resync again later. A lost connection raises."""
         known = set(self._last)  # before listing: chats added meanwhile are not "missing"
-        chats = await follow_pages(self._list_page_now)
+        try:
+            chats = await follow_pages(self._list_page_now)
+        except RESYNC_REFUSALS as exc:
+            log.warning("resync: the chat list was refused (%s); trying again later", exc)
+            return False
         first = not self._synced_once
         self._synced_once = True
-        await self._reopen_viewed()
-        for chat in chats:
-            await self._resync_chat(chat, first)
-        for chat_id in sorted(known - {chat.chat_id for chat in chats}):
-            await self._resync_missing(chat_id)
-
-    async def _reopen_viewed(self) -> None:
+        complete = True
         for chat_id in list(self._chat_handlers):
+            complete &= await self._resync_step(chat_id, self._reopen(chat_id))
+        for chat in chats:
+            complete &= await self._resync_step(chat.chat_id, self._resync_chat(chat, first))
+        for chat_id in sorted(known - {chat.chat_id for chat in chats}):
+            complete &= await self._resync_step(chat_id, self._resync_missing(chat_id))
+        return complete
+
+    async def _resync_step(self, chat_id: str, step: Awaitable[None]) -> bool:
+        """Run one chat's part of the resync: "not a member" forgets the chat; any other refusal
+        leaves the chat for later (False)."""
+        try:
+            await step
+        except ChatError as exc:
+            if not exc.means_not_a_member:
+                log.warning("resync of %s refused (%s); trying again later", chat_id, exc)
+                return False
+            await self._removed(chat_id)  # removed while we were away
+        except RESYNC_REFUSALS as exc:
+            log.warning("resync of %s: unreadable reply (%s); trying again later", chat_id, exc)
+            return False
+        return True
+
+    async def _catch_up(self) -> None:
+        """Run the resync again, with backoff, until it completes (at most ``CATCH_UP_TRIES``
+        times; the next reconnect starts over). Messages of a chat left behind also arrive
+        through the gap fill of its next live message."""
+        for attempt in range(1, CATCH_UP_TRIES + 1):
+            await asyncio.sleep(self.backoff.delay(attempt))
             try:
-                await self._request("chat.open", {"chat_id": chat_id})
-            except ChatError as exc:
-                if not exc.means_not_a_member:
-                    raise
-                await self._removed(chat_id)
+                if await self._on_connected():
+                    log.info("resync completed on catch-up try %d", attempt)
+                    return
+            except (ConnectionLost, RequestTimeout, websockets.ConnectionClosed) as exc:
+                log.info("resync catch-up stopped: %s", exc)
+                return  # the reconnect resyncs
+        log.warning("resync still incomplete after %d more tries; the next reconnect retries", CATCH_UP_TRIES)
+
+    async def _reopen(self, chat_id: str) -> None:
+        await self._request("chat.open", {"chat_id": chat_id})
 
     async def _resync_chat(self, chat: Chat, first: bool) -> None:
         chat_id = chat.chat_id
         if first and chat_id not in self._last:
             self._track(chat, start=chat.last_seq)  # history before start is the app's to load
             return
-        try:
-            async with self._lock(chat_id):
-                self._track(chat, start=chat.joined_seq)  # new to us: everything we may see
-                self._pass_own(chat_id)
-                if chat.last_seq > self._last[chat_id]:
-                    await self._fill(chat_id, chat.last_seq)
-        except ChatError as exc:
-            if not exc.means_not_a_member:
-                raise
-            await self._removed(chat_id)  # removed between chat.list and chat.history
+        async with self._lock(chat_id):
+            self._track(chat, start=chat.joined_seq)  # new to us: everything we may see
+            self._pass_own(chat_id)
+            if chat.last_seq > self._last[chat_id]:
+                await self._fill(chat_id, chat.last_seq)
 
     async def _resync_missing(self, chat_id: str) -> None:
         """A chat we knew that the list did not show: ask for what follows ``last``. Refused
         means we were removed (or left elsewhere); answered means the list moved under us."""
-        try:
-            async with self._lock(chat_id):
-                if chat_id in self._last:
-                    await self._fill(chat_id, None)
-        except ChatError as exc:
-            if not exc.means_not_a_member:
-                raise
-            await self._removed(chat_id)
+        async with self._lock(chat_id):
+            if chat_id in self._last:
+                await self._fill(chat_id, None)

@@ -16,12 +16,22 @@ PLATFORMS = ("apns", "fcm", "webpush")  # device.register's platforms
 
 
 class ChatError(Exception):
-    """An ``error`` frame: ``code`` is one of the protocol's codes."""
+    """An ``error`` frame: ``code`` is one of the protocol's codes; ``retry_after`` (seconds)
+    is the server's ``retry_after_ms`` of a ``rate_limited`` error, else None."""
 
-    def __init__(self, code: str, message: str) -> None:
+    def __init__(self, code: str, message: str, retry_after: float | None = None) -> None:
         super().__init__(f"{code}: {message}")
         self.code = code
         self.message = message
+        self.retry_after = retry_after
+
+    @classmethod
+    def from_frame(cls, frame: dict[str, Any]) -> ChatError:
+        wait = frame.get("retry_after_ms")
+        retry_after = None
+        if isinstance(wait, int | float) and not isinstance(wait, bool) and 0 <= wait < 1e9:
+            retry_after = wait / 1000
+        return cls(str(frame.get("code")), str(frame.get("message", "")), retry_after)
 
     @property
     def retryable(self) -> bool:

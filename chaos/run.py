@@ -42,7 +42,7 @@ CONNECTION_TTL_SECONDS = 7500  # the app's default (CHAT_CONNECTION_TTL_SECONDS)
 # produce real 410s; tests/functional/test_faults.py covers post_gone.
 DEFAULT_KINDS = (
     "throughput,throttle,server_error,conflict,timeout_before,timeout_after,post_429,post_500,"
-    "post_timeout,sqs_error,crash,disconnect_lost"
+    "post_timeout,post_timeout_after,sqs_error,crash,disconnect_lost"
 )
 
 

@@ -14,7 +14,8 @@ Kinds (``KINDS``):
   read times out, so botocore sends it again: a TransactWriteItems carries the same
   ClientRequestToken both times);
 - the management API's PostToConnection: ``post_429``, ``post_500``, ``post_timeout``
-  (a connect timeout), ``post_gone`` (410);
+  (a connect timeout), ``post_timeout_after`` (the frame reached the connection, then the read
+  timed out), ``post_gone`` (410);
 - ``sqs_error`` (SendMessage/SendMessageBatch answer 500), ``sns_error`` (any SNS call answers 500);
 - ``crash``: ``Crash``, a ``BaseException`` the app's ``except Exception`` cannot swallow, raised
   instead of an AWS call: a Lambda killed mid-way. Chosen at random only inside an invocation
@@ -100,6 +101,7 @@ KINDS: Mapping[str, Kind] = {
         Kind("post_429", MANAGEMENT, POST, status=429, code="LimitExceededException"),
         Kind("post_500", MANAGEMENT, POST, status=500, code="InternalServerErrorException"),
         Kind("post_timeout", MANAGEMENT, POST, timeout="before"),
+        Kind("post_timeout_after", MANAGEMENT, POST, timeout="after"),
         Kind("post_gone", MANAGEMENT, POST, status=410, code="GoneException"),
         Kind("sqs_error", "sqs", SQS_SENDS, status=500, code="InternalError"),
         Kind("sns_error", "sns", status=500, code="InternalError"),

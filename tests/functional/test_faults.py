@@ -247,6 +247,15 @@ def test_a_post_that_fails_briefly_is_retried_and_arrives_once(world, kind, time
     assert ConnectionItem.count(b.connection_id) == 1  # not mistaken for gone
 
 
+def test_a_post_that_timed_out_after_arriving_is_not_sent_twice(world):
+    a, b, chat_id = alice_and_bob(world)
+    with FaultInjector(plan=[Planned("post_timeout_after", "PostToConnection", call=2)]) as faults:
+        ack = send(a, chat_id)
+    assert faults.fired == {"post_timeout_after": 1} and ack["seq"] == 1
+    assert message_frames(b) == [1]  # it arrived; no second frame
+    assert ConnectionItem.count(b.connection_id) == 1
+
+
 def test_a_post_answered_410_forgets_the_connection(world, api):
     a, b, chat_id = alice_and_bob(world)
     with FaultInjector(plan=[Planned("post_gone", "PostToConnection", call=2)]) as faults:

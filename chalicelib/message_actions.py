@@ -1,12 +1,15 @@
 """``message.send``, ``message.delivered``/``message.read`` and ``typing``.
 
 A send stores the message, acknowledges it, fans it out, and then marks its send key
-``fanned_out``. A retried send (same ``client_msg_id``) is acknowledged ``duplicate: true``
+``fanned_out``. A store call that fails may have applied all the same (a timeout after the
+write): the send then reads its send key, and if its own message is there it carries on as if
+the call had answered. A retried send (same ``client_msg_id``) is acknowledged ``duplicate: true``
 and, when the mark is missing, delivers the stored message itself: the first invocation died
 between storing and fanning out (a Lambda timeout, a crash, a storage error after the write
-applied). So that a first send still on its way is not doubled, the retry waits until the
-message is ``late_fanout_grace_seconds`` old, then claims the fan-out with a conditional write:
-only if the first send has not marked it by then does the retry deliver, once.
+applied that the send could not confirm). So that a first send still on its way is not
+doubled, the retry waits until the message is ``late_fanout_grace_seconds`` old, then claims
+the fan-out with a conditional write: only if the first send has not marked it by then does
+the retry deliver, once.
 """
 
 from __future__ import annotations
@@ -56,6 +59,14 @@ class MessageActions(ActionBase):
                 # The store's condition on last_seq makes ``members`` the members at this seq:
                 # a change of members since they were read moves last_seq and fails it.
                 stored = self.store.append_message(chat, draft)
+                break
+            except Unavailable:
+                # A timeout may come after the write applied: if so, this is a send like any
+                # other (acknowledged and fanned out now, not at the client's retry).
+                found = self.store.find_send(draft)
+                if found is None:
+                    raise
+                stored = found
                 break
             except SeqConflict as conflict:
                 moved, chat = chat, conflict.current

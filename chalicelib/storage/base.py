@@ -200,6 +200,12 @@ class Store(abc.ABC):
         """A page of messages in ascending seq, none at or below ``floor`` (1 Query)."""
 
     @abc.abstractmethod
+    def find_send(self, message: Message) -> StoredSend | None:
+        """How a send of ``message``'s client_msg_id was stored, if it was (1 GetItem): as
+        ``message`` itself (its write applied though the call failed) or as an earlier send
+        (``duplicate``)."""
+
+    @abc.abstractmethod
     def message_at(self, chat_id: str, seq: int) -> Message | None:
         """One stored message (1 GetItem); None if there is none at that seq."""
 

@@ -101,6 +101,21 @@ def send_key(chat_id: str, sender_id: str, client_msg_id: str) -> str:
     return f"{chat_id}|{sender_id}|{client_msg_id}"
 
 
+def _stored_send(original: SendKeyItem, message: Message) -> StoredSend:
+    """How ``message`` was stored, from its send key: as this very message (same message id:
+    its own write applied) or as an earlier send of the same client_msg_id (a duplicate)."""
+    stored = Message(
+        **{
+            **message.__dict__,
+            "seq": int(original.seq),
+            "message_id": original.message_id,
+            "sent_at": original.sent_at,
+        }
+    )
+    duplicate = original.message_id != message.message_id
+    return StoredSend(message=stored, duplicate=duplicate, fanned_out=bool(original.fanned_out))
+
+
 # ---------------------------------------------------------------- item <-> record
 
 
@@ -764,6 +779,11 @@ class DynamoStore(Store):
             return self._explain_cancelled_send(exc, chat, message)
         return StoredSend(message=stored, duplicate=False)
 
+    @_guarded
+    def find_send(self, message: Message) -> StoredSend | None:
+        item = _get(SendKeyItem, send_key(message.chat_id, message.sender_id, message.client_msg_id))
+        return _stored_send(item, message) if item is not None else None
+
     def _explain_cancelled_send(
         self, exc: TransactWriteError, chat: ChatRecord, message: Message
     ) -> StoredSend:
@@ -772,19 +792,7 @@ class DynamoStore(Store):
         reasons = [r for r in exc.cancellation_reasons if r is not None]
         for reason in reasons:
             if reason.code == CONDITION_FAILED and reason.raw_item and "send_key" in reason.raw_item:
-                original = SendKeyItem.from_raw_data(reason.raw_item)
-                return StoredSend(
-                    message=Message(
-                        **{
-                            **message.__dict__,
-                            "seq": int(original.seq),
-                            "message_id": original.message_id,
-                            "sent_at": original.sent_at,
-                        }
-                    ),
-                    duplicate=True,
-                    fanned_out=bool(original.fanned_out),
-                )
+                return _stored_send(SendKeyItem.from_raw_data(reason.raw_item), message)
         for reason in reasons:
             if reason.code == CONDITION_FAILED and reason.raw_item and "last_seq" in reason.raw_item:
                 raise SeqConflict(_chat_from(ChatItem.from_raw_data(reason.raw_item)))

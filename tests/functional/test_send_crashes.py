@@ -11,6 +11,7 @@ import pytest
 from pynamodb.exceptions import TransactWriteError
 
 from chalicelib import runtime
+from chalicelib.errors import Unavailable
 from chalicelib.fanout import Fanout
 from chalicelib.storage import dynamo
 from chalicelib.storage.dynamo import DynamoStore, send_key
@@ -124,21 +125,71 @@ def test_a_retry_while_the_first_send_is_still_fanning_out_adds_no_frame(harness
     assert [f["message"]["seq"] for f in bob.frames()] == [1]  # the first send's frame only
 
 
-def test_a_send_whose_storage_call_failed_after_the_write_applied(harness, late, monkeypatch):
-    """The transaction commits and the answer is lost (a timeout after the write applied): the
-    client hears ``unavailable``, retries, and the message is stored and delivered once."""
-    alice, bob, chat_id = _pair(harness)
-    late.late_fanout_grace_seconds = 0.0
-    fail = iter([True])
+def _commit_then(monkeypatch, after_commit):
+    """The next transaction commits, and then ``after_commit(transaction)`` decides what the
+    caller sees (raise: the answer was lost)."""
+    once = iter([True])
 
-    class CommitsThenTimesOut(dynamo.TransactWrite):
+    class CommitsThen(dynamo.TransactWrite):
         def _commit(self):
             result = super()._commit()
-            if next(fail, False):
-                raise TransactWriteError("Read timeout on endpoint URL (the write had applied)")
+            if next(once, False):
+                after_commit(self)
             return result
 
-    monkeypatch.setattr(dynamo, "TransactWrite", CommitsThenTimesOut)
+    monkeypatch.setattr(dynamo, "TransactWrite", CommitsThen)
+
+
+def _times_out(transaction):
+    raise TransactWriteError("Read timeout on endpoint URL (the write had applied)")
+
+
+def test_a_send_whose_storage_call_failed_after_the_write_applied_finds_its_write(harness, monkeypatch):
+    """The transaction commits and its answer is lost: the send reads its send key, finds its
+    own message there, and goes on as any send (ack, fan-out); the client never retries."""
+    alice, bob, chat_id = _pair(harness)
+    _commit_then(monkeypatch, _times_out)
+
+    ack = alice.send("message.send", chat_id=chat_id, client_msg_id="k1", text="hello")
+
+    assert ack["event"] == "message:ack" and ack["duplicate"] is False and ack["seq"] == 1
+    assert [f["message"]["text"] for f in bob.frames()] == ["hello"]
+    retry = alice.send("message.send", chat_id=chat_id, client_msg_id="k1", text="hello")
+    assert retry["duplicate"] is True and retry["message_id"] == ack["message_id"]
+    assert bob.frames() == [] and MessageItem.count(chat_id) == 1
+
+
+def test_a_committed_transaction_sent_again_is_not_taken_for_a_client_retry(harness, monkeypatch):
+    """An SDK retry of a transaction that had committed (a store that ignores its request token)
+    is refused on the send key, which holds this very message: the send goes on as itself."""
+    alice, bob, chat_id = _pair(harness)
+
+    def sent_again(transaction):
+        transaction._commit()  # cancelled: the send key exists, holding this message
+
+    _commit_then(monkeypatch, sent_again)
+    ack = alice.send("message.send", chat_id=chat_id, client_msg_id="k1", text="hello")
+
+    assert ack["event"] == "message:ack" and ack["duplicate"] is False and ack["seq"] == 1
+    assert [f["message"]["seq"] for f in bob.frames()] == [1]
+    assert MessageItem.count(chat_id) == 1
+
+
+def test_a_write_that_applied_unseen_is_delivered_by_the_clients_retry(harness, late, monkeypatch):
+    """The answer is lost and storage is down for the check too: the client hears
+    ``unavailable``, retries, and the message is stored and delivered once."""
+    alice, bob, chat_id = _pair(harness)
+    late.late_fanout_grace_seconds = 0.0
+    _commit_then(monkeypatch, _times_out)
+    real_find = DynamoStore.find_send
+    down = iter([True])
+
+    def find_while_down(self, message):
+        if next(down, False):
+            raise Unavailable()
+        return real_find(self, message)
+
+    monkeypatch.setattr(DynamoStore, "find_send", find_while_down)
 
     failed = alice.send("message.send", chat_id=chat_id, client_msg_id="k1", text="hello")
     assert failed["event"] == "error" and failed["code"] == "unavailable"

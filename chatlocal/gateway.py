@@ -17,7 +17,7 @@ The management API checks each request's SigV4 signature (``chatlocal.sigv4``) a
 credentials the app signs with, as AWS does: anything else gets 403 and changes nothing.
 
 Where it differs, on purpose: a connection's frames are invoked at most ``connection_concurrency``
-(4) at once, started in arrival order; the others wait in that connection's queue. Every
+(4) at once, handed to the pool in arrival order; the others wait in that connection's queue. Every
 connection therefore gets its turn on the shared invocation pool: a flood from one cannot starve
 the others (on AWS each frame is its own Lambda and only the account's concurrency is shared).
 A frame that would take a connection's waiting frames past ``connection_backlog_bytes`` (8 MiB)

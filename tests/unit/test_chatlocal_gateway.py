@@ -338,21 +338,47 @@ async def wait_for_count(predicate, timeout: float = 15) -> None:  # type: ignor
         await asyncio.sleep(0.01)
 
 
-def test_a_connections_frames_start_in_order_a_few_at_a_time():
+def test_no_more_of_a_connections_frames_run_at_once_than_its_limit():
     handlers = Handlers()
-    tracker = Tracker(0.02)
-    handlers.on_message = tracker
+    tracker = Tracker(0)
+    release = threading.Event()
+
+    def on_message(event):
+        tracker(event)
+        release.wait(10)
+
+    handlers.on_message = on_message
 
     async def scenario(server, session, gateway):
         ws = await session.ws_connect(server.make_url("/ws"))
         for i in range(20):
             await ws.send_str(str(i))
+        await wait_for_count(lambda: len(tracker.started) == 3 and gateway.stats["messages"] == 20)
+        await asyncio.sleep(0.3)  # room for a fourth to start, were the limit not kept
+        started_while_held = len(tracker.started)
+        release.set()
         await wait_for_count(lambda: len(tracker.started) == 20)
         await ws.close()
+        return started_while_held
 
-    run_with_gateway(handlers, scenario, connection_concurrency=3)
-    assert [body for _, body in tracker.started] == [str(i) for i in range(20)]
-    assert list(tracker.most.values()) == [3]
+    assert run_with_gateway(handlers, scenario, connection_concurrency=3) == 3
+    assert sorted(int(body) for _, body in tracker.started) == list(range(20))
+
+
+def test_one_at_a_time_a_connections_frames_run_in_arrival_order():
+    handlers = Handlers()
+    tracker = Tracker(0)
+    handlers.on_message = tracker
+
+    async def scenario(server, session, gateway):
+        ws = await session.ws_connect(server.make_url("/ws"))
+        for i in range(50):
+            await ws.send_str(str(i))
+        await wait_for_count(lambda: len(tracker.started) == 50)
+        await ws.close()
+
+    run_with_gateway(handlers, scenario, connection_concurrency=1)
+    assert [body for _, body in tracker.started] == [str(i) for i in range(50)]
 
 
 def test_a_flood_from_one_connection_does_not_hold_up_another():

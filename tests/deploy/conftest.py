@@ -25,9 +25,10 @@ def stage_env(stage: str) -> dict[str, str]:
 
 
 @pytest.fixture(scope="session")
-def packaged(tmp_path_factory) -> dict[str, Path]:
-    """Both stages packaged by infra/package.sh, as the deploy docs tell a user to."""
-    out: dict[str, Path] = {}
+def package_runs(tmp_path_factory) -> dict[str, tuple[Path, str]]:
+    """Both stages packaged by infra/package.sh, as the deploy docs tell a user to: each stage's
+    sam.json and what the script printed (the next steps)."""
+    out: dict[str, tuple[Path, str]] = {}
     env = {**os.environ, "AWS_DEFAULT_REGION": "us-east-1"}
     for stage in STAGES:
         target = tmp_path_factory.mktemp(f"package-{stage}")
@@ -40,8 +41,13 @@ def packaged(tmp_path_factory) -> dict[str, Path]:
             timeout=300,
         )
         assert done.returncode == 0, done.stdout + done.stderr
-        out[stage] = target / "package" / "sam.json"
+        out[stage] = (target / "package" / "sam.json", done.stdout)
     return out
+
+
+@pytest.fixture(scope="session")
+def packaged(package_runs) -> dict[str, Path]:
+    return {stage: sam for stage, (sam, _) in package_runs.items()}
 
 
 @pytest.fixture(scope="session")

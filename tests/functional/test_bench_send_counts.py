@@ -1,0 +1,83 @@
+"""The cost model's counts for one ``message.send``, measured the way ``make cost`` measures them
+(bench.scenario: the deployed wiring under moto, the meter installed process-wide), in a process
+of its own so its hooks never reach the rest of the suite. Counts only: no timings."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+PROGRAM = """
+import json
+from bench import cost, scenario
+out = []
+for size in scenario.run([(2, 1), (102, 1)], None):
+    send = size.sends[0]
+    dynamo = send.of("dynamodb")
+    usage = cost.usage(size, 512)
+    out.append({
+        "members": size.members,
+        "ops": [c.operation for c in dynamo],
+        "rru": usage.rru,
+        "wru": usage.wru,
+        "deliveries": sorted({c.connection_id for c in send.deliveries}).__len__(),
+        "posts": len(send.posts),
+        "shard_batches": [c.entries for c in send.calls if c.operation == "SendMessageBatch"],
+        "shards_run": sum(c.entries for c in send.esm_calls if c.operation == "ReceiveMessage"),
+        "api_messages": usage.api_messages,
+        "invocations": usage.lambda_invocations,
+        "sns": usage.sns_publishes,
+    })
+print("RESULT " + json.dumps(out))
+"""
+
+
+@pytest.fixture(scope="module")
+def measured() -> dict[int, dict]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run(
+        [sys.executable, "-c", PROGRAM], cwd=ROOT, env=env, capture_output=True, text=True, timeout=240
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    line = next(line for line in done.stdout.splitlines() if line.startswith("RESULT "))
+    return {entry["members"]: entry for entry in json.loads(line.removeprefix("RESULT "))}
+
+
+def test_a_send_to_two_members(measured):
+    send = measured[2]
+    assert send["ops"] == ["UpdateItem", "GetItem", "TransactWriteItems", "BatchGetItem", "UpdateItem"]
+    # writes: the rate-limit turn (1), the 4-item transaction at 2 each (8), the fan-out mark (1)
+    assert send["wru"] == 10
+    # reads, strongly consistent, all items under 4 KB: the chat (1), 2 presence items (2)
+    assert send["rru"] == 3
+    assert send["posts"] == 2 and send["deliveries"] == 1  # the ack, the other member
+    assert send["api_messages"] == 3  # the inbound frame and two posts, each under 32 KB
+    assert send["invocations"] == 1 and send["shard_batches"] == [] and send["sns"] == 0
+
+
+def test_a_send_to_102_members_is_sharded(measured):
+    send = measured[102]
+    assert send["ops"] == [
+        "UpdateItem",
+        "GetItem",
+        "Query",  # the roster, above 50 members
+        "TransactWriteItems",
+        "BatchGetItem",
+        "BatchGetItem",  # presence, 100 keys a request
+        "UpdateItem",
+    ]
+    assert send["wru"] == 10  # the same writes whatever the size: none per recipient
+    # the chat (1), the roster's pages as one Query (1), one per presence item (102)
+    assert send["rru"] == 1 + 1 + 102
+    assert send["shard_batches"] == [3]  # 101 recipients, 50 a shard, one SendMessageBatch
+    assert send["shards_run"] == 3
+    assert send["posts"] == 102 and send["deliveries"] == 101
+    assert send["api_messages"] == 103
+    assert 2 <= send["invocations"] <= 4  # the $default one, and 1 to 3 fan-out batches

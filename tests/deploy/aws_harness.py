@@ -31,8 +31,10 @@ TEMPLATE_STAGE = "dev"  # the test stage is this stage with its names moved to T
 CHALICE = str(Path(sys.executable).parent / "chalice")
 RUNTIME = f"python{sys.version_info.major}.{sys.version_info.minor}"  # Chalice's: the Python that runs it
 # Chalice caches each built package in .chalice/deployments/, named by a hash of requirements.txt
-# and the app's code: the copies share one cache (gitignored), so an unchanged tree does not
-# pip-install the requirements again. The newest few are kept.
+# and the app's code. The copies share a cache of those (gitignored), so an unchanged tree does
+# not pip-install the requirements again: a copy starts with the package its code needs, if
+# cached, and its new packages are published back whole (renamed into place), so runs at the
+# same time never see half a zip. The newest few are kept.
 PACKAGE_CACHE = ROOT / "build" / "deploy-test-packages"
 PACKAGES_KEPT = 6
 PROJECT_FILES = ("app.py", "chalicelib", "requirements.txt", "infra")
@@ -143,9 +145,30 @@ def make_project(dest: Path, stage: str = TEST_STAGE) -> Path:
     policy_file = template["iam_policy_file"]
     policy = rename_stage((ROOT / ".chalice" / policy_file).read_text(), stage)
     (chalice_dir / rename_stage(policy_file, stage)).write_text(policy)
-    PACKAGE_CACHE.mkdir(parents=True, exist_ok=True)
-    (chalice_dir / "deployments").symlink_to(PACKAGE_CACHE, target_is_directory=True)
+    (chalice_dir / "deployments").mkdir()
+    cached = PACKAGE_CACHE / _package_path(dest).name
+    if cached.exists():
+        shutil.copyfile(cached, _package_path(dest))
     return dest
+
+
+def _package_path(project: Path) -> Path:
+    """Where Chalice looks for the package of the project's current code and requirements."""
+    packager = LambdaDeploymentPackager(OSUtils(), None, UI())  # type: ignore[arg-type]
+    return Path(packager.deployment_package_filename(str(project), RUNTIME))
+
+
+def publish_packages(project: Path) -> None:
+    """The packages Chalice built in ``project`` go to the shared cache (the newest few kept)."""
+    PACKAGE_CACHE.mkdir(parents=True, exist_ok=True)
+    for package in (project / ".chalice" / "deployments").glob("*.zip"):
+        if not (PACKAGE_CACHE / package.name).exists():
+            partial = PACKAGE_CACHE / f".{package.name}.{os.getpid()}.partial"
+            shutil.copyfile(package, partial)
+            partial.replace(PACKAGE_CACHE / package.name)
+    packages = sorted(PACKAGE_CACHE.glob("*.zip"), key=lambda p: p.stat().st_mtime, reverse=True)
+    for old in packages[PACKAGES_KEPT:]:
+        old.unlink(missing_ok=True)
 
 
 def package_for_changed_code(project: Path, previous: Path) -> Path:
@@ -154,18 +177,11 @@ def package_for_changed_code(project: Path, previous: Path) -> Path:
     the latest app.py, chalicelib/ and Chalice runtime. Chalice names packages by a hash of the
     requirements and the code, so otherwise every code change pip-installs the requirements
     again (about 35 s here); the first deploy of a new tree still does."""
-    packager = LambdaDeploymentPackager(OSUtils(), None, UI())  # type: ignore[arg-type]
-    target = Path(packager.deployment_package_filename(str(project), RUNTIME))
+    target = _package_path(project)
     if not target.exists():
         shutil.copyfile(previous, target)
-        packager.inject_latest_app(str(target), str(project))
+        LambdaDeploymentPackager(OSUtils(), None, UI()).inject_latest_app(str(target), str(project))  # type: ignore[arg-type]
     return target
-
-
-def prune_package_cache() -> None:
-    packages = sorted(PACKAGE_CACHE.glob("*.zip"), key=lambda p: p.stat().st_mtime, reverse=True)
-    for old in packages[PACKAGES_KEPT:]:
-        old.unlink(missing_ok=True)
 
 
 def run(command: list[str], project: Path, env: dict[str, str], timeout: int = 300) -> str:

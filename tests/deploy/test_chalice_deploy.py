@@ -32,7 +32,7 @@ from tests.deploy.aws_harness import (
     make_project,
     moto_server,
     package_for_changed_code,
-    prune_package_cache,
+    publish_packages,
     rename_stage,
     run,
     stage_settings,
@@ -56,8 +56,9 @@ def aws(tmp_path):
 
 @pytest.fixture
 def project(tmp_path):
-    yield make_project(tmp_path / "project")
-    prune_package_cache()
+    copy = make_project(tmp_path / "project")
+    yield copy
+    publish_packages(copy)
 
 
 def _create_tables_stack(endpoint: str, stage: str) -> None:

@@ -46,8 +46,22 @@ typecheck: $(STAMP)
 unit functional integration e2e: $(STAMP)
 	$(PY) -m pytest tests/$@
 
+## bench: the local stack under load, then a send's deployed latency and cost (bench.aws; see
+## docs/latency.md and docs/cost.md)
 bench: $(STAMP)
 	$(PY) -m bench.load
+	$(PY) -m bench.aws
+
+## cost: what a message.send costs on AWS (measured counts, us-east-1 prices, Ably and Pusher
+## beside it); prints the tables and rewrites docs/cost.md
+## bench-deployed: time-to-ack and time-to-last-delivery with AWS latency injected; prints the
+## table and rewrites docs/latency.md
+.PHONY: cost bench-deployed
+cost: $(STAMP)
+	$(PY) -m bench.cost --write
+
+bench-deployed: $(STAMP)
+	$(PY) -m bench.deployed --write
 
 ## chaos: 5 minutes of faults, stack pauses and cut connections against a fresh local stack; prints
 ## faults, messages, acks, retries, duplicates, lost, leaked and time to converge (exit 1 on a violation)

@@ -117,6 +117,7 @@ class Send:
     sender_connection: str
     worker_seconds: list[float] = field(default_factory=list)
     worker_started: list[float] = field(default_factory=list)
+    worker_batches: list[int] = field(default_factory=list)
     esm_calls: list[Call] = field(default_factory=list)
     inbound_bytes: int = 0
     handler_thread: str = "MainThread"
@@ -296,6 +297,7 @@ class Pollers:
         self.stop = threading.Event()
         self.durations: list[float] = []
         self.starts: list[float] = []
+        self.batches: list[int] = []  # shards per invocation
         self.threads = [
             threading.Thread(target=self._poll, name=f"esm-{i}", daemon=True) for i in range(POLLERS)
         ]
@@ -342,6 +344,7 @@ class Pollers:
             with self.lock:
                 self.durations.append(time.perf_counter() - started)
                 self.starts.append(started)
+                self.batches.append(len(received))
             failed = {f["itemIdentifier"] for f in result["batchItemFailures"]}
             done = [m for m in received if m["MessageId"] not in failed]
             if done:
@@ -409,6 +412,7 @@ def measure(world: World, members: int, sends: int, latency: Latency | None) -> 
                 sender_connection=connection,
                 worker_seconds=pollers.durations[ran_before:],
                 worker_started=pollers.starts[ran_before:],
+                worker_batches=pollers.batches[ran_before:],
                 esm_calls=[c for c in all_calls if _polling(c) and _counts(c)],
                 inbound_bytes=len(body.encode("utf-8")),
                 handler_thread=threading.current_thread().name,

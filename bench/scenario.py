@@ -435,8 +435,3 @@ def run(sizes: Sequence[tuple[int, int]], latency: Latency | None) -> list[Size]
 
 def median(values: Sequence[float]) -> float:
     return statistics.median(values) if values else 0.0
-
-
-def billed_ms(seconds: float) -> int:
-    """Lambda bills duration rounded up to the millisecond."""
-    return max(1, math.ceil(seconds * 1000))

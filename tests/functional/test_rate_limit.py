@@ -13,7 +13,9 @@ import pytest
 
 from chalicelib import runtime
 from chalicelib.config import Settings
+from chalicelib.model import Connection
 from chalicelib.ratelimit import RateGate, RateLimit
+from chalicelib.storage.dynamo import DynamoStore
 from chalicelib.storage.tables import ConnectionItem
 from tests.functional.conftest import build_service
 from tests.functional.harness import Client, Harness
@@ -247,3 +249,31 @@ def test_the_memory_of_limited_connections_is_bounded(limited, clock, aws_calls)
     assert aws_calls.since(mark) == []  # the two most recent are remembered
     refused(first.send("ping"))  # the oldest was dropped: learnt again from its record
     assert [op for _, op, _ in aws_calls.since(mark)] == ["UpdateItem", "UpdateItem", "GetItem"]
+
+
+def test_a_wrong_busy_guess_costs_one_more_request_and_a_race_lost_meanwhile_tries_burst_again(
+    tables, monkeypatch, aws_calls
+):
+    store = DynamoStore()
+    now = int(START * 1000)
+    for connection_id in ("idle=", "raced="):
+        store.add_connection(Connection(connection_id, "alice", None, int(START), int(START) + 7500))
+
+    mark = aws_calls.mark()
+    turn = store.take_turn("idle=", now, 500, 1000, busy=True)  # burst fails (idle), then idle
+    assert (turn.admitted, turn.tat_ms) == (True, now + 500)
+    assert [op for _, op, _ in aws_calls.since(mark)] == ["UpdateItem", "UpdateItem"]
+
+    real_update = ConnectionItem.update
+    calls: list[int] = []
+
+    def another_invocation_first(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        calls.append(1)
+        if len(calls) == 2:  # between the failed burst and the idle attempt
+            real_update(ConnectionItem("raced="), actions=[ConnectionItem.rate_tat.set(now + 500)])
+        return real_update(self, *args, **kwargs)
+
+    monkeypatch.setattr(ConnectionItem, "update", another_invocation_first)
+    turn = store.take_turn("raced=", now, 500, 1000, busy=True)
+    assert (turn.admitted, turn.tat_ms) == (True, now + 1000)  # the second burst attempt
+    assert len(calls) == 3

@@ -231,3 +231,18 @@ def test_a_send_marks_its_key_fanned_out_and_remembers_it_for_a_week(harness):
     assert item.fanned_out is True
     days = (item.expires_at - datetime.now(UTC)).total_seconds() / 86400
     assert 6.9 < days <= 7
+
+
+def test_a_mark_that_fails_to_store_costs_nothing_but_a_later_retrys_second_frame(harness, monkeypatch):
+    """The mark only saves work later: failing to write it changes no reply and no delivery. (A
+    retry of that send then delivers once more: the one case of a second frame, documented.)"""
+    alice, bob, chat_id = _pair(harness)
+
+    def storage_down(self, message):
+        raise Unavailable()
+
+    monkeypatch.setattr(DynamoStore, "mark_fanned_out", storage_down)
+    ack = alice.send("message.send", chat_id=chat_id, client_msg_id="k1", text="hello")
+    assert ack["event"] == "message:ack" and ack["duplicate"] is False
+    assert [f["message"]["seq"] for f in bob.frames()] == [1] and alice.frames() == []
+    assert SendKeyItem.get(send_key(chat_id, "alice", "k1")).fanned_out is None

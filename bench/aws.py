@@ -9,7 +9,7 @@ import sys
 from bench import cost, deployed, report
 from bench.scenario import configured, run
 
-SIZES = ((2, 5), (10, 5), (100, 3), (1000, 2))
+SIZES = cost.SIZES
 
 
 def main() -> int:

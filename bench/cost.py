@@ -24,7 +24,7 @@ from bench import pricing, report
 from bench.deployed import aws_latency
 from bench.scenario import ROOT, Send, Size, configured, median, run
 
-SIZES = ((2, 5), (10, 5), (100, 3), (1000, 2))
+SIZES = ((2, 5), (10, 5), (10, 5, 5), (100, 3), (1000, 2))  # (members, sends[, offline])
 MILLION = pricing.MILLION
 # A user connected 8 hours (480 minutes) a day who sends 40 messages a day: 12 connection
 # minutes per message sent. Change it with --minutes-per-message.
@@ -36,6 +36,7 @@ class Usage:
     """What one send used, as counted (medians over the measured sends)."""
 
     members: int
+    offline: int
     dynamodb_requests: int
     rru: float
     wru: float
@@ -46,6 +47,10 @@ class Usage:
     api_messages: int
     sqs_requests: int
     sns_publishes: int
+
+    @property
+    def label(self) -> str:
+        return f"{self.members:,}" + (f" ({self.offline} offline, 1 device each)" if self.offline else "")
 
     def dollars(self) -> dict[str, float]:
         d = pricing.dollars
@@ -68,8 +73,8 @@ def usage_of(send: Send, memory_mb: int) -> tuple[int, float, float, float, int,
         sum(c.rru for c in dynamo),
         sum(c.wru for c in dynamo),
         sum(c.moto_units for c in dynamo),
-        1 + len(send.worker_seconds),
-        pricing.gb_seconds([send.aws_handler_seconds, *send.worker_seconds], memory_mb),
+        1 + len(send.worker_seconds) + len(send.push_seconds),
+        pricing.gb_seconds([send.aws_handler_seconds, *send.worker_seconds, *send.push_seconds], memory_mb),
         pricing.api_gateway_messages([send.inbound_bytes], [c.bytes for c in send.posts]),
         pricing.sqs_requests([c.bytes for c in sqs_calls]),
         sum(1 for c in send.calls if c.service == "sns" and c.operation == "Publish"),
@@ -82,6 +87,7 @@ def usage(size: Size, memory_mb: int) -> Usage:
     requests, rru, wru, moto, invocations, gbs, messages, sqs, sns = (median(c) for c in columns)
     return Usage(
         members=size.members,
+        offline=size.offline,
         dynamodb_requests=round(requests),
         rru=rru,
         wru=wru,
@@ -113,7 +119,7 @@ USAGE_HEADERS = (
 def usage_rows(usages: Sequence[Usage]) -> list[list[str]]:
     return [
         [
-            f"{u.members:,}",
+            u.label,
             str(u.dynamodb_requests),
             report.number(u.rru),
             report.number(u.wru),
@@ -150,7 +156,7 @@ def price_rows(usages: Sequence[Usage], minutes_per_message: float) -> list[list
         total = sum(parts.values())
         table.append(
             [
-                f"{u.members:,}",
+                u.label,
                 report.money(total),
                 report.money(total * MILLION),
                 *(report.money(v * MILLION) for v in parts.values()),
@@ -173,7 +179,7 @@ HOSTED_HEADERS = (
 
 def hosted_rows(usages: Sequence[Usage], minutes_per_message: float) -> list[list[str]]:
     table = []
-    for u in usages:
+    for u in (u for u in usages if not u.offline):  # push is not part of the hosted comparison
         aws = sum(u.dollars().values()) * MILLION
         ably_messages = pricing.ably_messages(u.members) * MILLION
         ably = pricing.dollars("ably_messages", ably_messages)

@@ -252,6 +252,7 @@ class Call:
     excess: float = 0.0  # how much longer moto took than the latency drawn, seconds
     bytes: int = 0  # PostToConnection payload / SQS message bodies
     entries: int = 0  # SQS messages sent, received or deleted
+    queue: str = ""  # the SQS queue's name
     connection_id: str = ""
     failed: bool = False
 
@@ -335,7 +336,11 @@ class Meter:
         elif model.name == "PostToConnection":
             call.connection_id = str(params.get("ConnectionId", ""))
             call.bytes = len(params.get("Data") or b"")
-        elif model.name in ("SendMessageBatch", "DeleteMessageBatch"):
+        if service == "sqs":
+            call.queue = (
+                str(params.get("QueueUrl") or params.get("QueueName") or "").rstrip("/").rpartition("/")[2]
+            )
+        if model.name in ("SendMessageBatch", "DeleteMessageBatch"):
             entries = params.get("Entries") or []
             call.entries = len(entries)
             call.bytes = sum(len(str(e.get("MessageBody", "")).encode()) for e in entries)

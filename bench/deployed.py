@@ -20,7 +20,7 @@ from collections.abc import Sequence
 
 from bench import report
 from bench.counting import Call, Latency, LogNormal
-from bench.scenario import HANDOFF, ROOT, Send, Size, configured, median, run
+from bench.scenario import HANDOFF, ROOT, Send, Size, configured, median, run, shards_sent
 
 SIZES = ((2, 10), (100, 5), (1000, 3))
 
@@ -60,7 +60,7 @@ def phases(send: Send) -> dict[str, float]:
     queued = send.shards > 0
     inline = [] if queued else send.deliveries  # above the threshold every post is queued
     inline_wall = max(c.ended for c in inline) - min(c.started for c in inline) if inline else 0.0
-    first_sent = min((c.ended for c in send.calls if c.operation == "SendMessageBatch"), default=0.0)
+    first_sent = min((c.ended for c in send.calls if shards_sent(c)), default=0.0)
     handoff = min(send.worker_started) - first_sent if queued and send.worker_started else 0.0
     worker = send.to_last_delivery - (min(send.worker_started) - send.started) if queued else 0.0
     ack_post = ack.seconds - ack.excess
@@ -125,7 +125,7 @@ def rows(sizes: Sequence[Size]) -> list[list[str]]:
         over = sum(c.over for c in calls)
         table.append(
             [
-                f"{size.members:,}",
+                f"{size.members:,}" + (f" ({size.offline} offline)" if size.offline else ""),
                 str(len(sends)),
                 ms(median([s.aws_to_ack for s in sends])),
                 ms(median([s.aws_to_last_delivery for s in sends])),

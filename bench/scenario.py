@@ -33,7 +33,8 @@ ROOT = Path(__file__).resolve().parent.parent
 SHARD_BATCH = 5  # app.py: @app.on_sqs_message(queue=..., batch_size=5)
 POLLERS = 5  # Lambda's SQS event source mapping starts with five concurrent batches
 TEXT = "Lunch at 12:30? The usual place, I booked a table for the four of us near the window."
-HANDOFF = ("lambda", "handoff")  # the latency key of the SQS -> fan-out Lambda hand-off
+HANDOFF = ("lambda", "handoff")
+FANOUT_QUEUE = "bench-fanout"  # the latency key of the SQS -> fan-out Lambda hand-off
 
 
 def configured() -> tuple[int, int]:
@@ -118,6 +119,7 @@ class Send:
     worker_seconds: list[float] = field(default_factory=list)
     worker_started: list[float] = field(default_factory=list)
     worker_batches: list[int] = field(default_factory=list)
+    push_seconds: list[float] = field(default_factory=list)  # push-worker invocations
     esm_calls: list[Call] = field(default_factory=list)
     inbound_bytes: int = 0
     handler_thread: str = "MainThread"
@@ -165,13 +167,14 @@ class Send:
 
     @property
     def shards(self) -> int:
-        return sum(c.entries for c in self.calls if c.operation == "SendMessageBatch")
+        return sum(c.entries for c in self.calls if shards_sent(c))
 
 
 @dataclass
 class Size:
     members: int
     sends: list[Send]
+    offline: int = 0  # members offline with a device (they get a push, not a frame)
 
 
 # ---------------------------------------------------------------- the world
@@ -199,7 +202,11 @@ class World:
             create_tables()
             self.sqs = boto3.client("sqs", region_name="us-east-1")
             self.queue_url = self.sqs.create_queue(QueueName="bench-fanout")["QueueUrl"]
-            self.sqs.create_queue(QueueName="bench-push")
+            self.push_url = self.sqs.create_queue(QueueName="bench-push")["QueueUrl"]
+            self.sns = boto3.client("sns", region_name="us-east-1")
+            self.apns_arn = self.sns.create_platform_application(
+                Name="bench-apns", Platform="APNS", Attributes={"PlatformCredential": "bench"}
+            )["PlatformApplicationArn"]
             try:
                 yield self
             finally:
@@ -231,7 +238,7 @@ class World:
         from chalicelib.config import Settings
         from chalicelib.fanout import Fanout
         from chalicelib.push.jobs import Notifier
-        from chalicelib.push.providers import Providers
+        from chalicelib.push.providers import Providers, SnsProvider
         from chalicelib.queues import SqsQueue
         from chalicelib.secret import JwtSecret
         from chalicelib.service import ChatService
@@ -245,13 +252,15 @@ class World:
             settings.fanout_shard_size,
         )
         notifier = Notifier(SqsQueue(self.sqs, "bench-push"))
-        return ChatService(DynamoStore(), fanout, JwtSecret(settings), settings, notifier, Providers({}))
+        providers = Providers({"apns": SnsProvider(lambda: self.sns, self.apns_arn)})
+        return ChatService(DynamoStore(), fanout, JwtSecret(settings), settings, notifier, providers)
 
     # -- a chat of N connected members
 
-    def chat(self, members: int) -> tuple[str, str, str]:
+    def chat(self, members: int, offline: int = 0) -> tuple[str, str, str]:
         """(chat id, sender's user id, sender's connection id) of a new chat of ``members``
-        users, each connected once, made without latency and left with nothing queued."""
+        users, each connected once, made without latency and left with nothing queued; the
+        last ``offline`` of them then register an iPhone (APNs through SNS) and disconnect."""
         from chalicelib import runtime
         from tests.functional.harness import FakeManagementApi, Harness
 
@@ -266,6 +275,10 @@ class World:
         sender = clients[0]
         chat_id = harness.chat(sender, *users[1:], title=f"{members} members")
         harness.drain_fanout()
+        for client in clients[members - offline :]:
+            reply = client.send("device.register", platform="apns", token=f"{client.user_id}-iphone")
+            assert reply and reply["event"] == "device:registered", reply
+            client.disconnect()
         return chat_id, sender.user_id, sender.connection_id
 
 
@@ -354,6 +367,11 @@ class Pollers:
                 self.done += len(received)
 
 
+def shards_sent(call: Call) -> bool:
+    """A call queuing fan-out shards (not push jobs)."""
+    return call.operation == "SendMessageBatch" and call.queue == FANOUT_QUEUE
+
+
 def _polling(call: Call) -> bool:
     """A call of the event source mapping itself (not of the fan-out worker it invokes)."""
     return call.thread.startswith("esm-") and call.operation in ("ReceiveMessage", "DeleteMessageBatch")
@@ -378,13 +396,14 @@ def _record(message: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def measure(world: World, members: int, sends: int, latency: Latency | None) -> Size:
-    """``sends`` measured sends into a new chat of ``members``, after one warm-up send."""
+def measure(world: World, members: int, sends: int, latency: Latency | None, offline: int = 0) -> Size:
+    """``sends`` measured sends into a new chat of ``members`` (``offline`` of them offline
+    with a device), after one warm-up send."""
     import app as chalice_app
     from chalicelib import runtime
     from tests.functional.harness import ws_event
 
-    chat_id, _, connection = world.chat(members)
+    chat_id, _, connection = world.chat(members, offline)
     service = world.deployed_service()
     runtime.use_service(service)
     measured: list[Send] = []
@@ -400,9 +419,10 @@ def measure(world: World, members: int, sends: int, latency: Latency | None) -> 
             chalice_app.message(ws_event("$default", connection, body=body), None)
             handler_seconds = time.perf_counter() - started
             calls_so_far = meter.since(mark)
-            shards = sum(c.entries for c in calls_so_far if c.operation == "SendMessageBatch")
+            shards = sum(c.entries for c in calls_so_far if shards_sent(c))
             pollers.wait_for(shards_before + shards)
             shards_before += shards
+            push_seconds = drain_push(world) if offline else []
             all_calls = meter.since(mark)
             send = Send(
                 members=members,
@@ -416,21 +436,54 @@ def measure(world: World, members: int, sends: int, latency: Latency | None) -> 
                 esm_calls=[c for c in all_calls if _polling(c) and _counts(c)],
                 inbound_bytes=len(body.encode("utf-8")),
                 handler_thread=threading.current_thread().name,
+                push_seconds=push_seconds,
             )
             if n:  # the first send warms clients and pools up
                 measured.append(send)
     meter.latency = None
-    return Size(members, measured)
+    return Size(members, measured, offline)
 
 
-def run(sizes: Sequence[tuple[int, int]], latency: Latency | None) -> list[Size]:
-    """Measure each (members, sends); install the meter first (before any AWS client exists)."""
+PUSH_BATCH = 10  # app.py: @app.on_sqs_message(queue=push queue, batch_size=10)
+
+
+def drain_push(world: World) -> list[float]:
+    """Run the push Lambda over every queued push job, as its event source mapping would (on
+    a thread of its own, batches of 10); returns each invocation's duration."""
+    durations: list[float] = []
+    thread = threading.Thread(target=_drain_push, args=(world, durations), name="esm-push")
+    thread.start()
+    thread.join()
+    return durations
+
+
+def _drain_push(world: World, durations: list[float]) -> None:
+    import app as chalice_app
+
+    sqs, url = world.sqs, world.push_url
+    while received := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=PUSH_BATCH).get("Messages", []):
+        started = time.perf_counter()
+        result = chalice_app.push({"Records": [_record(m) for m in received]}, None)
+        durations.append(time.perf_counter() - started)
+        failed = {f["itemIdentifier"] for f in result["batchItemFailures"]}
+        entries = [
+            {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]}
+            for i, m in enumerate(received)
+            if m["MessageId"] not in failed
+        ]
+        if entries:
+            sqs.delete_message_batch(QueueUrl=url, Entries=entries)
+
+
+def run(sizes: Sequence[tuple[int, ...]], latency: Latency | None) -> list[Size]:
+    """Measure each (members, sends[, offline]); install the meter first (before any AWS
+    client exists)."""
     prepare_environment()
     meter = Meter(stored_size, key_of, query_sizes)
     meter.install()
     world = World(meter)
     with world.running():
-        return [measure(world, members, sends, latency) for members, sends in sizes]
+        return [measure(world, size[0], size[1], latency, size[2] if len(size) > 2 else 0) for size in sizes]
 
 
 def median(values: Sequence[float]) -> float:

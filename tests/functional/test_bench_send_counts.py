@@ -18,7 +18,7 @@ PROGRAM = """
 import json
 from bench import cost, scenario
 out = []
-for size in scenario.run([(2, 1), (102, 1)], None):
+for size in scenario.run([(2, 1), (102, 1), (4, 1, 2)], None):
     send = size.sends[0]
     dynamo = send.of("dynamodb")
     usage = cost.usage(size, 512)
@@ -34,6 +34,8 @@ for size in scenario.run([(2, 1), (102, 1)], None):
         "api_messages": usage.api_messages,
         "invocations": usage.lambda_invocations,
         "sns": usage.sns_publishes,
+        "push_invocations": len(send.push_seconds),
+        "dynamodb_requests": usage.dynamodb_requests,
     })
 print("RESULT " + json.dumps(out))
 """
@@ -48,6 +50,15 @@ def measured() -> dict[int, dict]:
     assert done.returncode == 0, done.stderr[-3000:]
     line = next(line for line in done.stdout.splitlines() if line.startswith("RESULT "))
     return {entry["members"]: entry for entry in json.loads(line.removeprefix("RESULT "))}
+
+
+def test_members_offline_with_a_device_cost_a_push_each(measured):
+    send = measured[4]  # 4 members, the last 2 offline with an iPhone
+    assert send["posts"] == 2 and send["deliveries"] == 1  # the ack, the one other member online
+    assert send["sns"] == 2  # one SNS publish per offline member's device
+    assert send["push_invocations"] == 1  # both jobs in one batch of the push Lambda
+    assert send["invocations"] == 2
+    assert send["wru"] == 10 + 2  # and the push log's conditional put, one per device
 
 
 def test_a_send_to_two_members(measured):

@@ -10,10 +10,11 @@ AWS_ENDPOINT_URL_SQS and AWS_ENDPOINT_URL_SNS (unset: embedded moto), CHAT_TABLE
 (chat-local), CHAT_FANOUT_QUEUE ({prefix}-fanout), CHAT_PUSH_QUEUE ({prefix}-push),
 CHAT_SNS_APNS_APP_ARN and CHAT_SNS_FCM_APP_ARN (unset: created on the embedded SNS),
 CHAT_VAPID_PRIVATE_KEY (generated when unset), CHAT_PUSH_ALLOW_LOCAL_HTTP (1), LOG_LEVEL (INFO),
-CHAT_LAMBDA_PACKAGE (unset: the handlers run on threads here; a folder: the unpacked deployment
-package whose handlers run in worker processes, see chatlocal.workers and ``make run-package``),
-CHAT_LAMBDA_WORKERS (4: the most worker processes per function), CHAT_CONNECTION_CONCURRENCY (4:
-frames of one connection invoked at once).
+CHAT_LAMBDA_PACKAGE (unset: the source tree's handlers; a folder: the unpacked deployment
+package's, see ``make run-package``), CHAT_LAMBDA_WORKERS (8: the most worker processes per
+function), CHAT_PROCESSES (unset: each function's invocations run in worker processes, see
+chatlocal.workers; 1: on threads in this one process, also what CHAT_FAULTS needs),
+CHAT_CONNECTION_CONCURRENCY (4: frames of one connection invoked at once).
 """
 
 from __future__ import annotations
@@ -46,12 +47,13 @@ from chatlocal.config import (
 )
 from chatlocal.datadir import DataDir, Restored, TableStore, data_directory
 from chatlocal.push import VapidKeys
-from chatlocal.workers import WorkerSettings
+from chatlocal.workers import SINGLE_PROCESS_VARIABLE, WorkerSettings, lambda_workers
 
 if TYPE_CHECKING:
     from chatlocal.aws import Services
     from chatlocal.dev_push import DevPush
     from chatlocal.lambdas import Lambdas
+    from chatlocal.moto_process import RemoteTableStore
     from chatlocal.push import PlatformApplication, PushRecorder
     from chatlocal.sqs_poller import EventSourceMapping
 
@@ -74,6 +76,7 @@ class Options:
     save_interval: float
     vapid: VapidKeys
     workers: WorkerSettings | None  # None: the handlers run on threads in this process
+    one_process: bool  # CHAT_PROCESSES=1: the embedded moto and the handlers in this process too
     allow_remote_dev: bool = False
     connection_concurrency: int = 4
 
@@ -88,7 +91,8 @@ class Options:
             data_dir=data_directory(env),
             save_interval=env_seconds(env, "CHAT_SAVE_INTERVAL_SECONDS", 30),
             vapid=VapidKeys.from_env(env),
-            workers=WorkerSettings.from_env(env),
+            workers=lambda_workers(env),
+            one_process=(env.get(SINGLE_PROCESS_VARIABLE) or "").strip() == "1",
             allow_remote_dev=_allow_remote_dev(env, argv),
             connection_concurrency=env_int(env, "CHAT_CONNECTION_CONCURRENCY", 4, 1, 64),
         )
@@ -141,7 +145,7 @@ class Persistence:
 
     data: DataDir | None
     secret: Secret
-    store: TableStore | None = None
+    store: TableStore | RemoteTableStore | None = None
     restored: Restored | None = None
 
 
@@ -174,7 +178,9 @@ async def _serve(
     push.prepare_env(env, options.vapid)
 
     loop = asyncio.get_running_loop()
-    services = await loop.run_in_executor(None, lambda: aws.start(env, services=aws.STACK_SERVICES))
+    services = await loop.run_in_executor(
+        None, lambda: aws.start(env, services=aws.STACK_SERVICES, own_process=not options.one_process)
+    )
     lambdas: Lambdas | None = None
     runner: web.AppRunner | None = None
     mappings: list[EventSourceMapping] = []
@@ -182,7 +188,7 @@ async def _serve(
     try:
         created = await loop.run_in_executor(None, aws.create_missing_tables)
         if persistence.data is not None and services["dynamodb"].embedded:
-            persistence.store = TableStore(persistence.data.tables_file, env["AWS_REGION"])
+            persistence.store = _table_store(services, persistence.data.tables_file, env["AWS_REGION"])
             persistence.restored = await loop.run_in_executor(None, persistence.store.restore)
         sns = await loop.run_in_executor(None, _sns_client, services, env)
         applications = await loop.run_in_executor(
@@ -263,6 +269,14 @@ async def _serve(
         services.stop()
 
 
+def _table_store(services: Services, file: Path, region: str) -> TableStore | RemoteTableStore:
+    """The saved data's keeper: where the embedded moto runs, as its backend is read directly."""
+    from chatlocal.moto_process import RemoteTableStore
+
+    moto = services.moto
+    return TableStore(file, region) if moto is None else RemoteTableStore(moto, file, region)
+
+
 async def _stop_invocations(lambdas: Lambdas, timeout: float) -> None:
     """Drop the invocations not started and wait up to ``timeout`` for the running ones (on a
     thread of its own: ``shutdown`` waits for them without a limit)."""
@@ -280,7 +294,7 @@ async def _stop_invocations(lambdas: Lambdas, timeout: float) -> None:
         log.warning("invocations still running after %g s are abandoned at exit", timeout)
 
 
-async def _save_periodically(store: TableStore, interval: float) -> None:
+async def _save_periodically(store: TableStore | RemoteTableStore, interval: float) -> None:
     """Bound what a crash loses to ``interval`` seconds of writes."""
     loop = asyncio.get_running_loop()
     while True:
@@ -291,7 +305,7 @@ async def _save_periodically(store: TableStore, interval: float) -> None:
             log.error("could not save the local data to %s: %s (will retry)", store.file, exc)
 
 
-def _final_save(store: TableStore) -> None:
+def _final_save(store: TableStore | RemoteTableStore) -> None:
     try:
         if store.save_if_changed():
             print(f"Saved the local data to {store.file}.", flush=True)
@@ -409,10 +423,14 @@ def _data_note(options: Options, persistence: Persistence) -> str:
 
 def _handlers_note(workers: WorkerSettings | None) -> str:
     if workers is None:
-        return "this process's source tree, on threads (CHAT_LAMBDA_PACKAGE runs a deployment package)"
+        return (
+            "the source tree, on threads in this one process (CHAT_PROCESSES=1 or CHAT_FAULTS;"
+            " CHAT_LAMBDA_PACKAGE runs a deployment package)"
+        )
+    code = "the source tree" if workers.extra_path else f"the deployment package in {workers.code_dir}"
     return (
-        f"the deployment package in {workers.code_dir}, in worker processes"
-        f" (up to {workers.max_per_function} per function)"
+        f"{code}, in worker processes (up to {workers.max_per_function} per function;"
+        " CHAT_PROCESSES=1 runs them on threads here)"
     )
 
 

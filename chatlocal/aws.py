@@ -13,9 +13,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chatlocal.sigv4 import Credentials
+
+if TYPE_CHECKING:
+    from chatlocal.moto_process import MotoProcess
 
 log = logging.getLogger("chatlocal.aws")
 
@@ -49,6 +52,13 @@ class Services:
     def __getitem__(self, service: str) -> Endpoint:
         return self.endpoints[service]
 
+    @property
+    def moto(self) -> MotoProcess | None:
+        """The embedded moto's process, when it runs in one of its own."""
+        from chatlocal.moto_process import MotoProcess
+
+        return self._server if isinstance(self._server, MotoProcess) else None
+
     def stop(self) -> None:
         if self._server is not None:
             self._server.stop()
@@ -56,10 +66,15 @@ class Services:
 
 
 def start(
-    env: MutableMapping[str, str], host: str = "127.0.0.1", services: Sequence[str] = ("dynamodb", "sqs")
+    env: MutableMapping[str, str],
+    host: str = "127.0.0.1",
+    services: Sequence[str] = ("dynamodb", "sqs"),
+    own_process: bool = False,
 ) -> Services:
     """Of ``services``, use each whose ``AWS_ENDPOINT_URL_<SERVICE>`` is set; start moto on a
-    free port for the others and set their variables to it.
+    free port for the others and set their variables to it: in this process, or with
+    ``own_process`` in a child (``chatlocal.moto_process``; ``Services.moto`` is then the child,
+    which also keeps the saved data).
 
     Must run before the app makes its first AWS client (PynamoDB caches its connection).
     """
@@ -74,17 +89,24 @@ def start(
     missing = [s for s in variables if s not in given]
     if not missing:
         return Services(endpoints)
-    server, url = _start_moto(host)
+    if own_process:
+        from chatlocal.moto_process import MotoProcess
+
+        server: Any = MotoProcess.start(host)
+        url = server.url
+    else:
+        server, url = start_moto_here(host)
     for service in missing:
         env[ENDPOINT_VARIABLES[service]] = url
         endpoints[service] = Endpoint(url, embedded=True)
     for name, value in LOCAL_CREDENTIALS.items():
         env.setdefault(name, value)
-    log.info("embedded moto at %s for %s", url, ", ".join(missing))
+    log.info("embedded moto at %s for %s%s", url, ", ".join(missing), " (own process)" if own_process else "")
     return Services(endpoints, server)
 
 
-def _start_moto(host: str) -> tuple[Any, str]:
+def start_moto_here(host: str) -> tuple[Any, str]:
+    """moto's server on a free port of ``host``, in this process: the server and its URL."""
     from moto.moto_server.werkzeug_app import MotoRequestHandler
     from moto.server import ThreadedMotoServer
 

@@ -16,9 +16,13 @@ reports becomes the invocation's error: the handler's exception (``HandlerError`
 death (``WorkerDied``: it is replaced at the next invocation) or its timeout (``HandlerTimeout``:
 it is killed, as Lambda ends a timed-out environment).
 
-Settings (``WorkerSettings.from_env``): ``CHAT_LAMBDA_PACKAGE`` (a folder holding an unpacked
-deployment package; unset: the handlers run on threads in the stack's process) and
-``CHAT_LAMBDA_WORKERS`` (the most workers per function, 4).
+Settings (``lambda_workers``, what the stack runs): ``CHAT_LAMBDA_PACKAGE`` (a folder holding an
+unpacked deployment package; unset: the source tree, with the virtualenv's site-packages as
+``extra_path``), ``CHAT_LAMBDA_WORKERS`` (the most workers per function, 8) and
+``CHAT_PROCESSES=1`` (no workers: the handlers run on threads in the stack's process, as they
+must when ``CHAT_FAULTS`` injects faults there). Workers put the invocations on every core: the
+stack's process keeps the gateway and the embedded moto, each worker its handler's CPU work (the
+app's boto3 and PynamoDB clients, the JSON, the management posts' signing).
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ import select
 import struct
 import subprocess
 import sys
+import sysconfig
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -51,6 +56,10 @@ RUNTIME = Path(__file__).resolve().with_name("runtime_worker.py")
 HEADER = struct.Struct(">I")
 PACKAGE_VARIABLE = "CHAT_LAMBDA_PACKAGE"
 WORKERS_VARIABLE = "CHAT_LAMBDA_WORKERS"
+SINGLE_PROCESS_VARIABLE = "CHAT_PROCESSES"  # "1": every invocation on threads in the stack's process
+FAULTS_VARIABLE = "CHAT_FAULTS"  # chatlocal.faults injects into the stack's own process
+DEFAULT_WORKERS = 8
+SOURCE_TREE = Path(__file__).resolve().parent.parent
 INIT_TIMEOUT = 120.0  # Lambda allows 10 s; a loaded 2-core machine importing boto3 needs more
 STOP_TIMEOUT = 3.0
 
@@ -106,7 +115,7 @@ class WorkerSettings:
     """Where the code is and how many workers a function may have."""
 
     code_dir: Path
-    max_per_function: int = 4
+    max_per_function: int = DEFAULT_WORKERS
     python: str = sys.executable
     extra_path: tuple[str, ...] = ()  # after the code folder: none for a deployment package
 
@@ -115,7 +124,7 @@ class WorkerSettings:
         """The settings ``CHAT_LAMBDA_PACKAGE`` asks for, or None (the handlers run on threads).
         StartupError names a bad value."""
         raw = (env.get(PACKAGE_VARIABLE) or "").strip()
-        limit = env_int(env, WORKERS_VARIABLE, 4, 1, 256)
+        limit = env_int(env, WORKERS_VARIABLE, DEFAULT_WORKERS, 1, 256)
         if not raw:
             return None
         code_dir = Path(raw).expanduser().resolve()
@@ -125,6 +134,36 @@ class WorkerSettings:
                 " deployment package, or: python -m chatlocal.package build/local-package)"
             )
         return cls(code_dir, limit)
+
+
+def lambda_workers(env: Mapping[str, str]) -> WorkerSettings | None:
+    """Where the stack runs its invocations: the deployment package ``CHAT_LAMBDA_PACKAGE``
+    names, in workers; else None (threads in the stack's process) with ``CHAT_PROCESSES=1`` or
+    ``CHAT_FAULTS`` set; else the source tree in workers. StartupError names a bad value."""
+    package = WorkerSettings.from_env(env)
+    single = (env.get(SINGLE_PROCESS_VARIABLE) or "").strip()
+    if single and single != "1":
+        raise StartupError(
+            f"{SINGLE_PROCESS_VARIABLE}={single!r} is not 1 (1: one process, the handlers on threads;"
+            " unset: worker processes)"
+        )
+    if package is not None:
+        if single:
+            raise StartupError(
+                f"{SINGLE_PROCESS_VARIABLE}=1 and {PACKAGE_VARIABLE} together: a deployment package"
+                " runs in worker processes only (unset one of them)"
+            )
+        return package
+    if single or (env.get(FAULTS_VARIABLE) or "").strip():
+        return None
+    limit = env_int(env, WORKERS_VARIABLE, DEFAULT_WORKERS, 1, 256)
+    return WorkerSettings(SOURCE_TREE, limit, extra_path=site_packages())
+
+
+def site_packages() -> tuple[str, ...]:
+    """This interpreter's site-packages (the virtualenv's), for workers running the source tree."""
+    paths = sysconfig.get_paths()
+    return tuple(dict.fromkeys((paths["purelib"], paths["platlib"])))
 
 
 @dataclass(frozen=True)

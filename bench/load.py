@@ -1,14 +1,20 @@
-"""Benchmark: the local stack under load, for chats of 2, 50 and 500 connections.
+"""Benchmark: the local stack under load, for chats of 2, 50 and 500 connections and for 200
+connections in 20 chats sending 20 messages a second, in both of the stack's modes side by side.
 
-    make bench                      # starts its own stack (embedded moto), runs every size
+    make bench                      # a stack per mode (embedded moto), every size in each
     python -m bench.load --scale 2  # twice the messages
+    python -m bench.load --mode workers --only 50   # one mode, one size
     python -m bench.load --url http://127.0.0.1:8000   # against a running `make run`
 
-Each size keeps a window of messages in flight until delivered everywhere (the ``window``
-column; ``--concurrency`` overrides it). Prints messages per second (acked sends), deliveries
-per second (frames to recipient connections) and send-to-receive latency p50/p99, and checks
-every connection received exactly what the protocol says. Figures are for this machine and the
-emulator (one Python process with moto), not for AWS: compare them with each other, run to run.
+The modes: ``one process`` (``CHAT_PROCESSES=1``: the gateway, moto and every invocation in one
+Python process, on threads) and ``processes`` (the default: moto in a process of its own, each
+function's invocations in worker processes). Each size keeps a window of messages in flight
+until delivered everywhere (the ``window`` column; ``--concurrency`` overrides it), except the
+rated one, whose messages leave on a fixed schedule whatever the stack does. Prints messages
+per second (acked sends), deliveries per second (frames to recipient connections) and
+send-to-receive latency p50/p99, checks every connection received exactly what the protocol
+says, and ends with the modes compared. Figures are for this machine and the emulator, not for
+AWS: compare them with each other, run to run.
 """
 
 from __future__ import annotations
@@ -16,9 +22,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 import urllib.request
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from bench import loadgen
 from chatlocal.process import LocalStack
@@ -31,7 +38,35 @@ SHAPES = {
     "2 connections": loadgen.Shape(50, members=2, devices=1, messages=1000, concurrency=50, paced=True),
     "50 connections": loadgen.Shape(4, members=25, devices=2, messages=400, concurrency=8, paced=True),
     "500 connections": loadgen.Shape(1, members=100, devices=5, messages=100, concurrency=2, paced=True),
+    # The latency target's case: 20 messages a second over 20 chats of 10, whatever the latency.
+    "200 conns 20/s": loadgen.Shape(20, members=10, devices=1, messages=400, concurrency=400, rate=20),
 }
+MODES = {  # the stack's environment for each mode
+    "one process": {"CHAT_PROCESSES": "1"},
+    "processes": {},
+}
+COLUMNS = (
+    ("chat size", 16),
+    ("window", 6),
+    ("conns", 6),
+    ("msgs", 6),
+    ("deliv", 7),
+    ("secs", 7),
+    ("msg/s", 7),
+    ("deliv/s", 8),
+    ("p50 ms", 8),
+    ("p99 ms", 8),
+    ("posts/msg", 9),
+    ("retries", 7),
+)
+
+
+@dataclass(frozen=True)
+class Row:
+    size: str
+    deliveries_per_s: float
+    p99_ms: float
+    ok: bool
 
 
 def _token_getter(base: str):  # type: ignore[no-untyped-def]
@@ -56,32 +91,29 @@ def _posts_counter(base: str):  # type: ignore[no-untyped-def]
     return posts
 
 
-def run_all(base: str, scale: float, only: list[str], concurrency: int | None) -> int:
+WARM_UP = loadgen.Shape(4, members=25, devices=2, messages=40, concurrency=8, paced=True)
+
+
+def warm_up(base: str) -> None:
+    """An unmeasured run first: every mode starts its threads' and workers' AWS clients on first
+    use (a worker is a Lambda cold start: an interpreter importing the app and botocore), which
+    would otherwise count against the first size measured."""
     ws_base = base.replace("http://", "ws://") + "/ws"
-    columns = (
-        "chat size",
-        "window",
-        "conns",
-        "msgs",
-        "deliv",
-        "secs",
-        "msg/s",
-        "deliv/s",
-        "p50 ms",
-        "p99 ms",
-        "posts/msg",
-        "retries",
-    )
-    widths = (16, 6, 6, 6, 7, 7, 7, 8, 8, 8, 9, 7)
-    print(" ".join(f"{c:>{w}}" for c, w in zip(columns, widths, strict=True)) + "  check")
-    failed = 0
+    asyncio.run(loadgen.run(ws_base, _token_getter(base), WARM_UP, timeout=600))
+
+
+def run_all(base: str, scale: float, only: list[str], concurrency: int | None) -> list[Row]:
+    """Every size asked for against the stack at ``base``, a line printed for each."""
+    ws_base = base.replace("http://", "ws://") + "/ws"
+    print(" ".join(f"{c:>{w}}" for c, w in COLUMNS) + "  check")
+    rows: list[Row] = []
     for name, shape in SHAPES.items():
         if only and not any(o in name for o in only):
             continue
         shape = replace(
             shape,
             messages=max(1, int(shape.messages * scale)),
-            concurrency=concurrency or shape.concurrency,
+            concurrency=concurrency or shape.concurrency if shape.rate is None else shape.concurrency,
         )
         result = asyncio.run(
             loadgen.run(ws_base, _token_getter(base), shape, timeout=600, posts_so_far=_posts_counter(base))
@@ -89,9 +121,10 @@ def run_all(base: str, scale: float, only: list[str], concurrency: int | None) -
         s = loadgen.summary(result)
         posts_per_msg = (result.posts or 0) / max(1, len(result.acks))
         check = "ok" if not result.problems else f"FAILED ({len(result.problems)} problems)"
-        failed += bool(result.problems)
+        rows.append(Row(name, s["deliveries_per_s"], s["p99_ms"], not result.problems))
+        window = f"{shape.rate:g}/s" if shape.rate else shape.concurrency
         print(
-            f"{name:>16} {shape.concurrency:>6} {s['connections']:>6} {s['messages']:>6} "
+            f"{name:>16} {window:>6} {s['connections']:>6} {s['messages']:>6} "
             f"{s['deliveries']:>7} {s['seconds']:>7} "
             f"{s['messages_per_s']:>7} {s['deliveries_per_s']:>8} {s['p50_ms']:>8} {s['p99_ms']:>8} "
             f"{posts_per_msg:>9.2f} {s['retries']:>7}  {check}",
@@ -99,7 +132,58 @@ def run_all(base: str, scale: float, only: list[str], concurrency: int | None) -
         )
         for problem in result.problems[:5]:
             print("   ", problem)
+    return rows
+
+
+def run_modes(modes: list[str], scale: float, only: list[str], concurrency: int | None) -> int:
+    """A stack per mode, every size against each, then the modes compared."""
+    results: dict[str, list[Row]] = {}
+    for mode in modes:
+        stack = LocalStack(CHAT_JWT_SECRET="bench-secret-" * 4)
+        stack.env.update(MODES[mode])
+        with stack:
+            print(f"\n{mode}: local stack at {stack.url} ({_handlers(stack.text)})", flush=True)
+            warm_up(stack.url)
+            results[mode] = run_all(stack.url, scale, only, concurrency)
+    if len(results) > 1:
+        print(compare(results))
+    load = os.getloadavg()
+    print(f"\nload average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f} on {os.cpu_count()} cores", flush=True)
+    failed = any(not row.ok for rows in results.values() for row in rows)
     return 1 if failed else 0
+
+
+def compare(results: dict[str, list[Row]]) -> str:
+    """Deliveries per second and p99 of each size, mode by mode, and the last mode's against the
+    first's."""
+    modes = list(results)
+    first, last = modes[0], modes[-1]
+    sizes = [row.size for row in results[first]]
+    header = ["chat size", *(f"{m} deliv/s" for m in modes), "x", *(f"{m} p99 ms" for m in modes)]
+    lines = ["", "| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
+    for size in sizes:
+        by_mode = {m: next((r for r in results[m] if r.size == size), None) for m in modes}
+        base, new = by_mode[first], by_mode[last]
+        ratio = (
+            f"{new.deliveries_per_s / base.deliveries_per_s:.2f}"
+            if base and new and base.deliveries_per_s
+            else "-"
+        )
+        cells = [
+            size,
+            *(f"{r.deliveries_per_s:.1f}" if r else "-" for r in by_mode.values()),
+            ratio,
+            *(f"{r.p99_ms:.0f}" if r else "-" for r in by_mode.values()),
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def _handlers(banner: str) -> str:
+    for line in banner.splitlines():
+        if line.strip().startswith("handlers"):
+            return line.strip().removeprefix("handlers").strip()
+    return "handlers unknown"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -112,12 +196,14 @@ def main(argv: list[str] | None = None) -> int:
         "--concurrency", type=int, help="messages in flight at once, for every size (default: per size)"
     )
     parser.add_argument("--only", action="append", default=[], help="run sizes whose name contains this")
+    parser.add_argument(
+        "--mode", action="append", choices=list(MODES), help="run this mode only (default: every mode)"
+    )
     args = parser.parse_args(argv)
     if args.url:
-        return run_all(args.url.rstrip("/"), args.scale, args.only, args.concurrency)
-    with LocalStack(CHAT_JWT_SECRET="bench-secret-" * 4) as stack:
-        print(f"local stack at {stack.url} (DynamoDB {stack.dynamodb_endpoint})", flush=True)
-        return run_all(stack.url, args.scale, args.only, args.concurrency)
+        rows = run_all(args.url.rstrip("/"), args.scale, args.only, args.concurrency)
+        return 0 if all(row.ok for row in rows) else 1
+    return run_modes(args.mode or list(MODES), args.scale, args.only, args.concurrency)
 
 
 if __name__ == "__main__":

@@ -5,12 +5,14 @@ Layout: ``chats`` chats of ``members`` users each; every user holds ``devices`` 
 first viewing the chat (it gets ``chat:message``), the others elsewhere in the app (they get
 ``chat:message:background``); with ``viewers`` set, only that many users per chat view it.
 Messages go round-robin over the chats, each from a random member connection, ``concurrency``
-in flight at once. With ``paced`` a message stays in flight until
-every recipient connection has it (a window over the whole path, so latency is not queueing
-behind an ever-growing backlog); otherwise until its ack. A send answered ``unavailable`` (the
-protocol's "safe to retry") is sent again with the same ``client_msg_id``, as a client would,
-and counted. Chat setup (each member's ``chat:added``, which a large chat's fan-out may deliver
-after the creator's reply) is complete before the measurement starts.
+in flight at once; with ``rate`` set, one every ``1/rate`` seconds on a fixed schedule (an
+open loop: a slow stack does not slow the senders, it grows the latency). With ``paced`` a
+message stays in flight until every recipient connection has it (a window over the whole
+path, so latency is not queueing behind an ever-growing backlog); otherwise until its ack. A
+send answered ``unavailable`` (the protocol's "safe to retry") is sent again with the same
+``client_msg_id``, as a client would, and counted. Chat setup (each member's ``chat:added``,
+which a large chat's fan-out may deliver after the creator's reply) is complete before the
+measurement starts.
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ class Shape:
     concurrency: int = 50
     paced: bool = False  # in flight until delivered everywhere, not just acked
     viewers: int | None = None  # users per chat whose first device views it (None: every user)
+    rate: float | None = None  # messages per second on a fixed schedule (None: as fast as the window)
 
     @property
     def connections(self) -> int:
@@ -244,6 +247,8 @@ async def run(
         k = i % shape.chats
         conn = rng.choice(by_chat[k])
         key = (chat_ids[k], f"m{i}")
+        if shape.rate:
+            await asyncio.sleep(max(0.0, started + i / shape.rate - time.perf_counter()))
         async with gate:
             sent_at[key] = time.perf_counter()
             sender[key] = conn.name

@@ -1,0 +1,28 @@
+"""bench.load's comparison of the stack's modes (the figures themselves are printed, not tested)."""
+
+from __future__ import annotations
+
+from bench.load import MODES, SHAPES, Row, compare
+
+
+def test_the_comparison_puts_each_size_side_by_side_with_the_ratio():
+    results = {
+        "one process": [
+            Row("50 connections", 400.0, 1300.0, True),
+            Row("500 connections", 600.0, 2000.0, True),
+        ],
+        "processes": [Row("50 connections", 1000.0, 200.0, True)],
+    }
+    lines = compare(results).strip().splitlines()
+    assert lines[0] == (
+        "| chat size | one process deliv/s | processes deliv/s | x | one process p99 ms | processes p99 ms |"
+    )
+    assert lines[2] == "| 50 connections | 400.0 | 1000.0 | 2.50 | 1300 | 200 |"
+    assert lines[3] == "| 500 connections | 600.0 | - | - | 2000 | - |"
+
+
+def test_the_one_process_mode_is_the_flag_and_the_latency_case_is_rated():
+    assert MODES["one process"] == {"CHAT_PROCESSES": "1"}
+    assert MODES["processes"] == {}
+    rated = SHAPES["200 conns 20/s"]
+    assert (rated.connections, rated.chats, rated.rate) == (200, 20, 20)

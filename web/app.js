@@ -28,9 +28,10 @@ const REQUEST_TIMEOUT_MS = 10000;
 const TYPING_SHOW_MS = 6000;
 
 class RequestError extends Error {
-  constructor(code, message) {
+  constructor(code, message, retryAfterMs = null) {
     super(message);
     this.code = code;
+    this.retryAfterMs = retryAfterMs; // rate_limited: when the server takes the next action
   }
 }
 
@@ -98,8 +99,10 @@ class Connection {
     if (waiter) {
       this.waiting.delete(frame.req);
       clearTimeout(waiter.timer);
-      if (frame.event === "error") waiter.reject(new RequestError(frame.code, frame.message));
-      else waiter.resolve(frame);
+      if (frame.event === "error") {
+        const retryAfter = Number.isInteger(frame.retry_after_ms) ? frame.retry_after_ms : null;
+        waiter.reject(new RequestError(frame.code, frame.message, retryAfter));
+      } else waiter.resolve(frame);
       return;
     }
     this.onFrame(frame);
@@ -544,6 +547,12 @@ function sendNext(chatId) {
   if (next) trySend(next[0]);
 }
 
+function retryDelay(err) {
+  // rate_limited says when the next action is taken (cut to 30 s); otherwise a second.
+  if (err.code === "rate_limited" && err.retryAfterMs !== null) return Math.min(err.retryAfterMs, 30000) + 50;
+  return 1000;
+}
+
 function trySend(id) {
   const p = state.pending.get(id);
   state.sending.add(p.chat_id);
@@ -568,9 +577,10 @@ function trySend(id) {
       render();
     })
     .catch((err) => {
-      if (err.code === "timeout" || err.code === "disconnected" || err.code === "unavailable") {
+      const again = ["timeout", "disconnected", "unavailable", "rate_limited"];
+      if (again.includes(err.code)) {
         state.sending.delete(p.chat_id); // same client_msg_id again: the server stores it once
-        if (err.code !== "disconnected") setTimeout(() => sendNext(p.chat_id), 1000);
+        if (err.code !== "disconnected") setTimeout(() => sendNext(p.chat_id), retryDelay(err));
         return;
       }
       if (state.pending.has(id)) {

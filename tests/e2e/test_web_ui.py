@@ -424,3 +424,49 @@ def test_phone_list_view_shows_errors_and_the_tab_title_counts_a_hidden_open_cha
     bob.evaluate("window.__hide()")
     send(alice, "while hidden")
     expect(bob).to_have_title("(1) Chat")
+
+
+def refuse_first_send_as_rate_limited(page: Page) -> None:
+    """Stand between the page and the stack: the first message.send is answered rate_limited
+    (as the server answers a connection past its limit) and never reaches the server."""
+    refused: list[str] = []
+
+    def route(page_side: WebSocketRoute) -> None:
+        server = page_side.connect_to_server()
+
+        def from_page(message: str | bytes) -> None:
+            frame = json.loads(message)
+            if not refused and frame.get("action") == "message.send":
+                refused.append(frame["client_msg_id"])
+                page_side.send(
+                    json.dumps(
+                        {
+                            "event": "error",
+                            "req": frame.get("req"),
+                            "code": "rate_limited",
+                            "message": "too many actions on this connection",
+                            "retry_after_ms": 400,
+                        }
+                    )
+                )
+                return
+            server.send(message)
+
+        server.on_message(page_side.send)
+        page_side.on_message(from_page)
+
+    page.route_web_socket(re.compile(r"/ws\?"), route)
+
+
+def test_a_send_refused_as_rate_limited_goes_again_after_retry_after_ms(as_user):
+    alice_id, bob_id = unique("alice"), unique("bob")
+    alice, bob = as_user(alice_id, before_load=refuse_first_send_as_rate_limited), as_user(bob_id)
+    create_chat(alice, bob_id, "Slow down")
+    open_chat(bob, "Slow down")
+
+    send(alice, "patience")
+
+    expect(alice.locator("#messages .msg:not(.pending) .text")).to_have_text(["patience"], timeout=10_000)
+    expect(bob.locator("#messages .msg .text")).to_have_text(["patience"])
+    expect(last_tick(alice)).to_have_attribute("data-status", re.compile("^(delivered|read)$"))
+    assert outbox(alice, alice_id) == []

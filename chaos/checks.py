@@ -165,3 +165,11 @@ def check_records(records: Iterable[Record], ttl_seconds: float, slack_seconds: 
             over = record.expires_at - record.closed_at
             found.leaked.append(f"connection {record.connection_id} outlives its socket by {over:.0f} s")
     return found
+
+
+def repeated_frames(frames: Iterable[Frame]) -> int:
+    """Frames beyond the first for one message to one user (each user has one connection at a
+    time, and a new connection is never sent old messages): re-posts. Allowed under faults (the
+    client drops them by seq); counted, not a violation."""
+    counts = Counter((f.user, f.chat_id, f.seq) for f in frames)
+    return sum(n - 1 for n in counts.values())

@@ -121,6 +121,7 @@ class Result:
     left_behind: int
     findings: Findings
     trace: Path | None = None  # what each client saw, written when something was wrong
+    repeated_frames: int = 0
 
     @property
     def ok(self) -> bool:
@@ -523,6 +524,7 @@ def run_chaos(options: Options) -> Result:
         left_behind=left_behind,
         findings=findings,
         trace=trace,
+        repeated_frames=checks.repeated_frames(f for u in users for f in u.frames),
     )
 
 
@@ -565,6 +567,10 @@ def table(result: Result) -> str:
         ("refused", refused),
         ("unacknowledged", str(result.unacked)),
         ("records left by lost $disconnect", f"{result.left_behind} (expire by their TTL)"),
+        (
+            "frames repeated",
+            f"{result.repeated_frames} (a message posted twice to a user: allowed under faults)",
+        ),
         ("duplicates", str(len(f.duplicates))),
         ("lost", str(len(f.lost))),
         ("leaked", str(len(f.leaked))),

@@ -79,3 +79,8 @@ def test_a_record_that_outlives_its_socket_by_more_than_its_ttl_leaks():
         [Record("ok", 1000.0, 1000.0 + 7000), Record("never", 1000.0, float("inf"))], ttl_seconds=7500
     )
     assert len(found.leaked) == 1 and "never" in found.leaked[0]
+
+
+def test_repeated_frames_count_the_copies_beyond_the_first():
+    frames = [Frame("b", "c1", 3), Frame("b", "c1", 3), Frame("b", "c1", 3), Frame("c", "c1", 3)]
+    assert checks.repeated_frames(frames) == 2

@@ -35,11 +35,11 @@ SHAPES = {
     # window the one-process emulator can serve, so latency is the path's and not a backlog's.
     # --concurrency sets another window for every size (--concurrency 50 overloads the
     # 500-connection chat about 60 times: sends then wait past the 10 s seq budget).
-    "2 connections": loadgen.Shape(50, members=2, devices=1, messages=1000, concurrency=50, paced=True),
-    "50 connections": loadgen.Shape(4, members=25, devices=2, messages=400, concurrency=8, paced=True),
-    "500 connections": loadgen.Shape(1, members=100, devices=5, messages=100, concurrency=2, paced=True),
+    "2 connections": loadgen.Shape(50, members=2, devices=1, messages=500, concurrency=50, paced=True),
+    "50 connections": loadgen.Shape(4, members=25, devices=2, messages=240, concurrency=8, paced=True),
+    "500 connections": loadgen.Shape(1, members=100, devices=5, messages=60, concurrency=2, paced=True),
     # The latency target's case: 20 messages a second over 20 chats of 10, whatever the latency.
-    "200 conns 20/s": loadgen.Shape(20, members=10, devices=1, messages=400, concurrency=400, rate=20),
+    "200 conns 20/s": loadgen.Shape(20, members=10, devices=1, messages=300, concurrency=400, rate=20),
 }
 MODES = {  # the stack's environment for each mode
     "one process": {"CHAT_PROCESSES": "1"},

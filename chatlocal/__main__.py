@@ -1,5 +1,5 @@
-"""``python -m chatlocal [--allow-remote-dev]``: the whole local stack in one process. See
-docs/local-stack.md.
+"""``python -m chatlocal [--allow-remote-dev]``: the whole local stack (moto and the Lambda workers in
+processes of its own unless CHAT_PROCESSES=1). See docs/local-stack.md.
 
 Environment: HOST (127.0.0.1; anything else is warned about, and turns the /dev routes off unless
 --allow-remote-dev or CHAT_ALLOW_REMOTE_DEV=1), PORT (8000; 0 picks a free one),

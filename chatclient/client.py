@@ -133,6 +133,15 @@ class _Unset(enum.Enum):
 UNSET: Final = _Unset.TOKEN  # "not given", as opposed to None ("clear it")
 
 
+def _settle(future: asyncio.Future[Any]) -> None:
+    """Cancel ``future`` if it is still waiting, else mark its exception (if any) as retrieved,
+    so that asyncio never reports it as "never retrieved"."""
+    if not future.done():
+        future.cancel()
+    elif not future.cancelled():
+        future.exception()
+
+
 async def _call(handler: Handler | None, value: Any) -> None:
     if handler is None:
         return
@@ -481,18 +490,21 @@ class ChatClient:
         self._pending[req] = future
         frame = {"action": action, "req": req, **fields}
         try:
-            await ws.send(json.dumps(frame))
-        except websockets.ConnectionClosed as exc:
+            try:
+                await ws.send(json.dumps(frame))
+            except websockets.ConnectionClosed as exc:
+                raise ConnectionLost(str(exc)) from exc
+            if action == "message.send" and self.after_send_frame is not None:
+                await self.after_send_frame(frame)
+            try:
+                return await asyncio.wait_for(future, timeout or self.request_timeout)
+            except TimeoutError as exc:
+                raise RequestTimeout(f"{action}: no reply in {timeout or self.request_timeout}s") from exc
+        finally:
+            # However the wait ended (a reply, a timeout, a lost connection, the caller cancelled),
+            # the future leaves ``_pending`` with it, and an error set on it is marked as seen.
             self._pending.pop(req, None)
-            raise ConnectionLost(str(exc)) from exc
-        if action == "message.send" and self.after_send_frame is not None:
-            await self.after_send_frame(frame)
-        try:
-            reply = await asyncio.wait_for(future, timeout or self.request_timeout)
-        except TimeoutError as exc:
-            self._pending.pop(req, None)
-            raise RequestTimeout(f"{action}: no reply in {timeout or self.request_timeout}s") from exc
-        return reply
+            _settle(future)
 
     async def request(self, action: str, **fields: Any) -> dict[str, Any]:
         """One request on the current connection, waiting for it if it is being re-established."""

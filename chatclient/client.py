@@ -772,9 +772,7 @@ class ChatClient:
         chat_id = message.chat_id
         async with self._lock(chat_id):
             if chat_id not in self._last:
-                # Not a chat we track (it began while we were listing): from this message on.
-                log.info("message for untracked chat %s: tracking from seq %d", chat_id, message.seq)
-                self._last[chat_id] = message.seq - 1
+                await self._start_tracking(chat_id, message.seq)
             self._pass_own(chat_id)
             if message.seq <= self._last[chat_id]:
                 return
@@ -782,6 +780,42 @@ class ChatClient:
                 await self._fill(chat_id, upto=message.seq - 1)
             if message.seq == self._last.get(chat_id, 0) + 1:
                 await self._hand_over(message)
+
+    async def _start_tracking(self, chat_id: str, seq: int) -> None:
+        """A message ``seq`` of a chat we do not track yet; the caller holds the lock.
+
+        Before the first chat list, like every chat then, it is tracked from this message on
+        (history before the client started is the application's to load). After it, the user
+        joined the chat since (its ``chat:added`` has not come yet, or was lost): every message
+        before ``seq`` that the user may see is theirs, so they are fetched (paging back, as the
+        client does not know ``joined_seq`` yet) and handed over first."""
+        if not self._synced_once:
+            log.info("message for untracked chat %s: tracking from seq %d", chat_id, seq)
+            self._last[chat_id] = seq - 1
+            return
+        earlier = await self._visible_before(chat_id, seq)
+        log.info("message %d of new chat %s: %d earlier ones to deliver", seq, chat_id, len(earlier))
+        self._last[chat_id] = earlier[0].seq - 1 if earlier else seq - 1
+        for message in earlier:
+            self._pass_own(chat_id)
+            if message.seq == self._last[chat_id] + 1:
+                await self._hand_over(message)
+
+    async def _visible_before(self, chat_id: str, seq: int) -> list[Message]:
+        """Every message below ``seq`` the user may see, ascending (pages of ``chat.history``
+        ``before``, newest first, until the server says there is no more)."""
+        pages: list[list[Message]] = []
+        before = seq
+        while True:
+            fields = {"chat_id": chat_id, "before": before, "limit": HISTORY_PAGE}
+            reply = await self._request("chat.history", fields)
+            page = [Message.from_wire(raw) for raw in reply["messages"]]
+            page = [m for m in page if m.seq < before]
+            if page:
+                pages.append(page)
+                before = page[0].seq
+            if not page or not reply.get("has_more"):
+                return [message for page in reversed(pages) for message in page]
 
     async def _fill(self, chat_id: str, upto: int | None) -> None:
         """Fetch and deliver what came after ``last``, up to ``upto`` (None: up to the newest);
@@ -900,13 +934,14 @@ class ChatClient:
         except RESYNC_REFUSALS as exc:
             log.warning("resync: the chat list was refused (%s); trying again later", exc)
             return False
-        first = not self._synced_once
+        if not self._synced_once:
+            self._track_from_now(chats)
         self._synced_once = True
         complete = True
         for chat_id in list(self._chat_handlers):
             complete &= await self._resync_step(chat_id, self._reopen(chat_id))
         for chat in chats:
-            complete &= await self._resync_step(chat.chat_id, self._resync_chat(chat, first))
+            complete &= await self._resync_step(chat.chat_id, self._resync_chat(chat))
         for chat_id in sorted(known - {chat.chat_id for chat in chats}):
             complete &= await self._resync_step(chat_id, self._resync_missing(chat_id))
         return complete
@@ -944,11 +979,16 @@ class ChatClient:
     async def _reopen(self, chat_id: str) -> None:
         await self._request("chat.open", {"chat_id": chat_id})
 
-    async def _resync_chat(self, chat: Chat, first: bool) -> None:
+    def _track_from_now(self, chats: list[Chat]) -> None:
+        """The first chat list: its chats are tracked from their ``last_seq`` (history before
+        the client started is the application's to load). At once, with no wait in between, so
+        that a live frame never finds a listed chat untracked."""
+        for chat in chats:
+            if chat.chat_id not in self._last:
+                self._track(chat, start=chat.last_seq)
+
+    async def _resync_chat(self, chat: Chat) -> None:
         chat_id = chat.chat_id
-        if first and chat_id not in self._last:
-            self._track(chat, start=chat.last_seq)  # history before start is the app's to load
-            return
         async with self._lock(chat_id):
             self._track(chat, start=chat.joined_seq)  # new to us: everything we may see
             self._pass_own(chat_id)

@@ -15,7 +15,70 @@ import asyncio
 import gc
 from typing import Any
 
-from tests.unit.test_chatclient import FakeServer, client_for, reconnect, run, settle
+from chatclient import Message
+from tests.unit.test_chatclient import ME, FakeServer, client_for, reconnect, requests, run, settle
+
+
+def test_a_message_before_chat_added_brings_every_earlier_message_the_member_may_see():
+    server = FakeServer()
+    server.add_chat("c2", ["bob", "carol"])
+    for _ in range(3):
+        server.store("c2")  # before alice: not hers to see
+
+    async def scenario() -> list[Message]:
+        client = client_for(server)
+        got: list[Message] = []
+        client.on_background = got.append
+        await client.start()
+        ws = server.connections[-1]
+        server.add_member("c2", ME)  # seq 4: joined_seq 4
+        server.store("c2")  # seq 5: its frame was lost
+        ws.push({"event": "chat:message:background", "message": server.store("c2")})  # seq 6, early
+        await settle()
+        ws.push({"event": "chat:added", "chat": server.chat("c2")})  # late
+        ws.push({"event": "chat:message:background", "message": server.store("c2")})  # seq 7
+        await settle()
+        await reconnect(client, server)  # the resync finds nothing more, and nothing twice
+        await client.close()
+        return got
+
+    got = run(scenario())
+    assert [(m.chat_id, m.seq) for m in got] == [("c2", 5), ("c2", 6), ("c2", 7)]
+    # The client paged back (it does not know joined_seq before chat:added); the fake server
+    # refuses any history request reaching to or below joined_seq, so none did.
+    assert all("after" not in r or r["after"] >= 4 for r in requests(server, "chat.history"))
+
+
+def test_a_message_of_an_unlisted_chat_before_the_first_list_starts_from_that_message():
+    """Before the client has listed its chats once, history is the application's to load: a
+    live message of a chat not yet known is delivered alone, nothing earlier is fetched."""
+    server = FakeServer()
+    for _ in range(3):
+        server.store("c1")
+    refuse_list = [True]
+
+    original = server.reply
+
+    def reply(frame: dict[str, Any]) -> dict[str, Any]:
+        if frame["action"] == "chat.list" and refuse_list[0]:
+            return {"event": "error", "code": "unavailable", "message": "scripted"}
+        return original(frame)
+
+    server.reply = reply  # type: ignore[method-assign]
+
+    async def scenario() -> list[Message]:
+        client = client_for(server)
+        got: list[Message] = []
+        client.on_background = got.append
+        await client.start()
+        server.connections[-1].push({"event": "chat:message:background", "message": server.store("c1")})
+        await settle()
+        await client.close()
+        return got
+
+    got = run(scenario())
+    assert [m.seq for m in got] == [4]
+    assert requests(server, "chat.history") == []
 
 
 def test_a_cancelled_request_leaves_no_future_behind_and_none_unretrieved():

@@ -233,6 +233,8 @@ class ChatClient:
         self._closing = False
 
         self._last: dict[str, int] = {}  # chat_id -> highest seq the application has
+        self._handed: dict[str, int] = {}  # chat_id -> highest seq ever handed over (never forgotten)
+        self._removed_from: set[str] = set()  # chats we are out of, until a chat:added says otherwise
         self._own: dict[str, set[int]] = {}  # chat_id -> seqs of our own acked sends not yet passed
         self._sent_ids: set[str] = set()  # client_msg_ids this client sent
         self._locks: dict[str, asyncio.Lock] = {}
@@ -541,6 +543,7 @@ class ChatClient:
 
     async def _created(self, reply: dict[str, Any]) -> Chat:
         chat = Chat.from_wire(reply["chat"])
+        self._removed_from.discard(chat.chat_id)  # a direct chat we had left, created again
         self._track(chat, start=chat.last_seq)
         return chat
 
@@ -666,6 +669,7 @@ class ChatClient:
                 del self._chat_handlers[chat_id]
             raise
         async with self._lock(chat_id):
+            self._removed_from.discard(chat_id)  # opened: a member
             # What chat.open shows the application counts as delivered to it.
             self._track(opened.chat, start=opened.chat.last_seq)
             self._advance_to(chat_id, opened.chat.last_seq)
@@ -735,6 +739,7 @@ class ChatClient:
         """Drop a chat we are no longer in: its delivery state and its handler. True if known."""
         async with self._lock(chat_id):
             known = chat_id in self._last or chat_id in self._chat_handlers
+            self._removed_from.add(chat_id)  # stray frames of it are ignored until chat:added
             self._last.pop(chat_id, None)
             self._own.pop(chat_id, None)
             self._chat_handlers.pop(chat_id, None)
@@ -771,6 +776,9 @@ class ChatClient:
         """Deliver ``message`` after anything missing before it; drop it if already delivered."""
         chat_id = message.chat_id
         async with self._lock(chat_id):
+            if chat_id in self._removed_from:
+                log.info("message %d of chat %s, which we are out of: ignored", message.seq, chat_id)
+                return
             if chat_id not in self._last:
                 await self._start_tracking(chat_id, message.seq)
             self._pass_own(chat_id)
@@ -838,8 +846,12 @@ class ChatClient:
                 return
 
     async def _hand_over(self, message: Message) -> None:
-        """To the chat's handler while it is open, else to the background handler."""
+        """To the chat's handler while it is open, else to the background handler; never the
+        same seq of a chat twice in the client's life (not even after a removal and re-add)."""
         self._last[message.chat_id] = message.seq
+        if message.seq <= self._handed.get(message.chat_id, 0):
+            return
+        self._handed[message.chat_id] = message.seq
         if message.client_msg_id in self._sent_ids:
             return  # our own message, seen from this client's send
         handler = self._chat_handlers.get(message.chat_id)
@@ -886,6 +898,7 @@ class ChatClient:
     async def _on_chat_added(self, frame: dict[str, Any]) -> None:
         chat = Chat.from_wire(frame["chat"])
         async with self._lock(chat.chat_id):
+            self._removed_from.discard(chat.chat_id)
             self._track(chat, start=chat.joined_seq)
         await _call(self.on_chat_added, chat)
 
@@ -990,6 +1003,7 @@ class ChatClient:
     async def _resync_chat(self, chat: Chat) -> None:
         chat_id = chat.chat_id
         async with self._lock(chat_id):
+            self._removed_from.discard(chat_id)  # listed: a member again (its chat:added was lost)
             self._track(chat, start=chat.joined_seq)  # new to us: everything we may see
             self._pass_own(chat_id)
             if chat.last_seq > self._last[chat_id]:

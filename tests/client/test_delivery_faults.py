@@ -81,6 +81,61 @@ def test_a_message_of_an_unlisted_chat_before_the_first_list_starts_from_that_me
     assert requests(server, "chat.history") == []
 
 
+def test_a_frame_reposted_after_removal_is_not_delivered_again_until_chat_added():
+    server = FakeServer()
+
+    async def scenario() -> list[int]:
+        client = client_for(server)
+        got: list[Message] = []
+        client.on_background = got.append
+        await client.start()
+        ws = server.connections[-1]
+        first, second = server.store("c1"), server.store("c1")
+        ws.push({"event": "chat:message:background", "message": first})
+        ws.push({"event": "chat:message:background", "message": second})
+        await settle()
+
+        server.remove_member("c1", ME)  # seq 3
+        ws.push({"event": "chat:removed", "chat_id": "c1"})
+        ws.push({"event": "chat:message:background", "message": second})  # a redelivered shard
+        await settle()
+        assert [m.seq for m in got] == [1, 2]
+
+        server.store("c1")  # seq 4: said while alice was out
+        server.add_member("c1", ME)  # seq 5: joined_seq 5
+        ws.push({"event": "chat:message:background", "message": second})  # still before chat:added
+        await settle()
+        ws.push({"event": "chat:added", "chat": server.chat("c1")})
+        ws.push({"event": "chat:message:background", "message": server.store("c1")})  # seq 6
+        ws.push({"event": "chat:message:background", "message": second})  # and once more
+        await settle()
+        await client.close()
+        return [m.seq for m in got]
+
+    assert run(scenario()) == [1, 2, 6]
+
+
+def test_a_frame_reposted_after_leaving_is_ignored():
+    server = FakeServer()
+
+    async def scenario() -> list[int]:
+        client = client_for(server)
+        got: list[Message] = []
+        client.on_background = got.append
+        await client.start()
+        ws = server.connections[-1]
+        message = server.store("c1")
+        ws.push({"event": "chat:message:background", "message": message})
+        await settle()
+        await client.leave("c1")
+        ws.push({"event": "chat:message:background", "message": message})
+        await settle()
+        await client.close()
+        return [m.seq for m in got]
+
+    assert run(scenario()) == [1]
+
+
 def test_a_cancelled_request_leaves_no_future_behind_and_none_unretrieved():
     server = FakeServer()
     reports: list[dict[str, Any]] = []
@@ -120,3 +175,34 @@ def test_a_cancelled_request_leaves_no_future_behind_and_none_unretrieved():
     pending = run(scenario())
     assert pending == {}
     assert [c for c in reports if "never retrieved" in str(c.get("message"))] == []
+
+
+def test_a_stale_chat_added_reposted_after_removal_does_not_bring_old_messages_back_twice():
+    """A redelivered shard can carry the ``chat:added`` of an earlier add: the chat is tracked
+    again from that old ``joined_seq``, yet what the application already had is not handed
+    over a second time."""
+    server = FakeServer()
+    server.add_chat("c2", ["bob"])
+
+    async def scenario() -> list[int]:
+        client = client_for(server)
+        got: list[Message] = []
+        client.on_background = got.append
+        await client.start()
+        ws = server.connections[-1]
+        server.add_member("c2", ME)  # seq 1
+        old_added = {"event": "chat:added", "chat": server.chat("c2")}
+        ws.push(old_added)
+        message = server.store("c2")  # seq 2
+        ws.push({"event": "chat:message:background", "message": message})
+        await settle()
+        server.remove_member("c2", ME)  # seq 3
+        ws.push({"event": "chat:removed", "chat_id": "c2"})
+        await settle()
+        ws.push(old_added)  # both re-posted late
+        ws.push({"event": "chat:message:background", "message": message})
+        await settle()
+        await client.close()
+        return [m.seq for m in got]
+
+    assert run(scenario()) == [2]

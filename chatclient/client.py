@@ -12,6 +12,11 @@ chat the client knew that is no longer listed is probed, and forgotten if the se
 user is no longer a member. Per chat, a lock serialises delivery, so live frames and resync
 never interleave. The application's own sends are not delivered back to it (it has the ack);
 they only advance ``last``.
+
+A message of a chat not tracked yet (it reached a newly added member before ``chat:added``)
+first brings the earlier messages the user may see. Frames of a chat the user is out of are
+ignored until ``chat:added``, and a ``(chat_id, seq)`` is handed over at most once in the
+client's life: a fan-out redelivered late can re-post an old frame.
 """
 
 from __future__ import annotations

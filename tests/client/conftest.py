@@ -62,10 +62,14 @@ def connection_ids(stack: LocalStack, user_id: str) -> list[str]:
 class Cli:
     """One ``chat`` process driven through stdin/stdout as a person would."""
 
-    def __init__(self, server: str, user: str, *args: str) -> None:
+    def __init__(self, server: str, user: str | None, *args: str, env: dict[str, str] | None = None) -> None:
+        """``user`` None: ``server`` is the WebSocket URL (``--url``) and the token comes from
+        ``env`` (``CHAT_TOKEN``)."""
+        who = ["--server", server, "--user", user] if user is not None else ["--url", server]
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "chatclient", "--server", server, "--user", user, *args],
+            [sys.executable, "-m", "chatclient", *who, *args],
             cwd=ROOT,
+            env=env,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,

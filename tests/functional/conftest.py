@@ -66,7 +66,7 @@ def harness(tables, api):
     runtime.use_service(None)
 
 
-_queues = itertools.count(1)
+fresh_queue_numbers = itertools.count(1)  # shared by every fixture making a queue: one moto holds them all
 
 
 @pytest.fixture
@@ -76,7 +76,7 @@ def sharded(tables, api):
     import boto3
 
     sqs = boto3.client("sqs", region_name="us-east-1")
-    name = f"test-fanout-{next(_queues)}"  # a fresh queue per test: nothing left over
+    name = f"test-fanout-{next(fresh_queue_numbers)}"  # a fresh queue per test: nothing left over
     url = sqs.create_queue(QueueName=name)["QueueUrl"]
     runtime.use_service(build_service(api, queue=SqsQueue(sqs, name)))
     yield Harness(api, sqs=sqs, queue_url=url)
@@ -125,7 +125,7 @@ def push(tables, api):
 
     sqs = boto3.client("sqs", region_name="us-east-1")
     sns = boto3.client("sns", region_name="us-east-1")
-    name = f"test-push-{next(_queues)}"
+    name = f"test-push-{next(fresh_queue_numbers)}"
     url = sqs.create_queue(QueueName=name)["QueueUrl"]
     apps = {
         platform: sns.create_platform_application(

@@ -9,7 +9,6 @@ would on AWS."""
 from __future__ import annotations
 
 import dataclasses
-import itertools
 import json
 from urllib.parse import unquote, urlparse
 
@@ -28,10 +27,8 @@ from chalicelib.service import ChatService
 from chalicelib.storage.dynamo import DynamoStore
 from chalicelib.storage.tables import ConnectionItem, MessageItem, SendKeyItem
 from chatlocal.faults import Crash, FaultInjector, Planned, from_spec
+from tests.functional.conftest import fresh_queue_numbers
 from tests.functional.harness import FakeManagementApi, Harness, table_snapshot
-
-_queues = itertools.count(1)
-
 
 # -- the world ---------------------------------------------------------------------------------
 
@@ -87,7 +84,7 @@ def world(tables, api):
 def queued(tables, api):
     """Fan-out through an SQS queue for every audience (threshold 0, a connection per shard)."""
     sqs = boto3.client("sqs", region_name="us-east-1")
-    name = f"test-faults-fanout-{next(_queues)}"
+    name = f"test-fanout-{next(fresh_queue_numbers)}"  # the IAM policy test maps it to the stage queue
     url = sqs.create_queue(QueueName=name)["QueueUrl"]
     runtime.use_service(service(api, SqsQueue(sqs, name), threshold=0, shard_size=1))
     yield Harness(api, sqs=sqs, queue_url=url)

@@ -89,10 +89,10 @@ def _is_condition_failure(exc: PynamoDBException) -> bool:
 M = TypeVar("M", bound=Model)
 
 
-def _get(model: type[M], hash_key: str, consistent: bool = True) -> M | None:
-    """GetItem, None when absent."""
+def _get(model: type[M], hash_key: str, range_key: str | int | None = None) -> M | None:
+    """A strongly consistent GetItem, None when absent."""
     try:
-        return model.get(hash_key, consistent_read=consistent)
+        return model.get(hash_key, range_key, consistent_read=True)
     except model.DoesNotExist:
         return None
 
@@ -443,10 +443,8 @@ class DynamoStore(Store):
         token = _get(DeviceTokenItem, key)
         if token is None:
             return None
-        try:
-            return _device_from(DeviceItem.get(token.user_id, token.device_id, consistent_read=True))
-        except DeviceItem.DoesNotExist:
-            return None
+        device = _get(DeviceItem, token.user_id, token.device_id)
+        return _device_from(device) if device is not None else None
 
     @_guarded
     def save_device(self, device: Device, previous: Device | None) -> None:
@@ -695,11 +693,8 @@ class DynamoStore(Store):
 
     @_guarded
     def membership(self, user_id: str, chat_id: str) -> Membership | None:
-        try:
-            item = MembershipItem.get(user_id, chat_id, consistent_read=True)
-        except MembershipItem.DoesNotExist:
-            return None
-        return _membership_from(item)
+        item = _get(MembershipItem, user_id, chat_id)
+        return _membership_from(item) if item is not None else None
 
     @_guarded
     def memberships_of(self, user_id: str) -> Mapping[str, Membership]:
@@ -834,11 +829,8 @@ class DynamoStore(Store):
 
     @_guarded
     def message_at(self, chat_id: str, seq: int) -> Message | None:
-        try:
-            item = MessageItem.get(chat_id, seq, consistent_read=True)
-        except MessageItem.DoesNotExist:
-            return None
-        return _message_from(item, chat_id)
+        item = _get(MessageItem, chat_id, seq)
+        return _message_from(item, chat_id) if item is not None else None
 
     @_guarded
     def mark_fanned_out(self, message: Message) -> None:

@@ -62,7 +62,8 @@ def test_phone_has_list_and_conversation_views_and_long_urls_wrap(as_user, scree
     expect(phone.locator(".sidebar")).to_be_hidden()
     expect(phone.locator("#back-btn")).to_be_visible()
     send(phone, f"look {LONG_URL}")
-    expect(last_tick(phone)).to_have_attribute("data-status", "sent")
+    # Bob's desktop is online: the tick may move on from "sent" before it is looked at.
+    expect(last_tick(phone)).to_have_attribute("data-status", re.compile("^(sent|delivered|read)$"))
     assert_inside_viewport(phone, "#composer-input")
     assert_inside_viewport(phone, "#send-btn")
     assert_no_sideways_scroll(phone)

@@ -192,8 +192,10 @@ class World:
         from moto import mock_aws
 
         from chatlocal.moto_atomic import serialize_dynamodb_requests
+        from chatlocal.moto_fast import answer_dynamodb_fast
 
         serialize_dynamodb_requests()
+        answer_dynamodb_fast()
         with mock_aws():
             import boto3
 

@@ -111,8 +111,10 @@ def start_moto_here(host: str) -> tuple[Any, str]:
     from moto.server import ThreadedMotoServer
 
     from chatlocal.moto_atomic import serialize_dynamodb_requests, serialize_sqs_requests
+    from chatlocal.moto_fast import answer_dynamodb_fast
 
     serialize_dynamodb_requests()
+    answer_dynamodb_fast()
     serialize_sqs_requests()
     _list_moto_modules_once()
     # Small request/response pairs on loopback: don't let Nagle hold back the last segment.

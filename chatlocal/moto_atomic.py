@@ -268,7 +268,11 @@ class TransactionTokens:
             raise InvalidToken(len(str(token)))
         now = self._clock()
         self._forget_expired(now)
-        fingerprint = json.dumps({k: v for k, v in body.items() if k != "ClientRequestToken"}, sort_keys=True)
+        fingerprint = json.dumps(
+            {k: v for k, v in body.items() if k != "ClientRequestToken"},
+            sort_keys=True,
+            default=repr,  # binary attribute values arrive parsed as bytes
+        )
         key = (*scope, token)
         committed = self._committed.get(key)
         if committed is not None:

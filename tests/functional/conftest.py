@@ -20,11 +20,13 @@ from chalicelib.secret import JwtSecret
 from chalicelib.service import ChatService
 from chalicelib.storage.dynamo import DynamoStore
 from chalicelib.storage.tables import ALL_MODELS, PUSH_MODELS, create_tables
-from chatlocal.moto_atomic import serialize_dynamodb_requests
+from chatlocal.moto_atomic import dynamodb_lock, serialize_dynamodb_requests
+from chatlocal.moto_fast import answer_dynamodb_fast
 from tests.functional.harness import FakeManagementApi, Harness
 from tests.functional.webpush_receiver import b64url
 
 serialize_dynamodb_requests()
+answer_dynamodb_fast()  # moto's answers, byte for byte (tests/unit/test_moto_fast.py), 4x sooner
 
 
 @pytest.fixture(scope="session")
@@ -33,12 +35,46 @@ def moto_aws():
         yield
 
 
+# moto's table objects as the ``tables`` fixture last created them, by name.
+_made_tables: dict[str, object] = {}
+
+
+def _moto_tables() -> dict[str, object]:
+    """moto's table objects of the project's tables that exist, by name."""
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.dynamodb.models import dynamodb_backends
+
+    existing = dynamodb_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].tables
+    names = {model.Meta.table_name for model in (*ALL_MODELS, *PUSH_MODELS)}
+    return {name: existing[name] for name in names if name in existing}
+
+
+def _empty_the_tables() -> bool:
+    """Empty the project's tables in moto's memory, if they are still the very ones this fixture
+    made (no test deleted, recreated or reset them); False if they are not."""
+    current = _moto_tables()
+    if not _made_tables or current.keys() != _made_tables.keys():
+        return False
+    if any(current[name] is not table for name, table in _made_tables.items()):
+        return False
+    with dynamodb_lock():
+        for table in _made_tables.values():
+            table.items.clear()  # type: ignore[attr-defined]
+    return True
+
+
 @pytest.fixture
 def tables(moto_aws):
-    for model in (*ALL_MODELS, *PUSH_MODELS):
-        if model.exists():
-            model.delete_table()
-    create_tables()
+    """Every project table, empty. Emptied in moto's memory (no Scan, no request) when they are
+    still the ones made before; else deleted and created again through the API (4 ms instead of
+    about 0.4 s a test)."""
+    if not _empty_the_tables():
+        for model in (*ALL_MODELS, *PUSH_MODELS):
+            if model.exists():
+                model.delete_table()
+        create_tables()
+        _made_tables.clear()
+        _made_tables.update(_moto_tables())
     yield
 
 

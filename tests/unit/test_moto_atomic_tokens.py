@@ -73,6 +73,19 @@ def test_the_same_request_with_the_same_token_is_applied_once(client, clock):
     assert count(client) == 1
 
 
+def test_a_transaction_with_binary_values_is_remembered_by_its_token(client, clock):
+    token = str(uuid.uuid4())
+    put = {"Put": {"TableName": "tokens", "Item": {"pk": {"S": "blob"}, "data": {"B": b"\x00\xff"}}}}
+    client.transact_write_items(TransactItems=[put], ClientRequestToken=token)
+    client.transact_write_items(TransactItems=[put], ClientRequestToken=token)
+    other = {"Put": {"TableName": "tokens", "Item": {"pk": {"S": "blob"}, "data": {"B": b"\x01"}}}}
+    with pytest.raises(ClientError) as mismatch:
+        client.transact_write_items(TransactItems=[other], ClientRequestToken=token)
+    assert mismatch.value.response["Error"]["Code"] == "IdempotentParameterMismatchException"
+    item = client.get_item(TableName="tokens", Key={"pk": {"S": "blob"}})["Item"]
+    assert item["data"]["B"] == b"\x00\xff"
+
+
 def test_another_token_is_another_transaction(client, clock):
     add_one(client, str(uuid.uuid4()))
     add_one(client, str(uuid.uuid4()))

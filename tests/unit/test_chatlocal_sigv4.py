@@ -119,6 +119,25 @@ def test_refusals_name_api_gateways_error(change, error_type):
     assert refusal is not None and (refusal.status, refusal.error_type) == (403, error_type)
 
 
+@pytest.mark.parametrize(
+    "stamp",
+    [
+        "20261327T101010Z",
+        "20260230T101010Z",
+        "20261127T246000Z",
+        "2026-11-27T10:10:10Z",
+        "20261127T101010",
+        "",
+    ],
+)
+def test_a_date_not_in_iso_basic_format_is_refused(stamp):
+    url = f"{BASE}/@connections/abc="
+    headers = sign_headers(LOCAL, "us-east-1", "GET", url) | {"X-Amz-Date": stamp}
+    refusal = check("GET", url, b"", headers)
+    assert refusal is not None and refusal.error_type == "IncompleteSignatureException"
+    assert refusal.message == f"Date must be in ISO-8601 'basic format'. Got '{stamp}'."
+
+
 def test_wrong_secret_method_or_body_do_not_match():
     url = f"{BASE}/@connections/abc="
     wrong_secret = sign_headers(Credentials("local", "guess"), "us-east-1", "POST", url, b"{}")

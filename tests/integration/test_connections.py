@@ -16,7 +16,7 @@ from botocore.exceptions import ClientError
 from chalicelib.delivery import Delivery, PostResult
 from tests.integration.conftest import run
 from tests.integration.peer import Peer
-from tests.stack import LocalStack
+from tests.stack import ONE_PROCESS, LocalStack
 
 SECRET = "integration-secret-" * 3
 
@@ -163,7 +163,7 @@ def test_management_api_through_boto3(stack, user):
 
 
 def test_idle_connection_is_closed_and_activity_keeps_it_open():
-    with LocalStack(CHAT_JWT_SECRET=SECRET, CHAT_IDLE_TIMEOUT_SECONDS="1.5") as stack:
+    with LocalStack(CHAT_JWT_SECRET=SECRET, CHAT_IDLE_TIMEOUT_SECONDS="1.5", **ONE_PROCESS) as stack:
 
         async def scenario():
             idle = await Peer.connect(stack.ws_url("idle-user"), "idle-user")

@@ -1,5 +1,5 @@
-"""A modest load in the suite: 200 connections in 20 chats, 1,000 concurrent sends, every frame
-counted against what the protocol promises (bench/load.py runs the same, bigger)."""
+"""A modest load in the suite: 100 connections in 10 chats, 300 sends 30 at a time, every frame
+counted against what the protocol promises (bench/load.py runs the same at larger sizes)."""
 
 from __future__ import annotations
 
@@ -8,10 +8,12 @@ import asyncio
 from bench import loadgen
 from tests.integration.conftest import run
 
+CHATS, MESSAGES, CONCURRENCY = 10, 300, 30
 
-def test_200_connections_20_chats_1000_messages(stack):
-    shape = loadgen.Shape(chats=20, members=5, devices=2, messages=1000, concurrency=50)
-    assert shape.connections == 200
+
+def test_100_connections_10_chats_300_concurrent_messages(stack):
+    shape = loadgen.Shape(chats=CHATS, members=5, devices=2, messages=MESSAGES, concurrency=CONCURRENCY)
+    assert shape.connections == 100
 
     async def token_for(user: str) -> str:
         return await asyncio.get_running_loop().run_in_executor(None, stack.token, user)
@@ -26,9 +28,9 @@ def test_200_connections_20_chats_1000_messages(stack):
     )
 
     assert result.problems == []
-    assert len(result.acks) == 1000
-    assert result.deliveries() == 1000 * 9  # every other connection of the chat, exactly once
+    assert len(result.acks) == MESSAGES
+    assert result.deliveries() == MESSAGES * 9  # every other connection of the chat, exactly once
     # exactly one management API post per recipient connection, plus one reply per send
-    assert result.posts == 1000 * 9 + 1000 + result.retries  # a retried send gets one more reply
+    assert result.posts == MESSAGES * 9 + MESSAGES + result.retries  # a retried send gets one more reply
     assert stack.get_json("/dev/stats")["posts_gone"] == gone_before
     print("\nload:", loadgen.summary(result))

@@ -14,7 +14,7 @@ import pytest
 
 from tests.integration.conftest import run
 from tests.integration.peer import Peer
-from tests.stack import LocalStack
+from tests.stack import ONE_PROCESS, LocalStack
 
 SAVE_INTERVAL = 1.0
 
@@ -84,15 +84,15 @@ def test_sigkill_after_a_periodic_save_keeps_the_data(tmp_path, user):
 
 
 def test_two_stacks_cannot_share_a_data_folder(tmp_path):
-    with _persistent(tmp_path):
-        second = _persistent(tmp_path)
+    with _persistent(tmp_path, **ONE_PROCESS):
+        second = _persistent(tmp_path, **ONE_PROCESS)
         with pytest.raises(RuntimeError, match="is in use by another local stack"):
             second.start()
         assert second.process is not None and second.process.returncode == 2
 
 
 def test_test_stacks_keep_nothing():
-    with LocalStack() as stack:
+    with LocalStack(**ONE_PROCESS) as stack:
         assert "nothing kept (CHAT_EPHEMERAL=1)" in stack.text, stack.text
 
 

@@ -18,7 +18,7 @@ from botocore.exceptions import ClientError
 
 from tests.integration.conftest import run
 from tests.integration.peer import Peer
-from tests.stack import LocalStack
+from tests.stack import ONE_PROCESS, LocalStack
 
 
 def connection_of(stack, user_id: str) -> str:
@@ -109,7 +109,7 @@ def stack_that_believes_host_is(host: str, *args: str) -> LocalStack:
         " m._bind = lambda host, port: bind('127.0.0.1', port);"
         " m.exit_now(m.main(sys.argv[1:]))"
     )
-    return LocalStack(command=[sys.executable, "-c", program, *args], HOST=host)
+    return LocalStack(command=[sys.executable, "-c", program, *args], HOST=host, **ONE_PROCESS)
 
 
 @pytest.mark.parametrize(

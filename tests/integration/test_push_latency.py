@@ -1,8 +1,8 @@
 """How long a push takes in the local stack: from the sender's ``message:ack`` to the emulated
-provider's record (``/dev/push``'s ``sent_at``), over 200 messages to an offline member.
+provider's record (``/dev/push``'s ``sent_at``), over 60 messages to an offline member.
 
 Two ways: one message at a time (each sent once the previous push is recorded: the path's own
-latency), and 200 back to back (a busy chat: the stack, its moto and the worker share two
+latency), and 60 back to back (a busy chat: the stack, its moto and the worker share two
 cores with the sender). The path is the send Lambda's SendMessageBatch, the event source
 mapping's long poll, the push worker (devices, badge, claim) and SNS Publish.
 
@@ -22,7 +22,7 @@ from tests.integration.conftest import run
 from tests.integration.peer import Peer
 from tests.integration.push_support import connect, offline, register, wait_for_pushes
 
-MESSAGES = 200
+MESSAGES = 60  # enough for a p50 and a max; what is asserted (one push each) holds at any count
 
 
 @pytest.mark.slow

@@ -18,12 +18,14 @@ import pytest
 
 from chatclient import Backoff, ChatClient
 from tests.client.push_env import local_push_env
-from tests.stack import ROOT, LocalStack
+from tests.stack import ONE_PROCESS, ROOT, LocalStack
 
 
 @pytest.fixture(scope="session")
 def stack() -> Iterator[LocalStack]:
-    with LocalStack(CHAT_JWT_SECRET="client-secret-" * 3, **local_push_env()) as running:
+    """One stack for the tier, in the one-process mode: these tests are of the client, which sees
+    the same wire whatever the mode (test_resync.py runs its own in the default mode)."""
+    with LocalStack(CHAT_JWT_SECRET="client-secret-" * 3, **local_push_env(), **ONE_PROCESS) as running:
         yield running
 
 

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 from tests.client.conftest import Cli
-from tests.stack import ROOT, LocalStack
+from tests.stack import ONE_PROCESS, ROOT, LocalStack
 
 
 def test_alice_and_bob_chat_and_bob_sees_the_background_notice(stack, user, clis):
@@ -269,7 +269,7 @@ def test_title_option_anywhere_and_open_by_title_prefix_or_number(stack, user, c
 def test_a_restarted_server_with_a_new_secret_ends_a_chat_token_cli_and_a_dev_token_cli_reconnects(user):
     port = free_port()
     alice_id, bob_id = user("alice"), user("bob")
-    first = LocalStack(PORT=str(port), CHAT_JWT_SECRET="first-secret-" * 4).start()
+    first = LocalStack(PORT=str(port), CHAT_JWT_SECRET="first-secret-" * 4, **ONE_PROCESS).start()
     started: list[subprocess.Popen[str]] = []
     try:
         with_token = Cli(first.ws_base, None, env={**os.environ, "CHAT_TOKEN": first.token(alice_id)})
@@ -284,7 +284,7 @@ def test_a_restarted_server_with_a_new_secret_ends_a_chat_token_cli_and_a_dev_to
             assert time.monotonic() < deadline, first.connections()
             time.sleep(0.1)
         first.stop()
-        second = LocalStack(PORT=str(port), CHAT_JWT_SECRET="second-secret-" * 4).start()
+        second = LocalStack(PORT=str(port), CHAT_JWT_SECRET="second-secret-" * 4, **ONE_PROCESS).start()
         try:
             assert with_token.process.wait(timeout=60) == 1
             assert with_token.expect(r"^\[error\]", timeout=5).string == (

@@ -20,7 +20,7 @@ import websockets
 from chatclient import ChatClient, ChatError, Message
 from chatclient.client import CATCH_UP_TRIES, MAX_RATE_LIMIT_PAUSE, RATE_LIMIT_RETRIES
 from tests.client.conftest import make_client, wait_for
-from tests.stack import LocalStack
+from tests.stack import ONE_PROCESS, LocalStack
 from tests.unit.test_chatclient import FakeServer, client_for, requests, settle
 
 Reply = dict[str, Any]
@@ -314,7 +314,10 @@ def test_a_huge_retry_after_is_cut_to_the_cap(pauses):
 @pytest.fixture(scope="module")
 def tight_stack():  # type: ignore[no-untyped-def]
     with LocalStack(
-        CHAT_JWT_SECRET="tight-secret-" * 4, CHAT_RATE_LIMIT_BURST="4", CHAT_RATE_LIMIT_PER_SECOND="2"
+        CHAT_JWT_SECRET="tight-secret-" * 4,
+        CHAT_RATE_LIMIT_BURST="4",
+        CHAT_RATE_LIMIT_PER_SECOND="2",
+        **ONE_PROCESS,
     ) as running:
         yield running
 

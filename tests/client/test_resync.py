@@ -4,9 +4,21 @@ reconnect; a send whose connection dies before the ack is retried and stored onc
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
+
+import pytest
 
 from tests.client.conftest import connection_ids, make_client, wait_for
 from tests.integration.conftest import run
+from tests.stack import LocalStack
+
+
+@pytest.fixture(scope="module")
+def stack() -> Iterator[LocalStack]:
+    """The stack in its default mode (moto and the functions in processes of their own, as
+    ``make run`` starts it): the resync is a core scenario, covered in that mode."""
+    with LocalStack(CHAT_JWT_SECRET="resync-secret-" * 3) as running:
+        yield running
 
 
 def test_dropped_connection_reconnects_and_gets_exactly_the_missed_messages(stack, user):

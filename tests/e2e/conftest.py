@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.client.push_env import local_push_env
-from tests.stack import ROOT, LocalStack
+from tests.stack import ONE_PROCESS, ROOT, LocalStack
 
 ARTIFACTS = ROOT / "test-artifacts"
 CHROMIUM = os.environ.get("CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
@@ -37,7 +37,8 @@ CHROMIUM_ARGS = [
 @pytest.fixture(scope="package")
 def stack_url():
     # local_push_env: the stack takes the web page's Web Push registration (see test_notifications)
-    with LocalStack(CHAT_JWT_SECRET="e2e-secret-" * 4, **local_push_env()) as stack:
+    # the one-process mode: these tests are of the web page (tests/stack.py)
+    with LocalStack(CHAT_JWT_SECRET="e2e-secret-" * 4, **local_push_env(), **ONE_PROCESS) as stack:
         yield stack.url
 
 

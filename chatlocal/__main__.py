@@ -11,8 +11,9 @@ AWS_ENDPOINT_URL_SQS and AWS_ENDPOINT_URL_SNS (unset: embedded moto), CHAT_TABLE
 CHAT_SNS_APNS_APP_ARN and CHAT_SNS_FCM_APP_ARN (unset: created on the embedded SNS),
 CHAT_VAPID_PRIVATE_KEY (generated when unset), CHAT_PUSH_ALLOW_LOCAL_HTTP (1), LOG_LEVEL (INFO),
 CHAT_LAMBDA_PACKAGE (unset: the source tree's handlers; a folder: the unpacked deployment
-package's, see ``make run-package``), CHAT_LAMBDA_WORKERS (8: the most worker processes per
-function), CHAT_PROCESSES (unset: each function's invocations run in worker processes, see
+package's, see ``make run-package``), CHAT_LAMBDA_WORKERS (two per core: the most worker processes
+per function), CHAT_FANOUT_CONCURRENCY (8 here: posts at once per invocation),
+CHAT_PROCESSES (unset: each function's invocations run in worker processes, see
 chatlocal.workers; 1: on threads in this one process, also what CHAT_FAULTS needs),
 CHAT_CONNECTION_CONCURRENCY (4: frames of one connection invoked at once).
 """
@@ -60,6 +61,7 @@ if TYPE_CHECKING:
 ROOT = Path(__file__).resolve().parent.parent
 log = logging.getLogger("chatlocal")
 STOP_GRACE_SECONDS = 3  # for running invocations after Ctrl-C, then for the rest
+LOCAL_FANOUT_CONCURRENCY = 8  # posts at once per invocation (CHAT_FANOUT_CONCURRENCY; 32 deployed)
 USAGE = "usage: python -m chatlocal [--allow-remote-dev]   (settings: see docs/local-stack.md)"
 
 
@@ -172,6 +174,9 @@ async def _serve(
     env.setdefault("CHAT_TABLE_PREFIX", "chat-local")
     env.setdefault("AWS_DEFAULT_REGION", "us-east-1")
     env.setdefault("AWS_REGION", env["AWS_DEFAULT_REGION"])
+    # A deployed invocation posts 32 frames at once on a CPU of its own; here every invocation
+    # shares the machine's few cores, and 8 threads per invocation delivered more for less CPU.
+    env.setdefault("CHAT_FANOUT_CONCURRENCY", str(LOCAL_FANOUT_CONCURRENCY))
     # The app names its SQS event source's queue when app.py is imported: set it before.
     if not env.get("CHAT_FANOUT_QUEUE"):
         env["CHAT_FANOUT_QUEUE"] = f"{env['CHAT_TABLE_PREFIX']}-fanout"

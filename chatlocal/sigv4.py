@@ -164,7 +164,7 @@ def canonical_request(
     path, _, query = target.partition("?")
     lines = [
         method.upper(),
-        quote(normalize_url_path(path), safe="/~"),
+        _canonical_path(path),
         _canonical_query(query),
         *(f"{name}:{_header_value(headers, name)}" for name in signed_headers),
         "",
@@ -172,6 +172,12 @@ def canonical_request(
         _one(headers, "x-amz-content-sha256") or hashlib.sha256(body).hexdigest(),
     ]
     return "\n".join(lines)
+
+
+@functools.lru_cache(maxsize=4096)
+def _canonical_path(path: str) -> str:
+    """The path as SigV4 signs it; one per connection id, posted to again and again."""
+    return quote(normalize_url_path(path), safe="/~")
 
 
 def signature(secret_key: str, stamp: str, scope: Sequence[str], canonical: str) -> str:
@@ -322,6 +328,7 @@ def _body_hash_matches(headers: Headers, body: bytes) -> Refusal | None:
     return None
 
 
+@functools.lru_cache(maxsize=256)  # one stamp per second, read twice per request
 def _epoch(stamp: str) -> float | None:
     """``YYYYMMDDTHHMMSSZ`` as seconds since the epoch; None when it is not a valid time in
     that form (``strptime`` took a tenth of the gateway's time per management post)."""

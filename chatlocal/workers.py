@@ -18,7 +18,7 @@ it is killed, as Lambda ends a timed-out environment).
 
 Settings (``lambda_workers``, what the stack runs): ``CHAT_LAMBDA_PACKAGE`` (a folder holding an
 unpacked deployment package; unset: the source tree, with the virtualenv's site-packages as
-``extra_path``), ``CHAT_LAMBDA_WORKERS`` (the most workers per function, 8) and
+``extra_path``), ``CHAT_LAMBDA_WORKERS`` (the most workers per function: two per core) and
 ``CHAT_PROCESSES=1`` (no workers: the handlers run on threads in the stack's process, as they
 must when ``CHAT_FAULTS`` injects faults there). Workers put the invocations on every core: the
 stack's process keeps the gateway and the embedded moto, each worker its handler's CPU work (the
@@ -58,7 +58,19 @@ PACKAGE_VARIABLE = "CHAT_LAMBDA_PACKAGE"
 WORKERS_VARIABLE = "CHAT_LAMBDA_WORKERS"
 SINGLE_PROCESS_VARIABLE = "CHAT_PROCESSES"  # "1": every invocation on threads in the stack's process
 FAULTS_VARIABLE = "CHAT_FAULTS"  # chatlocal.faults injects into the stack's own process
-DEFAULT_WORKERS = 8
+
+
+def _cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))  # the cores this process may run on (containers)
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 2
+
+
+# Two workers per core: an invocation waits on DynamoDB and the management API about half its
+# time. On 2 cores, 4 per function delivered about as much as 8 with less CPU per frame
+# (docs/local-stack.md, Benchmark), and 2 held back small chats' sends.
+DEFAULT_WORKERS = 2 * _cores()
 SOURCE_TREE = Path(__file__).resolve().parent.parent
 INIT_TIMEOUT = 120.0  # Lambda allows 10 s; a loaded 2-core machine importing boto3 needs more
 STOP_TIMEOUT = 3.0

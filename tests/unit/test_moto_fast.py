@@ -57,8 +57,11 @@ def recorder(monkeypatch: pytest.MonkeyPatch) -> Iterator[Recorder]:
     monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    with mock_aws():
+    with mock_aws():  # may be nested in the functional tier's session-wide mock: clean up
         yield recorded
+        client = boto3.client("dynamodb", region_name=REGION)
+        if "things" in client.list_tables()["TableNames"]:
+            client.delete_table(TableName="things")
 
 
 def _client() -> Any:

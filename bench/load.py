@@ -24,6 +24,7 @@ import asyncio
 import json
 import os
 import sys
+import time
 import urllib.request
 from dataclasses import dataclass, replace
 
@@ -91,6 +92,23 @@ def _posts_counter(base: str):  # type: ignore[no-untyped-def]
     return posts
 
 
+def settle(base: str, timeout: float = 120.0) -> None:
+    """Wait until the last size's connections are gone and their ``$disconnect`` invocations have
+    run, so that one size's teardown (500 of them after the 500-connection size) is not measured
+    as the next size's latency."""
+    deadline = time.monotonic() + timeout
+    while True:
+        with urllib.request.urlopen(f"{base}/dev/stats", timeout=10) as response:
+            stats = json.load(response)
+        if stats["open"] == 0 and stats["disconnected"] >= stats["connected"]:
+            return
+        if time.monotonic() > deadline:
+            waiting = stats["connected"] - stats["disconnected"]
+            print(f"    (still {stats['open']} open, {waiting} to disconnect)")
+            return
+        time.sleep(0.2)
+
+
 WARM_UP = loadgen.Shape(4, members=25, devices=2, messages=40, concurrency=8, paced=True)
 
 
@@ -100,6 +118,7 @@ def warm_up(base: str) -> None:
     would otherwise count against the first size measured."""
     ws_base = base.replace("http://", "ws://") + "/ws"
     asyncio.run(loadgen.run(ws_base, _token_getter(base), WARM_UP, timeout=600))
+    settle(base)
 
 
 def run_all(base: str, scale: float, only: list[str], concurrency: int | None) -> list[Row]:
@@ -118,6 +137,7 @@ def run_all(base: str, scale: float, only: list[str], concurrency: int | None) -
         result = asyncio.run(
             loadgen.run(ws_base, _token_getter(base), shape, timeout=600, posts_so_far=_posts_counter(base))
         )
+        settle(base)
         s = loadgen.summary(result)
         posts_per_msg = (result.posts or 0) / max(1, len(result.acks))
         check = "ok" if not result.problems else f"FAILED ({len(result.problems)} problems)"

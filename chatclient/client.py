@@ -58,6 +58,7 @@ HISTORY_PAGE = 100
 RATE_LIMIT_RETRIES = 5  # a request refused rate_limited is sent again up to this many times
 MAX_RATE_LIMIT_PAUSE = 30.0  # seconds; longer retry_after_ms values are cut to this
 CATCH_UP_TRIES = 6  # an incomplete resync is tried again this many times while online
+CLOSE_TIMEOUT = 2.0  # seconds to wait for the server's half of a closing handshake, or a task
 
 
 class ConnectionLost(Exception):
@@ -200,6 +201,21 @@ async def follow_pages(fetch: Callable[[str | None], Awaitable[ChatPage]]) -> li
         seen.add(cursor)
 
 
+async def _close_socket(ws: Any) -> None:
+    """``ws.close()``, waiting at most ``CLOSE_TIMEOUT`` for the server to answer; then the
+    socket is dropped. A server that never answers must not keep a closing client (or the CLI
+    after Ctrl-C) waiting."""
+    try:
+        await asyncio.wait_for(ws.close(), CLOSE_TIMEOUT)
+    except TimeoutError:
+        log.info("the server did not answer the closing handshake: dropping the connection")
+        transport = getattr(ws, "transport", None)
+        if transport is not None:
+            transport.abort()
+    except Exception as exc:  # already closed, reset...
+        log.debug("closing the connection: %s", exc)
+
+
 class ChatClient:
     def __init__(
         self,
@@ -291,14 +307,19 @@ class ChatClient:
             raise self.error
 
     async def close(self) -> None:
+        """Close the connection and stop; returns within a few seconds even when the server
+        never answers the closing handshake (the socket is then dropped)."""
         self._closing = True
         if self._ws is not None:
-            await self._ws.close()
+            await _close_socket(self._ws)
         for task in (self._supervisor, self._dispatcher):
             if task is not None:
                 task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+                done, _ = await asyncio.wait({task}, timeout=CLOSE_TIMEOUT)
+                if not done:
+                    log.warning("a client task did not stop within %.0f s of close()", CLOSE_TIMEOUT)
+                elif not task.cancelled() and task.exception() is not None:
+                    log.info("a client task ended with %r", task.exception())
         await self._set_state("closed")
 
     async def __aenter__(self) -> ChatClient:
@@ -421,8 +442,7 @@ class ChatClient:
                 catch_up.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await catch_up
-            with contextlib.suppress(Exception):
-                await ws.close()
+            await _close_socket(ws)
             reader.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await reader

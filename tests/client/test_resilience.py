@@ -373,3 +373,33 @@ def test_a_flood_from_one_connection_is_refused_with_retry_after_and_others_are_
                 print(f"\n  60 pings at once, burst 4 and 2/s: {pongs} pong, {refused} rate_limited")
 
     run(scenario())
+
+
+class SilentOnClose(Scripted):
+    """A server whose sockets never answer the closing handshake (``close()`` never returns)."""
+
+    async def connect(self, url: str, **kwargs: Any) -> Any:
+        ws = await super().connect(url, **kwargs)
+        done = asyncio.Event()
+
+        async def close_unanswered() -> None:
+            ws.closed = True
+            await done.wait()  # never set: the answer never comes
+
+        ws.close = close_unanswered
+        return ws
+
+
+def test_close_returns_when_the_server_never_answers_the_closing_handshake(caplog):
+    server = SilentOnClose()
+
+    async def scenario() -> None:
+        client = client_for(server)
+        await client.start()
+        assert client.state == "online"
+        await asyncio.wait_for(client.close(), 10)  # a hang fails here, not a timing claim
+        assert client.state == "closed"
+
+    with caplog.at_level(logging.INFO, logger="chatclient"):
+        run(scenario())
+    assert any("did not answer the closing handshake" in r.getMessage() for r in caplog.records)

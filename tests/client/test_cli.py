@@ -222,7 +222,13 @@ def test_a_bad_or_expired_token_is_refused_at_once_with_the_reason_and_exit_1(st
 
 
 def test_ctrl_c_at_the_prompt_exits_at_once_without_a_traceback(stack, user, clis):
-    cli = Cli(stack.url, user("alice"))
+    # Started as from a terminal: a test run launched in the background (`make test &`) ignores
+    # SIGINT, and a child inherits an ignored SIGINT (Python then leaves it ignored).
+    ignored = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        cli = Cli(stack.url, user("alice"))
+    finally:
+        signal.signal(signal.SIGINT, ignored)
     clis.append(cli)
     cli.expect(r"^\[ready\]")
     cli.process.send_signal(signal.SIGINT)

@@ -86,11 +86,11 @@ def render(result: object, output_shape: StructureShape | None) -> dict[str, Any
 def _structure(value: object, shape: StructureShape) -> dict[str, Any]:
     if shape.is_document_type or not isinstance(value, dict):
         raise _Unsupported(shape.name)
+    if _could_be_aliased(value):  # once per structure, not once per missing member
+        raise _Unsupported(shape.name)
     out: dict[str, Any] = {}
     for name, member in shape.members.items():
         if name not in value:
-            if _could_be_aliased(value):
-                raise _Unsupported(name)
             continue
         member_value = value[name]
         if member_value is not None:
@@ -99,8 +99,8 @@ def _structure(value: object, shape: StructureShape) -> dict[str, Any]:
 
 
 def _could_be_aliased(value: dict[str, Any]) -> bool:
-    """moto would look for a missing member under other names (snake_case, shorter forms); a
-    dict whose keys are all the model's CamelCase names has none of those."""
+    """A key moto could read a member from under another name (snake_case); a dict whose keys
+    are all the model's CamelCase names has none (moto's serializer then gives the same JSON)."""
     return any(not key[:1].isupper() for key in value)
 
 

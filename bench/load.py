@@ -30,6 +30,7 @@ from dataclasses import dataclass, replace
 
 from bench import loadgen
 from chatlocal.process import LocalStack
+from chatlocal.workers import SINGLE_PROCESS_VARIABLE
 
 SHAPES = {
     # Messages stay in flight until delivered everywhere (paced), about two per chat at once: a
@@ -43,7 +44,7 @@ SHAPES = {
     "200 conns 20/s": loadgen.Shape(20, members=10, devices=1, messages=300, concurrency=400, rate=20),
 }
 MODES = {  # the stack's environment for each mode
-    "one process": {"CHAT_PROCESSES": "1"},
+    "one process": {SINGLE_PROCESS_VARIABLE: "1"},
     "processes": {},
 }
 COLUMNS = (

@@ -8,7 +8,8 @@ their stacks with it; the integration tier's session stack, the load-style tests
 of starting, stopping and saving keep the default mode, as ``make run`` runs it."""
 
 from chatlocal.process import ROOT, LocalStack, clean_env
+from chatlocal.workers import SINGLE_PROCESS_VARIABLE
 
-ONE_PROCESS = {"CHAT_PROCESSES": "1"}
+ONE_PROCESS = {SINGLE_PROCESS_VARIABLE: "1"}
 
 __all__ = ["ONE_PROCESS", "ROOT", "LocalStack", "clean_env"]

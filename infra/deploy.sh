@@ -37,7 +37,7 @@ aws cloudformation deploy --template-file infra/tables.json --stack-name "$TABLE
 if ! aws ssm get-parameter --name "$PARAM" >/dev/null 2>&1; then
   echo "Creating the JWT secret $PARAM (SecureString)"
   aws ssm put-parameter --name "$PARAM" --type SecureString \
-    --value "$(python3 -c 'import secrets; print(secrets.token_urlsafe(48))')" >/dev/null
+    --value="$(python3 -c 'import secrets; print(secrets.token_urlsafe(48))')" >/dev/null
 fi
 
 # Browsers subscribe to Web Push with the public half of this key: made once, never replaced
@@ -45,7 +45,7 @@ fi
 if ! aws ssm get-parameter --name "$VAPID_PARAM" >/dev/null 2>&1; then
   echo "Creating the Web Push VAPID key $VAPID_PARAM (SecureString)"
   KEYS="$("$PYTHON" -m infra.vapid_key new)"
-  aws ssm put-parameter --name "$VAPID_PARAM" --type SecureString --value "${KEYS%%$'\n'*}" >/dev/null
+  aws ssm put-parameter --name "$VAPID_PARAM" --type SecureString --value="${KEYS%%$'\n'*}" >/dev/null
   echo "Web Push public key (the web page's applicationServerKey): ${KEYS##*$'\n'}"
 fi
 

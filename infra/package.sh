@@ -52,7 +52,7 @@ does not make them): the JWT secret your sign-in service signs tokens with, and 
 VAPID key (the second command prints it: line 1 private, line 2 the public key for the page).
 
   aws ssm put-parameter --name $JWT_PARAM --type SecureString \\
-      --value "\$(python3 -c 'import secrets; print(secrets.token_urlsafe(48))')"
+      --value="\$(python3 -c 'import secrets; print(secrets.token_urlsafe(48))')"
   .venv/bin/python -m infra.vapid_key new
-  aws ssm put-parameter --name $VAPID_PARAM --type SecureString --value "PRIVATE-KEY"
+  aws ssm put-parameter --name $VAPID_PARAM --type SecureString --value="PRIVATE-KEY"
 NEXT

@@ -42,9 +42,16 @@ def options(args: list[str]) -> dict[str, list[str]]:
     parsed: dict[str, list[str]] = {}
     current = ""
     for arg in args:
-        if arg.startswith("--"):
+        if arg.startswith("--") and "=" in arg:  # the CLI's --option=value form
+            name, value = arg.split("=", 1)
+            parsed[name] = [value]
+            current = ""
+        elif arg.startswith("--"):
             current = arg
             parsed[current] = []
+        elif arg.startswith("-") and current and not parsed[current]:
+            # As the CLI's argparse: '--value -abc' reads '-abc' as an option, not the value.
+            sys.exit(f"aws: error: argument {current}: expected one argument")
         else:
             parsed.setdefault(current, []).append(arg)
     return parsed

@@ -49,7 +49,7 @@ def _run(
     tmp_path: Path, *args: str, responses: dict[str, Any]
 ) -> tuple[subprocess.CompletedProcess[str], list]:
     bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
+    bin_dir.mkdir(exist_ok=True)
     (bin_dir / "aws").write_text(f'#!/bin/sh\nexec "{sys.executable}" "{FAKE_AWS}" "$@"\n')
     (bin_dir / "chalice").write_text(
         f'#!/bin/sh\nexec "{sys.executable}" -c \'import json, os, sys; '
@@ -89,7 +89,13 @@ BOTH = [[_mapping("fanout")], [_mapping("push")]]
 
 
 def _option(call: list[str], option: str) -> str:
-    return call[call.index(option) + 1]
+    """The value of ``option`` in ``call``, given as ``--option value`` or ``--option=value``."""
+    for i, arg in enumerate(call):
+        if arg == option:
+            return call[i + 1]
+        if arg.startswith(option + "="):
+            return arg[len(option) + 1 :]
+    raise AssertionError(f"{option} not in {call}")
 
 
 def test_deploy_makes_the_queues_first_and_turns_on_partial_batch_responses_for_both_workers(tmp_path):
@@ -142,6 +148,21 @@ def test_deploy_creates_a_missing_secret(tmp_path):
     assert _option(put, "--name") == "/chat-backend/dev/jwt-secret"
     assert _option(put, "--type") == "SecureString"
     assert len(_option(put, "--value")) >= 48
+
+
+def test_deploy_stores_a_generated_secret_that_begins_with_a_dash(tmp_path):
+    """token_urlsafe begins with '-' about once in 64: the CLI must still read it as the value."""
+    secret = "-" + "x" * 63
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "python3").write_text(f"#!/bin/sh\necho '{secret}'\n")
+    (bin_dir / "python3").chmod(0o755)
+    responses = {**_responses(BOTH), "ssm get-parameter": [{"Error": "ParameterNotFound"}, {}]}
+    done, calls = _run(tmp_path, "dev", responses=responses)
+
+    assert done.returncode == 0, done.stdout + done.stderr
+    (put,) = [c for c in calls if c[1:3] == ["ssm", "put-parameter"]]
+    assert _option(put, "--value") == secret
 
 
 def test_deploy_creates_a_missing_vapid_key_and_prints_its_public_half(tmp_path):

@@ -54,7 +54,8 @@ def test_printed_next_steps_name_the_stage_secrets_and_are_spelled_as_the_cli_sp
     ]
     assert all(p[p.index("--type") + 1] == "SecureString" for p in puts)
     # Printed for the user's shell to run, not run while printing.
-    assert "\"$(python3 -c 'import secrets; print(secrets.token_urlsafe(48))')\"" in printed
+    # --value=...: a generated secret can begin with '-', which the CLI would read as an option.
+    assert "--value=\"$(python3 -c 'import secrets; print(secrets.token_urlsafe(48))')\"" in printed
     for step in steps:
         if step.startswith("aws "):
             args = shlex.split(step)[1:]

@@ -162,3 +162,33 @@ def test_the_real_client_leaves_retries_to_delivery():
 
     client = boto3_client_factory("us-east-1", 8)("https://abc.execute-api.us-east-1.amazonaws.com/dev")
     assert client.meta.config.retries["total_max_attempts"] == 1  # one try: delivery decides retries
+
+
+class _Raw:
+    """An empty HTTP body, as botocore reads one."""
+
+    def stream(self, **_):
+        yield b""
+
+
+def test_the_real_client_sends_a_fixed_user_agent_naming_the_app(monkeypatch):
+    import botocore
+    from botocore.awsrequest import AWSResponse
+
+    from chalicelib.delivery import boto3_client_factory
+
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "key")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "secret")
+    client = boto3_client_factory("us-east-1", 8)("https://abc.execute-api.us-east-1.amazonaws.com/dev")
+    sent = []
+
+    def answer(request, **_):
+        sent.append(request)
+        return AWSResponse(request.url, 200, {}, _Raw())
+
+    client.meta.events.register("before-send", answer)
+    client.post_to_connection(ConnectionId="c1", Data=b"{}")
+    (request,) = sent
+    agent = request.headers["User-Agent"].decode()
+    assert agent.startswith(f"chat-backend Botocore/{botocore.__version__} Python/")
+    assert "Authorization" in request.headers  # still signed

@@ -31,6 +31,8 @@ from chalicelib.wsevent import WsEvent
 
 log = logging.getLogger(__name__)
 
+JUST_CONNECTED_SECONDS = 10  # a 410 this soon after $connect may mean "not open yet": see forget
+
 
 class ChatService:
     def __init__(
@@ -129,9 +131,15 @@ class ChatService:
             return Outcome(error_frame(ChatError(), req))
 
     def forget(self, connection_ids: Iterable[str]) -> None:
-        """Forget connections the management API reported gone (410)."""
+        """Forget connections the management API reported gone (410), except those connected in
+        the last ``JUST_CONNECTED_SECONDS``: API Gateway answers 410 to a post that arrives
+        after ``$connect`` stored the connection but before it finished the handshake, and
+        forgetting it then would leave a live connection that every action refuses as
+        unregistered. A connection that really went away is forgotten by its ``$disconnect``,
+        by a later 410, or by its record's TTL."""
+        connected_before = int(time.time()) - JUST_CONNECTED_SECONDS
         for connection_id in connection_ids:
             try:
-                self.store.remove_connection(connection_id)
+                self.store.remove_connection(connection_id, connected_before=connected_before)
             except ChatError:
                 log.exception("could not forget gone connection %s", connection_id)

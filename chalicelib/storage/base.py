@@ -67,8 +67,10 @@ class Store(abc.ABC):
         ahead of ``now_ms``) is right, two when it is wrong; a refusal reads the record too."""
 
     @abc.abstractmethod
-    def remove_connection(self, connection_id: str) -> Connection | None:
-        """Forget a connection (2 requests); returns what it was, or None if unknown."""
+    def remove_connection(self, connection_id: str, connected_before: int | None = None) -> Connection | None:
+        """Forget a connection (3 requests: read, delete, presence); returns what it was, or
+        None if unknown. With ``connected_before`` (epoch seconds), a connection that connected
+        at or after it is kept, and None returned."""
 
     @abc.abstractmethod
     def set_viewing(self, connection: Connection, chat_id: str) -> None:

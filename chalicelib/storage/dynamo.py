@@ -390,9 +390,11 @@ class DynamoStore(Store):
         return Turn(_connection_from(current), False, int(current.rate_tat or 0))
 
     @_guarded
-    def remove_connection(self, connection_id: str) -> Connection | None:
+    def remove_connection(self, connection_id: str, connected_before: int | None = None) -> Connection | None:
         connection = self.get_connection(connection_id)
         if connection is None:
+            return None
+        if connected_before is not None and connection.connected_at >= connected_before:
             return None
         ConnectionItem(connection_id).delete()
         try:

@@ -23,7 +23,7 @@ from chalicelib.delivery import Delivery, boto3_client_factory
 from chalicelib.fanout import Fanout
 from chalicelib.queues import SqsQueue
 from chalicelib.secret import JwtSecret
-from chalicelib.service import ChatService
+from chalicelib.service import JUST_CONNECTED_SECONDS, ChatService
 from chalicelib.storage.dynamo import DynamoStore
 from chalicelib.storage.tables import ConnectionItem, MessageItem, SendKeyItem
 from chatlocal.faults import Crash, FaultInjector, Planned, from_spec
@@ -255,6 +255,7 @@ def test_a_post_that_timed_out_after_arriving_is_not_sent_twice(world):
 
 def test_a_post_answered_410_forgets_the_connection(world, api):
     a, b, chat_id = alice_and_bob(world)
+    b.age()
     with FaultInjector(plan=[Planned("post_gone", "PostToConnection", call=2)]) as faults:
         ack = send(a, chat_id)
     assert faults.fired == {"post_gone": 1} and ack["seq"] == 1
@@ -264,6 +265,26 @@ def test_a_post_answered_410_forgets_the_connection(world, api):
     send(a, chat_id, key="k2")
     assert b.connection_id not in api.posts[posts:]  # never posted to again
     assert message_frames(other) == [2]
+
+
+def test_a_410_in_a_connections_first_seconds_keeps_it_and_a_later_one_forgets_it(world, api):
+    """API Gateway answers 410 to a post that arrives after $connect stored the connection but
+    before the handshake finished: forgetting it then would leave a live connection that every
+    action refuses as unregistered (seen in CI: a reconnecting client's resync refused)."""
+    a, b, chat_id = alice_and_bob(world)
+    with FaultInjector(plan=[Planned("post_gone", "PostToConnection", call=2)]) as faults:
+        send(a, chat_id)
+    assert faults.fired == {"post_gone": 1}
+    assert ConnectionItem.count(b.connection_id) == 1
+    assert b.send("ping")["event"] == "pong"  # still registered
+    send(a, chat_id, key="k2")
+    assert message_frames(b) == [2]
+
+    b.age(JUST_CONNECTED_SECONDS + 1)
+    with FaultInjector(plan=[Planned("post_gone", "PostToConnection", call=2)]) as faults:
+        send(a, chat_id, key="k3")
+    assert faults.fired == {"post_gone": 1}
+    assert ConnectionItem.count(b.connection_id) == 0
 
 
 # -- queues and push ---------------------------------------------------------------------------

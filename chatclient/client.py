@@ -490,16 +490,24 @@ class ChatClient:
     async def _request(
         self, action: str, fields: dict[str, Any], timeout: float | None = None
     ) -> dict[str, Any]:
-        """One request and its reply; an ``error`` reply raises ``ChatError``. A ``rate_limited``
+        """One request and its reply; an ``error`` reply raises ``ChatError``, except that a
+        connection the server does not know is closed and ``ConnectionLost`` raised. A ``rate_limited``
         refusal changed nothing on the server: the request is sent again after the server's
         ``retry_after_ms`` (a little more, so that requests refused together spread out), at most
         ``RATE_LIMIT_RETRIES`` times."""
         attempt = 0
         while True:
+            ws = self._ws
             reply = await self._exchange(action, fields, timeout)
             if reply.get("event") != "error":
                 return reply
             error = ChatError.from_frame(reply)
+            if error.means_unregistered:
+                # Nothing ran, and nothing will on this connection: close it, so that the
+                # client connects again (and resyncs), as the server asks.
+                log.warning("%s: the server does not know this connection; reconnecting", action)
+                await _close_socket(ws)
+                raise ConnectionLost(f"{action}: {error.message}")
             if error.code != "rate_limited" or attempt >= RATE_LIMIT_RETRIES:
                 raise error
             pause = min(error.retry_after or 1.0, MAX_RATE_LIMIT_PAUSE)

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from typing import Any
 
 RETRYABLE = frozenset({"unavailable", "rate_limited", "internal"})
+# How a ``forbidden`` error's message begins when the connection, not the chat, is unknown.
+UNREGISTERED = "this connection is not registered"
 SYSTEM_TYPES = frozenset({"added", "removed", "left", "updated"})
 PLATFORMS = ("apns", "fcm", "webpush")  # device.register's platforms
 
@@ -38,9 +40,15 @@ class ChatError(Exception):
         return self.code in RETRYABLE
 
     @property
+    def means_unregistered(self) -> bool:
+        """The server has no record of this connection (it expired, or ``$connect`` did not
+        complete): nothing about the chat, and only a new connection fixes it."""
+        return self.code == "forbidden" and self.message.startswith(UNREGISTERED)
+
+    @property
     def means_not_a_member(self) -> bool:
         """The chat is gone for this user: removed, left, or never there."""
-        return self.code in ("forbidden", "not_found")
+        return self.code in ("forbidden", "not_found") and not self.means_unregistered
 
 
 def _users(value: Any) -> tuple[str, ...]:

@@ -37,6 +37,12 @@ class RequestError extends Error {
 
 // ------------------------------------------------------------------ connection
 
+// A "forbidden" error about the connection itself (its record expired, or $connect did not
+// complete), not about a chat: see docs/protocol.md.
+function isUnregistered(frame) {
+  return frame.code === "forbidden" && String(frame.message || "").startsWith("this connection is not registered");
+}
+
 class Connection {
   constructor({ url, onFrame, onOpen, onState }) {
     this.url = url; // () => Promise<string>: a fresh URL (and token) for every attempt
@@ -99,7 +105,12 @@ class Connection {
     if (waiter) {
       this.waiting.delete(frame.req);
       clearTimeout(waiter.timer);
-      if (frame.event === "error") {
+      if (frame.event === "error" && isUnregistered(frame)) {
+        // The server has no record of this connection: nothing ran, and nothing will on it.
+        // Not "you left this chat": connect again (onclose does), as the error asks.
+        waiter.reject(new RequestError("disconnected", frame.message));
+        if (this.ws) this.ws.close();
+      } else if (frame.event === "error") {
         const retryAfter = Number.isInteger(frame.retry_after_ms) ? frame.retry_after_ms : null;
         waiter.reject(new RequestError(frame.code, frame.message, retryAfter));
       } else waiter.resolve(frame);

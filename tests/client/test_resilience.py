@@ -140,6 +140,72 @@ def test_the_catch_up_gives_up_after_its_tries_and_the_next_reconnect_starts_ove
     run(scenario())
 
 
+UNREGISTERED = {
+    "event": "error",
+    "code": "forbidden",
+    "message": "this connection is not registered; reconnect",
+}
+
+
+def test_a_connection_the_server_does_not_know_is_replaced_at_once_and_the_resync_completes():
+    """The server forgot the connection (its record expired, or $connect did not complete):
+    every request on it is refused. The client closes it and connects again, as the error says,
+    instead of retrying the resync on a connection that cannot work."""
+    server, _, got = two_chats()
+
+    async def scenario() -> None:
+        client = client_for(server)
+        await client.start()
+        client.on_background = got.append
+        refusals = [1]
+
+        def script(frame: Reply) -> Reply | None:
+            if frame["action"] == "chat.list" and refusals[0]:
+                refusals[0] -= 1
+                return dict(UNREGISTERED)
+            return None
+
+        server.script = script
+        before = client.connects
+        await server.connections[-1].close()
+        server.store("c2")
+        await wait_for(lambda: client.connects == before + 2 and client.state == "online", timeout=5)
+        refused = server.connections[-2]
+        assert refused.closed and not server.connections[-1].closed
+        await wait_for(lambda: len(got) == 1, timeout=5)
+        assert [(m.chat_id, m.seq) for m in got] == [("c2", 1)]
+        assert set(client._last) == {"c1", "c2"}  # no chat taken for removed
+        await client.close()
+
+    run(scenario())
+
+
+def test_an_unregistered_refusal_of_a_chat_step_does_not_forget_the_chat():
+    server, _, got = two_chats()
+
+    async def scenario() -> None:
+        client = client_for(server)
+        await client.start()
+        client.on_background = got.append
+        refusing = [True]
+        server.script = lambda f: (
+            dict(UNREGISTERED) if f["action"] == "chat.history" and refusing[0] else None
+        )
+        before = client.connects
+        await server.connections[-1].close()
+        server.store("c2")
+        await wait_for(lambda: client.connects >= before + 2, timeout=5)  # refused, replaced
+        refusing[0] = False
+        await wait_for(lambda: client.state == "online" and len(got) == 1, timeout=5)
+        assert set(client._last) == {"c1", "c2"}
+        with pytest.raises(ChatError) as refused:
+            raise ChatError.from_frame(UNREGISTERED)
+        assert refused.value.means_unregistered and not refused.value.means_not_a_member
+        await client.close()
+
+    run(scenario())
+
+
 @pytest.mark.parametrize(
     "bad",
     [

@@ -471,3 +471,50 @@ def test_a_send_refused_as_rate_limited_goes_again_after_retry_after_ms(as_user)
     expect(bob.locator("#messages .msg .text")).to_have_text(["patience"])
     expect(last_tick(alice)).to_have_attribute("data-status", re.compile("^(delivered|read)$"))
     assert outbox(alice, alice_id) == []
+
+
+def refuse_first_open_as_unregistered(page: Page) -> None:
+    """Stand between the page and the stack: the first chat.open is answered as for a connection
+    the server has no record of (its record expired, or $connect did not complete)."""
+    refused: list[str] = []
+
+    def route(page_side: WebSocketRoute) -> None:
+        server = page_side.connect_to_server()
+
+        def from_page(message: str | bytes) -> None:
+            frame = json.loads(message)
+            if not refused and frame.get("action") == "chat.open":
+                refused.append(frame["chat_id"])
+                page_side.send(
+                    json.dumps(
+                        {
+                            "event": "error",
+                            "req": frame.get("req"),
+                            "code": "forbidden",
+                            "message": "this connection is not registered; reconnect",
+                        }
+                    )
+                )
+                return
+            server.send(message)
+
+        server.on_message(page_side.send)
+        page_side.on_message(from_page)
+
+    page.route_web_socket(re.compile(r"/ws\?"), route)
+
+
+def test_a_connection_the_server_forgot_is_replaced_and_no_chat_is_dropped(as_user):
+    alice_id, bob_id = unique("alice"), unique("bob")
+    bob = as_user(bob_id)
+    create_chat(bob, alice_id, "Still here")
+    send(bob, "hello")
+    alice = as_user(alice_id, before_load=refuse_first_open_as_unregistered)
+
+    open_chat(alice, "Still here")
+
+    expect(alice.locator("#messages .msg .text")).to_have_text(["hello"], timeout=15_000)
+    expect(chat_item(alice, "Still here")).to_have_count(1)
+    expect(alice.locator("#conv-notice")).to_be_hidden()  # not "You were removed"
+    send(alice, "still a member")
+    expect(bob.locator("#messages .msg .text")).to_have_text(["hello", "still a member"])

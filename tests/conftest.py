@@ -3,6 +3,7 @@ recorder of every AWS call (at the botocore level) that fails any test issuing a
 
 from __future__ import annotations
 
+import collections
 import functools
 import os
 import sys
@@ -143,11 +144,26 @@ def pytest_collection_modifyitems(config, items):  # type: ignore[no-untyped-def
     items.sort(key=lambda item: item.get_closest_marker("after_suite") is not None)
 
 
-def pytest_sessionfinish(session, exitstatus):  # type: ignore[no-untyped-def]
-    """CHAT_AWS_CALLS_OUT=path: write the app's AWS calls there (the deploy tier reads it)."""
-    path = os.environ.get("CHAT_AWS_CALLS_OUT")
-    if path:
-        import json
+# How many tests of each tier ran in this process (under pytest-xdist, each worker runs a share).
+TESTS_RUN: collections.Counter[str] = collections.Counter()
 
+
+def pytest_runtest_logfinish(nodeid, location):  # type: ignore[no-untyped-def]
+    TESTS_RUN[nodeid.partition("/")[2].partition("/")[0]] += 1
+
+
+def pytest_sessionfinish(session, exitstatus):  # type: ignore[no-untyped-def]
+    """Write the app's AWS calls for the IAM policy test (tests/deploy/test_policy.py) to read:
+    CHAT_AWS_CALLS_OUT=path, to that file; CHAT_AWS_CALLS_DIR=dir, to a file of this process's
+    own there (`make test` runs the suite in worker processes, then the policy test over all
+    their files)."""
+    import json
+
+    path = os.environ.get("CHAT_AWS_CALLS_OUT")
+    directory = os.environ.get("CHAT_AWS_CALLS_DIR")
+    if directory and APP_CALLS:
+        worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+        path = os.path.join(directory, f"{worker}-{os.getpid()}.json")
+    if path:
         with open(path, "w") as out:
             json.dump(sorted(APP_CALLS), out)

@@ -5,8 +5,9 @@ tables, queues, SNS platform applications and endpoints, and secrets only; no ac
 wildcard.
 
 The calls are the ones recorded (at the botocore level) while the functional tier drove the real
-handlers in this run; run alone, this test runs the functional tier in a subprocess to record
-them. The functional tier gives Web Push its VAPID key in the environment, so the SSM read of
+handlers in this run: in this process, or under `make test` in every test worker process (each
+writes its calls into CHAT_AWS_CALLS_DIR, and this test runs after them); run alone, this test
+runs the functional tier in a subprocess to record them. The functional tier gives Web Push its VAPID key in the environment, so the SSM read of
 the key a deployment makes is recorded here, by the same code (chalicelib.secret)."""
 
 from __future__ import annotations
@@ -80,18 +81,22 @@ def allowed(policy: dict, action: str, resource: str) -> bool:
 
 
 @pytest.fixture(scope="session")
-def recorded_calls(request: pytest.FixtureRequest, tmp_path_factory) -> list[tuple[str, str, str]]:
+def recorded_calls(tmp_path_factory) -> list[tuple[str, str, str]]:
     """Once per session, for both stages (run alone, recording takes the functional tier's time)."""
-    return _recorded_calls(request, tmp_path_factory.mktemp("calls"))
+    return _recorded_calls(tmp_path_factory.mktemp("calls"))
 
 
-def _recorded_calls(request: pytest.FixtureRequest, tmp_path: Path) -> list[tuple[str, str, str]]:
-    from tests.conftest import APP_CALLS
+def _recorded_calls(tmp_path: Path) -> list[tuple[str, str, str]]:
+    from tests.conftest import APP_CALLS, TESTS_RUN
 
-    ran_functional = sum(item.nodeid.startswith("tests/functional/") for item in request.session.items)
     recorded = sorted(APP_CALLS)
-    if ran_functional > 50 and any(op == "TransactWriteItems" for _, op, _ in recorded):
-        return recorded  # the functional tier ran in this session: use what it recorded
+    if TESTS_RUN["functional"] > 50 and any(op == "TransactWriteItems" for _, op, _ in recorded):
+        return recorded  # the functional tier ran in this process: use what it recorded
+    directory = os.environ.get("CHAT_AWS_CALLS_DIR")
+    if directory:  # `make test`: what every worker process of the run recorded
+        merged = {tuple(c) for f in sorted(Path(directory).glob("*.json")) for c in json.loads(f.read_text())}
+        if any(op == "TransactWriteItems" for _, op, _ in merged):
+            return sorted(merged)  # type: ignore[arg-type]
     out = tmp_path / "calls.json"
     done = subprocess.run(
         [sys.executable, "-m", "pytest", "tests/functional", "-q", "-x", "-p", "no:cacheprovider"],

@@ -7,8 +7,9 @@ wildcard.
 The calls are the ones recorded (at the botocore level) while the functional tier drove the real
 handlers in this run: in this process, or under `make test` in every test worker process (each
 writes its calls into CHAT_AWS_CALLS_DIR, and this test runs after them); run alone, this test
-runs the functional tier in a subprocess to record them. The functional tier gives Web Push its VAPID key in the environment, so the SSM read of
-the key a deployment makes is recorded here, by the same code (chalicelib.secret)."""
+runs the functional tier in a subprocess to record them. The functional tier gives Web Push its
+VAPID key in the environment, so the SSM read of the key a deployment makes is recorded here, by
+the same code (chalicelib.secret)."""
 
 from __future__ import annotations
 

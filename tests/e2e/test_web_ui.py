@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import re
 import time
+from collections.abc import Callable
 
 from playwright.sync_api import Page, WebSocketRoute, expect
 
@@ -427,36 +428,41 @@ def test_phone_list_view_shows_errors_and_the_tab_title_counts_a_hidden_open_cha
     expect(bob).to_have_title("(1) Chat")
 
 
-def refuse_first_send_as_rate_limited(page: Page) -> None:
-    """Stand between the page and the stack: the first message.send is answered rate_limited
-    (as the server answers a connection past its limit) and never reaches the server."""
-    refused: list[str] = []
+def refuse_first(action: str, code: str, message: str, **more: object) -> Callable[[Page], None]:
+    """A ``before_load`` for ``as_user`` that stands between the page and the stack: the first
+    ``action`` the page sends is answered with this error and never reaches the server."""
 
-    def route(page_side: WebSocketRoute) -> None:
-        server = page_side.connect_to_server()
+    def before_load(page: Page) -> None:
+        refused: list[str] = []
 
-        def from_page(message: str | bytes) -> None:
-            frame = json.loads(message)
-            if not refused and frame.get("action") == "message.send":
-                refused.append(frame["client_msg_id"])
-                page_side.send(
-                    json.dumps(
-                        {
-                            "event": "error",
-                            "req": frame.get("req"),
-                            "code": "rate_limited",
-                            "message": "too many actions on this connection",
-                            "retry_after_ms": 400,
-                        }
-                    )
-                )
-                return
-            server.send(message)
+        def route(page_side: WebSocketRoute) -> None:
+            server = page_side.connect_to_server()
 
-        server.on_message(page_side.send)
-        page_side.on_message(from_page)
+            def from_page(frame_text: str | bytes) -> None:
+                frame = json.loads(frame_text)
+                if not refused and frame.get("action") == action:
+                    refused.append(action)
+                    error = {"event": "error", "req": frame.get("req"), "code": code, "message": message}
+                    page_side.send(json.dumps({**error, **more}))
+                    return
+                server.send(frame_text)
 
-    page.route_web_socket(re.compile(r"/ws\?"), route)
+            server.on_message(page_side.send)
+            page_side.on_message(from_page)
+
+        page.route_web_socket(re.compile(r"/ws\?"), route)
+
+    return before_load
+
+
+# As the server answers a connection past its limit.
+refuse_first_send_as_rate_limited = refuse_first(
+    "message.send", "rate_limited", "too many actions on this connection", retry_after_ms=400
+)
+# As the server answers a connection it has no record of (expired, or $connect not completed).
+refuse_first_open_as_unregistered = refuse_first(
+    "chat.open", "forbidden", "this connection is not registered; reconnect"
+)
 
 
 def test_a_send_refused_as_rate_limited_goes_again_after_retry_after_ms(as_user):
@@ -471,37 +477,6 @@ def test_a_send_refused_as_rate_limited_goes_again_after_retry_after_ms(as_user)
     expect(bob.locator("#messages .msg .text")).to_have_text(["patience"])
     expect(last_tick(alice)).to_have_attribute("data-status", re.compile("^(delivered|read)$"))
     assert outbox(alice, alice_id) == []
-
-
-def refuse_first_open_as_unregistered(page: Page) -> None:
-    """Stand between the page and the stack: the first chat.open is answered as for a connection
-    the server has no record of (its record expired, or $connect did not complete)."""
-    refused: list[str] = []
-
-    def route(page_side: WebSocketRoute) -> None:
-        server = page_side.connect_to_server()
-
-        def from_page(message: str | bytes) -> None:
-            frame = json.loads(message)
-            if not refused and frame.get("action") == "chat.open":
-                refused.append(frame["chat_id"])
-                page_side.send(
-                    json.dumps(
-                        {
-                            "event": "error",
-                            "req": frame.get("req"),
-                            "code": "forbidden",
-                            "message": "this connection is not registered; reconnect",
-                        }
-                    )
-                )
-                return
-            server.send(message)
-
-        server.on_message(page_side.send)
-        page_side.on_message(from_page)
-
-    page.route_web_socket(re.compile(r"/ws\?"), route)
 
 
 def test_a_connection_the_server_forgot_is_replaced_and_no_chat_is_dropped(as_user):

@@ -136,7 +136,9 @@ class ChatService:
         after ``$connect`` stored the connection but before it finished the handshake, and
         forgetting it then would leave a live connection that every action refuses as
         unregistered. A connection that really went away is forgotten by its ``$disconnect``,
-        by a later 410, or by its record's TTL."""
+        by a later 410, or by its record's TTL. (AWS lists "posted before the connection was
+        established" among the causes of a 410:
+        https://repost.aws/knowledge-center/410-gone-api-gateway)"""
         connected_before = int(time.time()) - JUST_CONNECTED_SECONDS
         for connection_id in connection_ids:
             try:

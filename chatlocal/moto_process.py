@@ -35,6 +35,7 @@ from typing import IO, Any
 
 from chatlocal.config import StartupError
 from chatlocal.datadir import Restored, TableStore
+from chatlocal.gcpause import freeze_after_full_collections
 
 log = logging.getLogger("chatlocal.moto")
 
@@ -211,6 +212,7 @@ def main(argv: list[str]) -> int:
         logging.getLogger(noisy).setLevel(logging.ERROR)
     answers = sys.stdout
     sys.stdout = sys.stderr  # anything moto prints goes to the log, not into the answers
+    freeze_after_full_collections()  # the tables' items would make each full collection long
     return serve(argv[0], sys.stdin, answers)
 
 

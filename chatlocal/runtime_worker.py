@@ -30,6 +30,7 @@ that many bytes of UTF-8 JSON.
 
 from __future__ import annotations
 
+import gc
 import importlib
 import json
 import logging
@@ -201,6 +202,7 @@ def main(argv: list[str]) -> int:
     if function is None or init_error is not None:
         pipe.write(encode({"error": init_error}))
         return 1
+    gc.freeze()  # what the init made lives as long as the worker: full collections skip it
     pipe.write(encode({"ready": {"path": sys.path}}))
     while (request := read_frame(sys.stdin.buffer)) is not None:
         pipe.write(invoke(function, request))

@@ -37,6 +37,16 @@ class Forbidden(ChatError):
     default_message = "not a member of this chat"
 
 
+class Unregistered(Forbidden):
+    """The backend has no record of the connection (it expired, or ``$connect`` did not complete):
+    a ``forbidden`` about the connection, not a chat, marked so clients can tell (``reason``)."""
+
+    default_message = "this connection is not registered; reconnect"
+
+    def fields(self) -> dict[str, object]:
+        return {"reason": "unregistered"}
+
+
 class NotFound(ChatError):
     code = "not_found"
     default_message = "no such chat"

@@ -25,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from chalicelib.config import Settings
-from chalicelib.errors import Forbidden, RateLimited
+from chalicelib.errors import RateLimited, Unregistered
 from chalicelib.model import Connection
 from chalicelib.storage import Store
 
@@ -104,5 +104,5 @@ class RateGate:
 
 def _registered(connection: Connection | None) -> Connection:
     if connection is None:
-        raise Forbidden("this connection is not registered; reconnect")
+        raise Unregistered()
     return connection

@@ -62,7 +62,8 @@ CLOSE_TIMEOUT = 2.0  # seconds to wait for the server's half of a closing handsh
 
 
 class ConnectionLost(Exception):
-    """The connection went away before the reply came (the request may or may not have run)."""
+    """The connection went away before the reply came (the request may or may not have run), or
+    the server did not know the connection (nothing ran; the client connects again)."""
 
 
 class RequestTimeout(Exception):

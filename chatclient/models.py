@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from typing import Any
 
 RETRYABLE = frozenset({"unavailable", "rate_limited", "internal"})
-# How a ``forbidden`` error's message begins when the connection, not the chat, is unknown.
+# How a ``forbidden`` error's message begins when the connection, not the chat, is unknown
+# (for servers that do not send ``"reason": "unregistered"``).
 UNREGISTERED = "this connection is not registered"
 SYSTEM_TYPES = frozenset({"added", "removed", "left", "updated"})
 PLATFORMS = ("apns", "fcm", "webpush")  # device.register's platforms
@@ -21,11 +22,14 @@ class ChatError(Exception):
     """An ``error`` frame: ``code`` is one of the protocol's codes; ``retry_after`` (seconds)
     is the server's ``retry_after_ms`` of a ``rate_limited`` error, else None."""
 
-    def __init__(self, code: str, message: str, retry_after: float | None = None) -> None:
+    def __init__(
+        self, code: str, message: str, retry_after: float | None = None, reason: str | None = None
+    ) -> None:
         super().__init__(f"{code}: {message}")
         self.code = code
         self.message = message
         self.retry_after = retry_after
+        self.reason = reason
 
     @classmethod
     def from_frame(cls, frame: dict[str, Any]) -> ChatError:
@@ -33,7 +37,13 @@ class ChatError(Exception):
         retry_after = None
         if isinstance(wait, int | float) and not isinstance(wait, bool) and 0 <= wait < 1e9:
             retry_after = wait / 1000
-        return cls(str(frame.get("code")), str(frame.get("message", "")), retry_after)
+        reason = frame.get("reason")
+        return cls(
+            str(frame.get("code")),
+            str(frame.get("message", "")),
+            retry_after,
+            reason if isinstance(reason, str) else None,
+        )
 
     @property
     def retryable(self) -> bool:
@@ -42,7 +52,10 @@ class ChatError(Exception):
     @property
     def means_unregistered(self) -> bool:
         """The server has no record of this connection (it expired, or ``$connect`` did not
-        complete): nothing about the chat, and only a new connection fixes it."""
+        complete): nothing about the chat, and only a new connection fixes it. Told by the
+        frame's ``reason``; by the message of servers that do not send one."""
+        if self.reason is not None:
+            return self.code == "forbidden" and self.reason == "unregistered"
         return self.code == "forbidden" and self.message.startswith(UNREGISTERED)
 
     @property

@@ -40,7 +40,9 @@ class RequestError extends Error {
 // A "forbidden" error about the connection itself (its record expired, or $connect did not
 // complete), not about a chat: see docs/protocol.md.
 function isUnregistered(frame) {
-  return frame.code === "forbidden" && String(frame.message || "").startsWith("this connection is not registered");
+  if (frame.code !== "forbidden") return false;
+  if (typeof frame.reason === "string") return frame.reason === "unregistered";
+  return String(frame.message || "").startsWith("this connection is not registered"); // older servers
 }
 
 class Connection {
@@ -69,7 +71,8 @@ class Connection {
     const ws = new WebSocket(url);
     this.ws = ws;
     ws.onopen = () => {
-      this.attempt = 0;
+      // The backoff starts over at the first answered request, not here: a connection the
+      // server opens but does not know (every request refused) must not reconnect in a loop.
       this.onState("online");
       this.keepalive = setInterval(() => this.request("ping").catch(() => {}), KEEPALIVE_MS);
       this.onOpen();
@@ -113,7 +116,10 @@ class Connection {
       } else if (frame.event === "error") {
         const retryAfter = Number.isInteger(frame.retry_after_ms) ? frame.retry_after_ms : null;
         waiter.reject(new RequestError(frame.code, frame.message, retryAfter));
-      } else waiter.resolve(frame);
+      } else {
+        this.attempt = 0;
+        waiter.resolve(frame);
+      }
       return;
     }
     this.onFrame(frame);

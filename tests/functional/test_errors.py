@@ -231,7 +231,20 @@ def test_binary_frame_is_refused(harness):
 def test_unregistered_connection_gets_forbidden(harness, api):
     harness.call("$default", "ghost=", body={"action": "chat.list", "req": "1"})
     [frame] = api.take("ghost=")
-    assert frame["code"] == "forbidden" and frame["req"] == "1"
+    assert frame == {
+        "event": "error",
+        "req": "1",
+        "code": "forbidden",
+        "message": "this connection is not registered; reconnect",
+        "reason": "unregistered",  # tells clients it is not about a chat
+    }
+
+
+def test_a_non_member_gets_forbidden_without_a_reason(harness):
+    a, c = harness.connect("alice"), harness.connect("carol")
+    chat_id = harness.chat(a, "bob")
+    reply = c.send("chat.open", chat_id=chat_id)
+    assert reply["code"] == "forbidden" and "reason" not in reply
 
 
 # ---------------------------------------------------------------- $connect

@@ -160,9 +160,10 @@ def test_connect_is_not_limited_and_an_unregistered_connection_is_forbidden_even
     ghost = Client(limited, "alice", "never-connected=")
     for action in ("ping", "chat.list"):
         reply = ghost.send(action)
-        assert (reply["code"], reply["message"]) == (
+        assert (reply["code"], reply["message"], reply["reason"]) == (
             "forbidden",
             "this connection is not registered; reconnect",
+            "unregistered",
         )
 
 

@@ -1506,3 +1506,33 @@ def test_cli_usage_mistakes_print_one_line_before_connecting(argv, code, line, c
         return
     assert main(argv) == code
     assert capsys.readouterr().out.splitlines()[0] == line
+
+
+@pytest.mark.parametrize(
+    ("frame", "unregistered", "not_a_member"),
+    [
+        (
+            {
+                "code": "forbidden",
+                "message": "this connection is not registered; reconnect",
+                "reason": "unregistered",
+            },
+            True,
+            False,
+        ),
+        # A server without the reason field: told by the message's beginning.
+        ({"code": "forbidden", "message": "this connection is not registered; reconnect"}, True, False),
+        # The reason decides when there is one, whatever the message says.
+        (
+            {"code": "forbidden", "message": "this connection is not registered", "reason": "other"},
+            False,
+            True,
+        ),
+        ({"code": "forbidden", "message": "not a member of chat c1"}, False, True),
+        ({"code": "not_found", "message": "no such chat", "reason": "unregistered"}, False, True),
+        ({"code": "internal", "message": "this connection is not registered"}, False, False),
+    ],
+)
+def test_an_unregistered_connection_is_not_taken_for_leaving_a_chat(frame, unregistered, not_a_member):
+    error = ChatError.from_frame({"event": "error", **frame})
+    assert (error.means_unregistered, error.means_not_a_member) == (unregistered, not_a_member)

@@ -4,8 +4,6 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 # Test worker processes for `make test` (pytest-xdist): one per core.
 TEST_WORKERS ?= $(shell nproc 2>/dev/null || echo 2)
-# Where the test processes write the AWS calls the app made, for the IAM policy test run last.
-AWS_CALLS := build/test-aws-calls
 STAMP  := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt pyproject.toml | cksum | cut -d' ' -f1)
 
 .PHONY: run run-package test lint typecheck browser unit functional integration e2e bench clean clean-data
@@ -30,9 +28,9 @@ run-package: $(STAMP)
 
 ## test: lint, type-check and every test tier (the browser tier needs Chromium: see browser)
 test: lint typecheck browser
-	@rm -rf $(AWS_CALLS) && mkdir -p $(AWS_CALLS)
-	CHAT_AWS_CALLS_DIR=$(AWS_CALLS) $(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile -m "not after_suite"
-	CHAT_AWS_CALLS_DIR=$(AWS_CALLS) $(PY) -m pytest -m after_suite
+	calls=$$(mktemp -d) && trap 'rm -rf "$$calls"' EXIT && \
+	CHAT_AWS_CALLS_DIR=$$calls $(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile -m "not after_suite" && \
+	CHAT_AWS_CALLS_DIR=$$calls $(PY) -m pytest -m after_suite
 
 ## browser: Debian's Chromium for the browser tests (Playwright cannot download its own here)
 browser:

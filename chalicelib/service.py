@@ -31,7 +31,10 @@ from chalicelib.wsevent import WsEvent
 
 log = logging.getLogger(__name__)
 
-JUST_CONNECTED_SECONDS = 10  # a 410 this soon after $connect may mean "not open yet": see forget
+# A 410 this soon after $connect (about: both times are whole seconds) may mean "not open yet":
+# see forget. The cost: a connection whose handshake never completed keeps its presence entry
+# (and so no push for its user) until the first 410 after this, its $disconnect or its TTL.
+JUST_CONNECTED_SECONDS = 10
 
 
 class ChatService:

@@ -37,6 +37,24 @@ class Scripted(FakeServer):
     def reply(self, frame: Reply) -> Reply:
         return self.script(frame) or super().reply(frame)
 
+    def refuse(self, action: str, answer: Reply, times: int | None = None) -> Callable[[], None]:
+        """Answer every ``action`` (only the first ``times`` when given) with ``answer`` instead of
+        the real reply; returns what stops it (the server recovers)."""
+        left = [times]
+
+        def script(frame: Reply) -> Reply | None:
+            if frame["action"] != action or left[0] == 0:
+                return None
+            if left[0] is not None:
+                left[0] -= 1
+            return dict(answer)
+
+        def recover() -> None:
+            left[0] = 0
+
+        self.script = script
+        return recover
+
 
 def error(code: str, **more: Any) -> Reply:
     return {"event": "error", "code": code, "message": f"scripted {code}", **more}
@@ -103,12 +121,11 @@ def test_a_refused_chat_list_still_brings_the_client_online_and_the_catch_up_lis
         client = client_for(server)
         await client.start()
         client.on_background = got.append
-        refusing = [True]
-        server.script = lambda f: error("unavailable") if f["action"] == "chat.list" and refusing[0] else None
+        recover = server.refuse("chat.list", error("unavailable"))
         await offline_while(client, server, lambda: server.store("c2"))
         assert client.state == "online" and got == []
         lists = len(requests(server, "chat.list"))
-        refusing[0] = False
+        recover()
         await wait_for(lambda: len(got) == 1, timeout=5)
         assert [(m.chat_id, m.seq) for m in got] == [("c2", 1)]
         assert len(requests(server, "chat.list")) > lists
@@ -124,15 +141,14 @@ def test_the_catch_up_gives_up_after_its_tries_and_the_next_reconnect_starts_ove
         client = client_for(server)
         await client.start()
         client.on_background = got.append
-        refusing = [True]
-        server.script = lambda f: error("internal") if f["action"] == "chat.history" and refusing[0] else None
+        recover = server.refuse("chat.history", error("internal"))
         await offline_while(client, server, lambda: server.store("c2"))
         expected = 1 + CATCH_UP_TRIES  # the resync at connect, then each catch-up try
         await wait_for(lambda: len(requests(server, "chat.history")) >= expected, timeout=10)
         await asyncio.sleep(0.1)
         assert len(requests(server, "chat.history")) == expected and got == []
         assert client.state == "online"
-        refusing[0] = False
+        recover()
         await offline_while(client, server, lambda: None)
         assert [m.seq for m in got] == [1]
         await client.close()
@@ -158,15 +174,7 @@ def test_a_connection_the_server_does_not_know_is_replaced_at_once_and_the_resyn
         client = client_for(server)
         await client.start()
         client.on_background = got.append
-        refusals = [1]
-
-        def script(frame: Reply) -> Reply | None:
-            if frame["action"] == "chat.list" and refusals[0]:
-                refusals[0] -= 1
-                return dict(UNREGISTERED)
-            return None
-
-        server.script = script
+        server.refuse("chat.list", UNREGISTERED, times=1)
         before = client.connects
         await server.connections[-1].close()
         server.store("c2")
@@ -188,15 +196,12 @@ def test_an_unregistered_refusal_of_a_chat_step_does_not_forget_the_chat():
         client = client_for(server)
         await client.start()
         client.on_background = got.append
-        refusing = [True]
-        server.script = lambda f: (
-            dict(UNREGISTERED) if f["action"] == "chat.history" and refusing[0] else None
-        )
+        recover = server.refuse("chat.history", UNREGISTERED)
         before = client.connects
         await server.connections[-1].close()
         server.store("c2")
         await wait_for(lambda: client.connects >= before + 2, timeout=5)  # refused, replaced
-        refusing[0] = False
+        recover()
         await wait_for(lambda: client.state == "online" and len(got) == 1, timeout=5)
         assert set(client._last) == {"c1", "c2"}
         await client.close()
@@ -220,11 +225,10 @@ def test_an_unreadable_resync_reply_is_skipped_like_an_error(bad):
         client = client_for(server)
         await client.start()
         client.on_background = got.append
-        garbled = [True]
-        server.script = lambda f: dict(bad) if f["action"] == "chat.history" and garbled[0] else None
+        recover = server.refuse("chat.history", bad)
         await offline_while(client, server, lambda: server.store("c2"))
         assert client.state == "online"
-        garbled[0] = False
+        recover()
         await wait_for(lambda: len(got) == 1, timeout=5)
         await client.close()
 

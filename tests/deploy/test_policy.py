@@ -19,6 +19,7 @@ import os
 import re
 import subprocess
 import sys
+from collections.abc import Iterable
 from fnmatch import fnmatchcase
 from pathlib import Path
 
@@ -87,18 +88,22 @@ def recorded_calls(tmp_path_factory) -> list[tuple[str, str, str]]:
     return _recorded_calls(tmp_path_factory.mktemp("calls"))
 
 
+def _has_sends(calls: Iterable[tuple[str, ...]]) -> bool:
+    """Whether ``calls`` hold a message send's transaction: the functional tier ran."""
+    return any(op == "TransactWriteItems" for _, op, _ in calls)
+
+
 def _recorded_calls(tmp_path: Path) -> list[tuple[str, str, str]]:
     from tests.conftest import APP_CALLS, TESTS_RUN
 
     recorded = sorted(APP_CALLS)
     whole_run = "PYTEST_XDIST_WORKER" not in os.environ  # an xdist worker ran only its share
-    sent = any(op == "TransactWriteItems" for _, op, _ in recorded)
-    if whole_run and TESTS_RUN["functional"] > 50 and sent:
+    if whole_run and TESTS_RUN["functional"] > 50 and _has_sends(recorded):
         return recorded  # the functional tier ran in this process: use what it recorded
     directory = os.environ.get("CHAT_AWS_CALLS_DIR")
     if directory:  # `make test`: what every worker process of the run recorded
         merged = {tuple(c) for f in sorted(Path(directory).glob("*.json")) for c in json.loads(f.read_text())}
-        if any(op == "TransactWriteItems" for _, op, _ in merged):
+        if _has_sends(merged):
             return sorted(merged)  # type: ignore[arg-type]
     out = tmp_path / "calls.json"
     done = subprocess.run(

@@ -218,14 +218,14 @@ class World:
 
     def setup_service(self, api: Any) -> Any:
         """The service as the functional tier builds it: the fake management API, for setup."""
-        from chalicelib.delivery import Delivery
+        from chalicelib.delivery.posting import Delivery
 
         return self._service(Delivery(api.client_for, 32))
 
     def deployed_service(self) -> Any:
         """The service as ``chalicelib.runtime`` wires it on Lambda: boto3 management posts."""
         from chalicelib.config import Settings
-        from chalicelib.delivery import Delivery, boto3_client_factory
+        from chalicelib.delivery.posting import Delivery, boto3_client_factory
 
         settings = Settings.from_env()
         return self._service(
@@ -238,7 +238,7 @@ class World:
 
     def _service(self, delivery: Any) -> Any:
         from chalicelib.config import Settings
-        from chalicelib.fanout import Fanout
+        from chalicelib.delivery.fanout import Fanout
         from chalicelib.push.jobs import Notifier
         from chalicelib.push.providers import Providers, SnsProvider
         from chalicelib.queues import SqsQueue
@@ -337,8 +337,8 @@ class Pollers:
         raise TimeoutError(f"the fan-out worker ran {self.done} of {count} shards")
 
     def _poll(self) -> None:
-        from chalicelib.delivery import Delivery, boto3_client_factory
-        from chalicelib.fanout import FanoutWorker
+        from chalicelib.delivery.fanout import FanoutWorker
+        from chalicelib.delivery.posting import Delivery, boto3_client_factory
 
         concurrency = self.world.concurrency
         worker = FanoutWorker(

@@ -25,8 +25,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from chalicelib.config import Settings
-from chalicelib.errors import RateLimited, Unregistered
-from chalicelib.model import Connection
+from chalicelib.domain.errors import RateLimited, Unregistered
+from chalicelib.domain.records import Connection
 from chalicelib.storage import Store
 
 REMEMBERED_CONNECTIONS = 4096  # per execution environment; the least recently seen are dropped

@@ -9,8 +9,8 @@ from collections.abc import Callable
 from typing import Any
 
 from chalicelib.config import Settings
-from chalicelib.delivery import Delivery, boto3_client_factory
-from chalicelib.fanout import Fanout, FanoutWorker
+from chalicelib.delivery.fanout import Fanout, FanoutWorker
+from chalicelib.delivery.posting import Delivery, boto3_client_factory
 from chalicelib.push.devices import Device
 from chalicelib.push.jobs import Notifier
 from chalicelib.push.notification import Notification

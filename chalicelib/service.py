@@ -13,15 +13,15 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
-from chalicelib.actions import Actions, Context, Outcome
+from chalicelib.actions.base import Actions, Context, Outcome
 from chalicelib.auth import InvalidToken, verify_token
 from chalicelib.config import Settings
-from chalicelib.delivery import PostResult, management_endpoint
-from chalicelib.errors import BadRequest, ChatError
-from chalicelib.fanout import Fanout
-from chalicelib.frames import checked
-from chalicelib.model import Connection
-from chalicelib.protocol import FrameError, Ping, error_frame, frame, parse_request
+from chalicelib.delivery.fanout import Fanout
+from chalicelib.delivery.posting import PostResult, management_endpoint
+from chalicelib.domain.errors import BadRequest, ChatError
+from chalicelib.domain.frames import checked
+from chalicelib.domain.protocol import FrameError, Ping, error_frame, frame, parse_request
+from chalicelib.domain.records import Connection
 from chalicelib.push.jobs import Notifier
 from chalicelib.push.providers import Providers
 from chalicelib.ratelimit import RateGate, RateLimit

@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping, MutableMapping
 from dataclasses import dataclass
 from typing import Any
 
-from chalicelib import ids
+from chalicelib.domain import ids
 from chalicelib.push.devices import Device
 from chalicelib.push.notification import Notification
 

@@ -27,7 +27,7 @@ import jwt
 from aiohttp import web
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from chalicelib import ids
+from chalicelib.domain import ids
 
 PATH_PREFIX = "/dev/webpush/"
 SUBSCRIPTION_ID = re.compile(r"^[A-Za-z0-9_-]{1,128}$")

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from chalicelib.errors import BadRequest
+from chalicelib.domain.errors import BadRequest
 
 PLATFORMS = ("apns", "fcm", "webpush")
 MAX_DEVICES = 20

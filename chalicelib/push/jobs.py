@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from chalicelib.model import ChatRecord, Message, Reach
+from chalicelib.domain.records import ChatRecord, Message, Reach
 from chalicelib.queues import Queue
 
 log = logging.getLogger(__name__)

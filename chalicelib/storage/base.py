@@ -10,8 +10,8 @@ import abc
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from chalicelib.membership import Change, Roster
-from chalicelib.model import (
+from chalicelib.domain.membership import Change, Roster
+from chalicelib.domain.records import (
     ChatRecord,
     Connection,
     Membership,

@@ -20,10 +20,10 @@ from pynamodb.expressions.condition import Condition
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
-from chalicelib import ids
-from chalicelib.errors import NotFound, Unavailable
-from chalicelib.membership import Change, Roster
-from chalicelib.model import (
+from chalicelib.domain import ids
+from chalicelib.domain.errors import NotFound, Unavailable
+from chalicelib.domain.membership import Change, Roster
+from chalicelib.domain.records import (
     SEND_KEY_TTL_SECONDS,
     ChatRecord,
     Connection,

@@ -11,8 +11,8 @@ from moto import mock_aws
 import app as chalice_app
 from chalicelib import runtime
 from chalicelib.config import Settings
-from chalicelib.delivery import Delivery
-from chalicelib.fanout import Fanout
+from chalicelib.delivery.fanout import Fanout
+from chalicelib.delivery.posting import Delivery
 from chalicelib.push.jobs import Notifier
 from chalicelib.push.providers import Providers, SnsProvider, WebPushProvider
 from chalicelib.queues import Queue, SqsQueue

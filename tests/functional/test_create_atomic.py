@@ -93,7 +93,7 @@ def test_a_large_create_killed_between_its_writes_shows_nothing_and_its_orphans_
 
 
 def test_chat_list_answers_when_forgetting_orphans_fails(harness, monkeypatch):
-    from chalicelib.errors import Unavailable
+    from chalicelib.domain.errors import Unavailable
     from chalicelib.storage.dynamo import DynamoStore
 
     alice = harness.connect("alice")

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from chalicelib.protocol import MAX_FRAME_BYTES
+from chalicelib.domain.protocol import MAX_FRAME_BYTES
 from tests.functional.harness import SECRET, table_snapshot
 
 

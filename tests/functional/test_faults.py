@@ -19,8 +19,8 @@ from botocore.exceptions import ClientError
 
 from chalicelib import runtime
 from chalicelib.config import Settings
-from chalicelib.delivery import Delivery, boto3_client_factory
-from chalicelib.fanout import Fanout
+from chalicelib.delivery.fanout import Fanout
+from chalicelib.delivery.posting import Delivery, boto3_client_factory
 from chalicelib.queues import SqsQueue
 from chalicelib.secret import JwtSecret
 from chalicelib.service import JUST_CONNECTED_SECONDS, ChatService

@@ -13,7 +13,7 @@ import pytest
 
 from chalicelib import runtime
 from chalicelib.config import Settings
-from chalicelib.model import Connection
+from chalicelib.domain.records import Connection
 from chalicelib.ratelimit import RateGate, RateLimit
 from chalicelib.storage.dynamo import DynamoStore
 from chalicelib.storage.tables import ConnectionItem

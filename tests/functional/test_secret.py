@@ -10,8 +10,8 @@ import pytest
 from chalicelib import runtime
 from chalicelib.auth import issue_token
 from chalicelib.config import Settings
-from chalicelib.delivery import Delivery
-from chalicelib.fanout import Fanout
+from chalicelib.delivery.fanout import Fanout
+from chalicelib.delivery.posting import Delivery
 from chalicelib.secret import JwtSecret
 from chalicelib.service import ChatService
 from chalicelib.storage.dynamo import DynamoStore

@@ -11,8 +11,8 @@ import pytest
 from pynamodb.exceptions import TransactWriteError
 
 from chalicelib import runtime
-from chalicelib.errors import Unavailable
-from chalicelib.fanout import Fanout
+from chalicelib.delivery.fanout import Fanout
+from chalicelib.domain.errors import Unavailable
 from chalicelib.storage import dynamo
 from chalicelib.storage.dynamo import DynamoStore, send_key
 from chalicelib.storage.tables import MessageItem, SendKeyItem

@@ -13,7 +13,7 @@ import pytest
 import websockets
 from botocore.exceptions import ClientError
 
-from chalicelib.delivery import Delivery, PostResult
+from chalicelib.delivery.posting import Delivery, PostResult
 from tests.integration.conftest import run
 from tests.integration.peer import Peer
 from tests.stack import ONE_PROCESS, LocalStack

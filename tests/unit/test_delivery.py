@@ -8,7 +8,7 @@ import time
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError, ReadTimeoutError
 
-from chalicelib.delivery import Delivery, PostResult, PostRetry, management_endpoint
+from chalicelib.delivery.posting import Delivery, PostResult, PostRetry, management_endpoint
 
 
 class Client:
@@ -158,7 +158,7 @@ def test_gone_after_a_throttle_is_gone():
 
 
 def test_the_real_client_leaves_retries_to_delivery():
-    from chalicelib.delivery import boto3_client_factory
+    from chalicelib.delivery.posting import boto3_client_factory
 
     client = boto3_client_factory("us-east-1", 8)("https://abc.execute-api.us-east-1.amazonaws.com/dev")
     assert client.meta.config.retries["total_max_attempts"] == 1  # one try: delivery decides retries
@@ -175,7 +175,7 @@ def test_the_real_client_sends_a_fixed_user_agent_naming_the_app(monkeypatch):
     import botocore
     from botocore.awsrequest import AWSResponse
 
-    from chalicelib.delivery import boto3_client_factory
+    from chalicelib.delivery.posting import boto3_client_factory
 
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "key")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "secret")

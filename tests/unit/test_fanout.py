@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from chalicelib.fanout import Fanout, FanoutWorker, Shard, make_shards
+from chalicelib.delivery.fanout import Fanout, FanoutWorker, Shard, make_shards
 from chalicelib.queues import SQS_BATCH_BYTES, batches
 
 

@@ -7,7 +7,7 @@ import json
 from hypothesis import given
 from hypothesis import strategies as st
 
-from chalicelib.frames import MAX_FRAME_BYTES, checked, encode, fit
+from chalicelib.domain.frames import MAX_FRAME_BYTES, checked, encode, fit
 
 texts = st.text(alphabet=st.characters(exclude_categories=["Cs"]), max_size=300)
 items = st.lists(st.fixed_dictionaries({"seq": st.integers(0, 10**6), "text": texts}), max_size=40)

@@ -5,8 +5,8 @@ import re
 from hypothesis import given
 from hypothesis import strategies as st
 
-from chalicelib.ids import iso_from_epoch_ms, new_chat_id, new_message_id, ulid
-from chalicelib.model import Pointers
+from chalicelib.domain.ids import iso_from_epoch_ms, new_chat_id, new_message_id, ulid
+from chalicelib.domain.records import Pointers
 
 
 def test_ulids_are_26_crockford_chars_and_sort_by_time():

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from chalicelib.errors import BadRequest, Forbidden, TooLarge
-from chalicelib.membership import PAGE_CAPACITY, Roster, plan_add, plan_leave, plan_remove, plan_update
-from chalicelib.model import ChatRecord
+from chalicelib.domain.errors import BadRequest, Forbidden, TooLarge
+from chalicelib.domain.membership import PAGE_CAPACITY, Roster, plan_add, plan_leave, plan_remove, plan_update
+from chalicelib.domain.records import ChatRecord
 
 
 def group(members: dict[str, int], admins: tuple[str, ...] = ("alice",), last_seq: int = 5) -> tuple:

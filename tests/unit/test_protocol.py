@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from chalicelib.errors import ERROR_CODES, BadRequest, TooLarge
-from chalicelib.protocol import (
+from chalicelib.domain.errors import ERROR_CODES, BadRequest, TooLarge
+from chalicelib.domain.protocol import (
     ChatCreate,
     ChatHistory,
     FrameError,

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from chalicelib.delivery import Delivery
+from chalicelib.delivery.posting import Delivery
 from chalicelib.queues import Queue, process_batch
 
 log = logging.getLogger(__name__)

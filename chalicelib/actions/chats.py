@@ -11,27 +11,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from chalicelib import ids
-from chalicelib.actions import ActionBase, Context, Outcome, Post
-from chalicelib.errors import BadRequest, ChatError, Forbidden, TooLarge, Unavailable
-from chalicelib.frames import checked, fit
-from chalicelib.membership import (
-    Change,
-    Roster,
-    plan_add,
-    plan_leave,
-    plan_remove,
-    plan_update,
-)
-from chalicelib.model import (
-    INLINE_MEMBERS,
-    MAX_MEMBERS,
-    ChatRecord,
-    Membership,
-    Pointers,
-    chat_view,
-)
-from chalicelib.protocol import (
+from chalicelib.actions.base import ActionBase, Context, Outcome, Post
+from chalicelib.domain import ids
+from chalicelib.domain.errors import BadRequest, ChatError, Forbidden, TooLarge, Unavailable
+from chalicelib.domain.frames import checked, fit
+from chalicelib.domain.membership import Change, Roster, plan_add, plan_leave, plan_remove, plan_update
+from chalicelib.domain.protocol import (
     MAX_CURSOR_CHARS,
     OPEN_PAGE_SIZE,
     ChatAdd,
@@ -46,6 +31,7 @@ from chalicelib.protocol import (
     ChatUpdate,
     frame,
 )
+from chalicelib.domain.records import INLINE_MEMBERS, MAX_MEMBERS, ChatRecord, Membership, Pointers, chat_view
 from chalicelib.push.jobs import to_notify
 from chalicelib.storage import SeqConflict
 

@@ -16,10 +16,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from chalicelib.auth import USER_ID_RE
-from chalicelib.errors import BadRequest, ChatError, TooLarge
-from chalicelib.frames import MAX_FRAME_BYTES as MAX_FRAME_BYTES
-from chalicelib.frames import encode as encode
-from chalicelib.model import MAX_ADMINS, MAX_MEMBERS
+from chalicelib.domain.errors import BadRequest, ChatError, TooLarge
+from chalicelib.domain.frames import MAX_FRAME_BYTES as MAX_FRAME_BYTES
+from chalicelib.domain.frames import encode as encode
+from chalicelib.domain.records import MAX_ADMINS, MAX_MEMBERS
 from chalicelib.push.devices import MAX_TOKEN_CHARS, PLATFORMS
 
 MAX_TEXT_CHARS = 4096

@@ -6,10 +6,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from chalicelib import ids
-from chalicelib.actions import ActionBase, Context, Outcome
-from chalicelib.errors import BadRequest, NotFound, Unavailable
-from chalicelib.protocol import ChatMute, DeviceList, DeviceRegister, DeviceUnregister, frame
+from chalicelib.actions.base import ActionBase, Context, Outcome
+from chalicelib.domain import ids
+from chalicelib.domain.errors import BadRequest, NotFound, Unavailable
+from chalicelib.domain.protocol import ChatMute, DeviceList, DeviceRegister, DeviceUnregister, frame
 from chalicelib.push.devices import MAX_DEVICES, Device, check_endpoint, token_key
 from chalicelib.push.providers import Provider, Providers, PushUnavailable
 from chalicelib.retry import Contention

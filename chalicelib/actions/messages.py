@@ -19,11 +19,11 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from chalicelib import ids
-from chalicelib.actions import ActionBase, Context, Outcome, Post
-from chalicelib.errors import Forbidden, Unavailable
-from chalicelib.model import ChatRecord, Membership, Message
-from chalicelib.protocol import MessageSend, Receipt, Typing, frame
+from chalicelib.actions.base import ActionBase, Context, Outcome, Post
+from chalicelib.domain import ids
+from chalicelib.domain.errors import Forbidden, Unavailable
+from chalicelib.domain.protocol import MessageSend, Receipt, Typing, frame
+from chalicelib.domain.records import ChatRecord, Membership, Message
 from chalicelib.push.jobs import to_notify
 from chalicelib.storage import SeqConflict
 

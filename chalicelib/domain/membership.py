@@ -12,9 +12,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 
-from chalicelib import ids
-from chalicelib.errors import BadRequest, Forbidden, TooLarge
-from chalicelib.model import (
+from chalicelib.domain import ids
+from chalicelib.domain.errors import BadRequest, Forbidden, TooLarge
+from chalicelib.domain.records import (
     INLINE_MEMBERS,
     MAX_ADMINS,
     MAX_MEMBERS,

@@ -13,11 +13,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from chalicelib.errors import BadRequest, Forbidden, NotFound
-from chalicelib.frames import checked
-from chalicelib.model import ChatRecord, Membership, Message, Presence
-from chalicelib.model import Connection as ConnectionRecord
-from chalicelib.protocol import Request, frame
+from chalicelib.domain.errors import BadRequest, Forbidden, NotFound
+from chalicelib.domain.frames import checked
+from chalicelib.domain.protocol import Request, frame
+from chalicelib.domain.records import ChatRecord, Membership, Message, Presence
+from chalicelib.domain.records import Connection as ConnectionRecord
 from chalicelib.push.jobs import Notifier
 from chalicelib.push.providers import Providers
 from chalicelib.retry import Contention
@@ -129,9 +129,9 @@ class Actions:
         providers: Providers | None = None,
         allow_local_http: bool = False,
     ) -> None:
-        from chalicelib.chat_actions import ChatActions
-        from chalicelib.device_actions import DeviceActions
-        from chalicelib.message_actions import MessageActions
+        from chalicelib.actions.chats import ChatActions
+        from chalicelib.actions.devices import DeviceActions
+        from chalicelib.actions.messages import MessageActions
 
         self.chats = ChatActions(store, contention, notifier)
         self.messages = MessageActions(store, contention, notifier)

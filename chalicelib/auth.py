@@ -6,14 +6,13 @@ The user id of a connection comes from its token and from nowhere else.
 from __future__ import annotations
 
 import math
-import re
 import time
 from dataclasses import dataclass
 
 import jwt
 
-# \Z, not $: "$" also matches before a trailing newline ("bob\n" is not a user id).
-USER_ID_RE = re.compile(r"^[A-Za-z0-9_.@-]{1,64}\Z")
+from chalicelib.domain.ids import USER_ID_RE
+
 MAX_NAME_LENGTH = 100
 CLOCK_LEEWAY_SECONDS = 30  # the issuer's clock may run a little ahead of (or behind) ours
 # A token of ours is about 200 bytes; refuse anything far larger before decoding it.

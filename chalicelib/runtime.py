@@ -11,7 +11,7 @@ from typing import Any
 from chalicelib.config import Settings
 from chalicelib.delivery.fanout import Fanout, FanoutWorker
 from chalicelib.delivery.posting import Delivery, boto3_client_factory
-from chalicelib.push.devices import Device
+from chalicelib.domain.records import Device
 from chalicelib.push.jobs import Notifier
 from chalicelib.push.notification import Notification
 from chalicelib.push.providers import Provider, Providers, SnsProvider, WebPushProvider

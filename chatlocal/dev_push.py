@@ -15,7 +15,7 @@ import asyncio
 
 from aiohttp import web
 
-from chalicelib.auth import USER_ID_RE
+from chalicelib.domain.ids import USER_ID_RE
 from chatlocal.push import PushRecorder
 from chatlocal.push_reject import NothingToReject, NotRejectable, Rejecter, check_token
 from chatlocal.webpush_service import LocalPushService

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from chalicelib.domain import ids
-from chalicelib.push.devices import Device
+from chalicelib.domain.records import Device
 from chalicelib.push.notification import Notification
 
 PUSH_QUEUE_VARIABLE = "CHAT_PUSH_QUEUE"

@@ -24,7 +24,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from chalicelib.push.devices import MAX_TOKEN_CHARS, PLATFORMS, Device, token_key
+from chalicelib.domain.records import MAX_TOKEN_CHARS, PLATFORMS, Device, token_key
 from chalicelib.storage import Store
 from chatlocal.webpush_service import LocalPushService
 

@@ -30,7 +30,8 @@ from typing import Any
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
-from chalicelib.auth import USER_ID_RE, issue_token
+from chalicelib.auth import issue_token
+from chalicelib.domain.ids import USER_ID_RE
 from chatlocal.config import is_loopback
 from chatlocal.gateway import Gateway
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from chalicelib.push.devices import Device
+    from chalicelib.domain.records import Device
     from chalicelib.push.notification import Notification
     from chatlocal.workers import Workers, WorkerSettings
 
@@ -37,7 +37,7 @@ def install(emit: Callable[[str, Any], None]) -> None:
 
 def receiver(record: Record) -> Callable[[str, Any], None]:
     """In the stack: the workers' side messages, recorded."""
-    from chalicelib.push.devices import Device
+    from chalicelib.domain.records import Device
     from chalicelib.push.notification import Notification
 
     def received(kind: str, payload: Any) -> None:

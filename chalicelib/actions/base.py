@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from chalicelib.domain.errors import BadRequest, Forbidden, NotFound
-from chalicelib.domain.frames import checked
+from chalicelib.domain.frames import Post, checked
 from chalicelib.domain.protocol import Request, frame
 from chalicelib.domain.records import ChatRecord, Membership, Message, Presence
 from chalicelib.domain.records import Connection as ConnectionRecord
@@ -22,8 +22,6 @@ from chalicelib.push.jobs import Notifier
 from chalicelib.push.providers import Providers
 from chalicelib.retry import Contention
 from chalicelib.storage import Store
-
-Post = tuple[str, bytes]
 
 
 def _nothing() -> list[Post]:

@@ -11,10 +11,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from chalicelib.actions.base import ActionBase, Context, Outcome, Post
+from chalicelib.actions.base import ActionBase, Context, Outcome
 from chalicelib.domain import ids
 from chalicelib.domain.errors import BadRequest, ChatError, Forbidden, TooLarge, Unavailable
-from chalicelib.domain.frames import checked, fit
+from chalicelib.domain.frames import Post, checked, fit
 from chalicelib.domain.membership import Change, Roster, plan_add, plan_leave, plan_remove, plan_update
 from chalicelib.domain.protocol import (
     MAX_CURSOR_CHARS,

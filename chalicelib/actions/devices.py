@@ -10,7 +10,8 @@ from chalicelib.actions.base import ActionBase, Context, Outcome
 from chalicelib.domain import ids
 from chalicelib.domain.errors import BadRequest, NotFound, Unavailable
 from chalicelib.domain.protocol import ChatMute, DeviceList, DeviceRegister, DeviceUnregister, frame
-from chalicelib.push.devices import MAX_DEVICES, Device, check_endpoint, token_key
+from chalicelib.domain.records import MAX_DEVICES, Device, token_key
+from chalicelib.push.devices import check_endpoint
 from chalicelib.push.providers import Provider, Providers, PushUnavailable
 from chalicelib.retry import Contention
 from chalicelib.storage import Store

@@ -19,9 +19,10 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from chalicelib.actions.base import ActionBase, Context, Outcome, Post
+from chalicelib.actions.base import ActionBase, Context, Outcome
 from chalicelib.domain import ids
 from chalicelib.domain.errors import Forbidden, Unavailable
+from chalicelib.domain.frames import Post
 from chalicelib.domain.protocol import MessageSend, Receipt, Typing, frame
 from chalicelib.domain.records import ChatRecord, Membership, Message
 from chalicelib.push.jobs import to_notify

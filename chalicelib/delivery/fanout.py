@@ -19,11 +19,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from chalicelib.delivery.posting import Delivery
+from chalicelib.domain.frames import Post
 from chalicelib.queues import Queue, process_batch
 
 log = logging.getLogger(__name__)
 
-Post = tuple[str, bytes]
 SHARD_VERSION = 1
 
 

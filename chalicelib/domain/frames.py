@@ -19,6 +19,8 @@ log = logging.getLogger(__name__)
 
 MAX_FRAME_BYTES = 128 * 1024
 
+Post = tuple[str, bytes]  # one encoded frame for one connection: (connection id, frame)
+
 
 def encode(payload: Mapping[str, Any]) -> bytes:
     return json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode("utf-8")

@@ -8,9 +8,13 @@ time, which makes them pleasant in logs and consoles.
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 import time
 from datetime import UTC, datetime
+
+# \Z, not $: "$" also matches before a trailing newline ("bob\n" is not a user id).
+USER_ID_RE = re.compile(r"^[A-Za-z0-9_.@-]{1,64}\Z")
 
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 

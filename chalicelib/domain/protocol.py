@@ -15,12 +15,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from chalicelib.auth import USER_ID_RE
 from chalicelib.domain.errors import BadRequest, ChatError, TooLarge
 from chalicelib.domain.frames import MAX_FRAME_BYTES as MAX_FRAME_BYTES
 from chalicelib.domain.frames import encode as encode
-from chalicelib.domain.records import MAX_ADMINS, MAX_MEMBERS
-from chalicelib.push.devices import MAX_TOKEN_CHARS, PLATFORMS
+from chalicelib.domain.ids import USER_ID_RE
+from chalicelib.domain.records import MAX_ADMINS, MAX_MEMBERS, MAX_TOKEN_CHARS, PLATFORMS
 
 MAX_TEXT_CHARS = 4096
 MAX_TITLE_CHARS = 200

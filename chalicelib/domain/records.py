@@ -1,7 +1,9 @@
-"""Plain domain records. Storage returns these; handlers render them as protocol objects."""
+"""Plain domain records. Storage returns these; handlers render them as protocol objects; push
+and storage share ``Device``. Nothing here does I/O."""
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -12,6 +14,11 @@ MAX_ADMINS = 100  # keeps chat objects and chat:members frames far inside 128 Ki
 # one after it would store the message again. Far longer than any client retries a send
 # (chatclient gives up after 2 minutes; an outbox kept across restarts should give up sooner).
 SEND_KEY_TTL_SECONDS = 7 * 24 * 3600
+
+
+PLATFORMS = ("apns", "fcm", "webpush")  # where push notifications can go
+MAX_DEVICES = 20
+MAX_TOKEN_CHARS = 4096
 
 
 @dataclass(frozen=True)
@@ -169,6 +176,36 @@ class Reach:
     def wants_push(self, chat_id: str) -> bool:
         """Offline, with a device, and the chat not muted."""
         return not self.connections and self.has_devices and chat_id not in self.muted
+
+
+@dataclass(frozen=True)
+class Device:
+    device_id: str
+    user_id: str
+    platform: str
+    token: str  # APNs/FCM token, or the Web Push subscription endpoint
+    preview: bool
+    registered_at: str
+    p256dh: str | None = None  # Web Push subscription keys
+    auth: str | None = None
+    endpoint_arn: str | None = None  # SNS platform endpoint (apns, fcm)
+
+    @property
+    def token_key(self) -> str:
+        return token_key(self.platform, self.token)
+
+    def to_wire(self) -> dict[str, Any]:
+        return {
+            "device_id": self.device_id,
+            "platform": self.platform,
+            "preview": self.preview,
+            "registered_at": self.registered_at,
+        }
+
+
+def token_key(platform: str, token: str) -> str:
+    """One key per token (or Web Push endpoint), whoever registered it."""
+    return hashlib.sha256(f"{platform}\n{token}".encode()).hexdigest()
 
 
 @dataclass(frozen=True)

@@ -1,47 +1,11 @@
-"""Devices a user registered for push: validation, identity, the wire shape."""
+"""Where a device's pushes may go: the Web Push endpoint check. (The ``Device`` record itself is
+in ``chalicelib.domain.records``: push and storage both use it.)"""
 
 from __future__ import annotations
 
-import hashlib
-from dataclasses import dataclass
-from typing import Any
 from urllib.parse import urlsplit
 
 from chalicelib.domain.errors import BadRequest
-
-PLATFORMS = ("apns", "fcm", "webpush")
-MAX_DEVICES = 20
-MAX_TOKEN_CHARS = 4096
-
-
-@dataclass(frozen=True)
-class Device:
-    device_id: str
-    user_id: str
-    platform: str
-    token: str  # APNs/FCM token, or the Web Push subscription endpoint
-    preview: bool
-    registered_at: str
-    p256dh: str | None = None  # Web Push subscription keys
-    auth: str | None = None
-    endpoint_arn: str | None = None  # SNS platform endpoint (apns, fcm)
-
-    @property
-    def token_key(self) -> str:
-        return token_key(self.platform, self.token)
-
-    def to_wire(self) -> dict[str, Any]:
-        return {
-            "device_id": self.device_id,
-            "platform": self.platform,
-            "preview": self.preview,
-            "registered_at": self.registered_at,
-        }
-
-
-def token_key(platform: str, token: str) -> str:
-    """One key per token (or Web Push endpoint), whoever registered it."""
-    return hashlib.sha256(f"{platform}\n{token}".encode()).hexdigest()
 
 
 def check_endpoint(endpoint: str, allow_local_http: bool) -> None:

@@ -11,7 +11,7 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
-from chalicelib.push.devices import Device
+from chalicelib.domain.records import Device
 from chalicelib.push.notification import Notification, sns_message, webpush_payload, webpush_topic
 
 log = logging.getLogger(__name__)

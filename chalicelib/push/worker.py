@@ -9,7 +9,7 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from chalicelib.push.devices import Device
+from chalicelib.domain.records import Device
 from chalicelib.push.jobs import PushJob
 from chalicelib.push.notification import Notification, build
 from chalicelib.push.providers import Providers, PushUnavailable, Sent

@@ -14,6 +14,7 @@ from chalicelib.domain.membership import Change, Roster
 from chalicelib.domain.records import (
     ChatRecord,
     Connection,
+    Device,
     Membership,
     Message,
     Page,
@@ -22,7 +23,6 @@ from chalicelib.domain.records import (
     Reach,
     StoredSend,
 )
-from chalicelib.push.devices import Device
 
 
 class SeqConflict(Exception):

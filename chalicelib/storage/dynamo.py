@@ -27,6 +27,7 @@ from chalicelib.domain.records import (
     SEND_KEY_TTL_SECONDS,
     ChatRecord,
     Connection,
+    Device,
     Membership,
     Message,
     Page,
@@ -36,7 +37,6 @@ from chalicelib.domain.records import (
     StoredSend,
     SystemEvent,
 )
-from chalicelib.push.devices import Device
 from chalicelib.storage.base import SeqConflict, Store, Turn
 from chalicelib.storage.tables import (
     ChatItem,

@@ -14,7 +14,7 @@ import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
-from chalicelib.push.devices import Device, token_key
+from chalicelib.domain.records import Device, token_key
 from chalicelib.push.notification import Notification
 from chatlocal.push import PushRecorder, VapidKeys, ensure_platform_applications, prepare_env
 from chatlocal.push_reject import NothingToReject, NotRejectable, Rejecter, check_token

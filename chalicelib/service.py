@@ -13,7 +13,8 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
-from chalicelib.actions.base import Actions, Context, Outcome
+from chalicelib.actions.dispatch import Actions
+from chalicelib.actions.router import Context, Outcome
 from chalicelib.auth import InvalidToken, verify_token
 from chalicelib.config import Settings
 from chalicelib.delivery.fanout import Fanout

@@ -1,59 +1,21 @@
-"""What each protocol action does, given a verified connection and a parsed request.
+"""What the actions share: who is asking, which chat they may act on, and who should hear of it.
 
-Each action reads and writes through the ``Store`` and returns an ``Outcome``: the reply
-frame for the requesting connection, and a function producing the posts to other connections,
-run after the reply is sent. The actions live in ``chat_actions`` (chats and who is in them)
-and ``message_actions`` (messages, receipts, typing); this module holds what they share: who
-is asking, which chat they may act on, and who should hear about it.
+Each action reads and writes through the ``Store`` and returns an ``Outcome`` (see ``router``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Iterable
 from typing import Any
 
-from chalicelib.domain.errors import BadRequest, Forbidden, NotFound
+from chalicelib.actions.router import Context
+from chalicelib.domain.errors import Forbidden, NotFound
 from chalicelib.domain.frames import Post, checked
-from chalicelib.domain.protocol import Request, frame
+from chalicelib.domain.protocol import frame
 from chalicelib.domain.records import ChatRecord, Membership, Message, Presence
-from chalicelib.domain.records import Connection as ConnectionRecord
 from chalicelib.push.jobs import Notifier
-from chalicelib.push.providers import Providers
 from chalicelib.retry import Contention
 from chalicelib.storage import Store
-
-
-def _nothing() -> list[Post]:
-    return []
-
-
-def _no_op() -> None:
-    pass
-
-
-@dataclass
-class Outcome:
-    """An action's reply, the posts to others that follow it, and what to record once those
-    posts were handed to delivery (``done``: not run when producing or dispatching them failed)."""
-
-    reply: dict[str, Any] | None
-    then: Callable[[], list[Post]] = field(default=_nothing)
-    done: Callable[[], None] = field(default=_no_op)
-
-
-@dataclass(frozen=True)
-class Context:
-    connection: ConnectionRecord
-    req: str | None
-
-    @property
-    def user_id(self) -> str:
-        return self.connection.user_id
-
-    @property
-    def connection_id(self) -> str:
-        return self.connection.connection_id
 
 
 class ActionBase:
@@ -114,45 +76,3 @@ class ActionBase:
             for p in presence
             if p.connection_id != skip_connection
         ]
-
-
-class Actions:
-    """Runs a request through the action that handles its type."""
-
-    def __init__(
-        self,
-        store: Store,
-        contention: Contention | None = None,
-        notifier: Notifier | None = None,
-        providers: Providers | None = None,
-        allow_local_http: bool = False,
-    ) -> None:
-        from chalicelib.actions.chats import ChatActions
-        from chalicelib.actions.devices import DeviceActions
-        from chalicelib.actions.messages import MessageActions
-
-        self.chats = ChatActions(store, contention, notifier)
-        self.messages = MessageActions(store, contention, notifier)
-        self.devices = DeviceActions(store, providers or Providers({}), allow_local_http, contention)
-        self._handlers: dict[type, Callable[[Context, Any], Outcome]] = {
-            **self.chats.handlers(),
-            **self.messages.handlers(),
-            **self.devices.handlers(),
-        }
-
-    @property
-    def contention(self) -> Contention:
-        return self.messages.contention
-
-    @contention.setter
-    def contention(self, value: Contention) -> None:
-        """How long a write that lost a race keeps trying (tests set a fake clock here)."""
-        self.chats.contention = value
-        self.messages.contention = value
-        self.devices.contention = value
-
-    def run(self, ctx: Context, request: Request) -> Outcome:
-        handler = self._handlers.get(type(request))
-        if handler is None:
-            raise BadRequest("unsupported action")
-        return handler(ctx, request)

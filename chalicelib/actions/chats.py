@@ -11,7 +11,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from chalicelib.actions.base import ActionBase, Context, Outcome
+from chalicelib.actions.base import ActionBase
+from chalicelib.actions.router import Context, Outcome, handles
 from chalicelib.domain import ids
 from chalicelib.domain.errors import BadRequest, ChatError, Forbidden, TooLarge, Unavailable
 from chalicelib.domain.frames import Post, checked, fit
@@ -78,22 +79,9 @@ class ChatActions(ActionBase):
     # membership without a chat is an orphan only once it is older than this.
     orphan_grace_seconds = 3600.0
 
-    def handlers(self) -> dict[type, Callable[[Context, Any], Outcome]]:
-        return {
-            ChatCreate: self.create,
-            ChatList: self.list_chats,
-            ChatOpen: self.open,
-            ChatClose: self.close,
-            ChatHistory: self.history,
-            ChatMembers: self.members,
-            ChatAdd: self.add,
-            ChatRemove: self.remove,
-            ChatLeave: self.leave,
-            ChatUpdate: self.update,
-        }
-
     # ------------------------------------------------------------ create
 
+    @handles(ChatCreate)
     def create(self, ctx: Context, r: ChatCreate) -> Outcome:
         if r.direct:
             return self._create_direct(ctx, r)
@@ -159,6 +147,7 @@ class ChatActions(ActionBase):
 
     # ------------------------------------------------------------ list
 
+    @handles(ChatList)
     def list_chats(self, ctx: Context, r: ChatList) -> Outcome:
         memberships = self.store.memberships_of(ctx.user_id)
         previous = Cursor.decode(r.cursor) if r.cursor is not None else None
@@ -218,6 +207,7 @@ class ChatActions(ActionBase):
 
     # ------------------------------------------------------------ open, close, history, members
 
+    @handles(ChatOpen)
     def open(self, ctx: Context, r: ChatOpen) -> Outcome:
         chat, membership = self._member_chat(ctx, r.chat_id)
         page = self.store.messages(chat.chat_id, None, None, OPEN_PAGE_SIZE, floor=membership.joined_seq)
@@ -244,11 +234,13 @@ class ChatActions(ActionBase):
             reply["receipts"] = {u: pointers.get(u, Pointers()).to_wire() for u in members}
         return Outcome(self._fill(reply, [m.to_wire() for m in page.messages], keep_last=True))
 
+    @handles(ChatClose)
     def close(self, ctx: Context, r: ChatClose) -> Outcome:
         chat, _ = self._member_chat(ctx, r.chat_id)
         self.store.clear_viewing(ctx.connection, chat.chat_id)
         return Outcome(frame("chat:closed", ctx.req, chat_id=chat.chat_id))
 
+    @handles(ChatHistory)
     def history(self, ctx: Context, r: ChatHistory) -> Outcome:
         chat, membership = self._member_chat(ctx, r.chat_id)
         page = self.store.messages(chat.chat_id, r.before, r.after, r.limit, floor=membership.joined_seq)
@@ -265,6 +257,7 @@ class ChatActions(ActionBase):
         reply["messages"] = messages
         return reply
 
+    @handles(ChatMembers)
     def members(self, ctx: Context, r: ChatMembers) -> Outcome:
         chat, _ = self._member_chat(ctx, r.chat_id)
         return Outcome(
@@ -279,11 +272,13 @@ class ChatActions(ActionBase):
 
     # ------------------------------------------------------------ membership changes
 
+    @handles(ChatAdd)
     def add(self, ctx: Context, r: ChatAdd) -> Outcome:
         return self._change(
             ctx, self._chat(r.chat_id), lambda c, ro: plan_add(c, ro, ctx.user_id, r.members), named=r.members
         )
 
+    @handles(ChatRemove)
     def remove(self, ctx: Context, r: ChatRemove) -> Outcome:
         return self._change(
             ctx,
@@ -292,9 +287,11 @@ class ChatActions(ActionBase):
             named=r.members,
         )
 
+    @handles(ChatLeave)
     def leave(self, ctx: Context, r: ChatLeave) -> Outcome:
         return self._change(ctx, self._chat(r.chat_id), lambda c, ro: plan_leave(c, ro, ctx.user_id))
 
+    @handles(ChatUpdate)
     def update(self, ctx: Context, r: ChatUpdate) -> Outcome:
         return self._change(
             ctx,

@@ -3,10 +3,8 @@ member's push notifications go, and which chats stay quiet."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
-from chalicelib.actions.base import ActionBase, Context, Outcome
+from chalicelib.actions.base import ActionBase
+from chalicelib.actions.router import Context, Outcome, handles
 from chalicelib.domain import ids
 from chalicelib.domain.errors import BadRequest, NotFound, Unavailable
 from chalicelib.domain.protocol import ChatMute, DeviceList, DeviceRegister, DeviceUnregister, frame
@@ -29,14 +27,7 @@ class DeviceActions(ActionBase):
         self.providers = providers
         self.allow_local_http = allow_local_http
 
-    def handlers(self) -> dict[type, Callable[[Context, Any], Outcome]]:
-        return {
-            DeviceRegister: self.register,
-            DeviceList: self.list_devices,
-            DeviceUnregister: self.unregister,
-            ChatMute: self.mute,
-        }
-
+    @handles(DeviceRegister)
     def register(self, ctx: Context, r: DeviceRegister) -> Outcome:
         if r.platform == "webpush":
             check_endpoint(r.token, self.allow_local_http)
@@ -68,16 +59,19 @@ class DeviceActions(ActionBase):
         for device in devices[: max(0, len(devices) - MAX_DEVICES)]:
             self._forget(device)
 
+    @handles(DeviceList)
     def list_devices(self, ctx: Context, r: DeviceList) -> Outcome:
         devices = sorted(self.store.devices_of(ctx.user_id), key=lambda d: (d.registered_at, d.device_id))
         return Outcome(frame("device:list", ctx.req, devices=[d.to_wire() for d in devices]))
 
+    @handles(DeviceUnregister)
     def unregister(self, ctx: Context, r: DeviceUnregister) -> Outcome:
         device = next((d for d in self.store.devices_of(ctx.user_id) if d.device_id == r.device_id), None)
         if device is None or not self._forget(device):
             raise NotFound(f"no device {r.device_id} of yours")
         return Outcome(frame("device:unregistered", ctx.req, device_id=r.device_id))
 
+    @handles(ChatMute)
     def mute(self, ctx: Context, r: ChatMute) -> Outcome:
         chat, _ = self._member_chat(ctx, r.chat_id)
         self.store.set_muted(ctx.user_id, chat.chat_id, r.muted)

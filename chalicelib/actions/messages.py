@@ -19,7 +19,8 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from chalicelib.actions.base import ActionBase, Context, Outcome
+from chalicelib.actions.base import ActionBase
+from chalicelib.actions.router import Context, Outcome, handles
 from chalicelib.domain import ids
 from chalicelib.domain.errors import Forbidden, Unavailable
 from chalicelib.domain.frames import Post
@@ -38,9 +39,7 @@ class MessageActions(ActionBase):
     clock: Callable[[], float] = staticmethod(time.time)
     sleep: Callable[[float], None] = staticmethod(time.sleep)
 
-    def handlers(self) -> dict[type, Callable[[Context, Any], Outcome]]:
-        return {MessageSend: self.send, Receipt: self.receipt, Typing: self.typing}
-
+    @handles(MessageSend)
     def send(self, ctx: Context, r: MessageSend) -> Outcome:
         chat = self._chat(r.chat_id)
         members = self._members(chat)
@@ -123,6 +122,7 @@ class MessageActions(ActionBase):
         connections = [p for r in reach.values() for p in r.connections]
         return self._message_posts(connections, message, ctx.connection_id)
 
+    @handles(Receipt)
     def receipt(self, ctx: Context, r: Receipt) -> Outcome:
         chat, membership = self._member_chat(ctx, r.chat_id)
         target = min(r.seq, chat.last_seq)
@@ -140,6 +140,7 @@ class MessageActions(ActionBase):
         notice = frame("chat:receipt", chat_id=chat.chat_id, user_id=ctx.user_id, **new.to_wire())
         return Outcome(reply, lambda: self._viewers(ctx, chat, notice))
 
+    @handles(Typing)
     def typing(self, ctx: Context, r: Typing) -> Outcome:
         chat = self._chat(r.chat_id)
         members = self._members(chat)

@@ -1,0 +1,53 @@
+"""Every action of the protocol, on one router: the capabilities included here are all there is.
+
+X
+below. The service runs requests through ``Actions.run``.
+"""
+
+from __future__ import annotations
+
+from chalicelib.actions.chats import ChatActions
+from chalicelib.actions.devices import DeviceActions
+from chalicelib.actions.messages import MessageActions
+from chalicelib.actions.router import Context, Outcome, Router
+from chalicelib.domain.protocol import Request
+from chalicelib.push.jobs import Notifier
+from chalicelib.push.providers import Providers
+from chalicelib.retry import Contention
+from chalicelib.storage import Store
+
+
+class Actions:
+    """The capabilities, each included on one router."""
+
+    def __init__(
+        self,
+        store: Store,
+        contention: Contention | None = None,
+        notifier: Notifier | None = None,
+        providers: Providers | None = None,
+        allow_local_http: bool = False,
+    ) -> None:
+        self.chats = ChatActions(store, contention, notifier)
+        self.messages = MessageActions(store, contention, notifier)
+        self.devices = DeviceActions(store, providers or Providers({}), allow_local_http, contention)
+        self.router = Router()
+        for capability in self.capabilities:
+            self.router.include(capability)
+
+    @property
+    def capabilities(self) -> tuple[ChatActions, MessageActions, DeviceActions]:
+        return (self.chats, self.messages, self.devices)
+
+    @property
+    def contention(self) -> Contention:
+        return self.messages.contention
+
+    @contention.setter
+    def contention(self, value: Contention) -> None:
+        """How long a write that lost a race keeps trying (tests set a fake clock here)."""
+        for capability in self.capabilities:
+            capability.contention = value
+
+    def run(self, ctx: Context, request: Request) -> Outcome:
+        return self.router.run(ctx, request)

@@ -20,7 +20,7 @@
 //   Opening the page at /?chat=ID (a notification's click) opens that chat.
 // Rendering reads state only and uses textContent, never HTML from the network.
 
-import { Notifier, pageHidden } from "/static/notify.js";
+import { Notifier, pageHidden } from "./notify.js";
 
 const $ = (id) => document.getElementById(id);
 const KEEPALIVE_MS = 4 * 60 * 1000; // under API Gateway's 10-minute idle limit

@@ -1,0 +1,286 @@
+// The web chat: one WebSocket that stays connected across the whole app.
+//
+// - Connection: request/reply by `req`, keep-alive, reconnect with backoff and jitter.
+// - State: chats (with unread), loaded messages by seq, receipts, pending sends.
+// - Sends: an outbox in localStorage (per user) keeps unacknowledged messages across reloads;
+//   each chat sends one message at a time, in the order written, so the server stores them in
+//   that order; a retry reuses the client_msg_id, which the server stores once.
+// - After every (re)connect: resync (every page of chat.list, then chat.history `after` for
+//   loaded chats, re-open the chat on screen, re-send unacknowledged messages with their
+//   client_msg_id).
+// - Layout: below 700 px one view at a time (the chat list, or the conversation with a back
+//   button); the tab title counts unread messages; errors show in a banner above the composer.
+// - Chats change (protocol v2): system messages (kind "system") patch a chat's title, members
+//   and admins in place and show as notices; chat:added / chat:removed add and drop chats; the
+//   members panel adds, removes, renames, makes admins and leaves; direct chats are named after
+//   the other person. Pages may be short (128 KiB frames): older history follows `has_more`.
+// - Push (notify.js, sw.js): a browser notification for a message the user cannot see (tab
+//   hidden, chat not muted); a mute toggle per chat (server-side `muted`, marked in the list);
+//   a Web Push subscription registered as this user's device, for when no page is connected.
+//   Opening the page at /?chat=ID (a notification's click) opens that chat.
+// Rendering reads state only and uses textContent, never HTML from the network.
+//
+// This module is the page's entry (index.html loads it as a native ES module; no build step)
+// and its wiring: log in, connect, and hook the forms and buttons up to the modules below.
+// Each module imports only those listed before it (no cycles; the two ways back up are
+// plugged in here: the renderer into store.js, the notifier's clicks into sync.js):
+//   connection.js     the WebSocket: requests by `req`, keep-alive, reconnect with backoff
+//   dom.js            $, el, button, toast (the error banner)
+//   store.js          the state and the rules that keep it current; render() asks for a redraw
+//   errors.js         errors in words for people, the user id format
+//   outbox.js         unacknowledged messages: localStorage, one send at a time per chat
+//   notify.js         the browser's notifications and Web Push subscription (sw.js shows pushes)
+//   notifications.js  the page's Notifier, the permission click, this page's Web Push device
+//   sync.js           resync after (re)connect, frames from the server, opening a chat, receipts
+//   actions.js        the requests a click makes to change chats (add, remove, rename, leave, mute)
+//   messages.js       how one message shows: text with links, time, ticks, day separators
+//   render.js         the page drawn from the state: chat list, conversation, members panel
+
+import { conn, connect } from "./connection.js";
+import { $, toast } from "./dom.js";
+import { chatTitle, render, setRenderer, state, storeChat } from "./store.js";
+import { act, badUserIds, plainError, splitUserIds, USER_ID, USER_ID_RULE } from "./errors.js";
+import { loadOutbox, send } from "./outbox.js";
+import { pageHidden } from "./notify.js";
+import { enableNotifications, notifier, webPush } from "./notifications.js";
+import { loadEarlier, markRead, onFrame, openChat, openWhenListed, resync, showChat } from "./sync.js";
+import { changeChat, leaveChat, setMuted, startDirect } from "./actions.js";
+import { membersRequested, renderPage } from "./render.js";
+
+async function fetchToken(user) {
+  const response = await fetch(`/dev/token?user=${encodeURIComponent(user)}`);
+  if (!response.ok) throw new Error(`cannot log in as ${user}`);
+  return (await response.json()).token;
+}
+
+function login(user) {
+  state.me = user;
+  try {
+    localStorage.setItem("chat.user", user); // so a notification's click can open the page as you
+  } catch {
+    // storage refused (private mode): only /?user= logs in then
+  }
+  $("me").textContent = user;
+  loadOutbox();
+  $("login").hidden = true;
+  $("app").hidden = false;
+  const scheme = location.protocol === "https:" ? "wss" : "ws";
+  connect({
+    url: async () => `${scheme}://${location.host}/ws?token=${encodeURIComponent(await fetchToken(user))}`,
+    onFrame,
+    onOpen: () => resync().catch((e) => toast(plainError(e))),
+    onState: (s) => {
+      $("conn-status").dataset.state = s;
+      $("conn-status").textContent = s;
+    },
+  });
+}
+
+let typingSent = 0;
+let typingTimer = null;
+
+function takeInput(id) {
+  // Read and clear a field at once: a reply that comes late must not wipe what was typed since.
+  const value = $(id).value.trim();
+  $(id).value = "";
+  return value;
+}
+
+function giveBack(id, value) {
+  // The request failed: put back what was sent, unless something new was typed meanwhile.
+  if (!$(id).value) $(id).value = value;
+}
+
+function formError(text) {
+  // Problems with the new-chat forms show under them (the banner is in the conversation).
+  $("new-chat-error").textContent = text || "";
+  $("new-chat-error").hidden = !text;
+}
+
+function showNewChat(shown) {
+  $("new-chat-panel").hidden = !shown;
+  $("new-chat-btn").setAttribute("aria-expanded", String(shown));
+  $("new-chat-btn").textContent = shown ? "Cancel" : "+ New chat";
+  formError(null);
+  if (shown) $("direct-user").focus();
+}
+
+function setupSidebar() {
+  $("new-chat-btn").onclick = () => showNewChat($("new-chat-panel").hidden);
+  $("logout-btn").onclick = logout;
+  $("new-chat").onsubmit = async (event) => {
+    event.preventDefault();
+    const members = splitUserIds($("new-members").value);
+    const problem = members.length ? badUserIds(members) : `Add at least one member: ${USER_ID_RULE}`;
+    if (problem) return formError(problem);
+    const [typed, title] = [takeInput("new-members"), takeInput("new-title")];
+    let reply;
+    try {
+      reply = await conn.request("chat.create", title ? { members, title } : { members });
+    } catch (err) {
+      giveBack("new-members", typed);
+      giveBack("new-title", title);
+      return formError(plainError(err, "chat.create"));
+    }
+    showNewChat(false);
+    storeChat(reply.chat);
+    await openChat(reply.chat.chat_id).catch((err) => toast(plainError(err)));
+  };
+  $("new-direct").onsubmit = async (event) => {
+    event.preventDefault();
+    const typed = $("direct-user").value.trim();
+    const problem = badUserIds([typed]);
+    if (problem) return formError(problem);
+    if (typed === state.me) return formError("Pick someone other than yourself");
+    const user = takeInput("direct-user");
+    let chatId;
+    try {
+      chatId = await startDirect(user);
+    } catch (err) {
+      giveBack("direct-user", user); // trying again is safe: it is always the same chat
+      return formError(plainError(err, "chat.create"));
+    }
+    showNewChat(false); // before the chat shows, so a form opened after that stays open
+    await openChat(chatId).catch((err) => toast(plainError(err)));
+  };
+}
+
+function logout() {
+  // Switch user: forget who is logged in (the outbox stays, kept per user) and start over.
+  try {
+    localStorage.removeItem("chat.user");
+  } catch {
+    // storage refused: nothing remembered anyway
+  }
+  location.assign("/");
+}
+
+function setupMembersPanel() {
+  $("members-btn").onclick = () => {
+    state.panel = !state.panel;
+    membersRequested.clear();
+    render();
+  };
+  $("panel-close").onclick = () => {
+    state.panel = false;
+    render();
+  };
+  $("add-form").onsubmit = (event) => {
+    event.preventDefault();
+    if (!state.open) return;
+    const members = splitUserIds($("add-input").value);
+    if (!members.length) return;
+    const problem = badUserIds(members);
+    if (problem) return toast(problem);
+    const typed = takeInput("add-input");
+    act("chat.add", changeChat("chat.add", { chat_id: state.open, members }).catch((err) => {
+      giveBack("add-input", typed);
+      throw err;
+    }));
+  };
+  $("rename-form").onsubmit = (event) => {
+    event.preventDefault();
+    if (!state.open) return;
+    const title = takeInput("rename-input");
+    if (!title) return;
+    act("rename", changeChat("chat.update", { chat_id: state.open, title }).catch((err) => {
+      giveBack("rename-input", title);
+      throw err;
+    }));
+  };
+  $("leave-btn").onclick = () => {
+    const chat = state.open && state.chats.get(state.open);
+    if (!chat || !confirm(`Leave ${chatTitle(chat)}? You will no longer get its messages.`)) return;
+    act("chat.leave", leaveChat(chat.chat_id));
+  };
+}
+
+function setupConversation() {
+  $("back-btn").onclick = () => {
+    state.open = null;
+    state.notice = null;
+    state.panel = false;
+    render();
+  };
+  $("messages").onscroll = () => {
+    if (state.open && $("messages").scrollTop < 20) loadEarlier(state.open).catch(() => {});
+  };
+  $("composer").onsubmit = (event) => {
+    event.preventDefault();
+    const text = $("composer-input").value;
+    if (!text.trim() || !state.open) return;
+    $("composer-input").value = "";
+    send(state.open, text);
+    conn.tell("typing", { chat_id: state.open, typing: false });
+    typingSent = 0;
+  };
+  $("composer-input").oninput = () => {
+    if (!state.open) return;
+    const chatId = state.open;
+    if (Date.now() - typingSent > 3000) {
+      conn.tell("typing", { chat_id: chatId, typing: true });
+      typingSent = Date.now();
+    }
+    clearTimeout(typingTimer);
+    typingTimer = setTimeout(() => {
+      conn.tell("typing", { chat_id: chatId, typing: false });
+      typingSent = 0;
+    }, 4000);
+  };
+}
+
+function setup() {
+  $("login-user").oninput = () => {
+    const value = $("login-user").value.trim();
+    $("login-user").setCustomValidity(!value || USER_ID.test(value) ? "" : `Use 1-64 letters, digits, '_', '.', '@' or '-'`);
+  };
+  $("login-form").onsubmit = async (event) => {
+    event.preventDefault();
+    const user = $("login-user").value.trim();
+    try {
+      await fetchToken(user);
+      login(user);
+    } catch (err) {
+      $("login-error").textContent = err.message;
+      $("login-error").hidden = false;
+    }
+  };
+  setupSidebar();
+  setupMembersPanel();
+  setupConversation();
+  setupNotifications();
+  const query = new URLSearchParams(location.search);
+  const chatToOpen = query.get("chat");
+  openWhenListed(chatToOpen);
+  const preset = query.get("user") || (chatToOpen && rememberedUser());
+  if (preset) login(preset);
+}
+
+function rememberedUser() {
+  try {
+    return localStorage.getItem("chat.user");
+  } catch {
+    return null;
+  }
+}
+
+function setupNotifications() {
+  notifier.registerWorker();
+  $("notify-btn").onclick = () => enableNotifications().catch((err) => toast(plainError(err)));
+  $("mute-btn").onclick = () => {
+    const chat = state.open && state.chats.get(state.open);
+    if (chat) act("chat.mute", setMuted(chat.chat_id, !chat.muted));
+  };
+  document.addEventListener("visibilitychange", () => {
+    if (pageHidden() || !state.open) return;
+    notifier.closeFor(state.open);
+    markRead(state.open); // what arrived while the tab was hidden is read now
+    render();
+  });
+}
+
+setRenderer(renderPage);
+notifier.onOpenChat = (chatId) => showChat(chatId);
+setup();
+// For tests and the curious: the page's state and connection.
+window.chat = { state, notifier, get conn() { return conn; }, get webPush() { return webPush; } };

@@ -1,0 +1,230 @@
+// Rendering: the page drawn from the state, all of it on every render (renderPage, plugged
+// into store.js's render() by app.js): the chat list (unread badges, muted bells, times,
+// previews), the conversation (title, timeline, pending sends, typing, "load earlier"), the
+// members panel (with an admin's buttons), the notifications control and the tab title.
+// Below 700 px one view shows at a time (the list, or the conversation with a back button).
+// It reads state only and uses textContent, never HTML from the network.
+
+import { $, button, el, toast } from "./dom.js";
+import { chatTitle, isAdmin, membersOf, state } from "./store.js";
+import { act, plainError } from "./errors.js";
+import { pageHidden } from "./notify.js";
+import { notifier } from "./notifications.js";
+import { loadEarlier, loadingEarlier, loadMembers, openChat } from "./sync.js";
+import { changeChat } from "./actions.js";
+import { dayKey, daySeparator, joinedAt, listTime, messageItem, pendingItem, systemItem } from "./messages.js";
+
+function preview(message) {
+  if (!message) return "no messages yet";
+  return message.kind === "system" ? message.text : `${message.sender_id}: ${message.text}`;
+}
+
+function renderList() {
+  const list = $("chat-list");
+  const chats = [...state.chats.values()].sort((a, b) => {
+    const at = a.last_message ? a.last_message.sent_at : a.created_at;
+    const bt = b.last_message ? b.last_message.sent_at : b.created_at;
+    return bt.localeCompare(at);
+  });
+  list.replaceChildren(
+    ...chats.map((chat) => {
+      const item = el("li", "chat-item" + (chat.chat_id === state.open ? " active" : ""));
+      item.dataset.chatId = chat.chat_id;
+      item.dataset.kind = chat.kind || "group";
+      item.classList.toggle("is-muted", Boolean(chat.muted));
+      const titleRow = el("span", "title-row");
+      titleRow.style.gridColumn = "1";
+      titleRow.append(el("span", "title", chatTitle(chat)));
+      if (chat.muted) titleRow.append(mutedIcon());
+      item.append(titleRow);
+      const unread = chat.chat_id === state.open ? 0 : chat.unread;
+      const badge = el("span", "badge", String(unread));
+      badge.dataset.count = String(unread);
+      item.append(badge);
+      const at = chat.last_message ? chat.last_message.sent_at : chat.created_at;
+      const time = el("time", "time", listTime(at));
+      time.dateTime = at;
+      time.title = new Date(at).toLocaleString();
+      item.append(time);
+      item.append(el("span", "preview", preview(chat.last_message)));
+      item.onclick = () => openChat(chat.chat_id).catch((e) => toast(plainError(e)));
+      return item;
+    }),
+  );
+  if (!chats.length) list.append(el("li", "empty-list muted", "No chats yet: start one with “New chat”."));
+}
+
+function mutedIcon() {
+  const icon = el("span", "mute-icon");
+  icon.setAttribute("role", "img");
+  icon.setAttribute("aria-label", "Muted");
+  icon.title = "Muted: no notifications";
+  icon.append(bellIcon(true));
+  return icon;
+}
+
+function bellIcon(off) {
+  // A bell, struck through when off (drawn here: no icon font to load).
+  const svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
+  svg.setAttribute("viewBox", "0 0 24 24");
+  svg.setAttribute("class", "icon");
+  svg.setAttribute("aria-hidden", "true");
+  const shapes = [
+    ["path", { d: "M6 16v-5a6 6 0 0 1 12 0v5l2 2H4z", fill: "currentColor" }],
+    ["circle", { cx: "12", cy: "20.5", r: "2", fill: "currentColor" }],
+  ];
+  if (off) {
+    shapes.push(["line", { x1: "3", y1: "3", x2: "21", y2: "21", stroke: "#fff", "stroke-width": "5" }]);
+    shapes.push(["line", { x1: "3", y1: "3", x2: "21", y2: "21", stroke: "currentColor", "stroke-width": "2" }]);
+  }
+  for (const [tag, attributes] of shapes) {
+    const shape = document.createElementNS("http://www.w3.org/2000/svg", tag);
+    for (const [name, value] of Object.entries(attributes)) shape.setAttribute(name, value);
+    svg.append(shape);
+  }
+  return svg;
+}
+
+function renderMuteToggle(chat) {
+  // A toggle: its name stays "Mute", aria-pressed says whether the chat is muted.
+  const button = $("mute-btn");
+  button.hidden = !chat;
+  if (!chat) return;
+  const muted = Boolean(chat.muted);
+  if (button.getAttribute("aria-pressed") === String(muted) && button.childElementCount) return;
+  button.setAttribute("aria-pressed", String(muted));
+  button.title = muted ? "Muted: no notifications for this chat. Click to unmute" : "Mute this chat's notifications";
+  button.replaceChildren(bellIcon(muted), document.createTextNode("Mute"));
+}
+
+function renderNotifyControl() {
+  const permission = notifier.permission;
+  $("notify").hidden = permission === "unsupported";
+  $("notify-btn").hidden = permission !== "default";
+  if (!$("notify-btn").childElementCount) $("notify-btn").prepend(bellIcon(false));
+  $("notify-state").textContent =
+    permission === "granted" ? "Notifications on" : permission === "denied" ? "Notifications blocked by the browser" : "";
+}
+
+function renderConversation() {
+  const chat = state.open && state.chats.get(state.open);
+  $("composer").hidden = !chat;
+  $("members-btn").hidden = !chat;
+  renderMuteToggle(chat);
+  $("conv-notice").hidden = Boolean(chat) || !state.notice;
+  $("conv-notice").textContent = state.notice || "";
+  if (!chat) {
+    $("conv-title").textContent = "Pick a chat";
+    $("conv-members").textContent = "";
+    $("messages").replaceChildren();
+    delete $("messages").dataset.chatId;
+    $("typing").textContent = "";
+    return;
+  }
+  $("conv-title").textContent = chatTitle(chat);
+  $("conv-members").textContent = chat.kind === "direct" ? "direct chat"
+    : chat.members ? chat.members.join(", ") : `${chat.member_count} members`;
+  renderTimeline(chat);
+  const now = Date.now();
+  const typing = [...(state.typing.get(chat.chat_id) || new Map()).entries()]
+    .filter(([, until]) => until > now)
+    .map(([user]) => user);
+  $("typing").textContent = typing.length ? `${typing.join(", ")} ${typing.length > 1 ? "are" : "is"} typing…` : "";
+}
+
+function renderTimeline(chat) {
+  const loaded = [...(state.messages.get(chat.chat_id) || new Map()).values()].sort((a, b) => a.seq - b.seq);
+  const pending = [...state.pending.entries()].filter(([, p]) => p.chat_id === chat.chat_id);
+  const joined = joinedAt(chat.chat_id);
+  const box = $("messages");
+  const switched = box.dataset.chatId !== chat.chat_id;
+  box.dataset.chatId = chat.chat_id;
+  const atBottom = switched || box.scrollHeight - box.scrollTop - box.clientHeight < 40;
+  const earlier = [];
+  if (state.olderExist.get(chat.chat_id)) {
+    const item = el("li", "load-earlier");
+    item.append(button("plain", loadingEarlier.has(chat.chat_id) ? "Loading…" : "Load earlier messages", () =>
+      loadEarlier(chat.chat_id).catch((e) => toast(plainError(e)))));
+    earlier.push(item);
+  }
+  const items = [];
+  let day = null;
+  for (const m of loaded) {
+    const thisDay = dayKey(m.sent_at);
+    if (thisDay !== day) items.push(daySeparator(m.sent_at));
+    day = thisDay;
+    items.push(m.kind === "system" ? systemItem(m) : messageItem(chat, m, joined));
+  }
+  if (pending.length && day !== dayKey(new Date().toISOString())) items.push(daySeparator(new Date().toISOString()));
+  box.replaceChildren(...earlier, ...items, ...pending.map(([, p]) => pendingItem(p)));
+  if (atBottom) box.scrollTop = box.scrollHeight;
+}
+
+function renderMembersPanel() {
+  const chat = state.open && state.chats.get(state.open);
+  const shown = Boolean(chat) && state.panel;
+  $("members-panel").hidden = !shown;
+  $("app").classList.toggle("with-panel", shown);
+  $("members-btn").setAttribute("aria-pressed", String(shown));
+  if (!shown) return;
+  const group = chat.kind !== "direct";
+  const admin = group && isAdmin(chat, state.me);
+  if (!chat.members) loadMembersOnce(chat.chat_id);
+  $("member-count").textContent = String(chat.member_count ?? membersOf(chat).length);
+  $("member-list").replaceChildren(...membersOf(chat).map((user) => memberItem(chat, user, admin)));
+  $("add-form").hidden = !admin;
+  $("rename-form").hidden = !admin;
+  $("rename-input").placeholder = chat.title || "a name for this chat";
+  $("admin-hint").hidden = !group || admin;
+  $("leave-btn").hidden = !group;
+}
+
+export const membersRequested = new Set(); // a failed load is not retried until the panel is reopened
+
+function loadMembersOnce(chatId) {
+  if (membersRequested.has(chatId)) return;
+  membersRequested.add(chatId);
+  loadMembers(chatId)
+    .then(() => membersRequested.delete(chatId))
+    .catch((e) => toast(plainError(e)));
+}
+
+function memberItem(chat, user, iAmAdmin) {
+  const item = el("li", "member");
+  item.dataset.user = user;
+  item.append(el("span", "name", user === state.me ? `${user} (you)` : user));
+  if (isAdmin(chat, user)) item.append(el("span", "role", "admin"));
+  if (iAmAdmin && user !== state.me) {
+    const actions = el("span", "actions");
+    if (!isAdmin(chat, user)) {
+      actions.append(button("plain make-admin", "Make admin", () =>
+        act("admins", changeChat("chat.update", { chat_id: chat.chat_id, admins: [...chat.admins, user] }))));
+    }
+    actions.append(button("plain danger remove", "Remove", () => {
+      if (!confirm(`Remove ${user} from ${chatTitle(chat)}?`)) return;
+      act("chat.remove", changeChat("chat.remove", { chat_id: chat.chat_id, members: [user] }));
+    }));
+    item.append(actions);
+  }
+  return item;
+}
+
+export function renderPage() {
+  const inChat = Boolean(state.open || state.notice); // below 700 px: one view at a time
+  $("app").classList.toggle("view-chat", inChat);
+  $("app").classList.toggle("view-list", !inChat);
+  renderTabTitle();
+  renderNotifyControl();
+  renderList();
+  renderConversation();
+  renderMembersPanel();
+}
+
+function renderTabTitle() {
+  // "(3) Chat": unread messages in chats other than the one being read.
+  let unread = 0;
+  const reading = pageHidden() ? null : state.open; // a hidden tab reads nothing
+  for (const chat of state.chats.values()) if (chat.chat_id !== reading && !chat.muted) unread += chat.unread || 0;
+  const title = unread ? `(${unread}) Chat` : "Chat";
+  if (document.title !== title) document.title = title;
+}

@@ -45,7 +45,8 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
-from chatclient.client import AuthError, CannotConnect, ChatClient, ConnectionLost, RequestTimeout
+from chatclient.client import ChatClient
+from chatclient.errors import AuthError, CannotConnect, ConnectionLost, RequestTimeout
 from chatclient.models import Chat, ChatError, Device, Message, Receipt, Typing
 
 # The protocol's error codes, said plainly (the server's message follows).

@@ -18,7 +18,7 @@ import pytest
 import websockets
 
 from chatclient import ChatClient, ChatError, Message
-from chatclient.client import CATCH_UP_TRIES, MAX_RATE_LIMIT_PAUSE, RATE_LIMIT_RETRIES
+from chatclient.connection import CATCH_UP_TRIES, MAX_RATE_LIMIT_PAUSE, RATE_LIMIT_RETRIES
 from tests.client.conftest import make_client, wait_for
 from tests.stack import ONE_PROCESS, LocalStack
 from tests.unit.chatclient.test_client import FakeServer, client_for, requests, settle

@@ -48,7 +48,7 @@ from chatclient.cli import (
     parse_title,
     plural,
 )
-from chatclient.client import follow_pages
+from chatclient.delivery import follow_pages
 from chatclient.models import Ack
 from chatclient.token import token_subject
 

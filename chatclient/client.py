@@ -168,7 +168,7 @@ class ChatClient(Delivery):
         chat = Chat.from_wire(reply["chat"])
         try:
             async with self._lock(chat_id):
-                self._order.changed(chat)
+                self._order.changed(chat_id, chat)
                 await self._fill(chat_id, chat.last_seq)
         except (ConnectionLost, RequestTimeout, ChatError) as exc:
             log.info("%s: system message not fetched yet (%s); the next resync does", chat_id, exc)
@@ -242,8 +242,7 @@ class ChatClient(Delivery):
                 del self._chat_handlers[chat_id]
             raise
         async with self._lock(chat_id):
-            # A member; what chat.open shows the application counts as delivered to it.
-            self._order.opened(opened.chat)
+            self._order.opened(chat_id, opened.chat)
         return opened
 
     async def close_chat(self, chat_id: str) -> None:

@@ -200,21 +200,23 @@ class Ordering:
         if chat.chat_id in self.last:
             self.track(chat, start=chat.joined_seq)
 
-    def opened(self, chat: Chat) -> None:
-        """``chat.open`` answered: what it showed the application counts as delivered to it."""
-        self.rejoin(chat.chat_id)
+    def opened(self, chat_id: str, chat: Chat) -> None:
+        """``chat.open chat_id`` answered ``chat``: a member; what it showed the application
+        counts as delivered to it."""
+        self.rejoin(chat_id)
         self.track(chat, start=chat.last_seq)
-        self.advance_to(chat.chat_id, chat.last_seq)
+        self.advance_to(chat_id, chat.last_seq)
 
     def created(self, chat: Chat) -> None:
         """A chat we created (or a direct chat we had left, created again): from now on."""
         self.rejoin(chat.chat_id)
         self.track(chat, start=chat.last_seq)
 
-    def changed(self, chat: Chat) -> None:
-        """Our own add/remove/update: its system message is to be fetched (``fill_request``)."""
+    def changed(self, chat_id: str, chat: Chat) -> None:
+        """Our own add/remove/update of ``chat_id`` answered ``chat``: its system message is to
+        be fetched (``fill_request``)."""
         self.track(chat, start=chat.joined_seq)
-        self.pass_own(chat.chat_id)
+        self.pass_own(chat_id)
 
     # -- resync ----------------------------------------------------------------------------------
 

@@ -168,10 +168,10 @@ def test_a_listed_chat_counts_again_even_if_its_chat_added_was_lost():
 def test_what_chat_open_shows_counts_as_delivered():
     order = tracking(2)
     order.own_sent("c1", 9)
-    order.opened(chat(last_seq=10))
+    order.opened("c1", chat(last_seq=10))
     assert order.last_of("c1") == 10 and not order.own.get("c1")
     order.forget("c1")
-    order.opened(chat(last_seq=12))  # opened: a member again
+    order.opened("c1", chat(last_seq=12))  # opened: a member again
     assert order.classify(message(13)) is Verdict.NEXT
 
 
@@ -182,5 +182,5 @@ def test_created_and_changed_chats():
     assert order.classify(message(4, "d1")) is Verdict.NEXT
     order.own_sent("d1", 5)
     order.own_sent("d1", 4)
-    order.changed(chat("d1", last_seq=6))  # our own add: its system message is seq 6
+    order.changed("d1", chat("d1", last_seq=6))  # our own add: its system message is seq 6
     assert order.last_of("d1") == 5 and order.behind("d1", upto=6)

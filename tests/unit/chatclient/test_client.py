@@ -31,23 +31,11 @@ from chatclient import (
     Pointers,
     ProtocolViolation,
 )
-from chatclient.cli import (
-    HELP,
-    INTERACTIVE,
-    CliFailure,
-    Shell,
-    UsageError,
-    chat_line,
-    dev_token,
-    device_line,
-    failure_line,
-    find_chat,
-    message_text,
-    parse_create,
-    parse_register,
-    parse_title,
-    plural,
-)
+from chatclient.cli.arguments import HELP, INTERACTIVE, UsageError, parse_create, parse_register, parse_title
+from chatclient.cli.commands import find_chat
+from chatclient.cli.output import chat_line, device_line, message_text, plural
+from chatclient.cli.program import CliFailure, dev_token, failure_line
+from chatclient.cli.shell import Shell
 from chatclient.delivery import follow_pages
 from chatclient.models import Ack
 from chatclient.token import token_subject

@@ -6,18 +6,21 @@ messages to per-chat handlers or a background handler, and retries sends until a
 without ever storing a duplicate. Version 2: direct chats, groups whose members and admins
 change (their system messages are delivered like any message), paged chat lists, devices for
 push notifications and muted chats. See docs/client.md.
+
+Its modules, each importing only those above it (the standard library and ``websockets``
+aside; nothing of the backend, the emulator or the tests):
+
+    models, backoff, token, push, errors   plain data and checks, no I/O
+    ordering     ordering, gap detection and resync decisions: Sans-I/O, no asyncio, no socket
+    connection   the socket: connect, keep-alive, reconnect with backoff, request and reply
+    delivery     pushed frames, gap fill and resync, doing what ``ordering`` decides
+    client       ``ChatClient``: the public API
+    cli/         the ``chat`` command line (``python -m chatclient``), on top of ``ChatClient``
 """
 
 from chatclient.backoff import Backoff
-from chatclient.client import (
-    UNSET,
-    AuthError,
-    CannotConnect,
-    ChatClient,
-    ConnectionLost,
-    ProtocolViolation,
-    RequestTimeout,
-)
+from chatclient.client import UNSET, ChatClient
+from chatclient.errors import AuthError, CannotConnect, ConnectionLost, ProtocolViolation, RequestTimeout
 from chatclient.models import (
     Ack,
     Chat,

@@ -1,5 +1,5 @@
 """What the chaos run found (docs/reliability.md), each against the scripted in-memory server of
-tests/unit/test_chatclient.py (no sockets):
+tests/unit/chatclient/fake_server.py (no sockets):
 
 - a message of a chat that reaches a newly added member before its ``chat:added`` frame: the
   messages before it that the member may see are delivered too, once, in order;
@@ -16,7 +16,7 @@ import gc
 from typing import Any
 
 from chatclient import Message
-from tests.unit.test_chatclient import ME, FakeServer, client_for, reconnect, requests, run, settle
+from tests.unit.chatclient.fake_server import ME, FakeServer, client_for, reconnect, requests, run, settle
 
 
 def test_a_message_before_chat_added_brings_every_earlier_message_the_member_may_see():

@@ -12,7 +12,9 @@ import sys
 import pytest
 
 from chatclient import ChatClient
-from chatclient.cli import HELP, ONE_SHOT, Shell
+from chatclient.cli.arguments import HELP
+from chatclient.cli.program import ONE_SHOT
+from chatclient.cli.shell import Shell
 from tests.stack import ROOT
 
 DOC = (ROOT / "docs" / "client.md").read_text()

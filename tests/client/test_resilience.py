@@ -3,7 +3,7 @@ replies, ``rate_limited`` (waited out as the server says, a bounded number of ti
 unexpected failure of its own. It goes online, delivers what it could, catches up on the rest
 exactly once, and ``close()`` returns.
 
-Against the scripted in-memory server of tests/unit/test_chatclient.py (no sockets); the last
+Against the scripted in-memory server of tests/unit/chatclient/fake_server.py (no sockets); the last
 tests run the real local stack with a tight rate limit.
 """
 
@@ -18,10 +18,10 @@ import pytest
 import websockets
 
 from chatclient import ChatClient, ChatError, Message
-from chatclient.client import CATCH_UP_TRIES, MAX_RATE_LIMIT_PAUSE, RATE_LIMIT_RETRIES
+from chatclient.connection import CATCH_UP_TRIES, MAX_RATE_LIMIT_PAUSE, RATE_LIMIT_RETRIES
 from tests.client.conftest import make_client, wait_for
 from tests.stack import ONE_PROCESS, LocalStack
-from tests.unit.test_chatclient import FakeServer, client_for, requests, settle
+from tests.unit.chatclient.fake_server import FakeServer, client_for, requests, settle
 
 Reply = dict[str, Any]
 

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-from chatclient.cli import ONE_SHOT
+from chatclient.cli.program import ONE_SHOT
 from tests.stack import ROOT, LocalStack
 
 README = (ROOT / "README.md").read_text()

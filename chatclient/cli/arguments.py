@@ -1,0 +1,161 @@
+"""The CLI's argument parsing: each command's arguments as in a usage line (``Spec``), read by
+argparse without ever exiting the process (a mistake is one ``UsageError`` line; ``--help``
+prints and raises ``HelpShown``), the interactive commands and their help, and the parsers of
+``create``, ``rename`` and ``register-device``. No I/O but printing a command's help.
+
+Imports only ``chatclient.cli.output``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, NoReturn
+
+from chatclient.cli.output import out
+
+
+class UsageError(Exception):
+    """A command used the wrong way; the message says how to use it."""
+
+
+class HelpShown(Exception):
+    """``--help`` was asked for and printed: nothing to run."""
+
+
+class CommandParser(argparse.ArgumentParser):
+    """argparse for one command: a mistake is a ``UsageError`` (one line), ``--help`` prints the
+    command's help and raises ``HelpShown``; neither exits the process."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{self.format_usage().strip()} ({message})")
+
+    def exit(self, status: int = 0, message: str | None = None) -> NoReturn:
+        if message:
+            raise UsageError(message.strip())
+        raise HelpShown()
+
+    def print_help(self, file: Any = None) -> None:
+        out(self.format_help().rstrip())
+
+
+@dataclass(frozen=True)
+class Spec:
+    """A command: its arguments as in a usage line (``CHAT USER... [TITLE...] [--no-preview]``),
+    and one line of help."""
+
+    arguments: str
+    help: str
+
+    def parser(self, prog: str) -> CommandParser:
+        usage = f"{prog} {self.arguments}".strip()
+        parser = CommandParser(prog=prog, usage=usage, description=self.help, add_help=True)
+        for word in self.arguments.split():
+            _add_argument(parser, word)
+        return parser
+
+    def parse(self, prog: str, words: Sequence[str]) -> argparse.Namespace:
+        return self.parser(prog).parse_intermixed_args(list(words))
+
+
+def _add_argument(parser: CommandParser, word: str) -> None:
+    optional = word.startswith("[") and word.endswith("]")
+    name = word.strip("[]")
+    if name == "--title":
+        parser.add_argument("--title", "-t", metavar="TITLE", help="the chat's title (quote several words)")
+    elif name.startswith("--"):
+        parser.add_argument(name, action="store_true")
+    elif name.endswith("..."):
+        metavar = name.removesuffix("...")
+        dest = "title_words" if metavar == "TITLE" else metavar.lower()  # the option is "title"
+        parser.add_argument(dest, metavar=metavar, nargs="*" if optional else "+")
+    elif name != "TITLE":  # "TITLE" alone is the --title option's metavar
+        parser.add_argument(name.lower(), metavar=name, nargs="?" if optional else None)
+
+
+CHAT_HELP = (
+    "CHAT: an id, an id prefix, a title prefix, the other person of a direct chat, or a number from /chats"
+)
+
+# Interactive commands (they act on the open chat).
+INTERACTIVE: dict[str, Spec] = {
+    "/chats": Spec(
+        "", "list your chats, numbered (unread in [brackets]; a direct chat shows the other person)"
+    ),
+    "/open": Spec(
+        "CHAT...", "view a chat: its messages print as they come; lines you type go there. " + CHAT_HELP
+    ),
+    "/dm": Spec("USER", "open the direct chat with USER (created the first time)"),
+    "/close": Spec("", "stop viewing the open chat"),
+    "/create": Spec("USER... [--title TITLE]", "a new group with USERs (also: /create USER... -- TITLE)"),
+    "/read": Spec("", "mark the open chat read"),
+    "/history": Spec("[SEQ]", "the open chat's latest messages, or those before SEQ"),
+    "/members": Spec("", "who is in the open chat (admins marked)"),
+    "/add": Spec("USER...", "add members to the open chat (admins)"),
+    "/remove": Spec("USER...", "remove members from the open chat (admins)"),
+    "/rename": Spec("[TITLE...] [--title TITLE]", "rename the open chat; no TITLE clears it (admins)"),
+    "/leave": Spec("", "leave the open chat"),
+    "/mute": Spec("", "no push notifications for the open chat (muted chats say so in /chats)"),
+    "/unmute": Spec("", "push notifications for the open chat again"),
+    "/devices": Spec("", "your devices registered for push notifications"),
+    "/help": Spec("[COMMAND]", "the commands, or one command's usage"),
+    "/quit": Spec("", "leave the program (Ctrl-C and Ctrl-D too)"),
+}
+
+
+def _help_text() -> str:
+    lines = ["commands:"]
+    for name, spec in INTERACTIVE.items():
+        usage = f"{name} {spec.arguments}".strip()
+        lines.append(f"  {usage:<27} {spec.help.split('. ')[0]}")
+    lines.append("anything else is sent to the open chat; /help COMMAND shows its usage")
+    return "\n".join(lines)
+
+
+HELP = _help_text()
+
+REGISTER_USAGE = (
+    "usage: chat register-device PLATFORM TOKEN [--no-preview] "
+    "(PLATFORM apns or fcm; for webpush, TOKEN is the subscription JSON)"
+)
+
+
+def parse_register(words: list[str]) -> tuple[str, str | None, dict[str, object] | None, bool]:
+    """``PLATFORM TOKEN [--no-preview]``: platform, token, subscription (webpush: TOKEN is the
+    browser's subscription as JSON) and preview."""
+    preview = "--no-preview" not in words
+    rest = [word for word in words if word != "--no-preview"]
+    if len(rest) != 2:
+        raise UsageError(REGISTER_USAGE)
+    platform, token = rest
+    if platform != "webpush":
+        return platform, token, None, preview
+    try:
+        subscription = json.loads(token)
+    except ValueError:
+        subscription = None
+    if not isinstance(subscription, dict):
+        raise UsageError('webpush: TOKEN is the subscription as JSON: {"endpoint": ..., "keys": {...}}')
+    return platform, None, subscription, preview
+
+
+def parse_create(rest: str | Sequence[str], prog: str = "/create") -> tuple[list[str], str | None]:
+    """``bob carol --title "Weekend trip"``, ``--title=Trip bob`` or ``bob carol -- Weekend
+    trip``: the members and the title."""
+    words = shlex.split(rest) if isinstance(rest, str) else list(rest)
+    title_words: list[str] = []
+    if "--" in words:
+        at = words.index("--")
+        words, title_words = words[:at], words[at + 1 :]
+    parsed = INTERACTIVE["/create"].parse(prog, words)
+    title = parsed.title if parsed.title is not None else " ".join(title_words)
+    return list(parsed.user), title or None
+
+
+def parse_title(words: Sequence[str], prog: str) -> str | None:
+    """``[TITLE...] [--title TITLE]``: the new title, None to clear it."""
+    parsed = INTERACTIVE["/rename"].parse(prog, words)
+    title = parsed.title if parsed.title is not None else " ".join(parsed.title_words)
+    return title.strip() or None

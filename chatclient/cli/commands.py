@@ -1,0 +1,183 @@
+"""What each command does, for the interactive shell and the one-shot subcommands alike: one
+request (or a few) through ``ChatClient``, and its answer printed as lines. A chat is named by
+its id, an id prefix, the start of its title (or of the other person's name) or its number in
+the last ``/chats`` (``find_chat``).
+
+Imports ``chatclient.client`` and the CLI's ``output`` and ``arguments``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from chatclient.cli.arguments import UsageError, parse_create, parse_register
+from chatclient.cli.output import chat_line, device_line, message_text, out, plural
+from chatclient.client import ChatClient
+from chatclient.models import Chat, Message
+
+
+def find_chat(query: str, chats: Sequence[Chat], me: str | None) -> Chat:
+    """The one chat ``query`` names: its number in ``chats`` (from 1), its id or an id prefix,
+    or the start of its display name (title, or the other person), ignoring case."""
+    query = query.strip()
+    if query.isdigit() and not any(c.chat_id.startswith(query) for c in chats):
+        number = int(query)
+        if not 1 <= number <= len(chats):
+            raise UsageError(f"no chat number {number}: /chats lists {plural(len(chats), 'chat')}")
+        return chats[number - 1]
+    wanted = query.casefold()
+    rules: tuple[Callable[[Chat], bool], ...] = (
+        lambda c: c.chat_id == query,
+        lambda c: c.chat_id.startswith(query),
+        lambda c: c.display_name(me).casefold() == wanted,
+        lambda c: c.display_name(me).casefold().startswith(wanted),
+    )
+    for match in rules:
+        found = [chat for chat in chats if match(chat)]
+        if len(found) == 1:
+            return found[0]
+        if len(found) > 1:
+            names = ", ".join(f"{c.chat_id} {c.display_name(me)}" for c in found[:5])
+            raise UsageError(f"{query!r} matches {plural(len(found), 'chat')} ({names}): say which")
+    raise UsageError(f"no chat matches {query!r}: /chats lists yours")
+
+
+class Commands:
+    """The actions on one client; ``open`` is the chat being viewed (None: none)."""
+
+    def __init__(self, client: ChatClient) -> None:
+        self.client = client
+        self.open: str | None = None
+        self.last_seen: dict[str, int] = {}
+        self.listed: list[Chat] = []  # the last /chats, for /open NUMBER
+
+    @property
+    def me(self) -> str | None:
+        return self.client.user_id
+
+    def in_chat(self, message: Message) -> None:
+        out(f"[{message.chat_id}] {message_text(message)}")
+        self.last_seen[message.chat_id] = message.seq
+
+    def need_open(self) -> str:
+        if self.open is None:
+            raise UsageError("no chat open: /open CHAT or /dm USER first (/chats lists them)")
+        return self.open
+
+    async def chats(self) -> None:
+        self.listed = await self.client.list_chats()
+        for number, chat in enumerate(self.listed, 1):
+            out(f"{number}. {chat_line(chat, self.me)}")
+        out("[end]")
+
+    async def chat_named(self, query: str) -> str:
+        """The id of the chat ``query`` names (see ``find_chat``)."""
+        if not query.strip():
+            raise UsageError("name a chat: its id, the start of its title, or its number in /chats")
+        if query.isdigit() and self.listed:
+            return find_chat(query, self.listed, self.me).chat_id
+        chats = await self.client.list_chats()
+        if query.isdigit():
+            self.listed = chats
+        return find_chat(query, chats, self.me).chat_id
+
+    async def close_open(self) -> None:
+        chat_id = self.need_open()
+        await self.client.close_chat(chat_id)
+        self.open = None
+        out(f"[closed] {chat_id}")
+
+    async def create_command(self, words: list[str]) -> None:
+        members, title = parse_create(words, "/create")
+        await self.create(members, title)
+
+    async def create(self, members: list[str], title: str | None) -> None:
+        chat = await self.client.create_chat(members, title)
+        out(f"[created] {chat.chat_id} {chat.display_name(self.me)}")
+
+    async def read_open(self) -> None:
+        chat_id = self.need_open()
+        seq = self.last_seen.get(chat_id, 0)
+        if seq:
+            await self.client.mark_read(chat_id, seq)
+        out(f"[read] {chat_id} up to {seq}")
+
+    async def history_command(self, words: list[str]) -> None:
+        chat_id = self.need_open()
+        before = words[0] if words else ""
+        if before and not before.isdigit():
+            raise UsageError(f"/history takes a message number (SEQ), not {before!r}: /history [SEQ]")
+        messages, has_more = await self.client.history(chat_id, before=int(before) if before else None)
+        for message in messages:
+            out(f"  {message.seq} {message_text(message)}")
+        out(f"[more] /history {messages[0].seq} shows older" if has_more and messages else "[end]")
+
+    async def say(self, chat_id: str, text: str) -> None:
+        ack = await self.client.send(chat_id, text)
+        self.last_seen[chat_id] = max(ack.seq, self.last_seen.get(chat_id, 0))
+        out(f"[ack] {ack.chat_id} seq {ack.seq}")
+
+    async def open_chat(self, query: str) -> None:
+        chat_id = await self.chat_named(query)
+        opened = await self.client.open_chat(chat_id, self.in_chat)
+        self.open = chat_id
+        count = plural(len(opened.messages), "message")
+        out(f"[opened] {chat_id} {opened.chat.display_name(self.me)} ({count})")
+        for message in opened.messages:
+            out(f"  {message.seq} {message_text(message)}")
+        if opened.messages:
+            self.last_seen[chat_id] = opened.messages[-1].seq
+            await self.client.mark_read(chat_id, opened.messages[-1].seq)
+
+    async def dm(self, user: str) -> None:
+        chat = await self.client.create_direct(user)
+        await self.open_chat(chat.chat_id)
+
+    async def members(self, chat_id: str) -> None:
+        members = await self.client.members(chat_id)
+        for user in members.members:
+            out(f"  {user}{' (admin)' if user in members.admins else ''}")
+        out("[end]")
+
+    async def add(self, chat_id: str, users: list[str]) -> None:
+        self.updated(await self.client.add_members(chat_id, users))
+
+    async def remove(self, chat_id: str, users: list[str]) -> None:
+        self.updated(await self.client.remove_members(chat_id, users))
+
+    async def rename(self, chat_id: str, title: str | None) -> None:
+        self.updated(await self.client.update_chat(chat_id, title=title))
+
+    async def leave(self, chat_id: str) -> None:
+        await self.client.leave(chat_id)
+        if self.open == chat_id:
+            self.open = None
+        out(f"[left] {chat_id}")
+
+    async def mute(self, chat_id: str, muted: bool) -> None:
+        now_muted = await self.client.mute(chat_id, muted)
+        out(f"[{'muted' if now_muted else 'unmuted'}] {chat_id}")
+
+    async def devices(self) -> None:
+        for device in await self.client.devices():
+            out(device_line(device))
+        out("[end]")
+
+    async def register_device(self, words: list[str]) -> None:
+        platform, token, subscription, preview = parse_register(words)
+        device = await self.client.register_device(platform, token, subscription, preview)
+        out(f"[registered] {device_line(device).strip()}")
+
+    async def unregister_device(self, device_id: str) -> None:
+        await self.client.unregister_device(device_id)
+        out(f"[unregistered] {device_id}")
+
+    def updated(self, chat: Chat) -> None:
+        out(f"[updated] {chat.chat_id} {chat.display_name(self.me)} ({plural(chat.member_count, 'member')})")
+
+    async def read(self, chat_id: str) -> None:
+        chat = next((c for c in await self.client.list_chats() if c.chat_id == chat_id), None)
+        if chat is None:
+            raise UsageError(f"no chat {chat_id} among yours: chat chats lists them")
+        if chat.last_seq:
+            await self.client.mark_read(chat.chat_id, chat.last_seq)
+        out(f"[read] {chat.chat_id} up to {chat.last_seq}")

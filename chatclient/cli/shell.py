@@ -1,0 +1,183 @@
+"""The interactive shell: lines from stdin, read by the event loop itself (``Lines``: Ctrl-C
+and a stopped client end the wait at once), each run as a command (``/open CHAT``...) or sent
+to the open chat, with what the server pushes printed as it comes.
+
+Imports ``chatclient.client`` and the CLI's ``output``, ``arguments`` and ``commands``."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shlex
+import sys
+from collections.abc import Awaitable, Callable
+
+from chatclient.cli.arguments import HELP, INTERACTIVE, HelpShown, UsageError, parse_title
+from chatclient.cli.commands import Commands
+from chatclient.cli.output import error_line, message_text, out
+from chatclient.client import ChatClient
+from chatclient.errors import AuthError, CannotConnect, ConnectionLost, RequestTimeout
+from chatclient.models import ChatError, Message, Receipt, Typing
+
+
+class Lines:
+    """stdin as an asyncio queue of lines (None at the end), read by the event loop itself, so
+    Ctrl-C and a stopped client end the wait at once (no thread blocked in ``readline``)."""
+
+    def __init__(self) -> None:
+        self.queue: asyncio.Queue[str | None] = asyncio.Queue()
+        self._buffer = b""
+        self._fd = sys.stdin.fileno()
+        self._loop = asyncio.get_running_loop()
+        try:
+            self._loop.add_reader(self._fd, self._readable)
+        except (PermissionError, OSError):  # a regular file: reading it never blocks
+            for line in sys.stdin:
+                self.queue.put_nowait(line)
+            self.queue.put_nowait(None)
+
+    def _readable(self) -> None:
+        try:
+            data = os.read(self._fd, 65536)
+        except OSError:
+            data = b""
+        if not data:
+            self.close()
+            if self._buffer:
+                self.queue.put_nowait(self._buffer.decode("utf-8", "replace"))
+            self.queue.put_nowait(None)
+            return
+        *lines, self._buffer = (self._buffer + data).split(b"\n")
+        for line in lines:
+            self.queue.put_nowait(line.decode("utf-8", "replace"))
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self._loop.remove_reader(self._fd)
+
+
+class Shell(Commands):
+    """The interactive commands (``commands``: one per ``INTERACTIVE`` entry but ``/quit``) on
+    top of the actions, and the client's pushed events printed as lines."""
+
+    def __init__(self, client: ChatClient) -> None:
+        super().__init__(client)
+        self.lines: Lines | None = None
+        client.on_background = self.background
+        client.on_chat_added = lambda chat: out(f"[added] {chat.chat_id} {chat.display_name(self.me)}")
+        client.on_chat_removed = self.removed
+        client.on_chat_updated = lambda chat: out(f"[updated] {chat.chat_id} {chat.display_name(self.me)}")
+        client.on_receipt = self.receipt
+        client.on_typing = self.typing
+        client.on_state = lambda state: out(f"[{state}]") if state in ("offline", "online") else None
+        client.on_error = self.stopped
+        self.commands: dict[str, Callable[[list[str]], Awaitable[None]]] = {
+            "/help": self.help,
+            "/chats": lambda a: self.chats(),
+            "/open": lambda a: self.open_chat(" ".join(a)),
+            "/dm": lambda a: self.dm(a[0]),
+            "/close": lambda a: self.close_open(),
+            "/create": self.create_command,
+            "/read": lambda a: self.read_open(),
+            "/history": self.history_command,
+            "/members": lambda a: self.members(self.need_open()),
+            "/add": lambda a: self.add(self.need_open(), a),
+            "/remove": lambda a: self.remove(self.need_open(), a),
+            "/rename": lambda a: self.rename(self.need_open(), parse_title(a, "/rename")),
+            "/leave": lambda a: self.leave(self.need_open()),
+            "/mute": lambda a: self.mute(self.need_open(), True),
+            "/unmute": lambda a: self.mute(self.need_open(), False),
+            "/devices": lambda a: self.devices(),
+        }
+
+    # -- what the server pushes ------------------------------------------------------------------
+
+    def background(self, message: Message) -> None:
+        out(f"[bg] {message.chat_id} {message_text(message)}")
+
+    def removed(self, chat_id: str) -> None:
+        closed = "; closed it" if self.open == chat_id else ""
+        if self.open == chat_id:
+            self.open = None
+        out(f"[removed] {chat_id}: you are no longer a member{closed}")
+
+    def receipt(self, receipt: Receipt) -> None:
+        r = receipt
+        out(f"[receipt] {r.chat_id} {r.user_id} delivered {r.delivered_seq} read {r.read_seq}")
+
+    def typing(self, typing: Typing) -> None:
+        if typing.typing:
+            out(f"[typing] {typing.chat_id} {typing.user_id}")
+
+    def stopped(self, exc: Exception) -> None:
+        """The client gave up (the token refused on a reconnect): end the interactive loop."""
+        if self.lines is not None:
+            self.lines.close()
+            self.lines.queue.put_nowait(None)
+
+    # -- input -----------------------------------------------------------------------------------
+
+    async def command(self, line: str) -> bool:
+        """Run one input line; False to quit."""
+        line = line.strip()
+        if not line:
+            return True
+        if not line.startswith("/"):
+            await self.say(self.need_open(), line)
+            return True
+        name, _, rest = line.partition(" ")
+        if name == "/quit":
+            return False
+        command, spec = self.commands.get(name), INTERACTIVE.get(name)
+        if command is None or spec is None:
+            raise UsageError(f"unknown command {name!r}: /help lists them")
+        try:
+            words = shlex.split(rest)
+        except ValueError as exc:  # an unbalanced quote
+            raise UsageError(
+                f"{exc.args[0].lower()} in {line!r}: {name} {INTERACTIVE[name].arguments}"
+            ) from exc
+        if name not in ("/create", "/rename"):  # those two parse their own (a "--" title)
+            spec.parse(name, words)
+        await command(words)
+        return True
+
+    async def help(self, words: list[str]) -> None:
+        if not words:
+            out(HELP)
+            return
+        name = words[0] if words[0].startswith("/") else f"/{words[0]}"
+        spec = INTERACTIVE.get(name)
+        if spec is None:
+            raise UsageError(f"unknown command {name!r}: /help lists them")
+        out(spec.parser(name).format_help().rstrip())
+
+    async def interactive(self) -> None:
+        """Lines from stdin until /quit, the end of input, or the client giving up."""
+        self.lines = Lines()
+        out("[ready] /help lists the commands")
+        try:
+            while self.client.error is None:
+                line = await self.lines.queue.get()
+                if line is None or not await self.run_reporting(self.command(line)):
+                    return
+        finally:
+            self.lines.close()
+
+    @staticmethod
+    async def run_reporting(step: Awaitable[bool]) -> bool:
+        """Run one command, printing what went wrong instead of raising; False to quit."""
+        try:
+            return await step
+        except ChatError as exc:
+            out(error_line(exc))
+        except (UsageError, ValueError, TypeError) as exc:
+            out(f"[error] {exc}")
+        except HelpShown:
+            pass
+        except (ConnectionLost, RequestTimeout) as exc:
+            out(f"[error] {exc}: try again")
+        except (AuthError, CannotConnect):
+            return False  # the client stopped: the caller says why
+        return True

@@ -218,44 +218,36 @@ class World:
 
     def setup_service(self, api: Any) -> Any:
         """The service as the functional tier builds it: the fake management API, for setup."""
-        from chalicelib.delivery.posting import Delivery
-
-        return self._service(Delivery(api.client_for, 32))
+        return self._service(api.client_for, 32)
 
     def deployed_service(self) -> Any:
         """The service as ``chalicelib.runtime`` wires it on Lambda: boto3 management posts."""
         from chalicelib.config import Settings
-        from chalicelib.delivery.posting import Delivery, boto3_client_factory
+        from chalicelib.delivery.posting import boto3_client_factory
 
         settings = Settings.from_env()
-        return self._service(
-            Delivery(boto3_client_factory(settings.region, self.concurrency), self.concurrency)
-        )
+        return self._service(boto3_client_factory(settings.region, self.concurrency), self.concurrency)
 
     @property
     def concurrency(self) -> int:
         return configured()[1]
 
-    def _service(self, delivery: Any) -> Any:
+    def _service(self, poster: Any, concurrency: int) -> Any:
+        import dataclasses
+
+        from chalicelib import runtime
         from chalicelib.config import Settings
-        from chalicelib.delivery.fanout import Fanout
-        from chalicelib.push.jobs import Notifier
         from chalicelib.push.providers import Providers, SnsProvider
         from chalicelib.queues import SqsQueue
-        from chalicelib.secret import JwtSecret
-        from chalicelib.service import ChatService
-        from chalicelib.storage.dynamo import DynamoStore
 
-        settings = Settings.from_env()
-        fanout = Fanout(
-            delivery,
-            SqsQueue(self.sqs, "bench-fanout"),
-            settings.fanout_threshold,
-            settings.fanout_shard_size,
+        settings = dataclasses.replace(Settings.from_env(), fanout_concurrency=concurrency)
+        return runtime.build_service(
+            settings,
+            poster,
+            fanout_queue=SqsQueue(self.sqs, "bench-fanout"),
+            push_queue=SqsQueue(self.sqs, "bench-push"),
+            providers=Providers({"apns": SnsProvider(lambda: self.sns, self.apns_arn)}),
         )
-        notifier = Notifier(SqsQueue(self.sqs, "bench-push"))
-        providers = Providers({"apns": SnsProvider(lambda: self.sns, self.apns_arn)})
-        return ChatService(DynamoStore(), fanout, JwtSecret(settings), settings, notifier, providers)
 
     # -- a chat of N connected members
 

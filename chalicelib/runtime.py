@@ -1,5 +1,6 @@
-"""Builds the service once per process, lazily, so tests can start moto (or point the
-environment somewhere) before any AWS client exists."""
+"""Assembles the service: ``build_service`` is the one place a ``ChatService`` is made, and the
+Lambda handlers get theirs once per process, lazily (``service()``), so tests can start moto (or
+point the environment somewhere) before any AWS client exists."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typing import Any
 
 from chalicelib.config import Settings
 from chalicelib.delivery.fanout import Fanout, FanoutWorker
-from chalicelib.delivery.posting import Delivery, boto3_client_factory
+from chalicelib.delivery.posting import ClientFactory, Delivery, boto3_client_factory
 from chalicelib.domain.records import Device
 from chalicelib.push.jobs import Notifier
 from chalicelib.push.notification import Notification
@@ -19,6 +20,7 @@ from chalicelib.push.worker import PushWorker
 from chalicelib.queues import Queue, SqsQueue
 from chalicelib.secret import JwtSecret, vapid_key
 from chalicelib.service import ChatService
+from chalicelib.storage import Store
 
 _override: ChatService | None = None
 _push_sink: Callable[[Device, Notification], None] | None = None
@@ -51,23 +53,39 @@ def _providers(settings: Settings) -> Providers:
     return Providers(by_platform)
 
 
+def build_service(
+    settings: Settings,
+    poster: ClientFactory,
+    store: Store | None = None,
+    fanout_queue: Queue | None = None,
+    push_queue: Queue | None = None,
+    providers: Providers | None = None,
+) -> ChatService:
+    """The one place a ``ChatService`` is assembled: the Lambda handlers (``service()``), the
+    local stack, the benchmark and every test build it here. ``poster`` makes a management API
+    client for an endpoint; ``store`` defaults to DynamoDB; fan-out shards go to
+    ``fanout_queue`` and push jobs to ``push_queue`` when given; ``providers`` are the push
+    providers ``device.register`` accepts. Concurrency, the fan-out threshold and the shard
+    size come from ``settings``."""
+    if store is None:
+        from chalicelib.storage.dynamo import DynamoStore  # reads the table names from config
+
+        store = DynamoStore()
+    delivery = Delivery(poster, settings.fanout_concurrency)
+    fanout = Fanout(delivery, fanout_queue, settings.fanout_threshold, settings.fanout_shard_size)
+    return ChatService(store, fanout, JwtSecret(settings), settings, Notifier(push_queue), providers)
+
+
 @functools.lru_cache(maxsize=1)
 def _default_service() -> ChatService:
-    from chalicelib.storage.dynamo import DynamoStore
-
     settings = Settings.from_env()
-    delivery = Delivery(
+    return build_service(
+        settings,
         boto3_client_factory(settings.region, settings.fanout_concurrency),
-        settings.fanout_concurrency,
+        fanout_queue=_queue(settings, settings.fanout_queue),
+        push_queue=_queue(settings, settings.push_queue),
+        providers=_providers(settings),
     )
-    fanout = Fanout(
-        delivery,
-        _queue(settings, settings.fanout_queue),
-        settings.fanout_threshold,
-        settings.fanout_shard_size,
-    )
-    notifier = Notifier(_queue(settings, settings.push_queue))
-    return ChatService(DynamoStore(), fanout, JwtSecret(settings), settings, notifier, _providers(settings))
 
 
 def service() -> ChatService:
@@ -76,8 +94,7 @@ def service() -> ChatService:
 
 def fanout_worker() -> FanoutWorker:
     """The fan-out Lambda's worker, over the same delivery and storage as the service."""
-    current = service()
-    return FanoutWorker(current.fanout.delivery, current.forget)
+    return service().fanout_worker()
 
 
 def push_worker() -> PushWorker:
@@ -86,7 +103,7 @@ def push_worker() -> PushWorker:
     global _push_worker
     current, sink = service(), _push_sink or _log_push
     if _push_worker is None or _push_worker[:2] != (current, sink):
-        _push_worker = (current, sink, PushWorker(current.store, current.actions.devices.providers, sink))
+        _push_worker = (current, sink, PushWorker(current.store, current.providers, sink))
     return _push_worker[2]
 
 

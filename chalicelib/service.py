@@ -17,7 +17,7 @@ from chalicelib.actions.dispatch import Actions
 from chalicelib.actions.router import Context, Outcome
 from chalicelib.auth import InvalidToken, verify_token
 from chalicelib.config import Settings
-from chalicelib.delivery.fanout import Fanout
+from chalicelib.delivery.fanout import Fanout, FanoutWorker
 from chalicelib.delivery.posting import PostResult, management_endpoint
 from chalicelib.domain.errors import BadRequest, ChatError
 from chalicelib.domain.frames import checked
@@ -52,10 +52,19 @@ class ChatService:
         self.fanout = fanout
         self.secret = secret
         self.settings = settings
+        self.providers = providers or Providers({})
         self.gate = RateGate(store, RateLimit.from_settings(settings))
         self.actions = Actions(
-            store, notifier=notifier, providers=providers, allow_local_http=settings.push_allow_local_http
+            store,
+            notifier=notifier,
+            providers=self.providers,
+            allow_local_http=settings.push_allow_local_http,
         )
+
+    def fanout_worker(self) -> FanoutWorker:
+        """The fan-out Lambda's worker: posts queued shards over this service's delivery and
+        forgets the connections they find gone."""
+        return FanoutWorker(self.fanout.delivery, self.forget)
 
     # ------------------------------------------------------------ $connect / $disconnect
 

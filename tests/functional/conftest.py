@@ -11,14 +11,9 @@ from moto import mock_aws
 import app as chalice_app
 from chalicelib import runtime
 from chalicelib.config import Settings
-from chalicelib.delivery.fanout import Fanout
-from chalicelib.delivery.posting import Delivery
-from chalicelib.push.jobs import Notifier
 from chalicelib.push.providers import Providers, SnsProvider, WebPushProvider
 from chalicelib.queues import Queue, SqsQueue
-from chalicelib.secret import JwtSecret
 from chalicelib.service import ChatService
-from chalicelib.storage.dynamo import DynamoStore
 from chalicelib.storage.tables import ALL_MODELS, PUSH_MODELS, create_tables
 from chatlocal.moto_atomic import dynamodb_lock, serialize_dynamodb_requests
 from chatlocal.moto_fast import answer_dynamodb_fast
@@ -82,12 +77,19 @@ def build_service(
     api: FakeManagementApi,
     concurrency: int = 32,
     queue: Queue | None = None,
-    notifier: Notifier | None = None,
+    push_queue: Queue | None = None,
     providers: Providers | None = None,
 ) -> ChatService:
-    settings = dataclasses.replace(Settings.from_env(), push_allow_local_http=True)
-    fanout = Fanout(Delivery(api.client_for, concurrency), queue, threshold=100, shard_size=50)
-    return ChatService(DynamoStore(), fanout, JwtSecret(settings), settings, notifier, providers)
+    settings = dataclasses.replace(
+        Settings.from_env(),
+        push_allow_local_http=True,
+        fanout_concurrency=concurrency,
+        fanout_threshold=100,
+        fanout_shard_size=50,
+    )
+    return runtime.build_service(
+        settings, api.client_for, fanout_queue=queue, push_queue=push_queue, providers=providers
+    )
 
 
 @pytest.fixture
@@ -179,7 +181,7 @@ def push(tables, api):
             "webpush": WebPushProvider(lambda: key, "mailto:ops@example.com"),
         }
     )
-    service = build_service(api, notifier=Notifier(SqsQueue(sqs, name)), providers=providers)
+    service = build_service(api, push_queue=SqsQueue(sqs, name), providers=providers)
     runtime.use_service(service)
     world = PushWorld(Harness(api, sqs=sqs, push_queue_url=url), sns, apps)
     runtime.use_push_sink(lambda device, notification: world.sent.append((device, notification)))

@@ -19,12 +19,9 @@ from botocore.exceptions import ClientError
 
 from chalicelib import runtime
 from chalicelib.config import Settings
-from chalicelib.delivery.fanout import Fanout
-from chalicelib.delivery.posting import Delivery, boto3_client_factory
+from chalicelib.delivery.posting import boto3_client_factory
 from chalicelib.queues import SqsQueue
-from chalicelib.secret import JwtSecret
 from chalicelib.service import JUST_CONNECTED_SECONDS, ChatService
-from chalicelib.storage.dynamo import DynamoStore
 from chalicelib.storage.tables import ConnectionItem, MessageItem, SendKeyItem
 from chatlocal.faults import Crash, FaultInjector, Planned, from_spec
 from tests.functional.conftest import fresh_queue_numbers
@@ -68,9 +65,14 @@ def through_botocore(api: FakeManagementApi):
 
 
 def service(api, queue=None, threshold=100, shard_size=50) -> ChatService:
-    settings = dataclasses.replace(Settings.from_env(), push_allow_local_http=True)
-    fanout = Fanout(Delivery(through_botocore(api), 8), queue, threshold=threshold, shard_size=shard_size)
-    return ChatService(DynamoStore(), fanout, JwtSecret(settings), settings)
+    settings = dataclasses.replace(
+        Settings.from_env(),
+        push_allow_local_http=True,
+        fanout_concurrency=8,
+        fanout_threshold=threshold,
+        fanout_shard_size=shard_size,
+    )
+    return runtime.build_service(settings, through_botocore(api), fanout_queue=queue)
 
 
 @pytest.fixture

@@ -10,11 +10,6 @@ import pytest
 from chalicelib import runtime
 from chalicelib.auth import issue_token
 from chalicelib.config import Settings
-from chalicelib.delivery.fanout import Fanout
-from chalicelib.delivery.posting import Delivery
-from chalicelib.secret import JwtSecret
-from chalicelib.service import ChatService
-from chalicelib.storage.dynamo import DynamoStore
 from tests.functional.harness import Harness, table_snapshot
 
 PARAM = "/chat-backend/test/jwt-secret"
@@ -24,10 +19,15 @@ DEPLOYED_SECRET = "deployed-secret-from-ssm-0123456789abcdef"
 @pytest.fixture
 def deployed(tables, api):
     """The service as a deployment builds it: no CHAT_JWT_SECRET, a parameter name instead."""
-    settings = dataclasses.replace(Settings.from_env(), jwt_secret=None, jwt_secret_param=PARAM)
-    runtime.use_service(
-        ChatService(DynamoStore(), Fanout(Delivery(api.client_for)), JwtSecret(settings), settings)
+    settings = dataclasses.replace(
+        Settings.from_env(),
+        jwt_secret=None,
+        jwt_secret_param=PARAM,
+        fanout_concurrency=32,
+        fanout_threshold=100,
+        fanout_shard_size=50,
     )
+    runtime.use_service(runtime.build_service(settings, api.client_for))
     yield
     runtime.use_service(None)
     boto3.client("ssm", region_name="us-east-1").delete_parameters(Names=[PARAM])  # if created

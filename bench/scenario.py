@@ -256,7 +256,7 @@ class World:
         users, each connected once, made without latency and left with nothing queued; the
         last ``offline`` of them then register an iPhone (APNs through SNS) and disconnect."""
         from chalicelib import runtime
-        from tests.functional.harness import FakeManagementApi, Harness
+        from chalicelib.testing import FakeManagementApi, Harness
 
         self.meter.latency = None
         api = FakeManagementApi()
@@ -395,7 +395,7 @@ def measure(world: World, members: int, sends: int, latency: Latency | None, off
     with a device), after one warm-up send."""
     import app as chalice_app
     from chalicelib import runtime
-    from tests.functional.harness import ws_event
+    from chalicelib.testing import ws_event
 
     chat_id, _, connection = world.chat(members, offline)
     service = world.deployed_service()

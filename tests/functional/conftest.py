@@ -15,9 +15,9 @@ from chalicelib.push.providers import Providers, SnsProvider, WebPushProvider
 from chalicelib.queues import Queue, SqsQueue
 from chalicelib.service import ChatService
 from chalicelib.storage.tables import ALL_MODELS, PUSH_MODELS, create_tables
+from chalicelib.testing import FakeManagementApi, Harness
 from chatlocal.moto_atomic import dynamodb_lock, serialize_dynamodb_requests
 from chatlocal.moto_fast import answer_dynamodb_fast
-from tests.functional.harness import FakeManagementApi, Harness
 from tests.functional.webpush_receiver import b64url
 
 serialize_dynamodb_requests()

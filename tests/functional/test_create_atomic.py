@@ -9,7 +9,7 @@ import pytest
 from chalicelib import runtime
 from chalicelib.storage import dynamo
 from chalicelib.storage.tables import MembershipItem
-from tests.functional.harness import table_snapshot
+from tests.functional.snapshot import table_snapshot
 
 WRITES = {"PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems"}
 

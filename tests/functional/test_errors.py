@@ -11,7 +11,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from chalicelib.domain.protocol import MAX_FRAME_BYTES
-from tests.functional.harness import SECRET, table_snapshot
+from chalicelib.testing import SECRET
+from tests.functional.snapshot import table_snapshot
 
 
 @pytest.fixture
@@ -217,7 +218,7 @@ def test_non_member_is_forbidden_and_unknown_chat_not_found(world, action, field
 def test_binary_frame_is_refused(harness):
     a = harness.connect("alice")
     event_body = "eyJhY3Rpb24iOiJwaW5nIn0="  # base64 of {"action":"ping"}
-    from tests.functional.harness import ws_event
+    from chalicelib.testing import ws_event
 
     event = ws_event("$default", a.connection_id, body=event_body)
     event["isBase64Encoded"] = True

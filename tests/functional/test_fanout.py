@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from chalicelib import runtime
+from chalicelib.testing import FakeManagementApi, Harness
 from tests.functional.conftest import build_service
-from tests.functional.harness import FakeManagementApi, Harness
 
 
 @pytest.mark.parametrize("concurrency", [8, 32])

@@ -23,9 +23,10 @@ from chalicelib.delivery.posting import boto3_client_factory
 from chalicelib.queues import SqsQueue
 from chalicelib.service import JUST_CONNECTED_SECONDS, ChatService
 from chalicelib.storage.tables import ConnectionItem, MessageItem, SendKeyItem
+from chalicelib.testing import FakeManagementApi, Harness
 from chatlocal.faults import Crash, FaultInjector, Planned, from_spec
 from tests.functional.conftest import fresh_queue_numbers
-from tests.functional.harness import FakeManagementApi, Harness, table_snapshot
+from tests.functional.snapshot import table_snapshot
 
 # -- the world ---------------------------------------------------------------------------------
 
@@ -376,7 +377,7 @@ def test_a_lost_disconnect_leaves_the_record_to_its_ttl(world):
     import asyncio
     import time
 
-    from tests.functional.harness import ws_event
+    from chalicelib.testing import ws_event
 
     b = world.connect("bob")
     faults = FaultInjector(plan=[Planned("disconnect_lost", "$disconnect")])
@@ -394,7 +395,7 @@ def test_a_lost_disconnect_leaves_the_record_to_its_ttl(world):
 def test_a_crash_inside_an_invocation_is_a_failed_invocation(world):
     import asyncio
 
-    from tests.functional.harness import ws_event
+    from chalicelib.testing import ws_event
 
     a, _b, chat_id = alice_and_bob(world)
     faults = FaultInjector(plan=[Planned("crash", "BatchGetItem")])

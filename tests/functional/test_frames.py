@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.functional.harness import MAX_POST_BYTES
+from chalicelib.testing import MAX_POST_BYTES
 
 EMOJI = "\U0001f600"  # four bytes in UTF-8
 QUOTE = '"'  # two bytes in JSON: the costliest printable character

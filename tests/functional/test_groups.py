@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.functional.harness import table_snapshot
+from tests.functional.snapshot import table_snapshot
 
 
 def events(client) -> list[str]:

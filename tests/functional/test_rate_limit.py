@@ -17,8 +17,8 @@ from chalicelib.domain.records import Connection
 from chalicelib.ratelimit import RateGate, RateLimit
 from chalicelib.storage.dynamo import DynamoStore
 from chalicelib.storage.tables import ConnectionItem
+from chalicelib.testing import Client, Harness
 from tests.functional.conftest import build_service
-from tests.functional.harness import Client, Harness
 
 START = 1_800_000_000.0
 LIMIT = RateLimit(per_second=2, burst=3)  # 500 ms a turn; 3 at once

@@ -97,7 +97,7 @@ def test_receipt_that_keeps_losing_its_race_is_unavailable_and_changes_nothing(c
     from chalicelib import runtime
     from chalicelib.storage.dynamo import DynamoStore
     from tests.fake_time import FakeClock
-    from tests.functional.harness import table_snapshot
+    from tests.functional.snapshot import table_snapshot
 
     a, b, chat_id = chat
     runtime.service().actions.contention = FakeClock().contention(budget_seconds=0.5)

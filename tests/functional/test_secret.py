@@ -10,7 +10,8 @@ import pytest
 from chalicelib import runtime
 from chalicelib.auth import issue_token
 from chalicelib.config import Settings
-from tests.functional.harness import Harness, table_snapshot
+from chalicelib.testing import Harness
+from tests.functional.snapshot import table_snapshot
 
 PARAM = "/chat-backend/test/jwt-secret"
 DEPLOYED_SECRET = "deployed-secret-from-ssm-0123456789abcdef"

@@ -17,7 +17,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from chalicelib.auth import CLOCK_LEEWAY_SECONDS, MAX_TOKEN_LENGTH
-from tests.functional.harness import SECRET, table_snapshot
+from chalicelib.testing import SECRET
+from tests.functional.snapshot import table_snapshot
 
 NOW = int(time.time())
 LATER = NOW + 3600

@@ -141,7 +141,7 @@ def test_storage_failure_is_unavailable_and_changes_nothing(harness, monkeypatch
     from pynamodb.exceptions import TransactWriteError
 
     from chalicelib.storage import dynamo
-    from tests.functional.harness import table_snapshot
+    from tests.functional.snapshot import table_snapshot
 
     a = harness.connect("alice")
     chat_id = harness.chat(a, "bob")
@@ -170,7 +170,7 @@ def test_a_chat_too_busy_for_the_budget_is_unavailable_and_changes_nothing(harne
     from chalicelib.storage import SeqConflict
     from chalicelib.storage.dynamo import DynamoStore
     from tests.fake_time import FakeClock
-    from tests.functional.harness import table_snapshot
+    from tests.functional.snapshot import table_snapshot
 
     a = harness.connect("alice")
     chat_id = harness.chat(a, "bob")

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
+from chalicelib.testing import ws_event
 from chalicelib.wsevent import WsEvent
-from tests.functional.harness import ws_event
 
 
 def test_connect_event_carries_query_and_identity():

@@ -1,8 +1,16 @@
-"""Drive the real Chalice handler functions with API Gateway-shaped events.
+"""Drive the real Chalice handler functions with API Gateway-shaped events: the backend's own
+test driver, as Chalice ships ``chalice.test`` and Starlette ``testclient``.
 
-``FakeManagementApi`` stands in for the API Gateway management API: it records the frames
-posted to each connection, answers 410 for connections marked gone, and can take time per
-post while measuring how many posts overlap.
+The functional tests, the benchmark and the chaos run drive the app through it, so none of them
+depends on another's files. Nothing the Lambda handlers run imports this module, and it imports
+no emulator: DynamoDB and SQS are whatever the caller set up (moto in the tests).
+
+- ``ws_event`` builds the event API Gateway hands a WebSocket Lambda.
+- ``FakeManagementApi`` stands in for the API Gateway management API: it records the frames
+  posted to each connection, answers 410 for connections marked gone (413 above 128 KiB, or a
+  scripted refusal or timeout), and can take time per post while measuring how many overlap.
+- ``Harness`` calls the app's handlers (``$connect``, ``$default``, ``$disconnect``, and the
+  SQS-triggered fan-out and push workers) as Lambda would; ``Client`` is one connection.
 """
 
 from __future__ import annotations
@@ -17,8 +25,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError, ReadTimeoutError
 
-import app as chalice_app
 from chalicelib.auth import issue_token
+from chalicelib.domain.records import Device
 
 SECRET = "test-secret-that-is-long-enough-for-hs256"
 API_ID = "testapi123"
@@ -26,7 +34,9 @@ STAGE = "dev"
 _ids = itertools.count(1)
 
 
-def ws_event(route_key: str, connection_id: str, body: Any = None, query: dict | None = None) -> dict:
+def ws_event(
+    route_key: str, connection_id: str, body: Any = None, query: dict[str, str] | None = None
+) -> dict[str, Any]:
     """The event API Gateway sends to the Lambda for one WebSocket event."""
     event_type = {"$connect": "CONNECT", "$disconnect": "DISCONNECT"}.get(route_key, "MESSAGE")
     event: dict[str, Any] = {
@@ -100,7 +110,7 @@ class FakeManagementApi:
     and then the answer never comes: the caller sees a read timeout)."""
 
     def __init__(self, delay: float = 0.0) -> None:
-        self.frames: dict[str, list[dict]] = defaultdict(list)
+        self.frames: dict[str, list[dict[str, Any]]] = defaultdict(list)
         self.posts: list[str] = []
         self.sizes: list[int] = []
         self.too_large: list[str] = []  # connections a post over 128 KiB was refused for (413)
@@ -116,7 +126,7 @@ class FakeManagementApi:
         self.endpoints.add(endpoint)
         return self
 
-    def post_to_connection(self, *, ConnectionId: str, Data: bytes) -> dict:
+    def post_to_connection(self, *, ConnectionId: str, Data: bytes) -> dict[str, Any]:
         with self._lock:
             self.posts.append(ConnectionId)
             self.sizes.append(len(Data))
@@ -144,7 +154,7 @@ class FakeManagementApi:
             raise ReadTimeoutError(endpoint_url=f"https://{API_ID}.execute-api/@connections/{ConnectionId}")
         return {}
 
-    def take(self, connection_id: str) -> list[dict]:
+    def take(self, connection_id: str) -> list[dict[str, Any]]:
         """The frames posted to a connection since the last take."""
         with self._lock:
             frames, self.frames[connection_id] = self.frames[connection_id], []
@@ -161,7 +171,7 @@ class Client:
 
     last_req: str = ""
 
-    def send(self, action: str, **fields: Any) -> dict | None:
+    def send(self, action: str, **fields: Any) -> dict[str, Any] | None:
         """Send one request; return its reply (the frame echoing its req), if any."""
         req = self.last_req = f"r{next(_ids)}"
         self.raw({"action": action, "req": req, **fields})
@@ -175,7 +185,7 @@ class Client:
     def raw(self, body: Any) -> None:
         self.harness.call("$default", self.connection_id, body=body)
 
-    def frames(self) -> list[dict]:
+    def frames(self) -> list[dict[str, Any]]:
         return self.harness.api.take(self.connection_id)
 
     def disconnect(self) -> None:
@@ -196,19 +206,35 @@ class Client:
         item.update(actions=[ConnectionItem.connected_at.set(int(item.connected_at) - seconds)])
 
 
+def _project_app() -> Any:
+    import app  # the Chalice app at the project's top; it imports chalicelib, never this module
+
+    return app
+
+
 class Harness:
+    """The app's handlers, called as Lambda calls them. ``app`` is the module that defines them
+    (the project's ``app.py`` unless given); ``sqs`` and the queue URLs serve the SQS-triggered
+    workers."""
+
     def __init__(
-        self, api: FakeManagementApi, sqs: Any = None, queue_url: str = "", push_queue_url: str = ""
+        self,
+        api: FakeManagementApi,
+        sqs: Any = None,
+        queue_url: str = "",
+        push_queue_url: str = "",
+        app: Any = None,
     ) -> None:
         self.api = api
+        self.app = app if app is not None else _project_app()
         self.sqs = sqs
         self.queue_url = queue_url
         self.push_queue_url = push_queue_url
-        self.fanout_results: list[dict] = []
+        self.fanout_results: list[dict[str, Any]] = []
 
     def drain_fanout(self) -> int:
         """Run the fan-out worker over every queued shard; returns how many shards ran."""
-        return self.drain_queue(self.queue_url, chalice_app.fanout)
+        return self.drain_queue(self.queue_url, self.app.fanout)
 
     def drain_queue(self, queue_url: str, handler: Any, batch: int = 5, delete: bool = True) -> int:
         """Run an SQS-triggered Lambda over everything queued, as Lambda's event source mapping
@@ -253,15 +279,17 @@ class Harness:
             if failed:
                 return ran
 
-    def call(self, route_key: str, connection_id: str, body: Any = None, query: dict | None = None) -> Any:
+    def call(
+        self, route_key: str, connection_id: str, body: Any = None, query: dict[str, str] | None = None
+    ) -> Any:
         handler = {
-            "$connect": chalice_app.connect,
-            "$default": chalice_app.message,
-            "$disconnect": chalice_app.disconnect,
+            "$connect": self.app.connect,
+            "$default": self.app.message,
+            "$disconnect": self.app.disconnect,
         }[route_key]
         return handler(ws_event(route_key, connection_id, body, query), None)
 
-    def store_devices(self, user_id: str) -> list:
+    def store_devices(self, user_id: str) -> list[Device]:
         from chalicelib.storage.dynamo import DynamoStore
 
         return DynamoStore().devices_of(user_id)
@@ -280,27 +308,3 @@ class Harness:
         reply = creator.send("chat.create", **fields)
         assert reply and reply["event"] == "chat:created", reply
         return str(reply["chat"]["chat_id"])
-
-
-def table_snapshot() -> dict[str, list[str]]:
-    """Every item of every project table, read from moto's memory (no Scan is issued). A
-    connection's rate-limit bookkeeping (``rate_tat``) is left out: every action that gets past
-    the limit counts, whatever its answer (tests/functional/test_rate_limit.py checks it)."""
-    from moto.core import DEFAULT_ACCOUNT_ID
-    from moto.dynamodb.models import dynamodb_backends
-
-    from chalicelib.storage.tables import ALL_MODELS
-
-    backend = dynamodb_backends[DEFAULT_ACCOUNT_ID]["us-east-1"]
-    snapshot = {}
-    for model in ALL_MODELS:
-        table = backend.tables[model.Meta.table_name]
-        snapshot[model.Meta.table_name] = sorted(
-            json.dumps(_without_rate_tat(item.to_json()), sort_keys=True) for item in table.all_items()
-        )
-    return snapshot
-
-
-def _without_rate_tat(item: dict[str, Any]) -> dict[str, Any]:
-    attributes = {k: v for k, v in item["Attributes"].items() if k != "rate_tat"}
-    return {**item, "Attributes": attributes}

@@ -39,7 +39,7 @@ CONNECTION_TTL_SECONDS = 7500  # the app's default (CHAT_CONNECTION_TTL_SECONDS)
 # Every kind but sns_error (the run registers no devices) and post_gone: an injected 410 for a
 # socket that is still open is a state API Gateway never produces (its record is forgotten while
 # the client keeps using it: every request then answers forbidden). The run's cut connections
-# produce real 410s; tests/functional/test_faults.py covers post_gone.
+# produce real 410s; tests/functional/delivery/test_faults.py covers post_gone.
 DEFAULT_KINDS = (
     "throughput,throttle,server_error,conflict,timeout_before,timeout_after,post_429,post_500,"
     "post_timeout,post_timeout_after,sqs_error,crash,disconnect_lost"

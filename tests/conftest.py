@@ -59,6 +59,7 @@ _original_make_api_call = botocore.client.BaseClient._make_api_call
 
 
 _CHALICELIB = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "chalicelib") + os.sep
+_TEST_DRIVER = os.path.join(_CHALICELIB, "testing.py")
 # (service, operation, resource) issued by chalicelib: the resource is what IAM would check, as
 # the request names it (see call_resources).
 APP_CALLS: set[tuple[str, str, str]] = set()
@@ -66,15 +67,17 @@ APP_CALLS: set[tuple[str, str, str]] = set()
 
 def _called_from_app() -> bool:
     """Made by chalicelib on a request path (table creation for tests and the local stack is not:
-    deployed tables come from infra/)."""
+    deployed tables come from infra/; nor is what the test driver, chalicelib/testing.py, does
+    itself, such as draining a queue as Lambda's event source mapping would)."""
     frame = sys._getframe(2)
-    from_app = False
+    innermost = None
     while frame is not None:
         if frame.f_code.co_name == "create_tables":
             return False
-        from_app = from_app or frame.f_code.co_filename.startswith(_CHALICELIB)
+        if innermost is None and frame.f_code.co_filename.startswith(_CHALICELIB):
+            innermost = frame.f_code.co_filename
         frame = frame.f_back
-    return from_app
+    return innermost is not None and innermost != _TEST_DRIVER
 
 
 def _tables(params: dict) -> set[str]:
@@ -153,7 +156,7 @@ def pytest_runtest_logfinish(nodeid, location):  # type: ignore[no-untyped-def]
 
 
 def pytest_sessionfinish(session, exitstatus):  # type: ignore[no-untyped-def]
-    """Write the app's AWS calls for the IAM policy test (tests/deploy/test_policy.py) to read:
+    """Write the app's AWS calls for the IAM policy test (tests/deploy/template/test_policy.py) to read:
     CHAT_AWS_CALLS_OUT=path, to that file; CHAT_AWS_CALLS_DIR=dir, to a file of this process's
     own there (`make test` runs the suite in worker processes, then the policy test over all
     their files)."""

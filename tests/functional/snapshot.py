@@ -9,7 +9,7 @@ from typing import Any
 def table_snapshot() -> dict[str, list[str]]:
     """Every item of every project table, read from moto's memory (no Scan is issued). A
     connection's rate-limit bookkeeping (``rate_tat``) is left out: every action that gets past
-    the limit counts, whatever its answer (tests/functional/test_rate_limit.py checks it)."""
+    the limit counts, whatever its answer (tests/functional/edge/test_rate_limit.py checks it)."""
     from moto.core import DEFAULT_ACCOUNT_ID
     from moto.dynamodb.models import dynamodb_backends
 

@@ -4,7 +4,8 @@ serving the deployment package (this folder's ``stack``)."""
 
 from __future__ import annotations
 
-from tests.integration import test_push, test_scenarios
+from tests.integration import test_scenarios
+from tests.integration.push import test_push
 
 SCENARIOS = {name: test for name, test in vars(test_scenarios).items() if name.startswith("test_")}
 PUSH = (  # the record (/dev/push) comes from the push workers through their pipes

@@ -79,7 +79,7 @@ def test_send_cost_is_bounded_and_independent_of_other_data(
     # The floor of the design: who is this connection (its rate-limit turn, which returns the
     # record), read the chat (and above 50 members its roster), one transaction, presence
     # batches; then the mark on the send key that the fan-out happened (a retry of a send that
-    # died before fanning out delivers it: tests/functional/test_send_crashes.py).
+    # died before fanning out delivers it: tests/functional/messages/test_send_crashes.py).
     roster = ["Query"] if members > 50 else []
     presence = ["BatchGetItem"] * math.ceil(members / 100)
     assert ops == ["UpdateItem", "GetItem", *roster, "TransactWriteItems", *presence, "UpdateItem"]

@@ -9,7 +9,7 @@ from collections import Counter
 
 import pytest
 
-from tests.functional.test_cost import fill_unrelated
+from tests.functional.bench.test_cost import fill_unrelated
 
 WRITES = {"PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems"}
 

@@ -12,7 +12,7 @@ from datetime import datetime
 
 from tests.functional.webpush_receiver import Receiver, Subscription, unb64url
 from tests.integration.conftest import run
-from tests.integration.push_support import (
+from tests.integration.push.push_support import (
     connect,
     device_platforms,
     offline,

@@ -350,7 +350,7 @@ def test_platform_application_parameters_take_an_application_of_their_platform_o
 
 @pytest.mark.parametrize("stage", STAGES)
 def test_the_stage_application_a_parameter_names_is_granted_by_the_stage_policy(templates, stage):
-    from tests.deploy.test_policy import _policy, allowed
+    from tests.deploy.template.test_policy import _policy, allowed
 
     parameters = templates[stage]["Parameters"]
     for parameter, platforms, suffix in (

@@ -20,7 +20,7 @@ import pytest
 
 from tests.integration.conftest import run
 from tests.integration.peer import Peer
-from tests.integration.push_support import connect, offline, register, wait_for_pushes
+from tests.integration.push.push_support import connect, offline, register, wait_for_pushes
 
 MESSAGES = 60  # enough for a p50 and a max; what is asserted (one push each) holds at any count
 

@@ -1,5 +1,5 @@
 """bench.scenario and bench.cost: the parts that need no AWS (the run itself is covered by
-tests/functional/test_bench_send_counts.py)."""
+tests/functional/bench/test_bench_send_counts.py)."""
 
 from __future__ import annotations
 

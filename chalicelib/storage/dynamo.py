@@ -45,6 +45,7 @@ from chalicelib.storage.tables import (
     DeviceItem,
     DeviceTokenItem,
     MembershipItem,
+    MessageAttributes,
     MessageItem,
     MessageMap,
     PresenceItem,
@@ -129,7 +130,8 @@ def _system_json(message: Message) -> str | None:
     return json.dumps(message.system.to_wire(), separators=(",", ":"), ensure_ascii=False)
 
 
-def _message_from(item: MessageItem | MessageMap, chat_id: str) -> Message:
+def _message_from(item: MessageAttributes, chat_id: str) -> Message:
+    """The message a ``MessageItem`` or a chat's ``MessageMap`` holds (``chat_id``: whose)."""
     return Message(
         chat_id=chat_id,
         seq=int(item.seq),
@@ -142,29 +144,18 @@ def _message_from(item: MessageItem | MessageMap, chat_id: str) -> Message:
     )
 
 
-def _message_item(message: Message) -> MessageItem:
-    return MessageItem(
-        message.chat_id,
-        message.seq,
-        message_id=message.message_id,
-        client_msg_id=message.client_msg_id,
-        sender_id=message.sender_id,
-        text=message.text,
-        sent_at=message.sent_at,
-        system=_system_json(message),
-    )
-
-
-def _message_map(message: Message) -> MessageMap:
-    return MessageMap(
-        seq=message.seq,
-        message_id=message.message_id,
-        client_msg_id=message.client_msg_id,
-        sender_id=message.sender_id,
-        text=message.text,
-        sent_at=message.sent_at,
-        system=_system_json(message),
-    )
+def _message_attributes(message: Message) -> dict[str, Any]:
+    """``message`` as the ``MessageAttributes`` a ``MessageItem`` (with its ``chat_id``) and a
+    ``MessageMap`` hold: ``MessageItem(message.chat_id, **it)``, ``MessageMap(**it)``."""
+    return {
+        "seq": message.seq,
+        "message_id": message.message_id,
+        "client_msg_id": message.client_msg_id,
+        "sender_id": message.sender_id,
+        "text": message.text,
+        "sent_at": message.sent_at,
+        "system": _system_json(message),
+    }
 
 
 def _chat_from(item: ChatItem) -> ChatRecord:
@@ -217,7 +208,7 @@ def _chat_change_actions(chat: ChatRecord) -> list[Any]:
         ChatItem.last_activity.set(chat.activity),
     ]
     if chat.last_message is not None:
-        actions.append(ChatItem.last_message.set(_message_map(chat.last_message)))
+        actions.append(ChatItem.last_message.set(MessageMap(**_message_attributes(chat.last_message))))
     actions.append(ChatItem.title.set(chat.title) if chat.title is not None else ChatItem.title.remove())
     if chat.members is not None:
         actions.append(ChatItem.members.set(cast(Any, list(chat.members))))
@@ -602,7 +593,9 @@ class DynamoStore(Store):
     @_guarded
     def apply_change(self, before: ChatRecord, change: Change) -> None:
         chat, seq = change.chat, change.chat.last_seq
-        writes: list[tuple[str, Model]] = [("put", _message_item(change.message))]
+        writes: list[tuple[str, Model]] = [
+            ("put", MessageItem(change.message.chat_id, **_message_attributes(change.message)))
+        ]
         for number in sorted(change.pages | change.roster.unsaved):
             page = change.roster.pages.get(number)
             item = ChatMembersItem(chat.chat_id, number, users=page or {})
@@ -746,7 +739,10 @@ class DynamoStore(Store):
         chat_item = ChatItem(chat.chat_id)
         try:
             with TransactWrite(connection=self._tx_connection) as tx:
-                tx.save(_message_item(stored), condition=MessageItem.chat_id.does_not_exist())
+                tx.save(
+                    MessageItem(stored.chat_id, **_message_attributes(stored)),
+                    condition=MessageItem.chat_id.does_not_exist(),
+                )
                 tx.save(
                     SendKeyItem(
                         key,
@@ -762,7 +758,7 @@ class DynamoStore(Store):
                     chat_item,
                     actions=[
                         ChatItem.last_seq.set(seq),
-                        ChatItem.last_message.set(_message_map(stored)),
+                        ChatItem.last_message.set(MessageMap(**_message_attributes(stored))),
                         ChatItem.last_activity.set(stored.sent_at),
                     ],
                     condition=(ChatItem.last_seq == chat.last_seq),

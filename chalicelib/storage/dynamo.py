@@ -1,16 +1,18 @@
 """The ``Store`` on DynamoDB through PynamoDB.
 
 Every method is a GetItem, a Query, a BatchGetItem or a write on a key designed for it; nothing
-here scans. PynamoDB/botocore retry throttling; whatever still fails becomes ``Unavailable``.
+here scans. PynamoDB/botocore retry throttling; whatever still fails becomes ``Unavailable``
+(``calls.py``). ``DynamoStore`` holds the chats, members, messages and devices, and every
+``TransactWrite`` (looked up here, where tests patch it); it inherits the connections and
+presence from ``connections.py``; ``mapping.py`` says how each record is laid out in its item.
 """
 
 from __future__ import annotations
 
-import functools
 import logging
 import time
-from collections.abc import Callable, Iterable, Mapping
-from typing import Any, TypeVar
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from pynamodb.connection import Connection as PynamoConnection
 from pynamodb.exceptions import PynamoDBException, TransactWriteError
@@ -19,41 +21,37 @@ from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.domain import ids
-from chalicelib.domain.errors import NotFound, Unavailable
+from chalicelib.domain.errors import NotFound
 from chalicelib.domain.membership import Change, Roster
 from chalicelib.domain.records import (
     SEND_KEY_TTL_SECONDS,
     ChatRecord,
-    Connection,
     Device,
     Membership,
     Message,
     Page,
     Pointers,
-    Reach,
     StoredSend,
 )
-from chalicelib.storage.base import SeqConflict, Store, Turn
+from chalicelib.storage.base import SeqConflict, Store
+from chalicelib.storage.calls import get_or_none, guarded, is_condition_failure
+from chalicelib.storage.connections import DynamoConnections
 from chalicelib.storage.mapping import (
     chat_change_actions,
     chat_from,
     chat_item,
-    connection_from,
     datetime_at,
     device_from,
     device_item,
-    epoch_of,
     membership_from,
     message_attributes,
     message_from,
     new_membership,
-    reach_from,
     stored_send,
 )
 from chalicelib.storage.tables import (
     ChatItem,
     ChatMembersItem,
-    ConnectionItem,
     DeviceItem,
     DeviceTokenItem,
     MembershipItem,
@@ -66,46 +64,15 @@ from chalicelib.storage.tables import (
 
 log = logging.getLogger(__name__)
 
-F = TypeVar("F", bound=Callable[..., Any])
-
 CONDITION_FAILED = "ConditionalCheckFailed"
 MAX_TRANSACTION_ITEMS = 100  # DynamoDB's limit per TransactWriteItems
-
-
-def _guarded(method: F) -> F:
-    """Translate storage failures into the domain's ``Unavailable``, where the call is made."""
-
-    @functools.wraps(method)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return method(*args, **kwargs)
-        except PynamoDBException as exc:
-            log.warning("storage call %s failed: %s", method.__name__, exc)
-            raise Unavailable() from exc
-
-    return wrapper  # type: ignore[return-value]
-
-
-def _is_condition_failure(exc: PynamoDBException) -> bool:
-    return exc.cause_response_code == "ConditionalCheckFailedException"
-
-
-M = TypeVar("M", bound=Model)
-
-
-def _get(model: type[M], hash_key: str, range_key: str | int | None = None) -> M | None:
-    """A strongly consistent GetItem, None when absent."""
-    try:
-        return model.get(hash_key, range_key, consistent_read=True)
-    except model.DoesNotExist:
-        return None
 
 
 def send_key(chat_id: str, sender_id: str, client_msg_id: str) -> str:
     return f"{chat_id}|{sender_id}|{client_msg_id}"
 
 
-class DynamoStore(Store):
+class DynamoStore(DynamoConnections, Store):
     def __init__(self) -> None:
         meta = ChatItem.Meta
         self._tx_connection = PynamoConnection(
@@ -115,147 +82,17 @@ class DynamoStore(Store):
             max_retry_attempts=meta.max_retry_attempts,
         )
 
-    # ------------------------------------------------------------ connections
-
-    @_guarded
-    def add_connection(self, connection: Connection) -> None:
-        ConnectionItem(
-            connection.connection_id,
-            user_id=connection.user_id,
-            name=connection.name,
-            connected_at=connection.connected_at,
-            expires_at=datetime_at(connection.expires_at),
-        ).save()
-        self._put_presence_entry(connection, viewing=None)
-
-    def _put_presence_entry(self, connection: Connection, viewing: str | None) -> None:
-        """Add (or restore) a connection to its user's presence item, pruning expired ones."""
-        entry: dict[str, Any] = {"exp": connection.expires_at}
-        if viewing:
-            entry["chat"] = viewing
-        for _ in range(5):
-            current = _get(PresenceItem, connection.user_id)
-            try:
-                if current is None:
-                    PresenceItem(
-                        connection.user_id,
-                        conns={connection.connection_id: entry},
-                        expires_at=datetime_at(connection.expires_at),
-                    ).save(condition=PresenceItem.user_id.does_not_exist())
-                    return
-                now = int(time.time())
-                old = current.conns.as_dict() if current.conns is not None else {}
-                expired = [cid for cid, e in old.items() if int(e.get("exp", 0)) <= now]
-                if current.conns is None:  # an item made for push flags, before any connection
-                    actions = [PresenceItem.conns.set({connection.connection_id: entry})]
-                else:
-                    actions = [PresenceItem.conns[connection.connection_id].set(entry)]
-                actions += [
-                    PresenceItem.conns[cid].remove() for cid in expired if cid != connection.connection_id
-                ]
-                condition = PresenceItem.user_id.exists()
-                if current.devices or current.muted:
-                    actions.append(PresenceItem.expires_at.remove())  # push needs them: kept
-                else:
-                    latest = max([connection.expires_at, epoch_of(current.expires_at)])
-                    actions.append(PresenceItem.expires_at.set(datetime_at(latest)))
-                    condition &= PresenceItem.devices.does_not_exist() & PresenceItem.muted.does_not_exist()
-                current.update(actions=actions, condition=condition)
-                return
-            except PynamoDBException as exc:
-                if not _is_condition_failure(exc):
-                    raise
-        raise Unavailable("could not register the connection, retry")
-
-    @_guarded
-    def get_connection(self, connection_id: str) -> Connection | None:
-        item = _get(ConnectionItem, connection_id)
-        return connection_from(item) if item is not None else None
-
-    @_guarded
-    def take_turn(
-        self, connection_id: str, now_ms: int, interval_ms: int, tolerance_ms: int, busy: bool = False
-    ) -> Turn:
-        tat = ConnectionItem.rate_tat
-        known = ConnectionItem.connection_id.exists()
-        idle = (known & (tat.does_not_exist() | (tat <= now_ms)), tat.set(now_ms + interval_ms))
-        burst = (known & (tat > now_ms) & (tat <= now_ms + tolerance_ms), tat.set(tat + interval_ms))
-        # Idle first, then burst: when both fail the turn is refused (tat only grows, so a
-        # failed idle stays failed). Busy first needs a third try: another invocation may take
-        # the idle turn between a failed burst and the idle attempt.
-        for condition, action in (burst, idle, burst) if busy else (idle, burst):
-            item = ConnectionItem(connection_id)
-            try:
-                item.update(actions=[action], condition=condition)  # returns ALL_NEW into item
-            except PynamoDBException as exc:
-                if not _is_condition_failure(exc):
-                    raise
-                continue
-            return Turn(connection_from(item), True, int(item.rate_tat))
-        current = _get(ConnectionItem, connection_id)
-        if current is None:
-            return Turn(None, False, 0)
-        return Turn(connection_from(current), False, int(current.rate_tat or 0))
-
-    @_guarded
-    def remove_connection(self, connection_id: str, connected_before: int | None = None) -> Connection | None:
-        connection = self.get_connection(connection_id)
-        if connection is None:
-            return None
-        if connected_before is not None and connection.connected_at >= connected_before:
-            return None
-        ConnectionItem(connection_id).delete()
-        try:
-            PresenceItem(connection.user_id).update(
-                actions=[PresenceItem.conns[connection_id].remove()],
-                condition=PresenceItem.conns[connection_id].exists(),
-            )
-        except PynamoDBException as exc:
-            if not _is_condition_failure(exc):
-                raise
-        return connection
-
-    @_guarded
-    def set_viewing(self, connection: Connection, chat_id: str) -> None:
-        entry = PresenceItem.conns[connection.connection_id]
-        try:
-            PresenceItem(connection.user_id).update(
-                actions=[entry["chat"].set(chat_id)], condition=entry.exists()
-            )
-        except PynamoDBException as exc:
-            if not _is_condition_failure(exc):
-                raise
-            # The entry was pruned or lost while the connection record lives on: restore it.
-            self._put_presence_entry(connection, viewing=chat_id)
-
-    @_guarded
-    def clear_viewing(self, connection: Connection, chat_id: str) -> None:
-        path = PresenceItem.conns[connection.connection_id]["chat"]
-        try:
-            PresenceItem(connection.user_id).update(actions=[path.remove()], condition=path == chat_id)
-        except PynamoDBException as exc:
-            if not _is_condition_failure(exc):
-                raise  # not viewing that chat: nothing to change
-
-    @_guarded
-    def reach(self, user_ids: Iterable[str]) -> Mapping[str, Reach]:
-        keys = sorted(set(user_ids))
-        now = int(time.time())
-        return {
-            item.user_id: reach_from(item, now) for item in PresenceItem.batch_get(keys, consistent_read=True)
-        }
-
     # ------------------------------------------------------------ devices and push
 
-    @_guarded
+    @guarded
     def device_by_token(self, key: str) -> Device | None:
-        token = _get(DeviceTokenItem, key)
+        token = get_or_none(DeviceTokenItem, key)
         if token is None:
             return None
-        device = _get(DeviceItem, token.user_id, token.device_id)
+        device = get_or_none(DeviceItem, token.user_id, token.device_id)
         return device_from(device) if device is not None else None
 
-    @_guarded
+    @guarded
     def save_device(self, device: Device, previous: Device | None) -> None:
         """Store a device (new, re-registered, or moved from ``previous.user_id``) with its token
         and its owner's presence flag, in one transaction."""
@@ -273,11 +110,11 @@ class DynamoStore(Store):
                     actions=[PresenceItem.devices.delete({previous.device_id})],
                 )
 
-    @_guarded
+    @guarded
     def devices_of(self, user_id: str) -> list[Device]:
         return [device_from(item) for item in DeviceItem.query(user_id, consistent_read=True)]
 
-    @_guarded
+    @guarded
     def remove_device(self, device: Device) -> bool:
         """Forget a device, its token (if still its) and its presence flag; False if unknown."""
         try:
@@ -296,11 +133,11 @@ class DynamoStore(Store):
         try:
             DeviceTokenItem(device.token_key).delete(condition=DeviceTokenItem.device_id == device.device_id)
         except PynamoDBException as exc:
-            if not _is_condition_failure(exc):
+            if not is_condition_failure(exc):
                 raise
         return True
 
-    @_guarded
+    @guarded
     def set_muted(self, user_id: str, chat_id: str, muted: bool) -> None:
         """Mute or unmute on the membership (for chat views) and the presence item (for sends)."""
         chats = {chat_id}
@@ -317,7 +154,7 @@ class DynamoStore(Store):
             )
             tx.update(PresenceItem(user_id), actions=presence)
 
-    @_guarded
+    @guarded
     def badge(self, user_id: str) -> int:
         """Unread over every chat of the user they have not muted (Query + BatchGetItem)."""
         memberships = {c: m for c, m in self.memberships_of(user_id).items() if not m.muted}
@@ -332,7 +169,7 @@ class DynamoStore(Store):
             total += max(0, int(item.last_seq or 0) - max(m.pointers.read_seq, m.joined_seq))
         return total
 
-    @_guarded
+    @guarded
     def claim_push(self, key: str, ttl_seconds: int = 86400) -> bool:
         """Record that a push is being sent; False if it was already (a retried batch)."""
         try:
@@ -340,19 +177,19 @@ class DynamoStore(Store):
                 condition=PushLogItem.push_key.does_not_exist()
             )
         except PynamoDBException as exc:
-            if _is_condition_failure(exc):
+            if is_condition_failure(exc):
                 return False
             raise
         return True
 
-    @_guarded
+    @guarded
     def release_push(self, key: str) -> None:
         """A push that failed in a way worth retrying: let the retry send it."""
         PushLogItem(key).delete()
 
     # ------------------------------------------------------------ chats and members
 
-    @_guarded
+    @guarded
     def create_chat(self, chat: ChatRecord, roster: Roster) -> bool:
         memberships = [
             new_membership(user, chat.chat_id, seq, chat.created_at) for user, seq in roster.joined().items()
@@ -376,16 +213,16 @@ class DynamoStore(Store):
             raise exc
         return True
 
-    @_guarded
+    @guarded
     def get_chat(self, chat_id: str) -> ChatRecord | None:
-        item = _get(ChatItem, chat_id)
+        item = get_or_none(ChatItem, chat_id)
         return chat_from(item) if item else None
 
-    @_guarded
+    @guarded
     def get_chats(self, chat_ids: Iterable[str]) -> list[ChatRecord]:
         return [chat_from(item) for item in ChatItem.batch_get(sorted(set(chat_ids)), consistent_read=True)]
 
-    @_guarded
+    @guarded
     def activity(self, chat_ids: Iterable[str]) -> Mapping[str, str]:
         items = ChatItem.batch_get(
             sorted(set(chat_ids)),
@@ -394,7 +231,7 @@ class DynamoStore(Store):
         )
         return {item.chat_id: item.last_activity or item.created_at for item in items}
 
-    @_guarded
+    @guarded
     def roster(self, chat: ChatRecord) -> Roster:
         pages = {
             int(item.page): {str(user): int(seq) for user, seq in item.users.as_dict().items()}
@@ -406,7 +243,7 @@ class DynamoStore(Store):
             return legacy
         return Roster(pages)
 
-    @_guarded
+    @guarded
     def apply_change(self, before: ChatRecord, change: Change) -> None:
         chat, seq = change.chat, change.chat.last_seq
         writes: list[tuple[str, Model]] = [
@@ -467,7 +304,7 @@ class DynamoStore(Store):
         except PynamoDBException:
             log.exception("could not forget mutes of %s; the next mute or unmute repairs them", chat_id)
 
-    @_guarded
+    @guarded
     def reconcile_memberships(self, chat_id: str, present: Mapping[str, int], absent: Iterable[str]) -> int:
         users = sorted(set(present) | set(absent))
         found = {
@@ -502,25 +339,25 @@ class DynamoStore(Store):
             raise NotFound() from exc
         raise SeqConflict(current) from exc
 
-    @_guarded
+    @guarded
     def membership(self, user_id: str, chat_id: str) -> Membership | None:
-        item = _get(MembershipItem, user_id, chat_id)
+        item = get_or_none(MembershipItem, user_id, chat_id)
         return membership_from(item) if item is not None else None
 
-    @_guarded
+    @guarded
     def memberships_of(self, user_id: str) -> Mapping[str, Membership]:
         return {
             item.chat_id: membership_from(item)
             for item in MembershipItem.query(user_id, consistent_read=True)
         }
 
-    @_guarded
+    @guarded
     def forget_memberships(self, user_id: str, chat_ids: Iterable[str]) -> None:
         with MembershipItem.batch_write() as batch:
             for chat_id in sorted(set(chat_ids)):
                 batch.delete(MembershipItem(user_id, chat_id))
 
-    @_guarded
+    @guarded
     def memberships(self, chat_id: str, user_ids: Iterable[str]) -> Mapping[str, Membership]:
         keys = [(user_id, chat_id) for user_id in sorted(set(user_ids))]
         return {
@@ -528,7 +365,7 @@ class DynamoStore(Store):
             for item in MembershipItem.batch_get(keys, consistent_read=True)
         }
 
-    @_guarded
+    @guarded
     def advance_pointers(self, chat_id: str, user_id: str, old: Pointers, new: Pointers) -> bool:
         try:
             MembershipItem(user_id, chat_id).update(
@@ -540,14 +377,14 @@ class DynamoStore(Store):
                 & (MembershipItem.read_seq == old.read_seq),
             )
         except PynamoDBException as exc:
-            if _is_condition_failure(exc):
+            if is_condition_failure(exc):
                 return False
             raise
         return True
 
     # ------------------------------------------------------------ messages
 
-    @_guarded
+    @guarded
     def append_message(self, chat: ChatRecord, message: Message) -> StoredSend:
         seq = chat.last_seq + 1
         stored = Message(**{**message.__dict__, "seq": seq})
@@ -588,9 +425,9 @@ class DynamoStore(Store):
             return self._explain_cancelled_send(exc, chat, message)
         return StoredSend(message=stored, duplicate=False)
 
-    @_guarded
+    @guarded
     def find_send(self, message: Message) -> StoredSend | None:
-        item = _get(SendKeyItem, send_key(message.chat_id, message.sender_id, message.client_msg_id))
+        item = get_or_none(SendKeyItem, send_key(message.chat_id, message.sender_id, message.client_msg_id))
         return stored_send(item, message) if item is not None else None
 
     def _explain_cancelled_send(
@@ -612,7 +449,7 @@ class DynamoStore(Store):
             raise NotFound() from exc
         raise SeqConflict(current) from exc
 
-    @_guarded
+    @guarded
     def messages(
         self, chat_id: str, before: int | None, after: int | None, limit: int, floor: int = 0
     ) -> Page:
@@ -641,19 +478,19 @@ class DynamoStore(Store):
             messages.reverse()
         return Page(messages=messages, has_more=has_more)
 
-    @_guarded
+    @guarded
     def message_at(self, chat_id: str, seq: int) -> Message | None:
-        item = _get(MessageItem, chat_id, seq)
+        item = get_or_none(MessageItem, chat_id, seq)
         return message_from(item, chat_id) if item is not None else None
 
-    @_guarded
+    @guarded
     def mark_fanned_out(self, message: Message) -> None:
         key = send_key(message.chat_id, message.sender_id, message.client_msg_id)
         SendKeyItem(key).update(
             actions=[SendKeyItem.fanned_out.set(True)], condition=SendKeyItem.send_key.exists()
         )
 
-    @_guarded
+    @guarded
     def claim_fanout(self, message: Message) -> bool:
         key = send_key(message.chat_id, message.sender_id, message.client_msg_id)
         try:
@@ -662,7 +499,7 @@ class DynamoStore(Store):
                 condition=SendKeyItem.send_key.exists() & SendKeyItem.fanned_out.does_not_exist(),
             )
         except PynamoDBException as exc:
-            if _is_condition_failure(exc):
+            if is_condition_failure(exc):
                 return False
             raise
         return True

@@ -1,18 +1,18 @@
 """The ``Store`` on DynamoDB through PynamoDB.
 
 Every method is a GetItem, a Query, a BatchGetItem or a write on a key designed for it; nothing
-here scans. PynamoDB/botocore retry throttling; whatever still fails becomes ``Unavailable``.
+here scans. PynamoDB/botocore retry throttling; whatever still fails becomes ``Unavailable``
+(``calls.py``). ``DynamoStore`` holds the chats, members, messages and devices, and every
+``TransactWrite`` (looked up here, where tests patch it); it inherits the connections and
+presence from ``connections.py``; ``mapping.py`` says how each record is laid out in its item.
 """
 
 from __future__ import annotations
 
-import functools
-import json
 import logging
 import time
-from collections.abc import Callable, Iterable, Mapping
-from datetime import UTC, datetime
-from typing import Any, TypeVar, cast
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from pynamodb.connection import Connection as PynamoConnection
 from pynamodb.exceptions import PynamoDBException, TransactWriteError
@@ -21,27 +21,37 @@ from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.domain import ids
-from chalicelib.domain.errors import NotFound, Unavailable
+from chalicelib.domain.errors import NotFound
 from chalicelib.domain.membership import Change, Roster
 from chalicelib.domain.records import (
     SEND_KEY_TTL_SECONDS,
     ChatRecord,
-    Connection,
     Device,
     Membership,
     Message,
     Page,
     Pointers,
-    Presence,
-    Reach,
     StoredSend,
-    SystemEvent,
 )
-from chalicelib.storage.base import SeqConflict, Store, Turn
+from chalicelib.storage.base import SeqConflict, Store
+from chalicelib.storage.calls import get_or_none, guarded, is_condition_failure
+from chalicelib.storage.connections import DynamoConnections
+from chalicelib.storage.mapping import (
+    chat_change_actions,
+    chat_from,
+    chat_item,
+    datetime_at,
+    device_from,
+    device_item,
+    membership_from,
+    message_attributes,
+    message_from,
+    new_membership,
+    stored_send,
+)
 from chalicelib.storage.tables import (
     ChatItem,
     ChatMembersItem,
-    ConnectionItem,
     DeviceItem,
     DeviceTokenItem,
     MembershipItem,
@@ -54,250 +64,15 @@ from chalicelib.storage.tables import (
 
 log = logging.getLogger(__name__)
 
-F = TypeVar("F", bound=Callable[..., Any])
-
 CONDITION_FAILED = "ConditionalCheckFailed"
 MAX_TRANSACTION_ITEMS = 100  # DynamoDB's limit per TransactWriteItems
-
-
-def _guarded(method: F) -> F:
-    """Translate storage failures into the domain's ``Unavailable``, where the call is made."""
-
-    @functools.wraps(method)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return method(*args, **kwargs)
-        except PynamoDBException as exc:
-            log.warning("storage call %s failed: %s", method.__name__, exc)
-            raise Unavailable() from exc
-
-    return wrapper  # type: ignore[return-value]
-
-
-def _epoch(moment: datetime | None) -> int:
-    return int(moment.timestamp()) if moment else 0
-
-
-def _at(epoch: int) -> datetime:
-    return datetime.fromtimestamp(epoch, tz=UTC)
-
-
-def _is_condition_failure(exc: PynamoDBException) -> bool:
-    return exc.cause_response_code == "ConditionalCheckFailedException"
-
-
-M = TypeVar("M", bound=Model)
-
-
-def _get(model: type[M], hash_key: str, range_key: str | int | None = None) -> M | None:
-    """A strongly consistent GetItem, None when absent."""
-    try:
-        return model.get(hash_key, range_key, consistent_read=True)
-    except model.DoesNotExist:
-        return None
 
 
 def send_key(chat_id: str, sender_id: str, client_msg_id: str) -> str:
     return f"{chat_id}|{sender_id}|{client_msg_id}"
 
 
-def _stored_send(original: SendKeyItem, message: Message) -> StoredSend:
-    """How ``message`` was stored, from its send key: as this very message (same message id:
-    its own write applied) or as an earlier send of the same client_msg_id (a duplicate)."""
-    stored = Message(
-        **{
-            **message.__dict__,
-            "seq": int(original.seq),
-            "message_id": original.message_id,
-            "sent_at": original.sent_at,
-        }
-    )
-    duplicate = original.message_id != message.message_id
-    return StoredSend(message=stored, duplicate=duplicate, fanned_out=bool(original.fanned_out))
-
-
-# ---------------------------------------------------------------- item <-> record
-
-
-def _system_from(raw: str | None) -> SystemEvent | None:
-    return SystemEvent.from_wire(json.loads(raw)) if raw else None
-
-
-def _system_json(message: Message) -> str | None:
-    if message.system is None:
-        return None
-    return json.dumps(message.system.to_wire(), separators=(",", ":"), ensure_ascii=False)
-
-
-def _message_from(item: MessageItem | MessageMap, chat_id: str) -> Message:
-    return Message(
-        chat_id=chat_id,
-        seq=int(item.seq),
-        message_id=item.message_id,
-        client_msg_id=item.client_msg_id,
-        sender_id=item.sender_id,
-        text=item.text,
-        sent_at=item.sent_at,
-        system=_system_from(item.system),
-    )
-
-
-def _message_item(message: Message) -> MessageItem:
-    return MessageItem(
-        message.chat_id,
-        message.seq,
-        message_id=message.message_id,
-        client_msg_id=message.client_msg_id,
-        sender_id=message.sender_id,
-        text=message.text,
-        sent_at=message.sent_at,
-        system=_system_json(message),
-    )
-
-
-def _message_map(message: Message) -> MessageMap:
-    return MessageMap(
-        seq=message.seq,
-        message_id=message.message_id,
-        client_msg_id=message.client_msg_id,
-        sender_id=message.sender_id,
-        text=message.text,
-        sent_at=message.sent_at,
-        system=_system_json(message),
-    )
-
-
-def _chat_from(item: ChatItem) -> ChatRecord:
-    members = tuple(str(m) for m in item.members) if item.members is not None else None
-    kind = item.kind or "group"
-    if item.admins is not None:
-        admins = tuple(str(a) for a in item.admins)
-    else:  # a chat from before admins existed: its creator administers it
-        admins = (item.created_by,) if kind == "group" and item.created_by in (members or ()) else ()
-    return ChatRecord(
-        chat_id=item.chat_id,
-        kind=kind,
-        title=item.title,
-        members=members,
-        member_count=int(item.member_count) if item.member_count is not None else len(members or ()),
-        admins=admins,
-        created_by=item.created_by,
-        created_at=item.created_at,
-        last_seq=int(item.last_seq or 0),
-        members_seq=int(item.members_seq or 0),
-        last_message=_message_from(item.last_message, item.chat_id) if item.last_message else None,
-        last_activity=item.last_activity or "",
-    )
-
-
-def _chat_item(chat: ChatRecord) -> ChatItem:
-    return ChatItem(
-        chat.chat_id,
-        kind=chat.kind,
-        title=chat.title,
-        members=list(chat.members) if chat.members is not None else None,
-        member_count=chat.member_count,
-        admins=list(chat.admins),
-        created_by=chat.created_by,
-        created_at=chat.created_at,
-        last_seq=chat.last_seq,
-        members_seq=chat.members_seq,
-        last_activity=chat.activity,
-    )
-
-
-def _chat_change_actions(chat: ChatRecord) -> list[Any]:
-    """What a membership change sets on the chat item."""
-    actions: list[Any] = [
-        ChatItem.kind.set(chat.kind),
-        ChatItem.last_seq.set(chat.last_seq),
-        ChatItem.members_seq.set(chat.members_seq),
-        ChatItem.member_count.set(chat.member_count),
-        ChatItem.admins.set(cast(Any, list(chat.admins))),
-        ChatItem.last_activity.set(chat.activity),
-    ]
-    if chat.last_message is not None:
-        actions.append(ChatItem.last_message.set(_message_map(chat.last_message)))
-    actions.append(ChatItem.title.set(chat.title) if chat.title is not None else ChatItem.title.remove())
-    if chat.members is not None:
-        actions.append(ChatItem.members.set(cast(Any, list(chat.members))))
-    else:
-        actions.append(ChatItem.members.remove())
-    return actions
-
-
-def _membership_from(item: MembershipItem) -> Membership:
-    return Membership(
-        pointers=Pointers(delivered_seq=int(item.delivered_seq or 0), read_seq=int(item.read_seq or 0)),
-        joined_seq=int(item.joined_seq or 0),
-        muted=bool(item.muted),
-        joined_at=item.joined_at or "",
-    )
-
-
-def _new_membership(user_id: str, chat_id: str, joined_seq: int, joined_at: str) -> MembershipItem:
-    return MembershipItem(
-        user_id, chat_id, joined_seq=joined_seq, joined_at=joined_at, delivered_seq=0, read_seq=0
-    )
-
-
-def _reach_from(item: PresenceItem, now: int) -> Reach:
-    return Reach(
-        connections=tuple(_presence_from(item, now)),
-        has_devices=bool(item.devices),
-        muted=frozenset(item.muted or ()),
-    )
-
-
-def _device_from(item: DeviceItem) -> Device:
-    return Device(
-        device_id=item.device_id,
-        user_id=item.user_id,
-        platform=item.platform,
-        token=item.token,
-        preview=bool(item.preview),
-        registered_at=item.registered_at,
-        p256dh=item.p256dh,
-        auth=item.auth,
-        endpoint_arn=item.endpoint_arn,
-    )
-
-
-def _device_item(device: Device) -> DeviceItem:
-    return DeviceItem(
-        device.user_id,
-        device.device_id,
-        platform=device.platform,
-        token=device.token,
-        preview=device.preview,
-        registered_at=device.registered_at,
-        p256dh=device.p256dh,
-        auth=device.auth,
-        endpoint_arn=device.endpoint_arn,
-    )
-
-
-def _presence_from(item: PresenceItem, now: int) -> list[Presence]:
-    entries = item.conns.as_dict() if item.conns is not None else {}
-    live = []
-    for connection_id, entry in entries.items():
-        expires_at = int(entry.get("exp", 0))
-        if expires_at > now:
-            live.append(Presence(connection_id, entry.get("chat"), expires_at))
-    return live
-
-
-def _connection_from(item: ConnectionItem) -> Connection:
-    return Connection(
-        connection_id=item.connection_id,
-        user_id=item.user_id,
-        name=item.name,
-        connected_at=int(item.connected_at),
-        expires_at=_epoch(item.expires_at),
-    )
-
-
-class DynamoStore(Store):
+class DynamoStore(DynamoConnections, Store):
     def __init__(self) -> None:
         meta = ChatItem.Meta
         self._tx_connection = PynamoConnection(
@@ -307,153 +82,22 @@ class DynamoStore(Store):
             max_retry_attempts=meta.max_retry_attempts,
         )
 
-    # ------------------------------------------------------------ connections
-
-    @_guarded
-    def add_connection(self, connection: Connection) -> None:
-        ConnectionItem(
-            connection.connection_id,
-            user_id=connection.user_id,
-            name=connection.name,
-            connected_at=connection.connected_at,
-            expires_at=_at(connection.expires_at),
-        ).save()
-        self._put_presence_entry(connection, viewing=None)
-
-    def _put_presence_entry(self, connection: Connection, viewing: str | None) -> None:
-        """Add (or restore) a connection to its user's presence item, pruning expired ones."""
-        entry: dict[str, Any] = {"exp": connection.expires_at}
-        if viewing:
-            entry["chat"] = viewing
-        for _ in range(5):
-            current = _get(PresenceItem, connection.user_id)
-            try:
-                if current is None:
-                    PresenceItem(
-                        connection.user_id,
-                        conns={connection.connection_id: entry},
-                        expires_at=_at(connection.expires_at),
-                    ).save(condition=PresenceItem.user_id.does_not_exist())
-                    return
-                now = int(time.time())
-                old = current.conns.as_dict() if current.conns is not None else {}
-                expired = [cid for cid, e in old.items() if int(e.get("exp", 0)) <= now]
-                if current.conns is None:  # an item made for push flags, before any connection
-                    actions = [PresenceItem.conns.set({connection.connection_id: entry})]
-                else:
-                    actions = [PresenceItem.conns[connection.connection_id].set(entry)]
-                actions += [
-                    PresenceItem.conns[cid].remove() for cid in expired if cid != connection.connection_id
-                ]
-                condition = PresenceItem.user_id.exists()
-                if current.devices or current.muted:
-                    actions.append(PresenceItem.expires_at.remove())  # push needs them: kept
-                else:
-                    latest = max([connection.expires_at, _epoch(current.expires_at)])
-                    actions.append(PresenceItem.expires_at.set(_at(latest)))
-                    condition &= PresenceItem.devices.does_not_exist() & PresenceItem.muted.does_not_exist()
-                current.update(actions=actions, condition=condition)
-                return
-            except PynamoDBException as exc:
-                if not _is_condition_failure(exc):
-                    raise
-        raise Unavailable("could not register the connection, retry")
-
-    @_guarded
-    def get_connection(self, connection_id: str) -> Connection | None:
-        item = _get(ConnectionItem, connection_id)
-        return _connection_from(item) if item is not None else None
-
-    @_guarded
-    def take_turn(
-        self, connection_id: str, now_ms: int, interval_ms: int, tolerance_ms: int, busy: bool = False
-    ) -> Turn:
-        tat = ConnectionItem.rate_tat
-        known = ConnectionItem.connection_id.exists()
-        idle = (known & (tat.does_not_exist() | (tat <= now_ms)), tat.set(now_ms + interval_ms))
-        burst = (known & (tat > now_ms) & (tat <= now_ms + tolerance_ms), tat.set(tat + interval_ms))
-        # Idle first, then burst: when both fail the turn is refused (tat only grows, so a
-        # failed idle stays failed). Busy first needs a third try: another invocation may take
-        # the idle turn between a failed burst and the idle attempt.
-        for condition, action in (burst, idle, burst) if busy else (idle, burst):
-            item = ConnectionItem(connection_id)
-            try:
-                item.update(actions=[action], condition=condition)  # returns ALL_NEW into item
-            except PynamoDBException as exc:
-                if not _is_condition_failure(exc):
-                    raise
-                continue
-            return Turn(_connection_from(item), True, int(item.rate_tat))
-        current = _get(ConnectionItem, connection_id)
-        if current is None:
-            return Turn(None, False, 0)
-        return Turn(_connection_from(current), False, int(current.rate_tat or 0))
-
-    @_guarded
-    def remove_connection(self, connection_id: str, connected_before: int | None = None) -> Connection | None:
-        connection = self.get_connection(connection_id)
-        if connection is None:
-            return None
-        if connected_before is not None and connection.connected_at >= connected_before:
-            return None
-        ConnectionItem(connection_id).delete()
-        try:
-            PresenceItem(connection.user_id).update(
-                actions=[PresenceItem.conns[connection_id].remove()],
-                condition=PresenceItem.conns[connection_id].exists(),
-            )
-        except PynamoDBException as exc:
-            if not _is_condition_failure(exc):
-                raise
-        return connection
-
-    @_guarded
-    def set_viewing(self, connection: Connection, chat_id: str) -> None:
-        entry = PresenceItem.conns[connection.connection_id]
-        try:
-            PresenceItem(connection.user_id).update(
-                actions=[entry["chat"].set(chat_id)], condition=entry.exists()
-            )
-        except PynamoDBException as exc:
-            if not _is_condition_failure(exc):
-                raise
-            # The entry was pruned or lost while the connection record lives on: restore it.
-            self._put_presence_entry(connection, viewing=chat_id)
-
-    @_guarded
-    def clear_viewing(self, connection: Connection, chat_id: str) -> None:
-        path = PresenceItem.conns[connection.connection_id]["chat"]
-        try:
-            PresenceItem(connection.user_id).update(actions=[path.remove()], condition=path == chat_id)
-        except PynamoDBException as exc:
-            if not _is_condition_failure(exc):
-                raise  # not viewing that chat: nothing to change
-
-    @_guarded
-    def reach(self, user_ids: Iterable[str]) -> Mapping[str, Reach]:
-        keys = sorted(set(user_ids))
-        now = int(time.time())
-        return {
-            item.user_id: _reach_from(item, now)
-            for item in PresenceItem.batch_get(keys, consistent_read=True)
-        }
-
     # ------------------------------------------------------------ devices and push
 
-    @_guarded
+    @guarded
     def device_by_token(self, key: str) -> Device | None:
-        token = _get(DeviceTokenItem, key)
+        token = get_or_none(DeviceTokenItem, key)
         if token is None:
             return None
-        device = _get(DeviceItem, token.user_id, token.device_id)
-        return _device_from(device) if device is not None else None
+        device = get_or_none(DeviceItem, token.user_id, token.device_id)
+        return device_from(device) if device is not None else None
 
-    @_guarded
+    @guarded
     def save_device(self, device: Device, previous: Device | None) -> None:
         """Store a device (new, re-registered, or moved from ``previous.user_id``) with its token
         and its owner's presence flag, in one transaction."""
         with TransactWrite(connection=self._tx_connection) as tx:
-            tx.save(_device_item(device))
+            tx.save(device_item(device))
             tx.save(DeviceTokenItem(device.token_key, user_id=device.user_id, device_id=device.device_id))
             tx.update(
                 PresenceItem(device.user_id),
@@ -466,11 +110,11 @@ class DynamoStore(Store):
                     actions=[PresenceItem.devices.delete({previous.device_id})],
                 )
 
-    @_guarded
+    @guarded
     def devices_of(self, user_id: str) -> list[Device]:
-        return [_device_from(item) for item in DeviceItem.query(user_id, consistent_read=True)]
+        return [device_from(item) for item in DeviceItem.query(user_id, consistent_read=True)]
 
-    @_guarded
+    @guarded
     def remove_device(self, device: Device) -> bool:
         """Forget a device, its token (if still its) and its presence flag; False if unknown."""
         try:
@@ -489,11 +133,11 @@ class DynamoStore(Store):
         try:
             DeviceTokenItem(device.token_key).delete(condition=DeviceTokenItem.device_id == device.device_id)
         except PynamoDBException as exc:
-            if not _is_condition_failure(exc):
+            if not is_condition_failure(exc):
                 raise
         return True
 
-    @_guarded
+    @guarded
     def set_muted(self, user_id: str, chat_id: str, muted: bool) -> None:
         """Mute or unmute on the membership (for chat views) and the presence item (for sends)."""
         chats = {chat_id}
@@ -510,7 +154,7 @@ class DynamoStore(Store):
             )
             tx.update(PresenceItem(user_id), actions=presence)
 
-    @_guarded
+    @guarded
     def badge(self, user_id: str) -> int:
         """Unread over every chat of the user they have not muted (Query + BatchGetItem)."""
         memberships = {c: m for c, m in self.memberships_of(user_id).items() if not m.muted}
@@ -525,30 +169,30 @@ class DynamoStore(Store):
             total += max(0, int(item.last_seq or 0) - max(m.pointers.read_seq, m.joined_seq))
         return total
 
-    @_guarded
+    @guarded
     def claim_push(self, key: str, ttl_seconds: int = 86400) -> bool:
         """Record that a push is being sent; False if it was already (a retried batch)."""
         try:
-            PushLogItem(key, expires_at=_at(int(time.time()) + ttl_seconds)).save(
+            PushLogItem(key, expires_at=datetime_at(int(time.time()) + ttl_seconds)).save(
                 condition=PushLogItem.push_key.does_not_exist()
             )
         except PynamoDBException as exc:
-            if _is_condition_failure(exc):
+            if is_condition_failure(exc):
                 return False
             raise
         return True
 
-    @_guarded
+    @guarded
     def release_push(self, key: str) -> None:
         """A push that failed in a way worth retrying: let the retry send it."""
         PushLogItem(key).delete()
 
     # ------------------------------------------------------------ chats and members
 
-    @_guarded
+    @guarded
     def create_chat(self, chat: ChatRecord, roster: Roster) -> bool:
         memberships = [
-            _new_membership(user, chat.chat_id, seq, chat.created_at) for user, seq in roster.joined().items()
+            new_membership(user, chat.chat_id, seq, chat.created_at) for user, seq in roster.joined().items()
         ]
         pages = [ChatMembersItem(chat.chat_id, n, users=page) for n, page in roster.pages.items()]
         if 1 + len(pages) + len(memberships) > MAX_TRANSACTION_ITEMS:
@@ -560,7 +204,7 @@ class DynamoStore(Store):
             memberships = []
         try:
             with TransactWrite(connection=self._tx_connection) as tx:
-                tx.save(_chat_item(chat), condition=ChatItem.chat_id.does_not_exist())
+                tx.save(chat_item(chat), condition=ChatItem.chat_id.does_not_exist())
                 for item in [*pages, *memberships]:
                     tx.save(item)
         except TransactWriteError as exc:
@@ -569,16 +213,16 @@ class DynamoStore(Store):
             raise exc
         return True
 
-    @_guarded
+    @guarded
     def get_chat(self, chat_id: str) -> ChatRecord | None:
-        item = _get(ChatItem, chat_id)
-        return _chat_from(item) if item else None
+        item = get_or_none(ChatItem, chat_id)
+        return chat_from(item) if item else None
 
-    @_guarded
+    @guarded
     def get_chats(self, chat_ids: Iterable[str]) -> list[ChatRecord]:
-        return [_chat_from(item) for item in ChatItem.batch_get(sorted(set(chat_ids)), consistent_read=True)]
+        return [chat_from(item) for item in ChatItem.batch_get(sorted(set(chat_ids)), consistent_read=True)]
 
-    @_guarded
+    @guarded
     def activity(self, chat_ids: Iterable[str]) -> Mapping[str, str]:
         items = ChatItem.batch_get(
             sorted(set(chat_ids)),
@@ -587,7 +231,7 @@ class DynamoStore(Store):
         )
         return {item.chat_id: item.last_activity or item.created_at for item in items}
 
-    @_guarded
+    @guarded
     def roster(self, chat: ChatRecord) -> Roster:
         pages = {
             int(item.page): {str(user): int(seq) for user, seq in item.users.as_dict().items()}
@@ -599,24 +243,26 @@ class DynamoStore(Store):
             return legacy
         return Roster(pages)
 
-    @_guarded
+    @guarded
     def apply_change(self, before: ChatRecord, change: Change) -> None:
         chat, seq = change.chat, change.chat.last_seq
-        writes: list[tuple[str, Model]] = [("put", _message_item(change.message))]
+        writes: list[tuple[str, Model]] = [
+            ("put", MessageItem(change.message.chat_id, **message_attributes(change.message)))
+        ]
         for number in sorted(change.pages | change.roster.unsaved):
             page = change.roster.pages.get(number)
             item = ChatMembersItem(chat.chat_id, number, users=page or {})
             writes.append(("put", item) if page else ("delete", item))
         if change.actor_was_member:
             writes.append(("read", MembershipItem(change.actor, chat.chat_id)))
-        members = [("put", _new_membership(u, chat.chat_id, seq, chat.last_activity)) for u in change.added]
+        members = [("put", new_membership(u, chat.chat_id, seq, chat.last_activity)) for u in change.added]
         members += [("delete", MembershipItem(u, chat.chat_id)) for u in change.removed]
         room = MAX_TRANSACTION_ITEMS - 1 - len(writes)
         try:
             with TransactWrite(connection=self._tx_connection) as tx:
                 tx.update(
                     ChatItem(chat.chat_id),
-                    actions=_chat_change_actions(chat),
+                    actions=chat_change_actions(chat),
                     condition=ChatItem.last_seq == before.last_seq,
                     return_values="ALL_OLD",
                 )
@@ -658,7 +304,7 @@ class DynamoStore(Store):
         except PynamoDBException:
             log.exception("could not forget mutes of %s; the next mute or unmute repairs them", chat_id)
 
-    @_guarded
+    @guarded
     def reconcile_memberships(self, chat_id: str, present: Mapping[str, int], absent: Iterable[str]) -> int:
         users = sorted(set(present) | set(absent))
         found = {
@@ -671,7 +317,7 @@ class DynamoStore(Store):
             now = ids.iso_now()
             with MembershipItem.batch_write() as batch:
                 for user in missing:
-                    batch.save(_new_membership(user, chat_id, present[user], now))
+                    batch.save(new_membership(user, chat_id, present[user], now))
                 for user in stale:
                     batch.delete(MembershipItem(user, chat_id))
         return len(missing) + len(stale)
@@ -687,39 +333,39 @@ class DynamoStore(Store):
                 and reason.raw_item
                 and "last_seq" in reason.raw_item
             ):
-                raise SeqConflict(_chat_from(ChatItem.from_raw_data(reason.raw_item)))
+                raise SeqConflict(chat_from(ChatItem.from_raw_data(reason.raw_item)))
         current = self.get_chat(before.chat_id)  # a concurrent transaction on the same items
         if current is None:
             raise NotFound() from exc
         raise SeqConflict(current) from exc
 
-    @_guarded
+    @guarded
     def membership(self, user_id: str, chat_id: str) -> Membership | None:
-        item = _get(MembershipItem, user_id, chat_id)
-        return _membership_from(item) if item is not None else None
+        item = get_or_none(MembershipItem, user_id, chat_id)
+        return membership_from(item) if item is not None else None
 
-    @_guarded
+    @guarded
     def memberships_of(self, user_id: str) -> Mapping[str, Membership]:
         return {
-            item.chat_id: _membership_from(item)
+            item.chat_id: membership_from(item)
             for item in MembershipItem.query(user_id, consistent_read=True)
         }
 
-    @_guarded
+    @guarded
     def forget_memberships(self, user_id: str, chat_ids: Iterable[str]) -> None:
         with MembershipItem.batch_write() as batch:
             for chat_id in sorted(set(chat_ids)):
                 batch.delete(MembershipItem(user_id, chat_id))
 
-    @_guarded
+    @guarded
     def memberships(self, chat_id: str, user_ids: Iterable[str]) -> Mapping[str, Membership]:
         keys = [(user_id, chat_id) for user_id in sorted(set(user_ids))]
         return {
-            item.user_id: _membership_from(item)
+            item.user_id: membership_from(item)
             for item in MembershipItem.batch_get(keys, consistent_read=True)
         }
 
-    @_guarded
+    @guarded
     def advance_pointers(self, chat_id: str, user_id: str, old: Pointers, new: Pointers) -> bool:
         try:
             MembershipItem(user_id, chat_id).update(
@@ -731,14 +377,14 @@ class DynamoStore(Store):
                 & (MembershipItem.read_seq == old.read_seq),
             )
         except PynamoDBException as exc:
-            if _is_condition_failure(exc):
+            if is_condition_failure(exc):
                 return False
             raise
         return True
 
     # ------------------------------------------------------------ messages
 
-    @_guarded
+    @guarded
     def append_message(self, chat: ChatRecord, message: Message) -> StoredSend:
         seq = chat.last_seq + 1
         stored = Message(**{**message.__dict__, "seq": seq})
@@ -746,14 +392,17 @@ class DynamoStore(Store):
         chat_item = ChatItem(chat.chat_id)
         try:
             with TransactWrite(connection=self._tx_connection) as tx:
-                tx.save(_message_item(stored), condition=MessageItem.chat_id.does_not_exist())
+                tx.save(
+                    MessageItem(stored.chat_id, **message_attributes(stored)),
+                    condition=MessageItem.chat_id.does_not_exist(),
+                )
                 tx.save(
                     SendKeyItem(
                         key,
                         seq=seq,
                         message_id=stored.message_id,
                         sent_at=stored.sent_at,
-                        expires_at=_at(int(time.time()) + SEND_KEY_TTL_SECONDS),
+                        expires_at=datetime_at(int(time.time()) + SEND_KEY_TTL_SECONDS),
                     ),
                     condition=SendKeyItem.send_key.does_not_exist(),
                     return_values="ALL_OLD",
@@ -762,7 +411,7 @@ class DynamoStore(Store):
                     chat_item,
                     actions=[
                         ChatItem.last_seq.set(seq),
-                        ChatItem.last_message.set(_message_map(stored)),
+                        ChatItem.last_message.set(MessageMap(**message_attributes(stored))),
                         ChatItem.last_activity.set(stored.sent_at),
                     ],
                     condition=(ChatItem.last_seq == chat.last_seq),
@@ -776,10 +425,10 @@ class DynamoStore(Store):
             return self._explain_cancelled_send(exc, chat, message)
         return StoredSend(message=stored, duplicate=False)
 
-    @_guarded
+    @guarded
     def find_send(self, message: Message) -> StoredSend | None:
-        item = _get(SendKeyItem, send_key(message.chat_id, message.sender_id, message.client_msg_id))
-        return _stored_send(item, message) if item is not None else None
+        item = get_or_none(SendKeyItem, send_key(message.chat_id, message.sender_id, message.client_msg_id))
+        return stored_send(item, message) if item is not None else None
 
     def _explain_cancelled_send(
         self, exc: TransactWriteError, chat: ChatRecord, message: Message
@@ -789,10 +438,10 @@ class DynamoStore(Store):
         reasons = [r for r in exc.cancellation_reasons if r is not None]
         for reason in reasons:
             if reason.code == CONDITION_FAILED and reason.raw_item and "send_key" in reason.raw_item:
-                return _stored_send(SendKeyItem.from_raw_data(reason.raw_item), message)
+                return stored_send(SendKeyItem.from_raw_data(reason.raw_item), message)
         for reason in reasons:
             if reason.code == CONDITION_FAILED and reason.raw_item and "last_seq" in reason.raw_item:
-                raise SeqConflict(_chat_from(ChatItem.from_raw_data(reason.raw_item)))
+                raise SeqConflict(chat_from(ChatItem.from_raw_data(reason.raw_item)))
         # A concurrent transaction on the same items (TransactionConflict) or the chat vanished:
         # read it again and let the caller retry.
         current = self.get_chat(chat.chat_id)
@@ -800,7 +449,7 @@ class DynamoStore(Store):
             raise NotFound() from exc
         raise SeqConflict(current) from exc
 
-    @_guarded
+    @guarded
     def messages(
         self, chat_id: str, before: int | None, after: int | None, limit: int, floor: int = 0
     ) -> Page:
@@ -824,24 +473,24 @@ class DynamoStore(Store):
             )
         )
         has_more = len(items) > limit
-        messages = [_message_from(item, chat_id) for item in items[:limit]]
+        messages = [message_from(item, chat_id) for item in items[:limit]]
         if not forward:
             messages.reverse()
         return Page(messages=messages, has_more=has_more)
 
-    @_guarded
+    @guarded
     def message_at(self, chat_id: str, seq: int) -> Message | None:
-        item = _get(MessageItem, chat_id, seq)
-        return _message_from(item, chat_id) if item is not None else None
+        item = get_or_none(MessageItem, chat_id, seq)
+        return message_from(item, chat_id) if item is not None else None
 
-    @_guarded
+    @guarded
     def mark_fanned_out(self, message: Message) -> None:
         key = send_key(message.chat_id, message.sender_id, message.client_msg_id)
         SendKeyItem(key).update(
             actions=[SendKeyItem.fanned_out.set(True)], condition=SendKeyItem.send_key.exists()
         )
 
-    @_guarded
+    @guarded
     def claim_fanout(self, message: Message) -> bool:
         key = send_key(message.chat_id, message.sender_id, message.client_msg_id)
         try:
@@ -850,7 +499,7 @@ class DynamoStore(Store):
                 condition=SendKeyItem.send_key.exists() & SendKeyItem.fanned_out.does_not_exist(),
             )
         except PynamoDBException as exc:
-            if _is_condition_failure(exc):
+            if is_condition_failure(exc):
                 return False
             raise
         return True

@@ -80,7 +80,18 @@ class PresenceItem(Model):
     expires_at = TTLAttribute(null=True)
 
 
-class MessageMap(MapAttribute):  # type: ignore[type-arg]
+class MessageAttributes:
+    """A message's own attributes, declared once: a messages-table item (``MessageItem``) and a
+    chat's ``last_message`` map (``MessageMap``) both inherit them, and
+    ``storage/mapping.py``'s ``message_attributes`` fills them from a ``Message``.
+
+    A plain class, not an ``AttributeContainer``: PynamoDB gathers a model's or a map's
+    attributes from its whole class tree (``inspect.getmembers``), names each once where it is
+    declared (``__set_name__``), and gives every map held by a model its own copies (so
+    ``ChatItem.last_message.text`` is the path ``last_message.text``). The two containers share
+    these instances; nothing mutates them after their names are set.
+    """
+
     seq = NumberAttribute()
     message_id = UnicodeAttribute()
     client_msg_id = UnicodeAttribute()
@@ -88,6 +99,10 @@ class MessageMap(MapAttribute):  # type: ignore[type-arg]
     text = UnicodeAttribute()
     sent_at = UnicodeAttribute()
     system = UnicodeAttribute(null=True)  # JSON of the system event; absent on text messages
+
+
+class MessageMap(MessageAttributes, MapAttribute):  # type: ignore[type-arg]
+    """The message a chat item keeps as ``last_message`` (no ``chat_id``: the chat holds it)."""
 
 
 class ChatItem(Model):
@@ -132,18 +147,14 @@ class MembershipItem(Model):
     muted = BooleanAttribute(null=True)
 
 
-class MessageItem(Model):
+class MessageItem(MessageAttributes, Model):
+    """A message in its chat's history, keyed by the chat and its place in it."""
+
     class Meta(_Meta):
         table_name = f"{_PREFIX}-messages"
 
     chat_id = UnicodeAttribute(hash_key=True)
-    seq = NumberAttribute(range_key=True)
-    message_id = UnicodeAttribute()
-    client_msg_id = UnicodeAttribute()
-    sender_id = UnicodeAttribute()
-    text = UnicodeAttribute()
-    sent_at = UnicodeAttribute()
-    system = UnicodeAttribute(null=True)  # JSON of the system event; absent on text messages
+    seq = NumberAttribute(range_key=True)  # MessageAttributes.seq, made this table's range key
 
 
 class SendKeyItem(Model):

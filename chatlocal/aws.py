@@ -13,12 +13,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from chatlocal.moto_process import MotoProcess
+from chatlocal.moto_server import start_moto_here
 from chatlocal.sigv4 import Credentials
-
-if TYPE_CHECKING:
-    from chatlocal.moto_process import MotoProcess
 
 log = logging.getLogger("chatlocal.aws")
 
@@ -55,8 +54,6 @@ class Services:
     @property
     def moto(self) -> MotoProcess | None:
         """The embedded moto's process, when it runs in one of its own."""
-        from chatlocal.moto_process import MotoProcess
-
         return self._server if isinstance(self._server, MotoProcess) else None
 
     def stop(self) -> None:
@@ -90,8 +87,6 @@ def start(
     if not missing:
         return Services(endpoints)
     if own_process:
-        from chatlocal.moto_process import MotoProcess
-
         server: Any = MotoProcess.start(host)
         url = server.url
     else:
@@ -103,42 +98,6 @@ def start(
         env.setdefault(name, value)
     log.info("embedded moto at %s for %s%s", url, ", ".join(missing), " (own process)" if own_process else "")
     return Services(endpoints, server)
-
-
-def start_moto_here(host: str) -> tuple[Any, str]:
-    """moto's server on a free port of ``host``, in this process: the server and its URL."""
-    from moto.moto_server.werkzeug_app import MotoRequestHandler
-    from moto.server import ThreadedMotoServer
-
-    from chatlocal.moto_atomic import serialize_dynamodb_requests, serialize_sqs_requests
-    from chatlocal.moto_fast import answer_dynamodb_fast
-
-    serialize_dynamodb_requests()
-    answer_dynamodb_fast()
-    serialize_sqs_requests()
-    _list_moto_modules_once()
-    # Small request/response pairs on loopback: don't let Nagle hold back the last segment.
-    MotoRequestHandler.disable_nagle_algorithm = True
-    server = ThreadedMotoServer(ip_address=host, port=0, verbose=False)
-    server.start()
-    bound_host, port = server.get_host_and_port()
-    return server, f"http://{bound_host}:{port}"
-
-
-def _list_moto_modules_once() -> None:
-    """moto's server lists its package directory (a stat per service) on every request, under
-    a lock, to route it: about a tenth of each request's time. The list never changes."""
-    from moto import backends
-
-    if getattr(backends.list_of_moto_modules, "_cached", False):
-        return
-    modules = tuple(backends.list_of_moto_modules())
-
-    def list_of_moto_modules() -> tuple[str, ...]:
-        return modules
-
-    list_of_moto_modules._cached = True  # type: ignore[attr-defined]
-    backends.list_of_moto_modules = list_of_moto_modules
 
 
 def create_missing_tables() -> list[str]:

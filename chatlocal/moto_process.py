@@ -4,11 +4,11 @@ answers) runs on another core than the gateway's.
 
     python -m chatlocal.moto_process HOST
 
-The child starts moto as ``chatlocal.aws`` would in-process (requests serialized per service by
-``chatlocal.moto_atomic``), and keeps the saved data too (``chatlocal.datadir.TableStore`` reads
-moto's in-process backend, so it must run where moto runs). It talks to the parent in lines of
-JSON: its first line on stdout is ``{"url": URL}`` (or ``{"error": MESSAGE}`` and exit status 1);
-then each request line on stdin gets one answer line:
+The child starts moto as the stack's process would (``chatlocal.moto_server``: requests
+serialized per service by ``chatlocal.moto_atomic``), and keeps the saved data too
+(``chatlocal.datadir.TableStore`` reads moto's in-process backend, so it must run where moto
+runs). It talks to the parent in lines of JSON: its first line on stdout is ``{"url": URL}`` (or
+``{"error": MESSAGE}`` and exit status 1); then each request line on stdin gets one answer line:
 
 - ``{"op": "restore", "file": PATH, "region": REGION}`` -> ``{"restored": null | {"items",
   "tables", "missing_tables", "saved_at"}}``;
@@ -36,6 +36,7 @@ from typing import IO, Any
 from chatlocal.config import StartupError
 from chatlocal.datadir import Restored, TableStore
 from chatlocal.gcpause import freeze_after_full_collections
+from chatlocal.moto_server import start_moto_here
 
 log = logging.getLogger("chatlocal.moto")
 
@@ -158,8 +159,6 @@ def _end(process: subprocess.Popen[str]) -> None:
 
 def serve(host: str, requests: IO[str], answers: IO[str]) -> int:
     """Run moto until ``requests`` ends, answering each request line (see the module's docstring)."""
-    from chatlocal.aws import start_moto_here
-
     try:
         server, url = start_moto_here(host)
     except Exception as exc:

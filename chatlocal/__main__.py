@@ -46,8 +46,9 @@ from chatlocal.config import (
     is_loopback,
     log_level,
 )
-from chatlocal.datadir import DataDir, Restored, TableStore, data_directory
+from chatlocal.datadir import DataDir, data_directory
 from chatlocal.push import VapidKeys
+from chatlocal.table_store import Restored, TableStore
 from chatlocal.workers import SINGLE_PROCESS_VARIABLE, WorkerSettings, lambda_workers
 
 if TYPE_CHECKING:

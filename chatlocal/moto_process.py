@@ -6,7 +6,7 @@ answers) runs on another core than the gateway's.
 
 The child starts moto as the stack's process would (``chatlocal.moto_server``: requests
 serialized per service by ``chatlocal.moto_atomic``), and keeps the saved data too
-(``chatlocal.datadir.TableStore`` reads moto's in-process backend, so it must run where moto
+(``chatlocal.table_store.TableStore`` reads moto's in-process backend, so it must run where moto
 runs). It talks to the parent in lines of JSON: its first line on stdout is ``{"url": URL}`` (or
 ``{"error": MESSAGE}`` and exit status 1); then each request line on stdin gets one answer line:
 
@@ -34,9 +34,9 @@ from pathlib import Path
 from typing import IO, Any
 
 from chatlocal.config import StartupError
-from chatlocal.datadir import Restored, TableStore
 from chatlocal.gcpause import freeze_after_full_collections
 from chatlocal.moto_server import start_moto_here
+from chatlocal.table_store import Restored, TableStore
 
 log = logging.getLogger("chatlocal.moto")
 

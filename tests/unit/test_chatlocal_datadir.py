@@ -12,8 +12,9 @@ import pytest
 from moto import mock_aws
 
 from chatlocal.config import StartupError
-from chatlocal.datadir import DEFAULT_DIR, DataDir, TableStore, clean, data_directory
+from chatlocal.datadir import DEFAULT_DIR, DataDir, clean, data_directory
 from chatlocal.moto_atomic import serialize_dynamodb_requests
+from chatlocal.table_store import TableStore
 
 serialize_dynamodb_requests()
 REGION = "eu-west-3"  # not the functional tier's: its session-wide mock may be active

@@ -49,7 +49,7 @@ from chatlocal.config import (
 from chatlocal.datadir import DataDir, data_directory
 from chatlocal.push import VapidKeys
 from chatlocal.table_store import Restored, TableStore
-from chatlocal.workers import SINGLE_PROCESS_VARIABLE, WorkerSettings, lambda_workers
+from chatlocal.workers import SINGLE_PROCESS_VARIABLE, Workers, WorkerSettings, lambda_workers
 
 if TYPE_CHECKING:
     from chatlocal.aws import Services
@@ -58,6 +58,7 @@ if TYPE_CHECKING:
     from chatlocal.moto_process import RemoteTableStore
     from chatlocal.push import PlatformApplication, PushRecorder
     from chatlocal.sqs_poller import EventSourceMapping
+    from chatlocal.worker_push import Record
 
 ROOT = Path(__file__).resolve().parent.parent
 log = logging.getLogger("chatlocal")
@@ -164,7 +165,6 @@ async def _serve(
     from chatlocal.lambdas import Lambdas
     from chatlocal.server import SERVER_LOG, LocalAccess, build_application
     from chatlocal.sigv4 import Verifier
-    from chatlocal.worker_push import start_workers
 
     port = sock.getsockname()[1]
     base = f"http://{_reachable(options.host)}:{port}"
@@ -211,7 +211,7 @@ async def _serve(
         else:  # the deployment package's handlers, each function in worker processes of its own
             lambdas = await loop.run_in_executor(
                 None,
-                start_workers,
+                _start_workers,
                 app_module,
                 options.workers,
                 dict(env),
@@ -273,6 +273,15 @@ async def _serve(
         if persistence.store is not None and persistence.store.restored:
             _final_save(persistence.store)
         services.stop()
+
+
+def _start_workers(
+    module: Any, settings: WorkerSettings, env: Mapping[str, str], concurrency: int, record: Record
+) -> Workers:
+    """``Workers.start`` with the push record (``chatlocal.worker_push``) wired in. Blocking."""
+    from chatlocal.worker_push import SETUP, receiver
+
+    return Workers.start(module, settings, env, concurrency, setup=SETUP, on_emit=receiver(record))
 
 
 def _table_store(services: Services, file: Path, region: str) -> TableStore | RemoteTableStore:

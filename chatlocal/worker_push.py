@@ -10,14 +10,13 @@ the worker's pipe; ``receiver`` turns those side messages back into the recorder
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from chalicelib.push.devices import Device
     from chalicelib.push.notification import Notification
-    from chatlocal.workers import Workers, WorkerSettings
 
 SETUP = Path(__file__).resolve()
 KIND = "push"
@@ -46,12 +45,3 @@ def receiver(record: Record) -> Callable[[str, Any], None]:
         record(Device(**payload["device"]), Notification(**payload["notification"]))
 
     return received
-
-
-def start_workers(
-    module: Any, settings: WorkerSettings, env: Mapping[str, str], concurrency: int, record: Record
-) -> Workers:
-    """``Workers.start`` with the push record wired in. Blocking."""
-    from chatlocal.workers import Workers
-
-    return Workers.start(module, settings, env, concurrency, setup=SETUP, on_emit=receiver(record))

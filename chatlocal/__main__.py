@@ -14,7 +14,7 @@ CHAT_LAMBDA_PACKAGE (unset: the source tree's handlers; a folder: the unpacked d
 package's, see ``make run-package``), CHAT_LAMBDA_WORKERS (two per core: the most worker processes
 per function), CHAT_FANOUT_CONCURRENCY (8 here: posts at once per invocation),
 CHAT_PROCESSES (unset: each function's invocations run in worker processes, see
-chatlocal.workers; 1: on threads in this one process, also what CHAT_FAULTS needs),
+chatlocal.functions.workers; 1: on threads in this one process, also what CHAT_FAULTS needs),
 CHAT_CONNECTION_CONCURRENCY (4: frames of one connection invoked at once).
 """
 
@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from chatlocal.aws.table_store import Restored, TableStore
 from chatlocal.config import (
     StartupError,
     bind_error,
@@ -47,18 +48,17 @@ from chatlocal.config import (
     log_level,
 )
 from chatlocal.datadir import DataDir, data_directory
-from chatlocal.push import VapidKeys
-from chatlocal.table_store import Restored, TableStore
-from chatlocal.workers import SINGLE_PROCESS_VARIABLE, Workers, WorkerSettings, lambda_workers
+from chatlocal.functions.workers import SINGLE_PROCESS_VARIABLE, Workers, WorkerSettings, lambda_workers
+from chatlocal.push.providers import VapidKeys
 
 if TYPE_CHECKING:
-    from chatlocal.aws import Services
-    from chatlocal.dev_push import DevPush
-    from chatlocal.lambdas import Lambdas
-    from chatlocal.moto_process import RemoteTableStore
-    from chatlocal.push import PlatformApplication, PushRecorder
-    from chatlocal.sqs_poller import EventSourceMapping
-    from chatlocal.worker_push import Record
+    from chatlocal.aws.moto_process import RemoteTableStore
+    from chatlocal.aws.services import Services
+    from chatlocal.eventsources.sqs_poller import EventSourceMapping
+    from chatlocal.functions.lambdas import Lambdas
+    from chatlocal.push.dev_routes import DevPush
+    from chatlocal.push.providers import PlatformApplication, PushRecorder
+    from chatlocal.push.worker_hook import Record
 
 ROOT = Path(__file__).resolve().parent.parent
 log = logging.getLogger("chatlocal")
@@ -159,12 +159,13 @@ async def _serve(
     from aiohttp import web
 
     from chalicelib import runtime
-    from chatlocal import aws, push
-    from chatlocal.events import Api
-    from chatlocal.gateway import Gateway
-    from chatlocal.lambdas import Lambdas
-    from chatlocal.server import SERVER_LOG, LocalAccess, build_application
-    from chatlocal.sigv4 import Verifier
+    from chatlocal.aws import services as aws
+    from chatlocal.aws.sigv4 import Verifier
+    from chatlocal.functions.lambdas import Lambdas
+    from chatlocal.gateway.events import Api
+    from chatlocal.gateway.server import SERVER_LOG, LocalAccess, build_application
+    from chatlocal.gateway.websocket_api import Gateway
+    from chatlocal.push import providers as push
 
     port = sock.getsockname()[1]
     base = f"http://{_reachable(options.host)}:{port}"
@@ -278,15 +279,15 @@ async def _serve(
 def _start_workers(
     module: Any, settings: WorkerSettings, env: Mapping[str, str], concurrency: int, record: Record
 ) -> Workers:
-    """``Workers.start`` with the push record (``chatlocal.worker_push``) wired in. Blocking."""
-    from chatlocal.worker_push import SETUP, receiver
+    """``Workers.start`` with the push record (``chatlocal.push.worker_hook``) wired in. Blocking."""
+    from chatlocal.push.worker_hook import SETUP, receiver
 
     return Workers.start(module, settings, env, concurrency, setup=SETUP, on_emit=receiver(record))
 
 
 def _table_store(services: Services, file: Path, region: str) -> TableStore | RemoteTableStore:
     """The saved data's keeper: where the embedded moto runs, as its backend is read directly."""
-    from chatlocal.moto_process import RemoteTableStore
+    from chatlocal.aws.moto_process import RemoteTableStore
 
     moto = services.moto
     return TableStore(file, region) if moto is None else RemoteTableStore(moto, file, region)
@@ -344,9 +345,9 @@ def _dev_push(
     applications: Mapping[str, PlatformApplication],
 ) -> DevPush:
     from chalicelib import runtime
-    from chatlocal.dev_push import DevPush
-    from chatlocal.push_reject import Rejecter
-    from chatlocal.webpush_service import LocalPushService
+    from chatlocal.push.dev_routes import DevPush
+    from chatlocal.push.reject import Rejecter
+    from chatlocal.push.webpush_service import LocalPushService
 
     local_push = LocalPushService(base, vapid.public_key)
     arns = {platform: app.arn for platform, app in applications.items()}
@@ -359,9 +360,9 @@ def _event_source_mappings(
 ) -> list[EventSourceMapping]:
     """A mapping (and its queue, created if missing) per ``@app.on_sqs_message`` handler.
     Blocking: creates the queues."""
-    from chatlocal.queues import ensure_queue
-    from chatlocal.sqs_events import sqs_sources
-    from chatlocal.sqs_poller import EventSourceMapping, sqs_client
+    from chatlocal.eventsources.queues import ensure_queue
+    from chatlocal.eventsources.sqs_events import sqs_sources
+    from chatlocal.eventsources.sqs_poller import EventSourceMapping, sqs_client
 
     sources = sqs_sources(app_module.app.event_sources)
     if not sources:

@@ -3,7 +3,7 @@ another; ``CHAT_EPHEMERAL=1`` keeps nothing). See docs/local-stack.md.
 
 - ``jwt-secret``: the JWT secret, generated on the first run (mode 0600), so tokens outlive a
   restart.
-- ``dynamodb.json``: every item of the embedded DynamoDB's tables (``chatlocal.table_store``),
+- ``dynamodb.json``: every item of the embedded DynamoDB's tables (``chatlocal.aws.table_store``),
   written on stop and every ``CHAT_SAVE_INTERVAL_SECONDS`` when something was written; put back
   at start.
 - ``lock``: held while a stack runs, so two stacks never write the same folder.

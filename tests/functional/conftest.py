@@ -20,8 +20,8 @@ from chalicelib.secret import JwtSecret
 from chalicelib.service import ChatService
 from chalicelib.storage.dynamo import DynamoStore
 from chalicelib.storage.tables import ALL_MODELS, PUSH_MODELS, create_tables
-from chatlocal.moto_atomic import dynamodb_lock, serialize_dynamodb_requests
-from chatlocal.moto_fast import answer_dynamodb_fast
+from chatlocal.aws.moto_atomic import dynamodb_lock, serialize_dynamodb_requests
+from chatlocal.aws.moto_fast import answer_dynamodb_fast
 from tests.functional.harness import FakeManagementApi, Harness
 from tests.functional.webpush_receiver import b64url
 

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from chatlocal import worker_push
+from chatlocal.functions.workers import PackageInitError, Workers, WorkerSettings
 from chatlocal.package import DEV_CODE, build
-from chatlocal.workers import PackageInitError, Workers, WorkerSettings
+from chatlocal.push import worker_hook as worker_push
 from tests.stack import ROOT, LocalStack, clean_env
 
 HANDLERS = {"app.connect", "app.message", "app.disconnect", "app.fanout", "app.push"}

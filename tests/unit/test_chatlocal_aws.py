@@ -7,8 +7,8 @@ import os
 
 import boto3
 
-from chatlocal import aws
-from chatlocal.sigv4 import Credentials
+from chatlocal.aws import services as aws
+from chatlocal.aws.sigv4 import Credentials
 
 
 def test_the_embedded_moto_serves_dynamodb_and_sqs_when_neither_is_named():

@@ -11,10 +11,10 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from chatlocal.aws.moto_atomic import serialize_dynamodb_requests
+from chatlocal.aws.table_store import TableStore
 from chatlocal.config import StartupError
 from chatlocal.datadir import DEFAULT_DIR, DataDir, clean, data_directory
-from chatlocal.moto_atomic import serialize_dynamodb_requests
-from chatlocal.table_store import TableStore
 
 serialize_dynamodb_requests()
 REGION = "eu-west-3"  # not the functional tier's: its session-wide mock may be active

@@ -14,10 +14,10 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from chatlocal.events import Api, new_connection_id
-from chatlocal.gateway import Gateway
-from chatlocal.lambdas import Lambdas
-from chatlocal.sigv4 import Credentials, sign_headers
+from chatlocal.aws.sigv4 import Credentials, sign_headers
+from chatlocal.functions.lambdas import Lambdas
+from chatlocal.gateway.events import Api, new_connection_id
+from chatlocal.gateway.websocket_api import Gateway
 
 LOCAL = Credentials("local", "local")
 

@@ -1,4 +1,4 @@
-"""chatlocal.gcpause: after a full collection its survivors are frozen, so the next full
+"""chatlocal.aws.gcpause: after a full collection its survivors are frozen, so the next full
 collection walks only newer objects; garbage made later is still collected; and every
 THAW_SECONDS the frozen objects are given back, so a cycle that died frozen is reclaimed. In a
 subprocess: the callback would otherwise stay installed in the test run's own interpreter."""
@@ -14,7 +14,7 @@ from tests.stack import ROOT
 SCRIPT = textwrap.dedent(
     """
     import gc, weakref
-    from chatlocal.gcpause import freeze_after_full_collections
+    from chatlocal.aws.gcpause import freeze_after_full_collections
 
     class Node:
         pass

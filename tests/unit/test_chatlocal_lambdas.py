@@ -10,9 +10,9 @@ from types import SimpleNamespace
 import pytest
 from botocore.endpoint import Endpoint
 
-from chatlocal import faults
+from chatlocal.aws import faults
 from chatlocal.config import StartupError
-from chatlocal.lambdas import Lambdas
+from chatlocal.functions.lambdas import Lambdas
 
 
 def app_module(calls: list[str], crash: bool = False):

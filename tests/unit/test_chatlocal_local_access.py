@@ -11,10 +11,10 @@ import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
 
-from chatlocal.events import Api
-from chatlocal.gateway import Gateway
-from chatlocal.lambdas import Lambdas
-from chatlocal.server import SERVER_LOG, LocalAccess, build_application
+from chatlocal.functions.lambdas import Lambdas
+from chatlocal.gateway.events import Api
+from chatlocal.gateway.server import SERVER_LOG, LocalAccess, build_application
+from chatlocal.gateway.websocket_api import Gateway
 
 
 @pytest.mark.parametrize(

@@ -17,7 +17,7 @@ from botocore.config import Config
 from moto.moto_server.werkzeug_app import MotoRequestHandler
 from moto.server import ThreadedMotoServer
 
-from chatlocal.moto_atomic import serialize_sqs_requests
+from chatlocal.aws.moto_atomic import serialize_sqs_requests
 
 
 @pytest.fixture(scope="module")

@@ -1,5 +1,5 @@
-"""The local stack's processes: where its invocations run (``chatlocal.workers.lambda_workers``,
-``CHAT_PROCESSES``) and the embedded moto in a process of its own (``chatlocal.moto_process``),
+"""The local stack's processes: where its invocations run (``chatlocal.functions.workers.lambda_workers``,
+``CHAT_PROCESSES``) and the embedded moto in a process of its own (``chatlocal.aws.moto_process``),
 which keeps the saved data too."""
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ import boto3
 import pytest
 
 from chatlocal import __main__ as chatlocal_main
-from chatlocal import aws
+from chatlocal.aws import services as aws
+from chatlocal.aws.moto_process import MotoProcess, MotoProcessError, RemoteTableStore, _handle, serve
 from chatlocal.config import StartupError
-from chatlocal.moto_process import MotoProcess, MotoProcessError, RemoteTableStore, _handle, serve
-from chatlocal.workers import DEFAULT_WORKERS, SOURCE_TREE, lambda_workers, site_packages
+from chatlocal.functions.workers import DEFAULT_WORKERS, SOURCE_TREE, lambda_workers, site_packages
 
 # -- where the invocations run --------------------------------------------------------------------
 

@@ -16,9 +16,9 @@ from moto.server import ThreadedMotoServer
 
 from chalicelib.push.devices import Device, token_key
 from chalicelib.push.notification import Notification
-from chatlocal.push import PushRecorder, VapidKeys, ensure_platform_applications, prepare_env
-from chatlocal.push_reject import NothingToReject, NotRejectable, Rejecter, check_token
-from chatlocal.webpush_service import LocalPushService
+from chatlocal.push.providers import PushRecorder, VapidKeys, ensure_platform_applications, prepare_env
+from chatlocal.push.reject import NothingToReject, NotRejectable, Rejecter, check_token
+from chatlocal.push.webpush_service import LocalPushService
 from infra.vapid_key import new_private_key, public_key
 
 # -- settings --------------------------------------------------------------------------------

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from chatlocal import queues
+from chatlocal.eventsources import queues
 from tests.stack import ROOT
 
 

@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 import boto3
 import pytest
 
-from chatlocal.sigv4 import Credentials, Refusal, Verifier, sign_headers
+from chatlocal.aws.sigv4 import Credentials, Refusal, Verifier, sign_headers
 
 LOCAL = Credentials("local", "local")
 BASE = "http://127.0.0.1:8000"

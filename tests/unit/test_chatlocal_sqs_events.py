@@ -11,7 +11,7 @@ from chalice import Chalice
 from hypothesis import given
 from hypothesis import strategies as st
 
-from chatlocal.sqs_events import (
+from chatlocal.eventsources.sqs_events import (
     InvalidBatchResponse,
     SqsSource,
     failed_message_ids,

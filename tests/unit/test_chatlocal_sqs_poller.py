@@ -17,11 +17,11 @@ import pytest
 from moto.moto_server.werkzeug_app import MotoRequestHandler
 from moto.server import ThreadedMotoServer
 
-from chatlocal.lambdas import Lambdas
-from chatlocal.moto_atomic import serialize_sqs_requests
-from chatlocal.queues import Queue, ensure_queue
-from chatlocal.sqs_events import SqsSource
-from chatlocal.sqs_poller import EventSourceMapping
+from chatlocal.aws.moto_atomic import serialize_sqs_requests
+from chatlocal.eventsources.queues import Queue, ensure_queue
+from chatlocal.eventsources.sqs_events import SqsSource
+from chatlocal.eventsources.sqs_poller import EventSourceMapping
+from chatlocal.functions.lambdas import Lambdas
 
 
 @pytest.fixture(scope="module")

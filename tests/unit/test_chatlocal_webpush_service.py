@@ -17,8 +17,8 @@ from aiohttp.test_utils import TestServer
 from cryptography.hazmat.primitives.asymmetric import ec
 from pywebpush import WebPushException, webpush
 
-from chatlocal.push import VapidKeys
-from chatlocal.webpush_service import LocalPushService
+from chatlocal.push.providers import VapidKeys
+from chatlocal.push.webpush_service import LocalPushService
 from infra.vapid_key import new_private_key
 from tests.functional.webpush_receiver import Subscription, unb64url
 

@@ -8,7 +8,7 @@ import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
-from chatlocal.moto_atomic import serialize_dynamodb_requests
+from chatlocal.aws.moto_atomic import serialize_dynamodb_requests
 
 serialize_dynamodb_requests()
 

@@ -12,8 +12,8 @@ import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
-from chatlocal import moto_atomic
-from chatlocal.moto_atomic import TOKEN_WINDOW_SECONDS, serialize_dynamodb_requests
+from chatlocal.aws import moto_atomic
+from chatlocal.aws.moto_atomic import TOKEN_WINDOW_SECONDS, serialize_dynamodb_requests
 
 serialize_dynamodb_requests()
 

@@ -1,4 +1,4 @@
-"""chatlocal.moto_fast renders every DynamoDB answer exactly as moto's own serializer does.
+"""chatlocal.aws.moto_fast renders every DynamoDB answer exactly as moto's own serializer does.
 
 Each test runs real DynamoDB calls through boto3 under moto with a recorder around
 ``ActionResult.execute_result``: for every answer it computes moto's serialization and the fast
@@ -19,7 +19,7 @@ import pytest
 from moto import mock_aws
 from moto.core import responses as moto_responses
 
-from chatlocal import moto_fast
+from chatlocal.aws import moto_fast
 
 REGION = "us-east-1"
 DATA_PLANE = {

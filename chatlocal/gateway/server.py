@@ -13,7 +13,7 @@ Two guards stand in front of the local-only parts (``/dev/*``, the web page ``/`
   (DNS rebinding) gets 403 and cannot mint tokens or read the connections.
 
 The WebSocket endpoint and the management API are not guarded here: the first needs a token,
-the second a SigV4 signature (``chatlocal.gateway``).
+the second a SigV4 signature (``chatlocal.gateway.websocket_api``).
 """
 
 from __future__ import annotations
@@ -32,9 +32,9 @@ from aiohttp.http_exceptions import HttpProcessingError
 
 from chalicelib.auth import USER_ID_RE, issue_token
 from chatlocal.config import is_loopback
-from chatlocal.gateway import Gateway
+from chatlocal.gateway.websocket_api import Gateway
 
-WEB_ROOT = Path(__file__).resolve().parent.parent / "web"
+WEB_ROOT = Path(__file__).resolve().parents[2] / "web"
 DEV_TOKEN_TTL_SECONDS = 24 * 3600
 _WILDCARDS = ("0.0.0.0", "::", "")
 

@@ -6,7 +6,7 @@ As on AWS: several batches are in flight at once (one per poller; ``maximum_conc
 invokes the function synchronously, deletes the records that succeeded, and leaves the failed
 ones (all of them when the invocation raised) to reappear after the queue's visibility timeout,
 until the redrive policy moves them to the dead-letter queue. What the function's answer means
-is decided in ``chatlocal.sqs_events``; this module only does the I/O.
+is decided in ``chatlocal.eventsources.sqs_events``; this module only does the I/O.
 
 boto3 calls run on the mapping's own threads, never on the event loop. A long poll waits at most
 ``wait_seconds`` (Lambda waits up to 20 s; shorter here so that stopping is prompt), and a new
@@ -26,9 +26,9 @@ from typing import Any, TypeVar
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from chatlocal.lambdas import Lambdas
-from chatlocal.queues import Queue
-from chatlocal.sqs_events import Settlement, SqsSource, lambda_event, settle
+from chatlocal.eventsources.queues import Queue
+from chatlocal.eventsources.sqs_events import Settlement, SqsSource, lambda_event, settle
+from chatlocal.functions.lambdas import Lambdas
 
 log = logging.getLogger("chatlocal.sqs")
 

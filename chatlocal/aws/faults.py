@@ -19,8 +19,8 @@ Kinds (``KINDS``):
 - ``sqs_error`` (SendMessage/SendMessageBatch answer 500), ``sns_error`` (any SNS call answers 500);
 - ``crash``: ``Crash``, a ``BaseException`` the app's ``except Exception`` cannot swallow, raised
   instead of an AWS call: a Lambda killed mid-way. Chosen at random only inside an invocation
-  (``injector.invocation()``, which chatlocal.lambdas enters), planned anywhere;
-- ``disconnect_lost``: not an AWS call; chatlocal.lambdas asks ``lose_disconnect()`` before each
+  (``injector.invocation()``, which chatlocal.functions.lambdas enters), planned anywhere;
+- ``disconnect_lost``: not an AWS call; chatlocal.functions.lambdas asks ``lose_disconnect()`` before each
   ``$disconnect`` invocation and skips it when told to.
 
 Two ways to choose: a plan (``Planned``: fire kind K on call N of operation X, for deterministic

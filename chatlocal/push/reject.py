@@ -26,7 +26,7 @@ from botocore.exceptions import ClientError
 
 from chalicelib.push.devices import MAX_TOKEN_CHARS, PLATFORMS, Device, token_key
 from chalicelib.storage import Store
-from chatlocal.webpush_service import LocalPushService
+from chatlocal.push.webpush_service import LocalPushService
 
 log = logging.getLogger("chatlocal.push")
 

@@ -32,7 +32,7 @@ class Restored:
 
 class TableStore:
     """The embedded DynamoDB's items, saved to and restored from one JSON file. Reads and writes
-    moto's in-process backend under the lock its request handler holds (chatlocal.moto_atomic),
+    moto's in-process backend under the lock its request handler holds (chatlocal.aws.moto_atomic),
     so a save sees no request half done."""
 
     def __init__(self, file: Path, region: str) -> None:
@@ -45,7 +45,7 @@ class TableStore:
     def restore(self) -> Restored | None:
         """Put the saved items back (None when there is no file). Call after the tables exist and
         before the app runs."""
-        from chatlocal.moto_atomic import dynamodb_lock, dynamodb_writes
+        from chatlocal.aws.moto_atomic import dynamodb_lock, dynamodb_writes
 
         saved = self._read()
         with dynamodb_lock():
@@ -65,7 +65,7 @@ class TableStore:
 
     def save_if_changed(self) -> bool:
         """Save when a write reached DynamoDB since the last save; returns whether it saved."""
-        from chatlocal.moto_atomic import dynamodb_writes
+        from chatlocal.aws.moto_atomic import dynamodb_writes
 
         with self._saving:
             if not self.restored or dynamodb_writes() == self._saved_writes:
@@ -81,7 +81,7 @@ class TableStore:
             return self._save()
 
     def _save(self) -> int:
-        from chatlocal.moto_atomic import dynamodb_lock, dynamodb_writes
+        from chatlocal.aws.moto_atomic import dynamodb_lock, dynamodb_writes
 
         with dynamodb_lock():
             writes = dynamodb_writes()

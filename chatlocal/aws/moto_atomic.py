@@ -23,7 +23,7 @@ DynamoDB transactions cheap.
    out, so a receive cost time proportional to the square of the queue's length.
 
 5. A count of DynamoDB requests that may write, so the local stack's periodic save
-   (chatlocal.table_store) skips saving when nothing changed.
+   (chatlocal.aws.table_store) skips saving when nothing changed.
 
 6. ``ClientRequestToken`` on TransactWriteItems, as DynamoDB honours it (moto ignores it). A
    transaction that succeeded is remembered by its token for 10 minutes: the same token with the

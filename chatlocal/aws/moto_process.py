@@ -2,11 +2,11 @@
 handling (the profile's largest share under load: parsing, the DynamoDB model, serializing the
 answers) runs on another core than the gateway's.
 
-    python -m chatlocal.moto_process HOST
+    python -m chatlocal.aws.moto_process HOST
 
-The child starts moto as the stack's process would (``chatlocal.moto_server``: requests
-serialized per service by ``chatlocal.moto_atomic``), and keeps the saved data too
-(``chatlocal.table_store.TableStore`` reads moto's in-process backend, so it must run where moto
+The child starts moto as the stack's process would (``chatlocal.aws.moto_server``: requests
+serialized per service by ``chatlocal.aws.moto_atomic``), and keeps the saved data too
+(``chatlocal.aws.table_store.TableStore`` reads moto's in-process backend, so it must run where moto
 runs). It talks to the parent in lines of JSON: its first line on stdout is ``{"url": URL}`` (or
 ``{"error": MESSAGE}`` and exit status 1); then each request line on stdin gets one answer line:
 
@@ -33,10 +33,10 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import IO, Any
 
+from chatlocal.aws.gcpause import freeze_after_full_collections
+from chatlocal.aws.moto_server import start_moto_here
+from chatlocal.aws.table_store import Restored, TableStore
 from chatlocal.config import StartupError
-from chatlocal.gcpause import freeze_after_full_collections
-from chatlocal.moto_server import start_moto_here
-from chatlocal.table_store import Restored, TableStore
 
 log = logging.getLogger("chatlocal.moto")
 
@@ -60,8 +60,8 @@ class MotoProcess:
     def start(cls, host: str) -> MotoProcess:
         """A running moto server in a child process; StartupError if it cannot start. Blocking."""
         process = subprocess.Popen(
-            [sys.executable, "-m", "chatlocal.moto_process", host],
-            cwd=Path(__file__).resolve().parent.parent,
+            [sys.executable, "-m", "chatlocal.aws.moto_process", host],
+            cwd=Path(__file__).resolve().parents[2],  # the repository
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=None,  # the stack's log
@@ -202,7 +202,7 @@ def _answer(answers: IO[str], answer: dict[str, Any]) -> None:
 
 def main(argv: list[str]) -> int:
     if len(argv) != 1:
-        print("usage: python -m chatlocal.moto_process HOST", file=sys.stderr)
+        print("usage: python -m chatlocal.aws.moto_process HOST", file=sys.stderr)
         return 2
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, signal.SIG_IGN)

@@ -1,7 +1,7 @@
 """One Lambda-like execution environment: an interpreter of its own that loads one function's
 handler from a code folder and runs its invocations, one at a time, for the parent on a pipe.
 
-    python -I -S -u chatlocal/runtime_worker.py [--setup FILE] HANDLER CODE_DIR [PATH ...]
+    python -I -S -u chatlocal/functions/runtime_worker.py [--setup FILE] HANDLER CODE_DIR [PATH ...]
 
 Standard library only, and nothing else on ``sys.path`` but ``CODE_DIR`` (what Lambda unpacks
 into ``/var/task``), the extra ``PATH`` entries if any, and the standard library: with ``-I -S``

@@ -5,8 +5,8 @@ notifications"):
 - ``GET /dev/push?user={user_id}``: ``{"notifications": [...]}`` the emulated providers accepted
   for devices that user owned when they were sent, oldest first;
 - ``POST /dev/push/reject?token={token}``: the provider treats the token as gone from now on
-  (see ``chatlocal.push_reject``);
-- ``POST|GET /dev/webpush/{id}``: the local push service (``chatlocal.webpush_service``).
+  (see ``chatlocal.push.reject``);
+- ``POST|GET /dev/webpush/{id}``: the local push service (``chatlocal.push.webpush_service``).
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ import asyncio
 from aiohttp import web
 
 from chalicelib.auth import USER_ID_RE
-from chatlocal.push import PushRecorder
-from chatlocal.push_reject import NothingToReject, NotRejectable, Rejecter, check_token
-from chatlocal.webpush_service import LocalPushService
+from chatlocal.push.providers import PushRecorder
+from chatlocal.push.reject import NothingToReject, NotRejectable, Rejecter, check_token
+from chatlocal.push.webpush_service import LocalPushService
 
 
 class DevPush:

@@ -5,7 +5,7 @@ The functions are the ones ``chalice deploy`` creates: the three WebSocket route
 (``$connect``...), and each event source handler (``@app.on_sqs_message``...), keyed by its name
 (``fanout``).
 
-Fault injection (chatlocal.faults, configured by ``CHAT_FAULTS``; off when unset): an injected
+Fault injection (chatlocal.aws.faults, configured by ``CHAT_FAULTS``; off when unset): an injected
 ``Crash`` ends its invocation as a failed one, as a Lambda killed mid-way would, and never
 reaches the event loop; a lost ``$disconnect`` is not run at all, leaving the connection record
 to its TTL."""
@@ -23,9 +23,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from chatlocal import faults
+from chatlocal.aws import faults
+from chatlocal.aws.faults import Crash, FaultInjector
 from chatlocal.config import StartupError
-from chatlocal.faults import Crash, FaultInjector
 
 log = logging.getLogger("chatlocal.lambda")
 

@@ -1,6 +1,6 @@
 """The deployed functions run in worker processes, as Lambda runs them in execution environments
 of their own: each function has its own workers, each worker an interpreter
-(``chatlocal/runtime_worker.py`` under ``python -I -S -u``) that sees only the code folder (and
+(``chatlocal/functions/runtime_worker.py`` under ``python -I -S -u``) that sees only the code folder (and
 ``WorkerSettings.extra_path``, empty for a deployment package) and the standard library, loads
 the function's handler once and runs one invocation at a time. Module state is therefore per
 worker, as on AWS, and a dependency the code folder lacks fails here as on Lambda:
@@ -9,7 +9,7 @@ StartupError: the stack stops with it) with Lambda's init error for each that ca
 To run the source tree in workers instead, give the repository as ``code_dir`` and the
 virtualenv's site-packages as ``extra_path``.
 
-``Workers`` is a ``chatlocal.lambdas.Lambdas`` whose handlers call a worker: same ``functions``,
+``Workers`` is a ``chatlocal.functions.lambdas.Lambdas`` whose handlers call a worker: same ``functions``,
 ``invoke`` and ``shutdown``; the caller's thread waits on the worker's pipe. A function gets
 more workers when all of its workers are busy, up to ``max_per_function``. What a worker
 reports becomes the invocation's error: the handler's exception (``HandlerError``), its
@@ -45,8 +45,8 @@ from pathlib import Path
 from typing import IO, Any
 
 from chatlocal.config import StartupError, env_int
-from chatlocal.lambdas import Lambdas
-from chatlocal.lambdas import _function_name as function_name  # Lambda's name for a function
+from chatlocal.functions.lambdas import Lambdas
+from chatlocal.functions.lambdas import _function_name as function_name  # Lambda's name for a function
 
 log = logging.getLogger("chatlocal.workers")
 
@@ -57,7 +57,7 @@ HEADER = struct.Struct(">I")
 PACKAGE_VARIABLE = "CHAT_LAMBDA_PACKAGE"
 WORKERS_VARIABLE = "CHAT_LAMBDA_WORKERS"
 SINGLE_PROCESS_VARIABLE = "CHAT_PROCESSES"  # "1": every invocation on threads in the stack's process
-FAULTS_VARIABLE = "CHAT_FAULTS"  # chatlocal.faults injects into the stack's own process
+FAULTS_VARIABLE = "CHAT_FAULTS"  # chatlocal.aws.faults injects into the stack's own process
 
 
 def _cores() -> int:
@@ -71,7 +71,7 @@ def _cores() -> int:
 # time. On 2 cores, 4 per function delivered about as much as 8 with less CPU per frame
 # (docs/local-stack.md, Benchmark), and 2 held back small chats' sends.
 DEFAULT_WORKERS = 2 * _cores()
-SOURCE_TREE = Path(__file__).resolve().parent.parent
+SOURCE_TREE = Path(__file__).resolve().parents[2]  # the repository
 INIT_TIMEOUT = 120.0  # Lambda allows 10 s; a loaded 2-core machine importing boto3 needs more
 STOP_TIMEOUT = 3.0
 

@@ -16,7 +16,7 @@ found only under an alias, ``None`` inside a list or map, timestamps, document t
 printing, response transformers, errors, other services) goes to moto's own serializer.
 ``tests/unit/test_moto_fast.py`` checks the two agree on every DynamoDB operation the app uses.
 
-``answer_dynamodb_fast()`` installs it (idempotent); the embedded moto (``chatlocal.aws``) and the
+``answer_dynamodb_fast()`` installs it (idempotent); the embedded moto (``chatlocal.aws.services``) and the
 functional tier's in-process moto call it.
 """
 

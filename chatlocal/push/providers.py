@@ -5,7 +5,7 @@ record of what the emulated providers accepted (``GET /dev/push``).
 What is emulated: APNs and FCM are SNS mobile push on moto (``CreatePlatformEndpoint``,
 ``Publish``, ``Enabled=false`` making a publish fail with ``EndpointDisabled``, as SNS does once
 APNs or FCM rejected a token); Web Push is really sent (encrypted, VAPID-signed) to whatever
-endpoint a subscription names, the local push service (``chatlocal.webpush_service``) included.
+endpoint a subscription names, the local push service (``chatlocal.push.webpush_service``) included.
 """
 
 from __future__ import annotations

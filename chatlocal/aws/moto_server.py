@@ -1,7 +1,7 @@
 """moto's server in this process, made to behave like the services it stands in for: requests
-serialized per service (``chatlocal.moto_atomic``), DynamoDB answers serialized fast
-(``chatlocal.moto_fast``). ``chatlocal.aws`` runs it in the stack's process,
-``chatlocal.moto_process`` in a child of its own.
+serialized per service (``chatlocal.aws.moto_atomic``), DynamoDB answers serialized fast
+(``chatlocal.aws.moto_fast``). ``chatlocal.aws.services`` runs it in the stack's process,
+``chatlocal.aws.moto_process`` in a child of its own.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ def start_moto_here(host: str) -> tuple[Any, str]:
     from moto.moto_server.werkzeug_app import MotoRequestHandler
     from moto.server import ThreadedMotoServer
 
-    from chatlocal.moto_atomic import serialize_dynamodb_requests, serialize_sqs_requests
-    from chatlocal.moto_fast import answer_dynamodb_fast
+    from chatlocal.aws.moto_atomic import serialize_dynamodb_requests, serialize_sqs_requests
+    from chatlocal.aws.moto_fast import answer_dynamodb_fast
 
     serialize_dynamodb_requests()
     answer_dynamodb_fast()

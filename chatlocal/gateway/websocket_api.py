@@ -13,7 +13,7 @@ What it does, as API Gateway does it:
 - the management API, ``POST|GET|DELETE /@connections/{id}`` (also under ``/{stage}``),
   answers 410 Gone for a connection that is not open.
 
-The management API checks each request's SigV4 signature (``chatlocal.sigv4``) against the
+The management API checks each request's SigV4 signature (``chatlocal.aws.sigv4``) against the
 credentials the app signs with, as AWS does: anything else gets 403 and changes nothing.
 
 Where it differs, on purpose: a connection's frames are invoked at most ``connection_concurrency``
@@ -47,10 +47,17 @@ from typing import Any
 import jwt
 from aiohttp import WSCloseCode, WSMsgType, web
 
-from chatlocal.aws import LOCAL_CREDENTIALS
-from chatlocal.events import Api, Socket, connect_event, disconnect_event, message_event, new_connection_id
-from chatlocal.lambdas import Lambdas
-from chatlocal.sigv4 import Credentials, Verifier
+from chatlocal.aws.services import LOCAL_CREDENTIALS
+from chatlocal.aws.sigv4 import Credentials, Verifier
+from chatlocal.functions.lambdas import Lambdas
+from chatlocal.gateway.events import (
+    Api,
+    Socket,
+    connect_event,
+    disconnect_event,
+    message_event,
+    new_connection_id,
+)
 
 log = logging.getLogger("chatlocal.gateway")
 

@@ -15,9 +15,9 @@ from collections.abc import Callable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from chatlocal.moto_process import MotoProcess
-from chatlocal.moto_server import start_moto_here
-from chatlocal.sigv4 import Credentials
+from chatlocal.aws.moto_process import MotoProcess
+from chatlocal.aws.moto_server import start_moto_here
+from chatlocal.aws.sigv4 import Credentials
 
 log = logging.getLogger("chatlocal.aws")
 
@@ -70,7 +70,7 @@ def start(
 ) -> Services:
     """Of ``services``, use each whose ``AWS_ENDPOINT_URL_<SERVICE>`` is set; start moto on a
     free port for the others and set their variables to it: in this process, or with
-    ``own_process`` in a child (``chatlocal.moto_process``; ``Services.moto`` is then the child,
+    ``own_process`` in a child (``chatlocal.aws.moto_process``; ``Services.moto`` is then the child,
     which also keeps the saved data).
 
     Must run before the app makes its first AWS client (PynamoDB caches its connection).

@@ -14,7 +14,7 @@ left out, blobs in base64, integers and floats converted, enums by value. Anythi
 handle exactly as moto does (a value that is not a dict where a structure is expected, a member
 found only under an alias, ``None`` inside a list or map, timestamps, document types, pretty
 printing, response transformers, errors, other services) goes to moto's own serializer.
-``tests/unit/test_moto_fast.py`` checks the two agree on every DynamoDB operation the app uses.
+``tests/unit/chatlocal/aws/test_moto_fast.py`` checks the two agree on every DynamoDB operation the app uses.
 
 ``answer_dynamodb_fast()`` installs it (idempotent); the embedded moto (``chatlocal.aws.services``) and the
 functional tier's in-process moto call it.

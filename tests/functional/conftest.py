@@ -26,7 +26,7 @@ from tests.functional.harness import FakeManagementApi, Harness
 from tests.functional.webpush_receiver import b64url
 
 serialize_dynamodb_requests()
-answer_dynamodb_fast()  # moto's answers, byte for byte (tests/unit/test_moto_fast.py), 4x sooner
+answer_dynamodb_fast()  # moto's answers, byte for byte (tests/unit/chatlocal/aws/test_moto_fast.py) 4x sooner
 
 
 @pytest.fixture(scope="session")

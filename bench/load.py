@@ -29,8 +29,8 @@ import urllib.request
 from dataclasses import dataclass, replace
 
 from bench import loadgen
+from chatlocal.functions.workers import SINGLE_PROCESS_VARIABLE
 from chatlocal.process import LocalStack
-from chatlocal.workers import SINGLE_PROCESS_VARIABLE
 
 SHAPES = {
     # Messages stay in flight until delivered everywhere (paced), about two per chat at once: a

@@ -191,8 +191,8 @@ class World:
     def running(self) -> Iterator[World]:
         from moto import mock_aws
 
-        from chatlocal.moto_atomic import serialize_dynamodb_requests
-        from chatlocal.moto_fast import answer_dynamodb_fast
+        from chatlocal.aws.moto_atomic import serialize_dynamodb_requests
+        from chatlocal.aws.moto_fast import answer_dynamodb_fast
 
         serialize_dynamodb_requests()
         answer_dynamodb_fast()

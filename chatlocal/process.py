@@ -17,8 +17,8 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from chatlocal.aws import LOCAL_CREDENTIALS
-from chatlocal.sigv4 import Credentials, sign_headers
+from chatlocal.aws.services import LOCAL_CREDENTIALS
+from chatlocal.aws.sigv4 import Credentials, sign_headers
 
 ROOT = Path(__file__).resolve().parents[1]  # the repository
 LISTENING = re.compile(r"listening on (http://\S+)")

@@ -7,8 +7,8 @@ serves whatever its mode (the gateway, the dev routes, the Python client, the we
 their stacks with it; the integration tier's session stack, the load-style tests and the tests
 of starting, stopping and saving keep the default mode, as ``make run`` runs it."""
 
+from chatlocal.functions.workers import SINGLE_PROCESS_VARIABLE
 from chatlocal.process import ROOT, LocalStack, clean_env
-from chatlocal.workers import SINGLE_PROCESS_VARIABLE
 
 ONE_PROCESS = {SINGLE_PROCESS_VARIABLE: "1"}
 

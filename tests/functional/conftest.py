@@ -16,12 +16,12 @@ from chalicelib.queues import Queue, SqsQueue
 from chalicelib.service import ChatService
 from chalicelib.storage.tables import ALL_MODELS, PUSH_MODELS, create_tables
 from chalicelib.testing import FakeManagementApi, Harness
-from chatlocal.moto_atomic import dynamodb_lock, serialize_dynamodb_requests
-from chatlocal.moto_fast import answer_dynamodb_fast
+from chatlocal.aws.moto_atomic import dynamodb_lock, serialize_dynamodb_requests
+from chatlocal.aws.moto_fast import answer_dynamodb_fast
 from tests.functional.webpush_receiver import b64url
 
 serialize_dynamodb_requests()
-answer_dynamodb_fast()  # moto's answers, byte for byte (tests/unit/test_moto_fast.py), 4x sooner
+answer_dynamodb_fast()  # moto's answers, byte for byte (tests/unit/chatlocal/aws/test_moto_fast.py) 4x sooner
 
 
 @pytest.fixture(scope="session")

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from chatlocal import worker_push
+from chatlocal.functions.workers import PackageInitError, Workers, WorkerSettings
 from chatlocal.package import DEV_CODE, build
-from chatlocal.workers import PackageInitError, Workers, WorkerSettings
+from chatlocal.push import worker_hook as worker_push
 from tests.stack import ROOT, LocalStack, clean_env
 
 HANDLERS = {"app.connect", "app.message", "app.disconnect", "app.fanout", "app.push"}
@@ -47,7 +47,7 @@ def test_every_function_runs_in_an_isolated_worker_on_the_unpacked_zip(stack, pa
     assert f"the deployment package in {package.code}, in worker processes" in stack.text
     assert stack.process is not None
     workers = [c for c in _children(stack.process.pid) if any(p.endswith("runtime_worker.py") for p in c)]
-    # python -I -S -u runtime_worker.py --setup worker_push.py HANDLER CODE
+    # python -I -S -u runtime_worker.py --setup worker_hook.py HANDLER CODE
     assert {command[7] for command in workers} == HANDLERS
     for command in workers:
         assert command[1:4] == ["-I", "-S", "-u"]

@@ -1,4 +1,4 @@
-"""chatlocal.workers and its runtime on a small code folder of the test's own (no package build):
+"""chatlocal.functions.workers and its runtime on a small code folder of the test's own (no package build):
 isolation, per-worker module state, and each way an invocation can fail."""
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from chatlocal.config import StartupError
-from chatlocal.lambdas import Invocation
-from chatlocal.workers import (
+from chatlocal.functions.lambdas import Invocation
+from chatlocal.functions.workers import (
     HandlerError,
     HandlerTimeout,
     PackageInitError,

@@ -1,4 +1,4 @@
-"""One deterministic test per injected fault kind (chatlocal.faults): the AWS calls of the real
+"""One deterministic test per injected fault kind (chatlocal.aws.faults): the AWS calls of the real
 handlers fail on a planned call, through botocore's own parsing and retries, and the guarantees
 of docs/reliability.md hold.
 
@@ -24,7 +24,7 @@ from chalicelib.queues import SqsQueue
 from chalicelib.service import JUST_CONNECTED_SECONDS, ChatService
 from chalicelib.storage.tables import ConnectionItem, MessageItem, SendKeyItem
 from chalicelib.testing import FakeManagementApi, Harness
-from chatlocal.faults import Crash, FaultInjector, Planned, from_spec
+from chatlocal.aws.faults import Crash, FaultInjector, Planned, from_spec
 from tests.functional.conftest import fresh_queue_numbers
 from tests.functional.snapshot import table_snapshot
 
@@ -363,7 +363,7 @@ def test_no_send_key_without_its_message(world):
 
 def lambdas_with(faults: FaultInjector):
     import app as chalice_app
-    from chatlocal.lambdas import Lambdas
+    from chatlocal.functions.lambdas import Lambdas
 
     handlers = {
         "$connect": chalice_app.connect,

@@ -1,0 +1,173 @@
+"""The embedded DynamoDB's items saved to one JSON file (the data folder's ``dynamodb.json``,
+``chatlocal.datadir``) and put back at start: read from moto's in-process backend (no Scan is
+issued), written atomically (temporary file, then rename).
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import datetime
+import json
+import os
+import tempfile
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from chatlocal.config import StartupError
+
+FORMAT = "chatlocal-dynamodb"
+VERSION = 1
+
+
+@dataclass(frozen=True)
+class Restored:
+    items: int
+    tables: int
+    missing_tables: tuple[str, ...]  # in the file but not created this run: their items are dropped
+    saved_at: str
+
+
+class TableStore:
+    """The embedded DynamoDB's items, saved to and restored from one JSON file. Reads and writes
+    moto's in-process backend under the lock its request handler holds (chatlocal.aws.moto_atomic),
+    so a save sees no request half done."""
+
+    def __init__(self, file: Path, region: str) -> None:
+        self.file = file
+        self.region = region
+        self._saved_writes = -1  # the write count at the last save (or restore)
+        self._saving = threading.Lock()  # the periodic save and the one on stop may overlap
+        self.restored = False
+
+    def restore(self) -> Restored | None:
+        """Put the saved items back (None when there is no file). Call after the tables exist and
+        before the app runs."""
+        from chatlocal.aws.moto_atomic import dynamodb_lock, dynamodb_writes
+
+        saved = self._read()
+        with dynamodb_lock():
+            self._saved_writes = dynamodb_writes()
+            self.restored = True
+            if saved is None:
+                return None
+            tables = self._backend().tables
+            missing = tuple(sorted(name for name in saved["tables"] if name not in tables))
+            count = 0
+            for name, items in saved["tables"].items():
+                if name in tables:
+                    for attributes in items:
+                        self._backend().put_item(name, attributes)
+                    count += len(items)
+        return Restored(count, len(saved["tables"]) - len(missing), missing, str(saved.get("saved_at")))
+
+    def save_if_changed(self) -> bool:
+        """Save when a write reached DynamoDB since the last save; returns whether it saved."""
+        from chatlocal.aws.moto_atomic import dynamodb_writes
+
+        with self._saving:
+            if not self.restored or dynamodb_writes() == self._saved_writes:
+                return False
+            self._save()
+            return True
+
+    def save(self) -> int:
+        """Write every item now (atomically); returns how many."""
+        if not self.restored:
+            raise RuntimeError("save before restore would replace the saved data with an empty database")
+        with self._saving:  # one save at a time, so an older snapshot never replaces a newer one
+            return self._save()
+
+    def _save(self) -> int:
+        from chatlocal.aws.moto_atomic import dynamodb_lock, dynamodb_writes
+
+        with dynamodb_lock():
+            writes = dynamodb_writes()
+            tables = {
+                name: [_item_json(item) for item in table.all_items()]
+                for name, table in self._backend().tables.items()
+            }
+        document = {
+            "format": FORMAT,
+            "version": VERSION,
+            "region": self.region,
+            "saved_at": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+            "tables": tables,
+        }
+        _write_atomically(self.file, json.dumps(document, separators=(",", ":")).encode())
+        self._saved_writes = writes
+        return sum(len(items) for items in tables.values())
+
+    def _read(self) -> dict[str, Any] | None:
+        try:
+            document = json.loads(self.file.read_bytes())
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError) as exc:
+            raise StartupError(
+                f"cannot read the saved data {self.file} ({exc}): move it away, or `make clean-data`"
+            ) from None
+        if not (
+            isinstance(document, dict)
+            and document.get("format") == FORMAT
+            and document.get("version") == VERSION
+            and isinstance(document.get("tables"), dict)
+        ):
+            raise StartupError(
+                f"{self.file} is not saved data of this version: move it away, or `make clean-data`"
+            )
+        return document
+
+    def _backend(self) -> Any:
+        from moto.core.models import DEFAULT_ACCOUNT_ID
+        from moto.dynamodb.models import dynamodb_backends
+
+        return dynamodb_backends[DEFAULT_ACCOUNT_ID][self.region]
+
+
+def _item_json(item: Any) -> dict[str, Any]:
+    """A moto item as DynamoDB's wire JSON (binary as base64), as PutItem takes it back."""
+    return {name: _value_json(value) for name, value in item.attrs.items()}
+
+
+def _value_json(value: Any) -> dict[str, Any]:
+    kind, inner = value.type, value.value
+    if kind == "M":
+        return {kind: {key: _value_json(nested) for key, nested in inner.items()}}
+    if kind == "L":
+        return {kind: [_value_json(nested) for nested in inner]}
+    if kind == "B":
+        return {kind: _base64(inner)}
+    if kind == "BS":
+        return {kind: [_base64(member) for member in inner]}
+    if isinstance(inner, list):  # SS, NS: copied, as moto may change its list after the lock
+        return {kind: list(inner)}
+    return {kind: inner}  # S, N, BOOL, NULL: JSON already, immutable
+
+
+def _base64(value: str | bytes) -> str:
+    """moto keeps binary as the request's base64 text, or as bytes when it decoded it."""
+    return base64.b64encode(value).decode("ascii") if isinstance(value, bytes) else value
+
+
+def _write_atomically(file: Path, data: bytes) -> None:
+    """Readers see the old file or the new one, never half of one, even after a crash."""
+    fd, name = tempfile.mkstemp(prefix=f"{file.name}.tmp-", dir=file.parent)  # mode 0600
+    temporary = Path(name)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(temporary, file)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            temporary.unlink()
+        raise
+    directory = os.open(file.parent, os.O_RDONLY)
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)

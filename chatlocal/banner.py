@@ -1,0 +1,118 @@
+"""The banner ``python -m chatlocal`` prints once the stack is up: where each part listens, what
+it serves and where it came from (the test tiers read the URLs from it: ``chatlocal.process``)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+from chatlocal.config import is_loopback
+
+if TYPE_CHECKING:
+    from chatlocal.aws.services import Services
+    from chatlocal.eventsources.sqs_poller import EventSourceMapping
+    from chatlocal.functions.workers import WorkerSettings
+    from chatlocal.options import Options
+    from chatlocal.persistence import Persistence
+    from chatlocal.push.providers import PlatformApplication
+
+
+def print_banner(
+    options: Options,
+    persistence: Persistence,
+    base: str,
+    services: Services,
+    created: list[str],
+    mappings: list[EventSourceMapping],
+    applications: Mapping[str, PlatformApplication],
+    env: Mapping[str, str],
+) -> None:
+    ws = base.replace("http://", "ws://")
+    dev_token = f"{base}/dev/token?user=<user id>"
+    if not (options.allow_remote_dev or is_loopback(options.host)):
+        dev_token = "off, as every /dev/* route (HOST is not loopback; --allow-remote-dev turns them on)"
+    dynamodb, sqs, sns = services["dynamodb"], services["sqs"], services["sns"]
+    tables = ", ".join(created) or "none missing"
+    vapid_note = " (generated; set CHAT_VAPID_PRIVATE_KEY to keep one)" if options.vapid.generated else ""
+    lines = [
+        f"Chat backend local stack listening on {base}",
+        f"  web chat        {base}/",
+        f"  websocket       {ws}/ws?token=<token>",
+        f"  dev token       {dev_token}",
+        f"  management API  {base}/@connections/<connection id> (SigV4, the app's AWS credentials)",
+        f"  DynamoDB        {dynamodb.url} ({dynamodb.source}; tables created: {tables})",
+        f"  data            {_data_note(options, persistence)}",
+        f"  SQS             {sqs.url} ({sqs.source})",
+        f"  SNS             {sns.url} ({sns.source}; {_applications_note(applications)})",
+        *(_queue_line(mapping) for mapping in mappings),
+        f"  fan-out         through the queue above {env.get('CHAT_FANOUT_THRESHOLD') or 100} connections,"
+        f" {env.get('CHAT_FANOUT_SHARD_SIZE') or 50} per shard",
+        f"  dev push        {base}/dev/push?user=<user id> (what the providers accepted),"
+        f" POST {base}/dev/push/reject?token=<token>",
+        f"  web push        {base}/dev/webpush/<id> (a local push service; http endpoints on 127.0.0.1"
+        f" {'allowed' if env.get('CHAT_PUSH_ALLOW_LOCAL_HTTP') == '1' else 'refused'})",
+        f"  VAPID key       {options.vapid.public_key} (GET {base}/dev/vapid){vapid_note}",
+        f"  JWT secret      {persistence.secret.value} ({persistence.secret.origin})",
+        f"  idle timeout    {options.idle_timeout:g} s",
+        f"  handlers        {_handlers_note(options.workers)}",
+        "Ctrl-C stops it.",
+    ]
+    print("\n".join(lines), flush=True)
+
+
+def _data_note(options: Options, persistence: Persistence) -> str:
+    """Where the data lives and whether this run found any."""
+    if persistence.data is None:
+        return "nothing kept (CHAT_EPHEMERAL=1): the tables start empty and vanish on stop"
+    if persistence.store is None:
+        return f"{persistence.data.path} (the secret only: the DynamoDB above keeps its own data)"
+    restored = persistence.restored
+    if restored is None:
+        found = "nothing saved yet, starting empty"
+    else:
+        found = f"restored {restored.items} items in {restored.tables} tables saved {restored.saved_at}"
+        if restored.missing_tables:
+            found += f"; dropped tables not created this run: {', '.join(restored.missing_tables)}"
+    return (
+        f"{persistence.data.path} ({found}; saved on stop and every {options.save_interval:g} s"
+        " after a change; make clean-data wipes it)"
+    )
+
+
+def _handlers_note(workers: WorkerSettings | None) -> str:
+    if workers is None:
+        return (
+            "the source tree, on threads in this one process (CHAT_PROCESSES=1 or CHAT_FAULTS;"
+            " CHAT_LAMBDA_PACKAGE runs a deployment package)"
+        )
+    code = "the source tree" if workers.extra_path else f"the deployment package in {workers.code_dir}"
+    return (
+        f"{code}, in worker processes (up to {workers.max_per_function} per function;"
+        " CHAT_PROCESSES=1 runs them on threads here)"
+    )
+
+
+def _applications_note(applications: Mapping[str, PlatformApplication]) -> str:
+    """Which mobile platforms push works for, and where their SNS applications came from."""
+    parts = [
+        f"{platform} {'created' if app.created else 'from the environment'}"
+        for platform, app in applications.items()
+    ]
+    missing = [p for p in ("apns", "fcm") if p not in applications]
+    if missing:
+        parts.append(f"{', '.join(missing)} refused: no platform application (CHAT_SNS_*_APP_ARN)")
+    return "platform applications: " + "; ".join(parts)
+
+
+def _queue_line(mapping: EventSourceMapping) -> str:
+    source, queue = mapping.source, mapping.queue
+    label = f"queue -> {source.function}"
+    if queue.dead_letter_name:
+        retries = f"dead letters to {queue.dead_letter_name} after {queue.max_receive_count} receives"
+    else:
+        retries = "no dead-letter queue"
+    kept = "" if queue.created else "; existing queue, settings kept"
+    return (
+        f"  {label:<16}{queue.name} (batches of {source.batch_size}, {source.concurrency} at once;"
+        f" failures back after {queue.visibility_timeout} s, {retries}{kept})"
+    )

@@ -255,13 +255,14 @@ class World:
         """(chat id, sender's user id, sender's connection id) of a new chat of ``members``
         users, each connected once, made without latency and left with nothing queued; the
         last ``offline`` of them then register an iPhone (APNs through SNS) and disconnect."""
+        import app as chalice_app
         from chalicelib import runtime
         from chalicelib.testing import FakeManagementApi, Harness
 
         self.meter.latency = None
         api = FakeManagementApi()
         runtime.use_service(self.setup_service(api))
-        harness = Harness(api, sqs=self.sqs, queue_url=self.queue_url)
+        harness = Harness(chalice_app, api, sqs=self.sqs, queue_url=self.queue_url)
         base = self._users
         self._users += members
         users = [f"u{base + i:05d}" for i in range(members)]

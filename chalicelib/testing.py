@@ -206,27 +206,21 @@ class Client:
         item.update(actions=[ConnectionItem.connected_at.set(int(item.connected_at) - seconds)])
 
 
-def _project_app() -> Any:
-    import app  # the Chalice app at the project's top; it imports chalicelib, never this module
-
-    return app
-
-
 class Harness:
     """The app's handlers, called as Lambda calls them. ``app`` is the module that defines them
-    (the project's ``app.py`` unless given); ``sqs`` and the queue URLs serve the SQS-triggered
-    workers."""
+    (the project's ``app.py``: this package never imports it); ``sqs`` and the queue URLs serve
+    the SQS-triggered workers."""
 
     def __init__(
         self,
+        app: Any,
         api: FakeManagementApi,
         sqs: Any = None,
         queue_url: str = "",
         push_queue_url: str = "",
-        app: Any = None,
     ) -> None:
+        self.app = app
         self.api = api
-        self.app = app if app is not None else _project_app()
         self.sqs = sqs
         self.queue_url = queue_url
         self.push_queue_url = push_queue_url

@@ -100,7 +100,7 @@ def api() -> FakeManagementApi:
 @pytest.fixture
 def harness(tables, api):
     runtime.use_service(build_service(api))
-    yield Harness(api)
+    yield Harness(chalice_app, api)
     runtime.use_service(None)
 
 
@@ -117,7 +117,7 @@ def sharded(tables, api):
     name = f"test-fanout-{next(fresh_queue_numbers)}"  # a fresh queue per test: nothing left over
     url = sqs.create_queue(QueueName=name)["QueueUrl"]
     runtime.use_service(build_service(api, queue=SqsQueue(sqs, name)))
-    yield Harness(api, sqs=sqs, queue_url=url)
+    yield Harness(chalice_app, api, sqs=sqs, queue_url=url)
     runtime.use_service(None)
 
 
@@ -183,7 +183,7 @@ def push(tables, api):
     )
     service = build_service(api, push_queue=SqsQueue(sqs, name), providers=providers)
     runtime.use_service(service)
-    world = PushWorld(Harness(api, sqs=sqs, push_queue_url=url), sns, apps)
+    world = PushWorld(Harness(chalice_app, api, sqs=sqs, push_queue_url=url), sns, apps)
     runtime.use_push_sink(lambda device, notification: world.sent.append((device, notification)))
     yield world
     runtime.use_push_sink(None)

@@ -164,6 +164,8 @@ def test_deployed_code_imports_no_emulator_client_tests_or_benchmarks_and_not_th
         if within(target, forbidden)
     }
     assert strays == set()
+    upward = {(name, "app") for name, targets in imports_of("chalicelib").items() if "app" in targets}
+    assert upward == set(), "chalicelib never imports the app that wires it"
     for name in deployed:
         text = MODULES[name].read_text()
         assert not re.search(r"^\s*(from|import) moto\b", text, re.M), name

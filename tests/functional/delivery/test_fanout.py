@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+import app as chalice_app
 from chalicelib import runtime
 from chalicelib.testing import FakeManagementApi, Harness
 from tests.functional.conftest import build_service
@@ -14,7 +15,7 @@ def test_send_to_50_connections_overlaps_posts_within_the_bound(tables, concurre
     api = FakeManagementApi()
     runtime.use_service(build_service(api, concurrency=concurrency))
     try:
-        harness = Harness(api)
+        harness = Harness(chalice_app, api)
         alice = harness.connect("alice")
         users = [f"u{i}" for i in range(25)]
         receivers = [harness.connect(u) for u in users for _ in range(2)]  # 50 connections

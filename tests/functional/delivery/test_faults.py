@@ -17,6 +17,7 @@ import pytest
 from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ClientError
 
+import app as chalice_app
 from chalicelib import runtime
 from chalicelib.config import Settings
 from chalicelib.delivery.posting import boto3_client_factory
@@ -79,7 +80,7 @@ def service(api, queue=None, threshold=100, shard_size=50) -> ChatService:
 @pytest.fixture
 def world(tables, api):
     runtime.use_service(service(api))
-    yield Harness(api)
+    yield Harness(chalice_app, api)
     runtime.use_service(None)
 
 
@@ -90,7 +91,7 @@ def queued(tables, api):
     name = f"test-fanout-{next(fresh_queue_numbers)}"  # the IAM policy test maps it to the stage queue
     url = sqs.create_queue(QueueName=name)["QueueUrl"]
     runtime.use_service(service(api, SqsQueue(sqs, name), threshold=0, shard_size=1))
-    yield Harness(api, sqs=sqs, queue_url=url)
+    yield Harness(chalice_app, api, sqs=sqs, queue_url=url)
     runtime.use_service(None)
 
 

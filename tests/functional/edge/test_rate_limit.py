@@ -11,6 +11,7 @@ import json
 
 import pytest
 
+import app as chalice_app
 from chalicelib import runtime
 from chalicelib.config import Settings
 from chalicelib.domain.records import Connection
@@ -45,7 +46,7 @@ def limited(tables, api, clock):
     service = build_service(api)
     service.gate = RateGate(service.store, LIMIT, clock=clock)
     runtime.use_service(service)
-    yield Harness(api)
+    yield Harness(chalice_app, api)
     runtime.use_service(None)
 
 
@@ -181,7 +182,7 @@ def test_a_zero_rate_turns_the_limit_off(tables, api, clock, aws_calls):
     service.gate = RateGate(service.store, RateLimit(per_second=0, burst=1), clock=clock)
     runtime.use_service(service)
     try:
-        alice = Harness(api).connect("alice")
+        alice = Harness(chalice_app, api).connect("alice")
         assert [alice.send("ping")["event"] for _ in range(20)] == ["pong"] * 20
         mark = aws_calls.mark()
         alice.send("ping")
@@ -199,7 +200,7 @@ def test_the_defaults_allow_200_at_once_then_20_per_second(tables, api, clock):
     service.gate = RateGate(service.store, service.gate.limit, clock=clock)
     runtime.use_service(service)
     try:
-        alice = Harness(api).connect("alice")
+        alice = Harness(chalice_app, api).connect("alice")
         codes = [reply_code(alice.send("ping")) for _ in range(260)]
         assert codes == ["pong"] * 200 + ["rate_limited"] * 60
         clock.advance(1.0)

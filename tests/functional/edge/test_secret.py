@@ -7,6 +7,7 @@ import dataclasses
 import boto3
 import pytest
 
+import app as chalice_app
 from chalicelib import runtime
 from chalicelib.auth import issue_token
 from chalicelib.config import Settings
@@ -36,7 +37,7 @@ def deployed(tables, api):
 
 @pytest.fixture
 def harness_calls(deployed, api) -> Harness:
-    return Harness(api)
+    return Harness(chalice_app, api)
 
 
 def _put_secret() -> None:

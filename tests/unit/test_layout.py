@@ -42,28 +42,31 @@ def module_name(path: Path) -> str:
 MODULES = {module_name(p): p for p in python_files()}
 
 
-def imported(path: Path, this: str | None = None) -> Iterator[str]:
-    """Every module of the project that ``path`` (the module ``this``) imports, wherever the
-    import stands."""
+def import_names(path: Path, this: str | None = None) -> Iterator[str]:
+    """Every name ``path`` (the module ``this``) imports, wherever the import stands, relative
+    imports resolved: ``from a import b`` gives ``a.b`` when that is a module of the project, else
+    ``a`` (which defines ``b``)."""
     this = this or module_name(path)
     package = this if path.name == "__init__.py" else this.rpartition(".")[0]
     for node in ast.walk(ast.parse(path.read_text(), str(path))):
         if isinstance(node, ast.Import):
-            names = [alias.name for alias in node.names]
+            yield from (alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
             base = node.module or ""
             if node.level:
                 anchor = package.split(".")[: len(package.split(".")) - (node.level - 1)]
                 base = ".".join([*anchor, base] if base else anchor)
-            # ``from a import b``: the module a.b if there is one, else a (which defines b)
-            names = [f"{base}.{a.name}" if f"{base}.{a.name}" in MODULES else base for a in node.names]
-        else:
-            continue
-        for name in names:
-            while name and name not in MODULES:
-                name = name.rpartition(".")[0]
-            if name and name != this:
-                yield name
+            yield from (f"{base}.{a.name}" if f"{base}.{a.name}" in MODULES else base for a in node.names)
+
+
+def imported(path: Path, this: str | None = None) -> Iterator[str]:
+    """Every module of the project that ``path`` (the module ``this``) imports."""
+    this = this or module_name(path)
+    for name in import_names(path, this):
+        while name and name not in MODULES:
+            name = name.rpartition(".")[0]
+        if name and name != this:
+            yield name
 
 
 GRAPH = {name: set(imported(path)) for name, path in MODULES.items()}

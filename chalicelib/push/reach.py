@@ -12,12 +12,28 @@ at once, or a reach job SQS delivers again, notifies no device a second time.
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 from chalicelib.push.jobs import REACH_KIND, PushJob, ReachJob
 from chalicelib.storage import Store
 
 Job = PushJob | ReachJob
+
+# Members notified at once by one reach job: each is a devices Query, a badge and a send per
+# device (tens of ms), so a job of 100 takes well under a second, not several.
+MEMBER_CONCURRENCY = 8
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+
+
+def _members_pool() -> ThreadPoolExecutor:
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(max_workers=MEMBER_CONCURRENCY, thread_name_prefix="reach")
+        return _pool
 
 
 def parse(body: str) -> Job:
@@ -41,7 +57,10 @@ def unconfirmed(store: Store, job: ReachJob) -> list[str]:
 
 
 def run(store: Store, job: ReachJob, notify: Callable[[PushJob], bool]) -> bool:
-    """Notify every unconfirmed member with ``notify`` (the worker's own run); False when some
-    send should be retried (the whole job comes again: the claims skip what was sent)."""
-    results = [notify(job.for_user(user)) for user in unconfirmed(store, job)]
-    return all(results)
+    """Notify every unconfirmed member with ``notify`` (the worker's own run), several at once;
+    False when some send should be retried (the whole job comes again: the claims skip what
+    was sent). ``notify`` raising fails the job the same way."""
+    jobs = [job.for_user(user) for user in unconfirmed(store, job)]
+    if len(jobs) <= 1:
+        return all(notify(push) for push in jobs)
+    return all(list(_members_pool().map(notify, jobs)))

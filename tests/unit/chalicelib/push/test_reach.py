@@ -107,3 +107,19 @@ def test_run_notifies_the_unconfirmed_members_still_in_the_chat():
     assert reach.run(store, job, lambda push: notified.append(push.user_id) or True)
     assert notified == ["bob"] and store.asked == [("c1", ("bob", "carol", "dave", "erin"))]
     assert not reach.run(store, job, lambda push: False)
+
+
+def test_run_notifies_many_members_at_once_and_fails_if_any_send_should_be_retried():
+    users = [f"u{i:02d}" for i in range(20)]
+    store = Memberships({u: Membership(Pointers(0, 0)) for u in users})
+    job = ReachJob(tuple(users), PushJob(users[0], "c1", None, "group", None, MESSAGE.to_wire()))
+    notified = []
+    assert reach.run(store, job, lambda push: notified.append(push.user_id) or True)
+    assert sorted(notified) == users
+    assert not reach.run(store, job, lambda push: push.user_id != "u07")
+
+    def broken(push):
+        raise RuntimeError("storage down")
+
+    with pytest.raises(RuntimeError):
+        reach.run(store, job, broken)

@@ -115,7 +115,13 @@ class ChatService:
         except Exception:  # the change is stored; receivers resync by seq
             log.exception("fan-out failed after %s", event.connection_id)
             return
-        self.forget(self.fanout.dispatch(endpoint, posts))
+        gone = self.fanout.dispatch(endpoint, posts)
+        if gone:
+            try:
+                outcome.gone(gone)  # whoever lost every connection is pushed to now
+            except Exception:
+                log.exception("could not act on the gone connections after %s", event.connection_id)
+            self.forget(gone)
         try:
             outcome.done()
         except Exception:  # what it records only saves work later
@@ -151,7 +157,12 @@ class ChatService:
         unregistered. A connection that really went away is forgotten by its ``$disconnect``,
         by a later 410, or by its record's TTL. (AWS lists "posted before the connection was
         established" among the causes of a 410:
-        https://repost.aws/knowledge-center/410-gone-api-gateway)"""
+        https://repost.aws/knowledge-center/410-gone-api-gateway)
+
+        Whether the user gets a push does not wait for this: the action that posted decides it
+        from the 410s themselves (``Outcome.gone``), so a connection closed just before a send
+        whose ``$disconnect`` has not run yet, kept here as just connected, still leaves its
+        user offline for that message."""
         connected_before = int(time.time()) - JUST_CONNECTED_SECONDS
         for connection_id in connection_ids:
             try:

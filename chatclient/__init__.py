@@ -12,6 +12,7 @@ aside; nothing of the backend, the emulator or the tests):
 
     models, backoff, token, push, errors   plain data and checks, no I/O
     ordering     ordering, gap detection and resync decisions: Sans-I/O, no asyncio, no socket
+    confirm      when to confirm what arrived (message.delivered, once a second per chat): Sans-I/O
     connection   the socket: connect, keep-alive, reconnect with backoff, request and reply
     delivery     pushed frames, gap fill and resync, doing what ``ordering`` decides
     client       ``ChatClient``: the public API

@@ -8,6 +8,11 @@ resync never interleave. It takes the pushed frames (``_dispatch``: messages, ``
 ``chat:removed``, ``chat:updated``, receipts, typing) and, on every new connection, resyncs
 (``_on_connected``): every page of ``chat.list``, the viewed chats opened again, what moved
 filled, and the known chats the list no longer has probed.
+
+Each chat's messages that arrive as frames are confirmed with ``message.delivered`` as
+``chatclient.confirm`` decides (the highest seq, at most once a second per chat), so the
+backend does not push to the user's phone what this connection already has (PROTOCOL v3,
+"Reach"). ``auto_confirm = False`` turns that off.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, Final
 
+from chatclient.confirm import Confirmations
 from chatclient.connection import Connection, Handler, TokenSource, call_handler
 from chatclient.errors import ConnectionLost, ProtocolViolation, RequestTimeout
 from chatclient.models import Ack, Chat, ChatError, ChatPage, Message, Receipt, Typing
@@ -75,6 +81,9 @@ class Delivery(Connection):
         self.on_chat_added: Handler | None = None  # gets the Chat
         self.on_chat_removed: Handler | None = None  # gets the chat_id
         self.on_chat_updated: Handler | None = None  # gets the Chat
+        self.auto_confirm = True  # message.delivered for what arrives (see chatclient.confirm)
+        self._confirms = Confirmations()
+        self._confirming: set[asyncio.Future[None]] = set()
 
     @property
     def _last(self) -> dict[str, int]:
@@ -92,6 +101,7 @@ class Delivery(Connection):
             viewed = chat_id in self._chat_handlers
             self._chat_handlers.pop(chat_id, None)
             tracked = self._order.forget(chat_id)  # stray frames of it are ignored until chat:added
+            self._confirms.forget(chat_id)
         return tracked or viewed
 
     async def _removed(self, chat_id: str) -> None:
@@ -209,7 +219,41 @@ class Delivery(Connection):
             log.info("%s not completed (%s): the next resync catches up", frame.get("event"), exc)
 
     async def _on_message(self, frame: dict[str, Any]) -> None:
-        await self._deliver_in_order(Message.from_wire(frame["message"]))
+        message = Message.from_wire(frame["message"])
+        await self._deliver_in_order(message)
+        self._received(message)
+
+    # -- confirming what arrived -----------------------------------------------------------------
+
+    def _received(self, message: Message) -> None:
+        """Confirm a message that arrived as a frame, now or when the chat's second is up; not
+        our own (sending moved our pointers) nor one of a chat we are out of."""
+        chat_id = message.chat_id
+        if not self.auto_confirm or message.sender_id == self.user_id or not self._order.tracks(chat_id):
+            return
+        loop = asyncio.get_running_loop()
+        step = self._confirms.received(chat_id, message.seq, loop.time())
+        if step.confirm is not None:
+            self._spawn_confirm(chat_id, step.confirm)
+        elif step.wait is not None:
+            loop.call_later(step.wait, self._confirm_due, chat_id)
+
+    def _confirm_due(self, chat_id: str) -> None:
+        seq = self._confirms.due(chat_id, asyncio.get_running_loop().time())
+        if seq is not None and not self._closing:
+            self._spawn_confirm(chat_id, seq)
+
+    def _spawn_confirm(self, chat_id: str, seq: int) -> None:
+        task = asyncio.ensure_future(self._confirm(chat_id, seq))
+        self._confirming.add(task)
+        task.add_done_callback(self._confirming.discard)
+
+    async def _confirm(self, chat_id: str, seq: int) -> None:
+        try:
+            await self._request("message.delivered", {"chat_id": chat_id, "seq": seq})
+        except (ChatError, ConnectionLost, RequestTimeout) as exc:
+            log.info("confirming %s seq %d failed (%s): the next message confirms it", chat_id, seq, exc)
+            self._confirms.failed(chat_id, seq)
 
     async def _on_chat_added(self, frame: dict[str, Any]) -> None:
         chat = Chat.from_wire(frame["chat"])

@@ -15,7 +15,8 @@ the retry deliver, once.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -25,13 +26,22 @@ from chalicelib.domain import ids
 from chalicelib.domain.errors import Forbidden, Unavailable
 from chalicelib.domain.frames import Post
 from chalicelib.domain.protocol import MessageSend, Receipt, Typing, frame
-from chalicelib.domain.records import ChatRecord, Membership, Message
-from chalicelib.push.jobs import to_notify
+from chalicelib.domain.records import ChatRecord, Membership, Message, Reach
+from chalicelib.push.jobs import offline_after, to_confirm, to_notify
 from chalicelib.storage import SeqConflict
 
 # A first send normally marks its fan-out within a second (posts to at most 100 connections in
 # parallel, or shards queued); a retry waits until the message is this old before delivering.
 LATE_FANOUT_GRACE_SECONDS = 5.0
+
+
+@dataclass
+class Watch:
+    """What a send's delivery decided, kept for the 410s its posts come back with."""
+
+    reach: Mapping[str, Reach] = field(default_factory=dict)
+    live: list[str] = field(default_factory=list)  # members with a live connection and a device
+    message: Message | None = None
 
 
 class MessageActions(ActionBase):
@@ -85,20 +95,26 @@ class MessageActions(ActionBase):
             sent_at=message.sent_at,
             duplicate=stored.duplicate,
         )
+        watch = Watch()
         if not stored.duplicate:
             return Outcome(
                 ack,
-                lambda: self._deliver(ctx, chat, members, message),
+                lambda: self._deliver(ctx, chat, members, message, watch),
                 lambda: self.store.mark_fanned_out(message),
+                lambda gone: self._lost(ctx, chat, watch, gone),
             )
         if stored.fanned_out or chat.members_seq >= message.seq:
             # Delivered already, or the members changed since: those added must not get an
             # older message live, and everyone finds it in storage when they resync.
             return Outcome(ack)
-        return Outcome(ack, lambda: self._deliver_late(ctx, chat, members, message))
+        return Outcome(
+            ack,
+            lambda: self._deliver_late(ctx, chat, members, message, watch),
+            gone=lambda gone: self._lost(ctx, chat, watch, gone),
+        )
 
     def _deliver_late(
-        self, ctx: Context, chat: ChatRecord, members: tuple[str, ...], retried: Message
+        self, ctx: Context, chat: ChatRecord, members: tuple[str, ...], retried: Message, watch: Watch
     ) -> list[Post]:
         """A retry's delivery of a message whose first send never marked its fan-out."""
         age = self.clock() - datetime.fromisoformat(retried.sent_at).timestamp()
@@ -109,18 +125,31 @@ class MessageActions(ActionBase):
         original = self.store.message_at(retried.chat_id, retried.seq)
         if original is None:
             return []
-        return self._deliver(ctx, chat, members, original)
+        return self._deliver(ctx, chat, members, original, watch)
 
     def _deliver(
-        self, ctx: Context, chat: ChatRecord, members: tuple[str, ...], message: Message
+        self, ctx: Context, chat: ChatRecord, members: tuple[str, ...], message: Message, watch: Watch
     ) -> list[Post]:
-        """A frame to every connection but the sender's; a push job for each other member who
-        is offline with a device (decided from the same presence read: no extra request)."""
+        """A frame to every connection but the sender's; a push job now for each other member
+        who is offline with a device, and one delayed reach job for those with a live
+        connection and a device (all decided from the same presence read: no extra request)."""
         reach = self.store.reach(members)
         others = [m for m in members if m != ctx.user_id]
-        self.notifier.notify(to_notify(reach, others, chat.chat_id), chat, message, ctx.connection.name)
+        name = ctx.connection.name
+        self.notifier.notify(to_notify(reach, others, chat.chat_id), chat, message, name)
+        live = to_confirm(reach, others, chat.chat_id)
+        self.notifier.confirm_later(live, chat, message, name)
+        watch.reach, watch.live, watch.message = reach, live, message
         connections = [p for r in reach.values() for p in r.connections]
         return self._message_posts(connections, message, ctx.connection_id)
+
+    def _lost(self, ctx: Context, chat: ChatRecord, watch: Watch, gone: list[str]) -> None:
+        """The live members whose every connection answered 410 are offline for this message:
+        notified now, not after the reach job's wait (the push log keeps it to one per device)."""
+        if watch.message is None:
+            return
+        offline = offline_after(watch.reach, watch.live, gone)
+        self.notifier.notify(offline, chat, watch.message, ctx.connection.name)
 
     @handles(Receipt)
     def receipt(self, ctx: Context, r: Receipt) -> Outcome:

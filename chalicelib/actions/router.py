@@ -32,14 +32,21 @@ def _no_op() -> None:
     pass
 
 
+def _ignore_gone(gone: list[str]) -> None:
+    pass
+
+
 @dataclass
 class Outcome:
-    """An action's reply, the posts to others that follow it, and what to record once those
-    posts were handed to delivery (``done``: not run when producing or dispatching them failed)."""
+    """An action's reply, the posts to others that follow it, what to record once those
+    posts were handed to delivery (``done``: not run when producing or dispatching them failed),
+    and what to do about the connections whose post answered 410 (``gone``, before they are
+    forgotten; those posted from queued shards are not known here)."""
 
     reply: dict[str, Any] | None
     then: Callable[[], list[Post]] = field(default=_nothing)
     done: Callable[[], None] = field(default=_no_op)
+    gone: Callable[[list[str]], None] = field(default=_ignore_gone)
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,8 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from chalicelib.domain.records import Device
-from chalicelib.push.jobs import PushJob
+from chalicelib.push import reach
+from chalicelib.push.jobs import PushJob, ReachJob
 from chalicelib.push.notification import Notification, build
 from chalicelib.push.providers import Providers, PushUnavailable, Sent
 from chalicelib.queues import process_batch
@@ -34,7 +35,13 @@ class PushWorker:
     def handle(self, event: Mapping[str, Any]) -> dict[str, list[dict[str, str]]]:
         """Lambda's SQS event in, its partial batch response out: a job whose sends may succeed
         later (throttling, a server error, storage trouble) is reported for redelivery."""
-        return process_batch(event, PushJob.from_json, self.run, "push job")
+        return process_batch(event, reach.parse, self._run_any, "push job")
+
+    def _run_any(self, job: reach.Job) -> bool:
+        """A reach job notifies those of its members who have not confirmed (``push.reach``)."""
+        if isinstance(job, ReachJob):
+            return reach.run(self.store, job, self.run)
+        return self.run(job)
 
     def run(self, job: PushJob) -> bool:
         """Notify every device of the job's user, the devices in parallel (a provider's round

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 from playwright.sync_api import expect
 
 from tests.e2e.pages import badge, come_back, create_chat, go_away, last_tick, open_chat, send, unique
@@ -81,3 +83,44 @@ def test_reconnect_resyncs_what_was_missed(as_user, stack_url):
     come_back(bob)
 
     expect(bob.locator("#messages .msg .text")).to_have_text(["missed one", "missed two"], timeout=20_000)
+
+
+def test_the_page_confirms_a_background_burst_once_a_second(as_user, stack_url):
+    """PROTOCOL v3, "Reach": the page sends message.delivered for what arrives in the
+    background, the first at once and then at most once a second per chat, for the highest seq."""
+    import json
+    import time
+
+    from tests.e2e.pages import chat_id_of
+    from tests.e2e.wire import WireUser
+
+    alice_id, bob_id, carol_id = unique("alice"), unique("bob"), unique("carol")
+    bob = as_user(bob_id)
+    confirms: list[tuple[float, dict]] = []
+
+    def watch(ws):  # type: ignore[no-untyped-def]
+        def sent(payload):  # type: ignore[no-untyped-def]
+            frame = json.loads(payload)
+            if frame.get("action") == "message.delivered":
+                confirms.append((time.monotonic(), frame))
+
+        ws.on("framesent", sent)
+
+    bob.on("websocket", watch)
+    bob.reload()
+    bob.locator('#conn-status[data-state="online"]').wait_for()
+    create_chat(bob, carol_id, "Elsewhere")  # bob views another chat: alice's arrive in the background
+    with WireUser(stack_url, alice_id) as alice:
+        chat_id = alice.request("chat.create", members=[bob_id], title="Burst")["chat"]["chat_id"]
+        for i in range(5):
+            alice.request("message.send", chat_id=chat_id, client_msg_id=f"b{i}", text=f"burst {i}")
+        expect(badge(bob, "Burst")).to_have_text("5")
+        bob.wait_for_timeout(1500)
+        opened = alice.request("chat.open", chat_id=chat_id)
+    assert chat_id_of(bob, "Burst") == chat_id
+    ours = [(t, f) for t, f in confirms if f["chat_id"] == chat_id]
+    # the highest, in the end; never two in a second (as the test process sees the frames leave:
+    # within its jitter; tests/unit/web/test_confirm_js.py holds the page's clock to the second)
+    assert ours and ours[-1][1]["seq"] == 5
+    assert len(ours) < 5 and all(later[0] - earlier[0] >= 0.7 for earlier, later in itertools.pairwise(ours))
+    assert opened["receipts"][bob_id]["delivered_seq"] == 5

@@ -146,6 +146,18 @@ class PushWorld:
         for message in queue._messages:
             message.change_visibility(0)
 
+    def pass_delay(self) -> int:
+        """Jobs SQS holds back (``DelaySeconds``: reach jobs) become visible now; how many."""
+        from moto.core import DEFAULT_ACCOUNT_ID
+        from moto.sqs.models import sqs_backends
+
+        queue_name = self.harness.push_queue_url.rsplit("/", 1)[-1]
+        queue = sqs_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].queues[queue_name]
+        held = [m for m in queue._messages if m.delayed]
+        for message in held:
+            message.delayed_until = 0
+        return len(held)
+
     def sns_messages(self, endpoint_arn: str) -> list[str]:
         """What SNS accepted for a platform endpoint (moto keeps it)."""
         from moto.core import DEFAULT_ACCOUNT_ID

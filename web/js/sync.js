@@ -6,8 +6,9 @@
 // - Frames the server sends unasked: messages (a gap fetches what is missing; a chat not yet
 //   known resyncs), chat:added / chat:updated / chat:removed, receipts, typing.
 // - Opening a chat (chat.open joined to what is loaded), older pages on request (`has_more`),
-//   delivered / read receipts (read only while the tab is visible), notifying a message the
-//   user cannot see, and dropping a chat this user is no longer in.
+//   delivered / read receipts (read only while the tab is visible; delivered through
+//   confirm.js, at most once a second per chat), notifying a message the user cannot see, and
+//   dropping a chat this user is no longer in.
 
 import { conn } from "./connection.js";
 import { keepScrollPosition, toast } from "./dom.js";
@@ -19,8 +20,11 @@ import { plainError } from "./errors.js";
 import { dropUnknownOutbox, saveOutbox, sendAll } from "./outbox.js";
 import { pageHidden } from "./notify.js";
 import { notifier, subscribeWebPush } from "./notifications.js";
+import { Confirmer } from "./confirm.js";
 
 const TYPING_SHOW_MS = 6000;
+
+const confirmer = new Confirmer((chatId, seq) => receipt("message.delivered", chatId, seq));
 
 let chatToOpen = null; // a chat to open once the chat list is loaded (/?chat=ID, a notification)
 
@@ -38,6 +42,7 @@ export function dropChat(chatId, how) {
     gone: `${chatTitle(chat)} no longer exists on the server`, // a local stack started afresh
   }[how];
   state.gone.set(chatId, chat.last_seq);
+  confirmer.forget(chatId);
   for (const map of [
     state.chats, state.metaSeq, state.messages, state.olderExist,
     state.receipts, state.receiptsMin, state.typing, state.muted,
@@ -185,22 +190,22 @@ function onMessage(message, live) {
   if (notifier.wanted(state.chats.get(chatId), message, state.me)) notifier.show(state.chats.get(chatId), message);
   // In a hidden tab nobody reads it yet: delivered now, read when the tab is shown.
   if (live && state.open === chatId && !pageHidden()) markRead(chatId);
-  else receipt("message.delivered", chatId, message.seq);
+  else confirmer.received(chatId, message.seq);
 }
 
 function receipt(action, chatId, seq) {
-  conn
-    .request(action, { chat_id: chatId, seq })
-    .then((ok) => {
-      applyPointers(chatId, state.me, ok);
-      render();
-    })
-    .catch(() => {});
+  // The promise fails when the receipt did (confirm.js then confirms again with the next one).
+  return conn.request(action, { chat_id: chatId, seq }).then((ok) => {
+    applyPointers(chatId, state.me, ok);
+    render();
+  });
 }
 
 export function markRead(chatId) {
   const chat = state.chats.get(chatId);
-  if (chat && chat.last_seq > chat.read_seq && !pageHidden()) receipt("message.read", chatId, chat.last_seq);
+  if (!chat || chat.last_seq <= chat.read_seq || pageHidden()) return;
+  confirmer.confirmed(chatId, chat.last_seq);
+  receipt("message.read", chatId, chat.last_seq).catch(() => {});
 }
 
 export async function openChat(chatId) {

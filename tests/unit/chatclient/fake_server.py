@@ -270,6 +270,14 @@ class FakeServer:
         del self.devices[key]
         return {"event": "device:unregistered", "device_id": frame["device_id"]}
 
+    def do_message_delivered(self, frame: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "event": "receipt:ok",
+            "chat_id": frame["chat_id"],
+            "delivered_seq": frame["seq"],
+            "read_seq": 0,
+        }
+
     def do_message_read(self, frame: dict[str, Any]) -> dict[str, Any]:
         return {
             "event": "receipt:ok",

@@ -4,6 +4,8 @@ chat:updated; and resync when chats were added or removed while the client was a
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from chatclient import Chat, ChatPage, Message, ProtocolViolation
@@ -276,3 +278,49 @@ def test_resync_keeps_a_chat_the_list_missed_when_the_server_still_answers_for_i
         return removed, got
 
     assert run(scenario()) == ([], [1])
+
+
+def test_what_arrives_is_confirmed_once_a_second_per_chat_for_its_highest_seq():
+    """PROTOCOL v3, "Reach": message.delivered for the highest seq received as a frame, the
+    first at once, then at most once per interval (shortened here from 1 s)."""
+    from chatclient.confirm import Confirmations
+
+    server = FakeServer()
+    server.add_chat("c2", [ME, "bob"])
+
+    async def scenario():
+        client = client_for(server)
+        client._confirms = Confirmations(interval=0.2)
+        await client.start()
+        ws = server.connections[-1]
+        for _ in range(5):
+            ws.push({"event": "chat:message:background", "message": server.store("c1")})
+        ws.push({"event": "chat:message", "message": server.store("c2")})
+        ws.push(
+            {"event": "chat:message:background", "message": server.store("c2", sender=ME)}
+        )  # my other device
+        await settle()
+        at_once = [(r["chat_id"], r["seq"]) for r in requests(server, "message.delivered")]
+        await asyncio.sleep(0.4)
+        await settle()
+        await client.close()
+        return at_once, [(r["chat_id"], r["seq"]) for r in requests(server, "message.delivered")]
+
+    at_once, in_the_end = run(scenario())
+    assert at_once == [("c1", 1), ("c2", 1)]
+    assert in_the_end == [("c1", 1), ("c2", 1), ("c1", 5)]  # the burst's highest, once; not my own
+
+
+def test_auto_confirm_can_be_turned_off():
+    server = FakeServer()
+
+    async def scenario():
+        client = client_for(server)
+        client.auto_confirm = False
+        await client.start()
+        server.connections[-1].push({"event": "chat:message:background", "message": server.store("c1")})
+        await settle()
+        await client.close()
+
+    run(scenario())
+    assert requests(server, "message.delivered") == []

@@ -335,7 +335,9 @@ class Pollers:
 
         concurrency = self.world.concurrency
         worker = FanoutWorker(
-            Delivery(boto3_client_factory("us-east-1", concurrency), concurrency), self.service.forget
+            Delivery(boto3_client_factory("us-east-1", concurrency), concurrency),
+            self.service.forget,
+            self.service.store,
         )
         sqs, url = self.world.sqs, self.world.queue_url
         while not self.stop.is_set():

@@ -64,7 +64,7 @@ class ChatService:
     def fanout_worker(self) -> FanoutWorker:
         """The fan-out Lambda's worker: posts queued shards over this service's delivery and
         forgets the connections they find gone."""
-        return FanoutWorker(self.fanout.delivery, self.forget)
+        return FanoutWorker(self.fanout.delivery, self.forget, self.store)
 
     # ------------------------------------------------------------ $connect / $disconnect
 

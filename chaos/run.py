@@ -300,11 +300,13 @@ class Chaos:
             if self._stop.is_set():
                 return
             seconds = self.random.uniform(*self.options.pause_seconds)
-            os.kill(self.stack.process.pid, signal.SIGSTOP)
+            # The whole stack, as a machine that sleeps: its process group (the gateway, the
+            # embedded moto's process and every Lambda worker; the stack starts a session).
+            os.killpg(self.stack.process.pid, signal.SIGSTOP)
             try:
                 await asyncio.sleep(seconds)
             finally:
-                os.kill(self.stack.process.pid, signal.SIGCONT)
+                os.killpg(self.stack.process.pid, signal.SIGCONT)
             self.tally.paused += 1
             self.tally.paused_seconds += seconds
 

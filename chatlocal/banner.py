@@ -82,7 +82,7 @@ def _data_note(options: Options, persistence: Persistence) -> str:
 def _handlers_note(workers: WorkerSettings | None) -> str:
     if workers is None:
         return (
-            "the source tree, on threads in this one process (CHAT_PROCESSES=1 or CHAT_FAULTS;"
+            "the source tree, on threads in this one process (CHAT_PROCESSES=1;"
             " CHAT_LAMBDA_PACKAGE runs a deployment package)"
         )
     code = "the source tree" if workers.extra_path else f"the deployment package in {workers.code_dir}"

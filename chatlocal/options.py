@@ -14,7 +14,7 @@ CHAT_LAMBDA_PACKAGE (unset: the source tree's handlers; a folder: the unpacked d
 package's, see ``make run-package``), CHAT_LAMBDA_WORKERS (two per core: the most worker processes
 per function), CHAT_FANOUT_CONCURRENCY (8 here: posts at once per invocation),
 CHAT_PROCESSES (unset: each function's invocations run in worker processes, see
-chatlocal.functions.workers; 1: on threads in this one process, also what CHAT_FAULTS needs),
+chatlocal.functions.workers; 1: on threads in this one process; CHAT_FAULTS injects in either),
 CHAT_CONNECTION_CONCURRENCY (4: frames of one connection invoked at once).
 """
 

@@ -67,6 +67,11 @@ class Store(abc.ABC):
         ahead of ``now_ms``) is right, two when it is wrong; a refusal reads the record too."""
 
     @abc.abstractmethod
+    def connection_users(self, connection_ids: Iterable[str]) -> Mapping[str, str]:
+        """connection id -> its user, for those of these connections that exist (BatchGetItem,
+        ceil(N/100) requests, strongly consistent): the fan-out worker's re-check."""
+
+    @abc.abstractmethod
     def remove_connection(self, connection_id: str, connected_before: int | None = None) -> Connection | None:
         """Forget a connection (3 requests: read, delete, presence); returns what it was, or
         None if unknown. With ``connected_before`` (epoch seconds), a connection that connected

@@ -106,6 +106,14 @@ class DynamoConnections:
         return Turn(connection_from(current), False, int(current.rate_tat or 0))
 
     @guarded
+    def connection_users(self, connection_ids: Iterable[str]) -> Mapping[str, str]:
+        keys = sorted(set(connection_ids))
+        items = ConnectionItem.batch_get(
+            keys, consistent_read=True, attributes_to_get=["connection_id", "user_id"]
+        )
+        return {item.connection_id: item.user_id for item in items}
+
+    @guarded
     def remove_connection(self, connection_id: str, connected_before: int | None = None) -> Connection | None:
         connection = self.get_connection(connection_id)
         if connection is None:

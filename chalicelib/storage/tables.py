@@ -200,7 +200,8 @@ class DeviceTokenItem(Model):
 
 
 class PushLogItem(Model):
-    """``{chat_id}|{seq}|{device_id}`` of every push sent: a retried worker sends nothing twice."""
+    """``{chat_id}|{seq}|{device_id}`` of every push sent: a retried worker sends nothing twice;
+    ``fanout:{shard id}`` of every fan-out shard posted (chalicelib/delivery/fanout.py)."""
 
     class Meta(_Meta):
         table_name = f"{_PREFIX}-push_log"

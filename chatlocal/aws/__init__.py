@@ -12,7 +12,7 @@ service whose ``AWS_ENDPOINT_URL_<SERVICE>`` is unset; a named endpoint is used 
   which also keeps the saved data; ``gcpause`` keeps its full garbage collections short.
 - ``table_store``: the embedded DynamoDB's items saved to a JSON file and put back at start.
 - ``faults``: AWS calls failing the way AWS makes them fail (``CHAT_FAULTS``), in the stack's
-  process.
+  process or, as a setup of each Lambda worker process, in the workers.
 - ``sigv4``: Signature Version 4, checked as API Gateway checks its management API, and signed
   as botocore signs.
 

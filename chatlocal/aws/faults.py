@@ -30,15 +30,27 @@ those that apply to the call) from a seeded ``random.Random``. ``fired`` counts 
 The local stack reads ``CHAT_FAULTS`` (``from_spec``), for example
 ``CHAT_FAULTS="seed=7,rate=0.05,kinds=throttle,timeout_after,crash,report=/tmp/faults.json"``;
 unset means no injection. Only chatlocal reads it: nothing that ships to Lambda does.
+
+Where the handlers run in worker processes (chatlocal.functions.workers, the default), each
+worker runs this very file as a setup (``runtime_worker --setup``, by path: it imports only the
+standard library and botocore, which the code folder has), and ``install`` puts an injector of
+its own on that process's AWS calls (``for_worker``: the same rate and kinds, a seed of its own,
+every call inside an invocation, so a ``crash`` ends the worker as Lambda ends an environment).
+The stack's process keeps one for ``disconnect_lost``. Each worker writes what fired to
+``REPORT.worker-FUNCTION-PID`` as it fires and at exit; the stack's report adds them up.
 """
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import json
 import logging
+import os
 import random
+import sys
 import threading
+import zlib
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -144,6 +156,7 @@ class FaultInjector:
     rate: float = 0.0
     kinds: Sequence[str] = ()  # what the rate draws from; empty: every kind
     report: Path | None = None  # written on uninstall: {"fired": {kind: n}, "calls": n}
+    eager: bool = False  # write the report each time a fault fires (a worker may be killed)
     fired: Counter[str] = field(default_factory=Counter, init=False)
     calls: Counter[str] = field(default_factory=Counter, init=False)  # by operation
     _random: random.Random = field(init=False, repr=False)
@@ -186,9 +199,17 @@ class FaultInjector:
         self.uninstall()
 
     def write_report(self, path: Path) -> None:
+        """What fired here, plus what the workers' reports beside ``path`` say fired there."""
         with self._lock:
-            data = {"fired": dict(self.fired), "calls": sum(self.calls.values())}
-        path.write_text(json.dumps(data, sort_keys=True))
+            fired, calls = Counter(self.fired), sum(self.calls.values())
+        for part in sorted(path.parent.glob(f"{path.name}.worker-*")):
+            with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
+                data = json.loads(part.read_text())
+                fired.update(data["fired"])
+                calls += int(data["calls"])
+        temporary = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+        temporary.write_text(json.dumps({"fired": dict(fired), "calls": calls}, sort_keys=True))
+        os.replace(temporary, path)  # whole, for a reader at any moment
 
     @contextlib.contextmanager
     def invocation(self) -> Iterator[None]:
@@ -210,6 +231,8 @@ class FaultInjector:
             kind = self._planned(operation) or self._drawn(service, operation, inside)
             if kind is not None:
                 self.fired[kind.name] += 1
+        if kind is not None and self.eager and self.report is not None:
+            self.write_report(self.report)
         return kind
 
     def lose_disconnect(self) -> bool:
@@ -366,3 +389,51 @@ def from_spec(spec: str) -> FaultInjector | None:
 
 def from_env(env: Mapping[str, str]) -> FaultInjector | None:
     return from_spec(env.get(ENV_VARIABLE, ""))
+
+
+# -- in a worker process (runtime_worker --setup) -----------------------------------------------
+
+WORKER_SETUP = Path(__file__).resolve()
+
+
+def worker_report(report: Path, function: str, pid: int) -> Path:
+    return report.with_name(f"{report.name}.worker-{function}-{pid}")
+
+
+def for_worker(env: Mapping[str, str], function: str, pid: int) -> FaultInjector | None:
+    """The injector a worker process of ``function`` installs: ``CHAT_FAULTS``' rate and kinds,
+    a seed drawn from its seed, the function and the process (workers of one function must not
+    all fail the same calls), and a report of its own beside the stack's."""
+    base = from_env(env)
+    if base is None:
+        return None
+    return FaultInjector(
+        seed=zlib.crc32(f"{base.seed}:{function}:{pid}".encode()),
+        rate=base.rate,
+        kinds=base.kinds,
+        report=worker_report(base.report, function, pid) if base.report is not None else None,
+        eager=True,
+    )
+
+
+def install(emit: Callable[[str, Any], None]) -> None:
+    """``runtime_worker --setup`` entry: inject ``CHAT_FAULTS`` into this worker's AWS calls.
+    The worker runs its invocations on this thread, so every call made here is inside one (a
+    ``crash`` may hit it: it ends the worker, and its invocation fails as WorkerDied)."""
+    function = os.environ.get("AWS_LAMBDA_FUNCTION_NAME") or "function"
+    injector = for_worker(os.environ, function, os.getpid())
+    if injector is None:
+        return
+    injector.install()
+    injector._scope.inside = True
+    if injector.report is not None:
+        atexit.register(injector.write_report, injector.report)
+    previous = sys.excepthook
+
+    def killed(kind: type[BaseException], value: BaseException, tb: Any) -> None:
+        if issubclass(kind, Crash):
+            print(f"{function}[{os.getpid()}] killed: {value}", file=sys.stderr)
+            return
+        previous(kind, value, tb)
+
+    sys.excepthook = killed

@@ -4,11 +4,15 @@ handler (keyed by its name, ``fanout``), one event per invocation, with Lambda's
 errors reported to the caller as Lambda reports them.
 
 - ``lambdas``: ``Lambdas``, each handler resolved in the app module and invoked on a thread pool
-  in the stack's process (``CHAT_PROCESSES=1``, or ``CHAT_FAULTS``, which injects there).
+  in the stack's process (``CHAT_PROCESSES=1``).
 - ``workers``: ``Workers``, the same interface with each function in worker processes of its own
   (the default: the source tree; ``CHAT_LAMBDA_PACKAGE``: the unpacked deployment package).
 - ``runtime_worker``: one worker, an isolated interpreter (``python -I -S -u``, launched by its
   path) that loads one handler from the code folder and runs its invocations one at a time.
+
+``CHAT_FAULTS`` injects faults in both modes: on threads, into the stack's process; in workers,
+into each worker (``chatlocal.aws.faults`` is every worker's setup), where a ``crash`` ends the
+worker as Lambda ends a killed environment.
 
 How faithful: in workers, module state is per worker, a new worker is a cold start, an import the
 code folder cannot satisfy stops the stack with Lambda's init error, and a timed-out invocation

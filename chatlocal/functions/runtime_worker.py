@@ -1,16 +1,17 @@
 """One Lambda-like execution environment: an interpreter of its own that loads one function's
 handler from a code folder and runs its invocations, one at a time, for the parent on a pipe.
 
-    python -I -S -u chatlocal/functions/runtime_worker.py [--setup FILE] HANDLER CODE_DIR [PATH ...]
+    python -I -S -u chatlocal/functions/runtime_worker.py [--setup FILE ...] HANDLER CODE_DIR [PATH ...]
 
 Standard library only, and nothing else on ``sys.path`` but ``CODE_DIR`` (what Lambda unpacks
 into ``/var/task``), the extra ``PATH`` entries if any, and the standard library: with ``-I -S``
 neither site-packages, the user's site, ``PYTHONPATH`` nor this file's folder is there, so an
 import the package cannot satisfy fails here as it would on Lambda. ``HANDLER`` is Lambda's
 handler string (``app.connect``: module ``app``, attribute ``connect``). The working directory
-should be ``CODE_DIR``, as it is on Lambda. ``--setup FILE``: after loading the handler, run
-FILE (it may import what CODE_DIR holds) and call its ``install(emit)``: the local stack's hook
-into the code (its push record), ``emit(kind, payload)`` sending the parent a side message.
+should be ``CODE_DIR``, as it is on Lambda. ``--setup FILE`` (repeatable, run in order): after
+loading the handler, run FILE (it may import what CODE_DIR holds) and call its ``install(emit)``:
+the local stack's hooks into the code (its push record; ``CHAT_FAULTS``' injector),
+``emit(kind, payload)`` sending the parent a side message.
 
 The pipe (stdin from the parent, the original stdout to it; whatever the code prints goes to
 stderr, as Lambda sends it to the function's log): frames of a 4-byte big-endian length and
@@ -148,12 +149,13 @@ class Pipe:
         self.write(encode({"emit": {"kind": kind, "payload": payload}}))
 
 
-def set_up(setup: str, pipe: Pipe) -> dict[str, Any] | None:
-    """Run the setup file's ``install(emit)``; its error in Lambda's shape if it fails."""
-    try:
-        runpy.run_path(setup)["install"](pipe.emit)
-    except Exception as exc:  # reported as an init error: the stack does not start
-        return error(type(exc).__name__, f"setup {setup}: {exc}", exc.__traceback__)
+def set_up(setups: list[str], pipe: Pipe) -> dict[str, Any] | None:
+    """Run each setup file's ``install(emit)``; the first error in Lambda's shape."""
+    for setup in setups:
+        try:
+            runpy.run_path(setup)["install"](pipe.emit)
+        except Exception as exc:  # reported as an init error: the stack does not start
+            return error(type(exc).__name__, f"setup {setup}: {exc}", exc.__traceback__)
     return None
 
 
@@ -184,11 +186,12 @@ def configure_logging(function_name: str) -> None:
 
 
 def main(argv: list[str]) -> int:
-    setup = None
-    if argv[:1] == ["--setup"] and len(argv) > 1:
-        setup, argv = os.path.abspath(argv[1]), argv[2:]
+    setups = []
+    while argv[:1] == ["--setup"] and len(argv) > 1:
+        setups.append(os.path.abspath(argv[1]))
+        argv = argv[2:]
     if len(argv) < 2:
-        print("usage: runtime_worker.py [--setup FILE] HANDLER CODE_DIR [PATH ...]", file=sys.stderr)
+        print("usage: runtime_worker.py [--setup FILE ...] HANDLER CODE_DIR [PATH ...]", file=sys.stderr)
         return 2
     handler, code_dir, extra = argv[0], argv[1], argv[2:]
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -197,8 +200,8 @@ def main(argv: list[str]) -> int:
     pipe = Pipe(take_stdout())
     configure_logging(os.environ.get("AWS_LAMBDA_FUNCTION_NAME") or handler)
     function, init_error = load(handler)
-    if function is not None and setup is not None:
-        init_error = set_up(setup, pipe)
+    if function is not None and setups:
+        init_error = set_up(setups, pipe)
     if function is None or init_error is not None:
         pipe.write(encode({"error": init_error}))
         return 1

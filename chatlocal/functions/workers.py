@@ -19,8 +19,10 @@ it is killed, as Lambda ends a timed-out environment).
 Settings (``lambda_workers``, what the stack runs): ``CHAT_LAMBDA_PACKAGE`` (a folder holding an
 unpacked deployment package; unset: the source tree, with the virtualenv's site-packages as
 ``extra_path``), ``CHAT_LAMBDA_WORKERS`` (the most workers per function: two per core) and
-``CHAT_PROCESSES=1`` (no workers: the handlers run on threads in the stack's process, as they
-must when ``CHAT_FAULTS`` injects faults there). Workers put the invocations on every core: the
+``CHAT_PROCESSES=1`` (no workers: the handlers run on threads in the stack's process).
+``CHAT_FAULTS`` injects faults in either mode: here each worker installs an injector of its own
+(``chatlocal/aws/faults.py`` is a setup of every worker, see ``faults.install``), and the stack's
+process keeps one for ``disconnect_lost``. Workers put the invocations on every core: the
 stack's process keeps the gateway and the embedded moto, each worker its handler's CPU work (the
 app's boto3 and PynamoDB clients, the JSON, the management posts' signing).
 """
@@ -44,8 +46,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from chatlocal.aws import faults
+from chatlocal.aws.faults import FaultInjector
 from chatlocal.config import StartupError, env_int
-from chatlocal.functions.lambdas import Lambdas
+from chatlocal.functions.lambdas import Handler, Lambdas
 from chatlocal.functions.lambdas import _function_name as function_name  # Lambda's name for a function
 
 log = logging.getLogger("chatlocal.workers")
@@ -57,7 +61,6 @@ HEADER = struct.Struct(">I")
 PACKAGE_VARIABLE = "CHAT_LAMBDA_PACKAGE"
 WORKERS_VARIABLE = "CHAT_LAMBDA_WORKERS"
 SINGLE_PROCESS_VARIABLE = "CHAT_PROCESSES"  # "1": every invocation on threads in the stack's process
-FAULTS_VARIABLE = "CHAT_FAULTS"  # chatlocal.aws.faults injects into the stack's own process
 
 
 def _cores() -> int:
@@ -150,8 +153,8 @@ class WorkerSettings:
 
 def lambda_workers(env: Mapping[str, str]) -> WorkerSettings | None:
     """Where the stack runs its invocations: the deployment package ``CHAT_LAMBDA_PACKAGE``
-    names, in workers; else None (threads in the stack's process) with ``CHAT_PROCESSES=1`` or
-    ``CHAT_FAULTS`` set; else the source tree in workers. StartupError names a bad value."""
+    names, in workers; else None (threads in the stack's process) with ``CHAT_PROCESSES=1``;
+    else the source tree in workers. StartupError names a bad value."""
     package = WorkerSettings.from_env(env)
     single = (env.get(SINGLE_PROCESS_VARIABLE) or "").strip()
     if single and single != "1":
@@ -166,7 +169,7 @@ def lambda_workers(env: Mapping[str, str]) -> WorkerSettings | None:
                 " runs in worker processes only (unset one of them)"
             )
         return package
-    if single or (env.get(FAULTS_VARIABLE) or "").strip():
+    if single:
         return None
     limit = env_int(env, WORKERS_VARIABLE, DEFAULT_WORKERS, 1, 256)
     return WorkerSettings(SOURCE_TREE, limit, extra_path=site_packages())
@@ -188,12 +191,12 @@ class FunctionSpec:
     handler: str
     settings: WorkerSettings
     env: Mapping[str, str] = field(repr=False)
-    setup: Path | None = None  # run in the worker after the handler loads (runtime_worker --setup)
+    setups: tuple[Path, ...] = ()  # run in the worker after the handler loads (runtime_worker --setup)
     on_emit: Emitted | None = field(default=None, repr=False)  # the setup's side messages
 
     def command(self) -> list[str]:
         path = [str(p) for p in self.settings.extra_path]
-        setup = ["--setup", str(self.setup)] if self.setup is not None else []
+        setup = [part for path in self.setups for part in ("--setup", str(path))]
         return [
             self.settings.python,
             "-I",  # isolated: no PYTHON* variables, user site or script folder
@@ -432,9 +435,14 @@ class Workers(Lambdas):
     """``Lambdas`` whose functions run in worker processes (see the module's docstring)."""
 
     def __init__(
-        self, pools: dict[str, FunctionPool], concurrency: int = 64, timeout_seconds: float = 30
+        self,
+        pools: dict[str, FunctionPool],
+        concurrency: int = 64,
+        timeout_seconds: float = 30,
+        faults: FaultInjector | None = None,
     ) -> None:
-        super().__init__({key: pool.call for key, pool in pools.items()}, concurrency, timeout_seconds)
+        handlers: dict[str, Handler] = {key: pool.call for key, pool in pools.items()}
+        super().__init__(handlers, concurrency, timeout_seconds, faults=faults)
         self.pools = pools
 
     @classmethod
@@ -452,9 +460,18 @@ class Workers(Lambdas):
         the event sources, by the same handler strings ``chalice deploy`` gives Lambda), started
         together; PackageInitError naming each function that cannot load. ``setup`` runs in each
         worker once its handler is loaded (runtime_worker's ``--setup``), its side messages
-        going to ``on_emit`` (on the invoking thread). Blocking."""
+        going to ``on_emit`` (on the invoking thread). With ``CHAT_FAULTS`` in ``env``, each
+        worker also injects faults (``faults.install``); StartupError for a bad spec. Blocking."""
+        try:
+            injector = faults.from_env(env)  # the stack's own: which $disconnects are lost
+        except ValueError as exc:
+            raise StartupError(str(exc)) from None
+        setups: tuple[Path, ...] = (setup,) if setup is not None else ()
+        if injector is not None:
+            log.warning("fault injection on, in every worker: %s", env[faults.ENV_VARIABLE])
+            setups += (faults.WORKER_SETUP,)
         specs = [
-            FunctionSpec(key, function_name(key), handler, settings, dict(env), setup, on_emit)
+            FunctionSpec(key, function_name(key), handler, settings, dict(env), setups, on_emit)
             for key, handler in handler_strings(module).items()
         ]
         started: dict[str, Worker] = {}
@@ -471,14 +488,17 @@ class Workers(Lambdas):
                 worker.stop()
             raise PackageInitError(settings.code_dir, failures)
         pools = {spec.key: FunctionPool(spec, started[spec.key]) for spec in specs}
-        return cls(pools, concurrency, timeout_seconds)
+        return cls(pools, concurrency, timeout_seconds, faults=injector)
 
     def shutdown(self) -> None:
-        """Let the running invocations finish, then end every worker."""
+        """Let the running invocations finish, then end every worker (and with ``CHAT_FAULTS``
+        add up what fired in each, once they have written their last report)."""
         super().shutdown()
         closing = [worker for pool in self.pools.values() for worker in pool.close()]
         for worker in closing:
             worker.stop()
+        if self.faults is not None and self.faults.report is not None:
+            self.faults.write_report(self.faults.report)
 
 
 def handler_strings(module: Any) -> dict[str, str]:

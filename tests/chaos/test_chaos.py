@@ -29,3 +29,6 @@ def test_nothing_acknowledged_is_lost_or_duplicated_and_nothing_leaks_under_faul
     assert result.findings.violations == []
     assert result.converge_seconds is not None
     assert result.acks > 0 and sum(result.fired.values()) > 0 and result.tally.paused >= 1
+    # The handlers run in worker processes (the default stack): every kind but disconnect_lost
+    # fires there, in the workers' own injectors (the stack's process only loses $disconnects).
+    assert set(result.fired) - {"disconnect_lost"}

@@ -28,9 +28,15 @@ def test_the_worker_limit_applies_to_the_source_tree():
     assert settings is not None and settings.max_per_function == 3
 
 
-@pytest.mark.parametrize("env", [{"CHAT_PROCESSES": "1"}, {"CHAT_FAULTS": "post_gone:0.1"}])
-def test_one_process_or_fault_injection_runs_the_handlers_on_threads(env):
-    assert lambda_workers(env) is None
+def test_one_process_runs_the_handlers_on_threads():
+    assert lambda_workers({"CHAT_PROCESSES": "1"}) is None
+
+
+def test_fault_injection_keeps_the_workers():
+    """CHAT_FAULTS reaches the workers (tests/package/test_worker_faults.py): it no longer
+    forces the one-process mode."""
+    settings = lambda_workers({"CHAT_FAULTS": "seed=1,rate=0.1"})
+    assert settings is not None and settings.code_dir == SOURCE_TREE
 
 
 def test_a_deployment_package_runs_in_workers(tmp_path):

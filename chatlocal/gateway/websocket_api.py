@@ -73,23 +73,24 @@ LOCAL_VERIFIER = Verifier(
 
 
 class Lane:
-    """One connection's frames waiting for their ``$default`` invocation, and how many run."""
+    """One connection's frames waiting for their ``$default`` invocation (each as its event, made
+    when the frame arrived: ``requestTimeEpoch`` is the arrival, as on AWS), and how many run."""
 
     def __init__(self) -> None:
-        self.waiting: deque[str | bytes] = deque()
+        self.waiting: deque[tuple[int, dict[str, Any]]] = deque()
         self.waiting_bytes = 0
         self.running = 0
 
-    def push(self, data: str | bytes) -> None:
-        self.waiting.append(data)
-        self.waiting_bytes += len(data)
+    def push(self, size: int, event: dict[str, Any]) -> None:
+        self.waiting.append((size, event))
+        self.waiting_bytes += size
 
-    def pop(self) -> str | bytes | None:
+    def pop(self) -> dict[str, Any] | None:
         if not self.waiting:
             return None
-        data = self.waiting.popleft()
-        self.waiting_bytes -= len(data)
-        return data
+        size, event = self.waiting.popleft()
+        self.waiting_bytes -= size
+        return event
 
     def clear(self) -> int:
         """Forget the frames not started yet; how many there were."""
@@ -260,7 +261,7 @@ class Gateway:
             self.stats["frames_refused"] += 1
             await self._send_error(found.ws, "Too Many Requests", found.socket.connection_id)
             return
-        lane.push(data)
+        lane.push(len(data), message_event(self.api, found.socket, data))
         if lane.running < self.connection_concurrency:
             lane.running += 1
             self._spawn(self._drain(found))
@@ -269,8 +270,8 @@ class Gateway:
         """Invoke the lane's frames one after another until none waits."""
         lane = found.lane
         try:
-            while not self._closing and (data := lane.pop()) is not None:
-                await self._run_default(found.socket, found.ws, data)
+            while not self._closing and (event := lane.pop()) is not None:
+                await self._run_default(found.socket, found.ws, event)
         finally:
             lane.running -= 1
 
@@ -287,8 +288,7 @@ class Gateway:
             with contextlib.suppress(ConnectionError, RuntimeError):  # closed meanwhile
                 await ws.send_str(json.dumps(frame))
 
-    async def _run_default(self, socket: Socket, ws: web.WebSocketResponse, data: str | bytes) -> None:
-        event = message_event(self.api, socket, data)
+    async def _run_default(self, socket: Socket, ws: web.WebSocketResponse, event: dict[str, Any]) -> None:
         invocation = await self.lambdas.invoke("$default", event)
         if invocation.error is not None:
             self.stats["lambda_errors"] += 1

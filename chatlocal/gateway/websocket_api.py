@@ -17,7 +17,10 @@ The management API checks each request's SigV4 signature (``chatlocal.aws.sigv4`
 credentials the app signs with, as AWS does: anything else gets 403 and changes nothing.
 
 Where it differs, on purpose: a connection's frames are invoked at most ``connection_concurrency``
-(4) at once, handed to the pool in arrival order; the others wait in that connection's queue. Every
+(2) at once, handed to the pool in arrival order; the others wait in that connection's queue,
+each as the event made when it arrived (its ``requestTimeEpoch`` is the arrival, as on AWS,
+which is what the backend's rate limit counts by: a burst that waits here is still refused as
+the burst it was). Every
 connection therefore gets its turn on the shared invocation pool: a flood from one cannot starve
 the others (on AWS each frame is its own Lambda and only the account's concurrency is shared).
 A frame that would take a connection's waiting frames past ``connection_backlog_bytes`` (8 MiB)
@@ -63,7 +66,11 @@ log = logging.getLogger("chatlocal.gateway")
 
 MAX_FRAME_BYTES = 128 * 1024
 DEFAULT_IDLE_TIMEOUT = 600.0
-DEFAULT_CONNECTION_CONCURRENCY = 4
+# Half the $default workers the stack has by default (two per core on 2 cores): one connection's
+# frames never hold every worker, so another user's frame finds one free (issue 21: with 4, a
+# burst of sends from one connection took every worker and other users' ping p99 went from
+# 81 ms to 1,478 ms on the loaded 2-core machine).
+DEFAULT_CONNECTION_CONCURRENCY = 2
 DEFAULT_CONNECTION_BACKLOG_BYTES = 8 * 1024 * 1024
 GOING_AWAY = 1001
 LOCAL_VERIFIER = Verifier(

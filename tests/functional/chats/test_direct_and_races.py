@@ -63,6 +63,30 @@ def test_a_direct_chat_made_before_ids_were_keyed_is_still_the_pairs_one_chat(ha
     assert fresh.startswith("d_") and fresh != ids.legacy_direct_chat_id("alice", "carol")
 
 
+def test_a_direct_chat_cannot_be_made_while_the_secret_cannot_be_read(harness, monkeypatch):
+    """The id's key comes from the JWT secret (SSM in a deployment): when it cannot be read,
+    chat.create direct is unavailable (safe to retry) and stores nothing; groups still work."""
+    from chalicelib import runtime
+    from chalicelib.secret import SecretUnavailable
+    from tests.functional.snapshot import table_snapshot
+
+    a = harness.connect("alice")
+    service = runtime.service()
+
+    def unreadable() -> str:
+        raise SecretUnavailable("cannot read SSM parameter /chat-backend/dev/jwt-secret")
+
+    monkeypatch.setattr(service, "_direct_chat_key", None)
+    monkeypatch.setattr(service.secret, "get", unreadable)
+    before = table_snapshot()
+    reply = a.send("chat.create", members=["bob"], direct=True)
+    assert reply["event"] == "error" and reply["code"] == "unavailable", reply
+    assert table_snapshot() == before
+    assert a.send("chat.create", members=["bob"])["event"] == "chat:created"
+    monkeypatch.undo()
+    assert a.send("chat.create", members=["bob"], direct=True)["event"] == "chat:created"
+
+
 def test_direct_chat_created_by_both_at_the_same_instant_is_one_chat(harness):
     for round_ in range(10):
         alice, bob = f"alice{round_}", f"bob{round_}"

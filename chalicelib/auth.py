@@ -17,6 +17,9 @@ MAX_NAME_LENGTH = 100
 CLOCK_LEEWAY_SECONDS = 30  # the issuer's clock may run a little ahead of (or behind) ours
 # A token of ours is about 200 bytes; refuse anything far larger before decoding it.
 MAX_TOKEN_LENGTH = 4096
+# The longest a token may live: ``exp`` at most this far past its ``iat`` (or past now, when it
+# has no ``iat``). A leaked token stops working within 30 days whatever its issuer wrote.
+MAX_TOKEN_LIFETIME_SECONDS = 30 * 86400
 
 
 class InvalidToken(Exception):
@@ -45,6 +48,7 @@ def verify_token(token: str | None, secret: str) -> Identity:
         raise InvalidToken(str(exc)) from exc
     _check_dates_are_numbers(claims)
     _check_not_before(claims)
+    _check_lifetime(claims)
     user_id = claims.get("sub")
     if not isinstance(user_id, str) or not USER_ID_RE.match(user_id):
         raise InvalidToken("sub is not a valid user id")
@@ -75,11 +79,25 @@ def _check_not_before(claims: dict[str, object]) -> None:
             raise InvalidToken(f"the token is not valid yet ('{name}' is in the future)")
 
 
+def _check_lifetime(claims: dict[str, object]) -> None:
+    """``exp`` at most ``MAX_TOKEN_LIFETIME_SECONDS`` past ``iat``, or past now without one (the
+    leeway allowed for a clock ahead too): ``exp = 10**30`` never expires, so it is refused."""
+    expires = claims["exp"]
+    issued = claims.get("iat")
+    start = issued if isinstance(issued, int | float) else time.time()
+    assert isinstance(expires, int | float)  # _check_dates_are_numbers
+    if expires - start > MAX_TOKEN_LIFETIME_SECONDS + CLOCK_LEEWAY_SECONDS:
+        raise InvalidToken(f"the token lives longer than {MAX_TOKEN_LIFETIME_SECONDS // 86400} days")
+
+
 def issue_token(user_id: str, secret: str, ttl_seconds: int = 86400, name: str | None = None) -> str:
-    """Sign a token (the local stack's /dev/token, tests, and operators' scripts)."""
+    """Sign a token (the local stack's /dev/token, tests, and operators' scripts), with ``iat``."""
     if not USER_ID_RE.match(user_id):
         raise ValueError(f"invalid user id: {user_id!r}")
-    claims: dict[str, object] = {"sub": user_id, "exp": int(time.time()) + ttl_seconds}
+    if not 0 < ttl_seconds <= MAX_TOKEN_LIFETIME_SECONDS:
+        raise ValueError(f"ttl_seconds must be 1 to {MAX_TOKEN_LIFETIME_SECONDS}")
+    now = int(time.time())
+    claims: dict[str, object] = {"sub": user_id, "iat": now, "exp": now + ttl_seconds}
     if name:
         claims["name"] = name
     return jwt.encode(claims, secret, algorithm="HS256")

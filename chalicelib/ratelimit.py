@@ -1,4 +1,7 @@
-"""The per-connection rate limit: every action a connection sends takes a turn here first.
+"""The per-connection rate limit: every frame a connection sends takes a turn here first, before
+it is even parsed (a malformed or unknown frame costs an invocation too), counted at the time it
+arrived at API Gateway (the event's ``requestTimeEpoch``), not when its invocation runs: a burst
+that waits anywhere before its invocations is limited as the burst it was.
 
 GCRA (the generic cell rate algorithm): each connection carries one number, its theoretical
 arrival time ``tat`` (epoch ms). An action at ``now`` is admitted when ``tat - tolerance <=
@@ -30,6 +33,9 @@ from chalicelib.domain.records import Connection
 from chalicelib.storage import Store
 
 REMEMBERED_CONNECTIONS = 4096  # per execution environment; the least recently seen are dropped
+# A frame is counted when it arrived if that was at most this long ago by our clock; an arrival
+# time further off (another clock's skew, a frame that waited very long) counts as now.
+ARRIVAL_TRUSTED_MS = 60_000
 
 
 @dataclass(frozen=True)
@@ -66,11 +72,15 @@ class RateGate:
     _tats: OrderedDict[str, int] = field(default_factory=OrderedDict, init=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
-    def admit(self, connection_id: str) -> Connection:
-        """The connection, if it may act now; ``RateLimited`` if not, ``Forbidden`` if unknown."""
+    def admit(self, connection_id: str, arrived_ms: int | None = None) -> Connection:
+        """The connection, if it may act now; ``RateLimited`` if not, ``Forbidden`` if unknown.
+        ``arrived_ms``: when the frame arrived (epoch ms), the time it is counted at when it is
+        at most ``ARRIVAL_TRUSTED_MS`` before the clock (else the clock's time is)."""
         if not self.limit.enabled:
             return _registered(self.store.get_connection(connection_id))
         now = int(self.clock() * 1000)
+        if arrived_ms is not None and now - ARRIVAL_TRUSTED_MS <= arrived_ms <= now:
+            now = arrived_ms
         known = self._known(connection_id)
         if known is not None and known - self.limit.tolerance_ms > now:
             raise self._limited(known, now)  # from memory: no request

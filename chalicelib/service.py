@@ -1,6 +1,7 @@
 """The chat service: what the three WebSocket Lambdas do.
 
-``connect`` and ``disconnect`` manage connection records. ``message`` parses one frame, runs
+``connect`` and ``disconnect`` manage connection records. ``message`` counts one frame against
+its connection's rate limit (every frame, before it is parsed: see ``ratelimit``), parses it, runs
 its action and posts exactly one reply (or, for ``typing``, none unless it failed), then the
 frames the action sends to others. Work that follows a stored change (fan-out) runs after the
 reply and never turns a stored change into an error reply.
@@ -19,7 +20,8 @@ from chalicelib.auth import InvalidToken, verify_token
 from chalicelib.config import Settings
 from chalicelib.delivery.fanout import Fanout, FanoutWorker
 from chalicelib.delivery.posting import PostResult, management_endpoint
-from chalicelib.domain.errors import BadRequest, ChatError
+from chalicelib.domain import ids
+from chalicelib.domain.errors import BadRequest, ChatError, Unavailable
 from chalicelib.domain.frames import checked
 from chalicelib.domain.protocol import FrameError, Ping, error_frame, frame, parse_request
 from chalicelib.domain.records import Connection
@@ -59,7 +61,19 @@ class ChatService:
             notifier=notifier,
             providers=self.providers,
             allow_local_http=settings.push_allow_local_http,
+            direct_key=self.direct_chat_key,
         )
+        self._direct_chat_key: bytes | None = None
+
+    def direct_chat_key(self) -> bytes:
+        """The key of direct chat ids, derived from the JWT secret (read once, then kept)."""
+        if self._direct_chat_key is None:
+            try:
+                self._direct_chat_key = ids.direct_chat_key(self.secret.get())
+            except SecretUnavailable:
+                log.exception("no JWT secret: no direct chat ids")
+                raise Unavailable("cannot read the deployment's secret") from None
+        return self._direct_chat_key
 
     def fanout_worker(self) -> FanoutWorker:
         """The fan-out Lambda's worker: posts queued shards over this service's delivery and
@@ -133,11 +147,14 @@ class ChatService:
     def _handle(self, event: WsEvent) -> Outcome:
         req = None
         try:
+            try:  # every frame takes its turn first, malformed and unknown ones too
+                connection = self.gate.admit(event.connection_id, event.request_time_ms)
+            except ChatError as refused:
+                raise FrameError(refused, _req_of(event)) from None
             if event.binary:
                 raise FrameError(BadRequest("frames must be text (JSON)"), None)
             envelope = parse_request(event.body)
             req = envelope.req
-            connection = self.gate.admit(event.connection_id)  # who it is; its rate limit
             if isinstance(envelope.request, Ping):
                 return Outcome(frame("pong", req))
             return self.actions.run(Context(connection, req), envelope.request)
@@ -169,3 +186,13 @@ class ChatService:
                 self.store.remove_connection(connection_id, connected_before=connected_before)
             except ChatError:
                 log.exception("could not forget gone connection %s", connection_id)
+
+
+def _req_of(event: WsEvent) -> str | None:
+    """The ``req`` of a frame refused before it was parsed, for the reply to echo (if readable)."""
+    if event.binary:
+        return None
+    try:
+        return parse_request(event.body).req
+    except FrameError as exc:
+        return exc.req

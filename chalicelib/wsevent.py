@@ -21,6 +21,7 @@ class WsEvent:
     query: Mapping[str, str] = field(default_factory=dict)
     source_ip: str | None = None
     binary: bool = False
+    request_time_ms: int | None = None  # when API Gateway received the frame (requestTimeEpoch)
 
     @classmethod
     def from_lambda(cls, event: Mapping[str, Any]) -> WsEvent:
@@ -38,4 +39,9 @@ class WsEvent:
             query=dict(event.get("queryStringParameters") or {}),
             source_ip=(ctx.get("identity") or {}).get("sourceIp"),
             binary=bool(event.get("isBase64Encoded")),
+            request_time_ms=_epoch_ms(ctx.get("requestTimeEpoch")),
         )
+
+
+def _epoch_ms(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None

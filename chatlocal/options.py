@@ -15,7 +15,7 @@ package's, see ``make run-package``), CHAT_LAMBDA_WORKERS (two per core: the mos
 per function), CHAT_FANOUT_CONCURRENCY (8 here: posts at once per invocation),
 CHAT_PROCESSES (unset: each function's invocations run in worker processes, see
 chatlocal.functions.workers; 1: on threads in this one process; CHAT_FAULTS injects in either),
-CHAT_CONNECTION_CONCURRENCY (4: frames of one connection invoked at once).
+CHAT_CONNECTION_CONCURRENCY (2: frames of one connection invoked at once).
 """
 
 from __future__ import annotations
@@ -63,7 +63,7 @@ class Options:
             workers=lambda_workers(env),
             one_process=(env.get(SINGLE_PROCESS_VARIABLE) or "").strip() == "1",
             allow_remote_dev=_allow_remote_dev(env, argv),
-            connection_concurrency=env_int(env, "CHAT_CONNECTION_CONCURRENCY", 4, 1, 64),
+            connection_concurrency=env_int(env, "CHAT_CONNECTION_CONCURRENCY", 2, 1, 64),
         )
 
 

@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from chalicelib.actions.router import Context
-from chalicelib.domain.errors import Forbidden, NotFound
+from chalicelib.domain.errors import Forbidden
 from chalicelib.domain.frames import Post, checked
 from chalicelib.domain.protocol import frame
 from chalicelib.domain.records import ChatRecord, Membership, Message, Presence
@@ -29,9 +29,11 @@ class ActionBase:
     # -- which chat, as whom
 
     def _chat(self, chat_id: str) -> ChatRecord:
+        """The chat; a missing one is refused as a chat one is not a member of is, word for word,
+        so that nobody learns whether a chat they are not in exists."""
         chat = self.store.get_chat(chat_id)
         if chat is None:
-            raise NotFound(f"no chat {chat_id}")
+            raise Forbidden(f"not a member of chat {chat_id}")
         return chat
 
     def _member_chat(self, ctx: Context, chat_id: str) -> tuple[ChatRecord, Membership]:

@@ -33,8 +33,9 @@ from chalicelib.domain.protocol import (
     frame,
 )
 from chalicelib.domain.records import INLINE_MEMBERS, MAX_MEMBERS, ChatRecord, Membership, Pointers, chat_view
-from chalicelib.push.jobs import to_notify
-from chalicelib.storage import SeqConflict
+from chalicelib.push.jobs import Notifier, to_notify
+from chalicelib.retry import Contention
+from chalicelib.storage import SeqConflict, Store
 
 Plan = Callable[[ChatRecord, Roster], Change | None]
 log = logging.getLogger(__name__)
@@ -79,6 +80,22 @@ class ChatActions(ActionBase):
     # membership without a chat is an orphan only once it is older than this.
     orphan_grace_seconds = 3600.0
 
+    def __init__(
+        self,
+        store: Store,
+        contention: Contention | None = None,
+        notifier: Notifier | None = None,
+        direct_key: Callable[[], bytes] | None = None,
+    ) -> None:
+        super().__init__(store, contention, notifier)
+        self._direct_key = direct_key
+
+    def direct_chat_id(self, user_a: str, user_b: str) -> str:
+        """The pair's direct chat id, keyed with the deployment's secret (``ids.direct_chat_key``)."""
+        if self._direct_key is None:
+            raise Unavailable("direct chats are not configured (no key)")
+        return ids.direct_chat_id(user_a, user_b, self._direct_key())
+
     # ------------------------------------------------------------ create
 
     @handles(ChatCreate)
@@ -109,9 +126,12 @@ class ChatActions(ActionBase):
             raise BadRequest("a direct chat is between you and exactly one other user")
         (other,) = others
         pair = tuple(sorted((ctx.user_id, other)))
+        legacy = self.store.get_chat(ids.legacy_direct_chat_id(*pair))
+        if legacy is not None and legacy.kind == "direct":  # made before ids were keyed
+            return self._existing_direct(ctx, legacy, pair)
         now = ids.iso_now()
         chat = ChatRecord(
-            chat_id=ids.direct_chat_id(*pair),
+            chat_id=self.direct_chat_id(*pair),
             kind="direct",
             title=None,
             members=pair,
@@ -122,7 +142,10 @@ class ChatActions(ActionBase):
         )
         if self.store.create_chat(chat, Roster.of(dict.fromkeys(pair, 0))):
             return self._created(ctx, chat, [other])
-        existing = self._chat(chat.chat_id)
+        return self._existing_direct(ctx, self._chat(chat.chat_id), pair)
+
+    def _existing_direct(self, ctx: Context, existing: ChatRecord, pair: tuple[str, ...]) -> Outcome:
+        """The pair's chat exists: the reply ``chat.create`` promises, taking back one who left."""
         missing = [u for u in pair if u not in self._members(existing)]
         if missing:  # one of them left it: the pair's one chat takes them back
             outcome = self._change(

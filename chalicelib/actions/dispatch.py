@@ -6,6 +6,8 @@ below. The service runs requests through ``Actions.run``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from chalicelib.actions.chats import ChatActions
 from chalicelib.actions.devices import DeviceActions
 from chalicelib.actions.messages import MessageActions
@@ -27,8 +29,9 @@ class Actions:
         notifier: Notifier | None = None,
         providers: Providers | None = None,
         allow_local_http: bool = False,
+        direct_key: Callable[[], bytes] | None = None,
     ) -> None:
-        self.chats = ChatActions(store, contention, notifier)
+        self.chats = ChatActions(store, contention, notifier, direct_key)
         self.messages = MessageActions(store, contention, notifier)
         self.devices = DeviceActions(store, providers or Providers({}), allow_local_http, contention)
         self.router = Router()

@@ -2,12 +2,15 @@
 
 Ids are ULIDs (48-bit millisecond time + 80 random bits, Crockford base32) with a short
 prefix saying what they name: ``c_`` for chats, ``m_`` for messages. They sort by creation
-time, which makes them pleasant in logs and consoles.
+time, which makes them pleasant in logs and consoles. A direct chat's id (``d_``) is a keyed
+hash of its pair: the same for both users, and nobody without the deployment's secret can
+compute it.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import re
 import secrets
 import time
@@ -34,11 +37,32 @@ def new_chat_id() -> str:
     return "c_" + ulid()
 
 
-def direct_chat_id(user_a: str, user_b: str) -> str:
-    """The one chat id of a pair of users, whoever asks first: ``d_`` and 40 hex digits of a
-    SHA-256 of the sorted pair (user ids cannot hold a newline, so the join is unambiguous)."""
+DIRECT_CHAT_KEY_LABEL = b"direct-chat-id"
+
+
+def direct_chat_key(secret: str) -> bytes:
+    """The key of direct chat ids, derived from the deployment's secret (the JWT secret) so that
+    the secret itself never keys anything but tokens: HMAC-SHA256(secret, "direct-chat-id")."""
+    return hmac.new(secret.encode(), DIRECT_CHAT_KEY_LABEL, hashlib.sha256).digest()
+
+
+def _pair(user_a: str, user_b: str) -> bytes:
+    """The sorted pair (user ids cannot hold a newline, so the join is unambiguous)."""
     first, second = sorted((user_a, user_b))
-    return "d_" + hashlib.sha256(f"{first}\n{second}".encode()).hexdigest()[:40]
+    return f"{first}\n{second}".encode()
+
+
+def direct_chat_id(user_a: str, user_b: str, key: bytes) -> str:
+    """The one chat id of a pair of users, whoever asks first: ``d_`` and 40 hex digits of an
+    HMAC-SHA256 of the sorted pair under ``key`` (``direct_chat_key``)."""
+    return "d_" + hmac.new(key, _pair(user_a, user_b), hashlib.sha256).hexdigest()[:40]
+
+
+def legacy_direct_chat_id(user_a: str, user_b: str) -> str:
+    """The id direct chats were created with before ids were keyed (anyone could compute it):
+    ``d_`` and 40 hex digits of a plain SHA-256 of the sorted pair. Looked up so that a pair
+    who already has a chat under it keeps that one chat."""
+    return "d_" + hashlib.sha256(_pair(user_a, user_b)).hexdigest()[:40]
 
 
 def new_message_id() -> str:

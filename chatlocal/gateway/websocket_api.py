@@ -17,7 +17,10 @@ The management API checks each request's SigV4 signature (``chatlocal.aws.sigv4`
 credentials the app signs with, as AWS does: anything else gets 403 and changes nothing.
 
 Where it differs, on purpose: a connection's frames are invoked at most ``connection_concurrency``
-(4) at once, handed to the pool in arrival order; the others wait in that connection's queue. Every
+(2) at once, handed to the pool in arrival order; the others wait in that connection's queue,
+each as the event made when it arrived (its ``requestTimeEpoch`` is the arrival, as on AWS,
+which is what the backend's rate limit counts by: a burst that waits here is still refused as
+the burst it was). Every
 connection therefore gets its turn on the shared invocation pool: a flood from one cannot starve
 the others (on AWS each frame is its own Lambda and only the account's concurrency is shared).
 A frame that would take a connection's waiting frames past ``connection_backlog_bytes`` (8 MiB)
@@ -63,7 +66,11 @@ log = logging.getLogger("chatlocal.gateway")
 
 MAX_FRAME_BYTES = 128 * 1024
 DEFAULT_IDLE_TIMEOUT = 600.0
-DEFAULT_CONNECTION_CONCURRENCY = 4
+# Half the $default workers the stack has by default (two per core on 2 cores): one connection's
+# frames never hold every worker, so another user's frame finds one free (issue 21: with 4, a
+# burst of sends from one connection took every worker and other users' ping p99 went from
+# 81 ms to 1,478 ms on the loaded 2-core machine).
+DEFAULT_CONNECTION_CONCURRENCY = 2
 DEFAULT_CONNECTION_BACKLOG_BYTES = 8 * 1024 * 1024
 GOING_AWAY = 1001
 LOCAL_VERIFIER = Verifier(
@@ -73,23 +80,24 @@ LOCAL_VERIFIER = Verifier(
 
 
 class Lane:
-    """One connection's frames waiting for their ``$default`` invocation, and how many run."""
+    """One connection's frames waiting for their ``$default`` invocation (each as its event, made
+    when the frame arrived: ``requestTimeEpoch`` is the arrival, as on AWS), and how many run."""
 
     def __init__(self) -> None:
-        self.waiting: deque[str | bytes] = deque()
+        self.waiting: deque[tuple[int, dict[str, Any]]] = deque()
         self.waiting_bytes = 0
         self.running = 0
 
-    def push(self, data: str | bytes) -> None:
-        self.waiting.append(data)
-        self.waiting_bytes += len(data)
+    def push(self, size: int, event: dict[str, Any]) -> None:
+        self.waiting.append((size, event))
+        self.waiting_bytes += size
 
-    def pop(self) -> str | bytes | None:
+    def pop(self) -> dict[str, Any] | None:
         if not self.waiting:
             return None
-        data = self.waiting.popleft()
-        self.waiting_bytes -= len(data)
-        return data
+        size, event = self.waiting.popleft()
+        self.waiting_bytes -= size
+        return event
 
     def clear(self) -> int:
         """Forget the frames not started yet; how many there were."""
@@ -260,7 +268,7 @@ class Gateway:
             self.stats["frames_refused"] += 1
             await self._send_error(found.ws, "Too Many Requests", found.socket.connection_id)
             return
-        lane.push(data)
+        lane.push(len(data), message_event(self.api, found.socket, data))
         if lane.running < self.connection_concurrency:
             lane.running += 1
             self._spawn(self._drain(found))
@@ -269,8 +277,8 @@ class Gateway:
         """Invoke the lane's frames one after another until none waits."""
         lane = found.lane
         try:
-            while not self._closing and (data := lane.pop()) is not None:
-                await self._run_default(found.socket, found.ws, data)
+            while not self._closing and (event := lane.pop()) is not None:
+                await self._run_default(found.socket, found.ws, event)
         finally:
             lane.running -= 1
 
@@ -287,8 +295,7 @@ class Gateway:
             with contextlib.suppress(ConnectionError, RuntimeError):  # closed meanwhile
                 await ws.send_str(json.dumps(frame))
 
-    async def _run_default(self, socket: Socket, ws: web.WebSocketResponse, data: str | bytes) -> None:
-        event = message_event(self.api, socket, data)
+    async def _run_default(self, socket: Socket, ws: web.WebSocketResponse, event: dict[str, Any]) -> None:
         invocation = await self.lambdas.invoke("$default", event)
         if invocation.error is not None:
             self.stats["lambda_errors"] += 1

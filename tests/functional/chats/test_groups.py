@@ -115,12 +115,12 @@ def test_only_admins_change_a_group_and_forbidden_changes_nothing(harness, group
     assert a.frames() == []
 
 
-def test_outsiders_are_forbidden_and_unknown_chats_not_found(harness, group):
+def test_outsiders_and_unknown_chats_are_forbidden_alike(harness, group):
     _, _, c, _, chat_id = group
     assert c.send("chat.add", chat_id=chat_id, members=["carol"])["code"] == "forbidden"
     assert c.send("chat.members", chat_id=chat_id)["code"] == "forbidden"
     assert c.send("chat.leave", chat_id=chat_id)["code"] == "forbidden"
-    assert c.send("chat.add", chat_id="c_nope", members=["carol"])["code"] == "not_found"
+    assert c.send("chat.add", chat_id="c_nope", members=["carol"])["code"] == "forbidden"
 
 
 def test_changes_that_change_nothing_store_nothing(harness, group):

@@ -136,7 +136,7 @@ BAD_FRAMES = [
     ("list: cursor a number", {"action": "chat.list", "cursor": 5}, "bad_request"),
     ("list: cursor garbage", {"action": "chat.list", "cursor": "garbage"}, "bad_request"),
     ("members: chat_id missing", {"action": "chat.members"}, "bad_request"),
-    ("members: unknown chat", {"action": "chat.members", "chat_id": "c_none"}, "not_found"),
+    ("members: unknown chat", {"action": "chat.members", "chat_id": "c_none"}, "forbidden"),
     ("add: members missing", {"action": "chat.add", "chat_id": "CHAT"}, "bad_request"),
     ("add: members not a list", {"action": "chat.add", "chat_id": "CHAT", "members": "carol"}, "bad_request"),
     ("add: bad user id", {"action": "chat.add", "chat_id": "CHAT", "members": ["a b"]}, "bad_request"),
@@ -145,7 +145,7 @@ BAD_FRAMES = [
         {"action": "chat.add", "chat_id": "CHAT", "members": [f"u{i}" for i in range(999)]},
         "too_large",
     ),
-    ("add: unknown chat", {"action": "chat.add", "chat_id": "c_none", "members": ["carol"]}, "not_found"),
+    ("add: unknown chat", {"action": "chat.add", "chat_id": "c_none", "members": ["carol"]}, "forbidden"),
     ("remove: yourself", {"action": "chat.remove", "chat_id": "CHAT", "members": ["alice"]}, "bad_request"),
     ("remove: members missing", {"action": "chat.remove", "chat_id": "CHAT"}, "bad_request"),
     ("leave: chat_id missing", {"action": "chat.leave"}, "bad_request"),
@@ -204,13 +204,15 @@ def test_error_echoes_req_when_readable(world):
         ("typing", {"typing": True}),
     ],
 )
-def test_non_member_is_forbidden_and_unknown_chat_not_found(world, action, fields):
+def test_non_member_and_unknown_chat_get_the_same_forbidden(world, action, fields):
+    """A non-member cannot tell a chat that exists from one that does not."""
     a, b, carol, chat_id = world
     before = table_snapshot()
     reply = carol.send(action, chat_id=chat_id, **fields)
     assert reply["event"] == "error" and reply["code"] == "forbidden"
-    reply = carol.send(action, chat_id="c_doesnotexist", **fields)
-    assert reply["event"] == "error" and reply["code"] == "not_found"
+    missing = carol.send(action, chat_id="c_doesnotexist", **fields)
+    assert missing["event"] == "error" and missing["code"] == "forbidden"
+    assert reply["message"].replace(chat_id, "ID") == missing["message"].replace("c_doesnotexist", "ID")
     assert table_snapshot() == before
     assert a.frames() == [] and b.frames() == [] and carol.frames() == []
 

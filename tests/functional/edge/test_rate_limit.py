@@ -15,10 +15,10 @@ import app as chalice_app
 from chalicelib import runtime
 from chalicelib.config import Settings
 from chalicelib.domain.records import Connection
-from chalicelib.ratelimit import RateGate, RateLimit
+from chalicelib.ratelimit import ARRIVAL_TRUSTED_MS, RateGate, RateLimit
 from chalicelib.storage.dynamo import DynamoStore
 from chalicelib.storage.tables import ConnectionItem
-from chalicelib.testing import Client, Harness
+from chalicelib.testing import Client, Harness, ws_event
 from tests.functional.conftest import build_service
 
 START = 1_800_000_000.0
@@ -168,13 +168,46 @@ def test_connect_is_not_limited_and_an_unregistered_connection_is_forbidden_even
         )
 
 
-def test_bad_frames_take_no_turn(limited):
+def test_every_frame_takes_a_turn_malformed_and_unknown_ones_too(limited):
+    """Each frame costs an invocation on AWS: it is counted before it is parsed."""
     alice = limited.connect("alice")
-    for body in ("{nope", '"ping"', {"action": "nope"}, {"action": "message.send"}):
+    for body in ("{nope", '"ping"', {"action": "nope", "req": "r4"}, {"action": "message.send", "req": "r5"}):
         alice.raw(body)
-    assert [f["code"] for f in alice.frames()] == ["bad_request"] * 4
-    assert tat(alice) is None
-    assert [alice.send("ping")["event"] for _ in range(3)] == ["pong"] * 3
+    frames = alice.frames()
+    assert [f["code"] for f in frames] == ["bad_request"] * 3 + ["rate_limited"]
+    assert frames[-1]["req"] == "r5"  # a refused frame's req is still echoed when readable
+    assert tat(alice) == int(START * 1000) + 3 * 500
+    assert refused(alice.send("ping")) == 500
+    limited.call("$default", alice.connection_id, "{nope")
+    limited.app.message(binary_event(alice.connection_id), None)
+    assert [f["code"] for f in alice.frames()] == ["rate_limited"] * 2
+
+
+def binary_event(connection_id: str) -> dict:
+    event = ws_event("$default", connection_id, "AAEC")
+    event["isBase64Encoded"] = True
+    return event
+
+
+def test_a_frame_is_counted_when_it_arrived_not_when_its_invocation_ran(limited, clock):
+    """Frames that waited (in a queue, for an invocation) count as the burst they arrived in."""
+    alice = limited.connect("alice")
+    arrived = int(START * 1000)
+    clock.advance(5)  # processed 5 s after they arrived: by then the burst would have refilled
+    replies = []
+    for n in range(4):
+        event = ws_event("$default", alice.connection_id, {"action": "ping", "req": f"p{n}"})
+        event["requestContext"]["requestTimeEpoch"] = arrived
+        limited.app.message(event, None)
+        replies += alice.frames()
+    assert [reply_code(r) for r in replies] == ["pong"] * 3 + ["rate_limited"]
+    assert tat(alice) == arrived + 3 * 500
+    # An arrival time further off than the clock trusts (skew, a very old frame) counts as now.
+    for epoch in (arrived - ARRIVAL_TRUSTED_MS, int(clock() * 1000) + 10_000, "soon", True):
+        event = ws_event("$default", alice.connection_id, {"action": "ping"})
+        event["requestContext"]["requestTimeEpoch"] = epoch
+        limited.app.message(event, None)
+    assert [reply_code(r) for r in alice.frames()] == ["pong", "pong", "pong", "rate_limited"]
 
 
 def test_a_zero_rate_turns_the_limit_off(tables, api, clock, aws_calls):

@@ -69,6 +69,8 @@ FORGED_TOKENS = [
     ("exp NaN", forged({"alg": "HS256"}, {"sub": "alice", "exp": float("nan")}, key=SECRET.encode())),
     ("exp true", forged({"alg": "HS256"}, {"sub": "alice", "exp": True}, key=SECRET.encode())),
     ("exp in the past", signed({"sub": "alice", "exp": NOW - 1})),
+    ("exp 10**30: never expires", signed({"sub": "alice", "exp": 10**30})),
+    ("exp 31 days past iat", signed({"sub": "alice", "iat": NOW, "exp": NOW + 31 * 86400})),
     ("nbf past the leeway", signed({"sub": "alice", "exp": LATER, "nbf": NOW + CLOCK_LEEWAY_SECONDS + 1800})),
     ("iat past the leeway", signed({"sub": "alice", "exp": LATER, "iat": NOW + CLOCK_LEEWAY_SECONDS + 1800})),
     ("nbf a string", signed({"sub": "alice", "exp": LATER, "nbf": "0"})),
@@ -164,15 +166,16 @@ def outsider(harness):
 def test_a_connection_cannot_act_on_a_chat_it_is_not_in(harness, outsider, action, fields):
     alice, bob, mallory, eve, chat_id = outsider
     before = table_snapshot()
-    for who, chat, code in (
-        (eve, chat_id, "forbidden"),  # never a member
-        (mallory, chat_id, "forbidden"),  # a member once
-        (eve, "c_01JD3W8Q5R9T2V7X4Y6Z8A0B1C", "not_found"),  # no such chat
-        (eve, "d_" + "0" * 40, "not_found"),
+    for who, chat in (
+        (eve, chat_id),  # never a member
+        (mallory, chat_id),  # a member once
+        (eve, "c_01JD3W8Q5R9T2V7X4Y6Z8A0B1C"),  # no such chat: the same answer, word for word
+        (eve, "d_" + "0" * 40),
     ):
         reply = who.send(action, chat_id=chat, **fields)
         assert reply is not None and reply["event"] == "error", (action, reply)
-        assert reply["code"] == code, (action, reply)
+        assert reply["code"] == "forbidden", (action, reply)
+        assert reply["message"] == f"not a member of chat {chat}", (action, reply)
         assert "secret" not in json.dumps(reply)
     assert table_snapshot() == before
     assert [c.frames() for c in (alice, bob, mallory, eve)] == [[], [], [], []]
@@ -186,3 +189,36 @@ def test_a_member_who_left_hears_nothing_more_of_the_chat(harness, outsider):
     assert mallory.frames() == [] and eve.frames() == []
     listed = [c["chat_id"] for c in mallory.send("chat.list")["chats"]]
     assert chat_id not in listed
+
+
+def _sha256_pair_id(user_a: str, user_b: str) -> str:
+    """How anyone could compute a direct chat id before ids were keyed."""
+    first, second = sorted((user_a, user_b))
+    return "d_" + hashlib.sha256(f"{first}\n{second}".encode()).hexdigest()[:40]
+
+
+@pytest.mark.parametrize(
+    ("action", "fields"), CHAT_ACTIONS, ids=[f"{a} {sorted(f)}" for a, f in CHAT_ACTIONS]
+)
+def test_a_non_member_cannot_tell_whether_two_others_have_a_direct_chat(harness, action, fields):
+    """The oracle: alice and bob have a direct chat, carol and dave do not. eve computes the ids
+    she can (the SHA-256 of the pair) and asks: every answer is the same, and the real id is
+    none she can compute."""
+    alice, bob, eve = harness.connect("alice"), harness.connect("bob"), harness.connect("eve")
+    real = alice.send("chat.create", members=["bob"], direct=True)["chat"]["chat_id"]
+    alice.send("message.send", chat_id=real, client_msg_id="k0", text="secret")
+    assert real != _sha256_pair_id("alice", "bob")  # not computable without the stack's secret
+    for client in (alice, bob, eve):
+        client.frames()
+    before = table_snapshot()
+    answers = []
+    for pair in (("alice", "bob"), ("carol", "dave")):
+        for chat_id in (_sha256_pair_id(*pair), real if pair == ("alice", "bob") else None):
+            if chat_id is None:
+                continue
+            reply = eve.send(action, chat_id=chat_id, **fields)
+            assert reply is not None and reply["event"] == "error", (action, reply)
+            answers.append((reply["code"], reply["message"].replace(chat_id, "ID")))
+    assert len(set(answers)) == 1 and answers[0][0] == "forbidden", answers
+    assert table_snapshot() == before
+    assert [c.frames() for c in (alice, bob, eve)] == [[], [], []]

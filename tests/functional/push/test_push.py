@@ -237,7 +237,7 @@ def test_mute_needs_membership(push):
     c = push.harness.connect("carol")
     assert c.send("chat.mute", chat_id=chat_id, muted=True)["code"] == "forbidden"
     assert a.send("chat.mute", chat_id=chat_id, muted="yes")["code"] == "bad_request"
-    assert a.send("chat.mute", chat_id="c_none", muted=True)["code"] == "not_found"
+    assert a.send("chat.mute", chat_id="c_none", muted=True)["code"] == "forbidden"  # as a non-member's
 
 
 def test_system_messages_notify_only_the_users_they_add(push):

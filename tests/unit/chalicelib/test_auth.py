@@ -5,7 +5,13 @@ import time
 import jwt
 import pytest
 
-from chalicelib.auth import InvalidToken, issue_token, verify_token
+from chalicelib.auth import (
+    CLOCK_LEEWAY_SECONDS,
+    MAX_TOKEN_LIFETIME_SECONDS,
+    InvalidToken,
+    issue_token,
+    verify_token,
+)
 
 SECRET = "unit-secret-" * 6  # 66 bytes: long enough for HS512 too
 
@@ -65,4 +71,49 @@ def test_a_token_past_the_size_limit_is_refused_before_it_is_decoded():
     token = jwt.encode({"sub": "alice", "exp": 9_999_999_999, "pad": "x" * MAX_TOKEN_LENGTH}, SECRET)
     with pytest.raises(InvalidToken, match="longer than"):
         verify_token(token, SECRET)
-    assert verify_token(jwt.encode({"sub": "alice", "exp": 9_999_999_999, "pad": "x" * 2000}, SECRET), SECRET)
+    later = int(time.time()) + 60
+    assert verify_token(jwt.encode({"sub": "alice", "exp": later, "pad": "x" * 2000}, SECRET), SECRET)
+
+
+@pytest.mark.parametrize(
+    "claims",
+    [
+        {"exp": 10**30},  # never expires
+        {"exp": 10**30, "iat": 0},
+        {"exp": 9_999_999_999},  # the year 2286
+        {"exp": "now + 31 days"},
+        {"exp": "now + 31 days", "iat": "now"},
+        {"exp": "now + 10 days", "iat": "now - 21 days"},  # 31 days of life, 10 left: still too long
+    ],
+)
+def test_a_token_living_longer_than_the_cap_is_refused(claims):
+    now = int(time.time())
+    moments = {"now": now, "now - 21 days": now - 21 * 86400, "now + 10 days": now + 10 * 86400}
+    moments["now + 31 days"] = now + 31 * 86400
+    resolved = {k: moments.get(v, v) if isinstance(v, str) else v for k, v in claims.items()}
+    token = jwt.encode({"sub": "alice", **resolved}, SECRET, algorithm="HS256")
+    with pytest.raises(InvalidToken, match="longer than 30 days"):
+        verify_token(token, SECRET)
+
+
+def test_a_token_of_up_to_30_days_is_accepted():
+    now = int(time.time())
+    assert MAX_TOKEN_LIFETIME_SECONDS == 30 * 86400  # the number docs/protocol.md and docs/deploy.md give
+    for claims in (
+        {"exp": now + MAX_TOKEN_LIFETIME_SECONDS},
+        {"exp": now + MAX_TOKEN_LIFETIME_SECONDS + CLOCK_LEEWAY_SECONDS, "iat": now},
+        {"exp": now + 86400, "iat": now - 29 * 86400},
+    ):
+        assert (
+            verify_token(jwt.encode({"sub": "alice", **claims}, SECRET, algorithm="HS256"), SECRET).user_id
+            == "alice"
+        )
+
+
+def test_issued_tokens_carry_iat_and_their_lifetime_is_capped():
+    claims = jwt.decode(issue_token("alice", SECRET, ttl_seconds=60), SECRET, algorithms=["HS256"])
+    assert claims["exp"] - claims["iat"] == 60
+    issue_token("alice", SECRET, ttl_seconds=MAX_TOKEN_LIFETIME_SECONDS)
+    for ttl in (0, -1, MAX_TOKEN_LIFETIME_SECONDS + 1):
+        with pytest.raises(ValueError, match="ttl_seconds"):
+            issue_token("alice", SECRET, ttl_seconds=ttl)

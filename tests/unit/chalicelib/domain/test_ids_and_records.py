@@ -36,3 +36,20 @@ def test_pointers_only_move_forward_and_read_implies_delivered(delivered, read, 
         if is_read:
             assert q.read_seq >= seq
         p = q
+
+
+def test_a_direct_chat_id_is_the_pairs_under_a_key_and_nobody_can_compute_it_without_the_key():
+    import hashlib
+
+    from chalicelib.domain import ids
+
+    key = ids.direct_chat_key("the-stack-secret")
+    assert key != ids.direct_chat_key("another-secret") and len(key) == 32
+    chat_id = ids.direct_chat_id("alice", "bob", key)
+    assert re.fullmatch(r"d_[0-9a-f]{40}", chat_id)
+    assert ids.direct_chat_id("bob", "alice", key) == chat_id  # whoever asks
+    assert ids.direct_chat_id("alice", "bob", ids.direct_chat_key("another-secret")) != chat_id
+    assert ids.direct_chat_id("alice", "carol", key) != chat_id
+    # The old id was a plain hash anyone could compute; the keyed one is not it.
+    plain = "d_" + hashlib.sha256(b"alice\nbob").hexdigest()[:40]
+    assert ids.legacy_direct_chat_id("bob", "alice") == plain != chat_id

@@ -468,3 +468,37 @@ def test_close_all_drops_waiting_frames_and_returns_within_its_time():
     unfinished, took, dropped = run_with_gateway(handlers, scenario, connection_concurrency=1)
     print(f"close_all with an invocation stuck: returned after {took:.2f} s")
     assert unfinished >= 1 and dropped == 4 and invoked == ["0"]
+
+
+def test_a_frame_that_waits_for_its_invocation_carries_the_time_it_arrived():
+    """requestTimeEpoch is when the frame reached the gateway, as on AWS, not when its queued
+    invocation ran: the backend's rate limit counts frames at arrival (issue 21)."""
+    handlers = Handlers()
+    seen: list[tuple[str, int, int]] = []  # (body, requestTimeEpoch, when the handler began)
+    release = threading.Event()
+
+    def on_message(event):
+        began = int(time.time() * 1000)
+        seen.append((event["body"], event["requestContext"]["requestTimeEpoch"], began))
+        if event["body"] == "first":
+            release.wait(10)
+
+    handlers.on_message = on_message
+
+    async def scenario(server, session, gateway):
+        ws = await session.ws_connect(server.make_url("/ws"))
+        await ws.send_str("first")
+        await wait_for_count(lambda: len(seen) == 1)
+        await ws.send_str("second")  # waits in the lane behind "first"
+        await wait_for_count(lambda: gateway.stats["messages"] == 2)
+        await asyncio.sleep(0.2)
+        released_at = int(time.time() * 1000)
+        release.set()
+        await wait_for_count(lambda: len(seen) == 2)
+        await ws.close()
+        return released_at
+
+    released_at = run_with_gateway(handlers, scenario, connection_concurrency=1)
+    (_, _, _), (body, arrived, began) = seen
+    assert body == "second" and began >= released_at
+    assert arrived < released_at  # stamped on arrival, before "first" let it run

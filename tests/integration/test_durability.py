@@ -1,0 +1,79 @@
+"""Acked = kept (issue 21): whatever way the local stack stops (Ctrl-C, SIGTERM, the terminal
+closing, a SIGKILL of its whole process group), a restart on the same data folder finds every
+acknowledged message under its seq, every receipt, the next send's seq after the last one, and a
+retry of an acknowledged client_msg_id answered as a duplicate. No periodic save runs meanwhile
+(its interval is an hour): what is kept is kept by the stop or by the journal."""
+
+from __future__ import annotations
+
+import signal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.integration.conftest import run
+from tests.integration.peer import Peer
+from tests.stack import LocalStack
+
+SENT = 4
+READ_UP_TO = 2
+
+
+def _persistent(data_dir: Path, **env: str) -> LocalStack:
+    return LocalStack(
+        CHAT_EPHEMERAL="", CHAT_DATA_DIR=str(data_dir), CHAT_SAVE_INTERVAL_SECONDS="3600", **env
+    )
+
+
+async def _write(stack: LocalStack, alice: str, bob: str) -> tuple[str, list[dict[str, Any]]]:
+    sender = await Peer.connect(stack.ws_url(alice), alice)
+    created = await sender.request("chat.create", members=[bob], title="Durable")
+    chat_id = str(created["chat"]["chat_id"])
+    acks = []
+    for n in range(1, SENT + 1):
+        ack = await sender.send_text(chat_id, f"message {n}", client_msg_id=f"durable-{n}")
+        assert ack["event"] == "message:ack" and not ack["duplicate"], ack
+        acks.append(ack)
+    reader = await Peer.connect(stack.ws_url(bob), bob)
+    receipt = await reader.request("message.read", chat_id=chat_id, seq=acks[READ_UP_TO - 1]["seq"])
+    assert receipt["event"] == "receipt:ok" and receipt["read_seq"] == acks[READ_UP_TO - 1]["seq"], receipt
+    await reader.close()
+    await sender.close()
+    return chat_id, acks
+
+
+async def _check(stack: LocalStack, alice: str, bob: str, chat_id: str, acks: list[dict[str, Any]]) -> None:
+    sender = await Peer.connect(stack.ws_url(alice), alice)
+    history = await sender.request("chat.history", chat_id=chat_id)
+    assert history["event"] == "chat:history", f"the chat is gone: {history}"
+    kept = [(m["seq"], m["client_msg_id"], m["text"]) for m in history["messages"] if m.get("kind") == "text"]
+    assert kept == [(a["seq"], f"durable-{n}", f"message {n}") for n, a in enumerate(acks, 1)], history
+    retry = await sender.send_text(chat_id, "message 2", client_msg_id="durable-2")
+    assert retry["event"] == "message:ack" and retry["duplicate"] is True, retry
+    assert (retry["seq"], retry["message_id"]) == (acks[1]["seq"], acks[1]["message_id"]), retry
+    after = await sender.send_text(chat_id, "after the restart", client_msg_id="durable-after")
+    assert after["event"] == "message:ack" and not after["duplicate"], after
+    assert after["seq"] == acks[-1]["seq"] + 1, after
+    await sender.close()
+    reader = await Peer.connect(stack.ws_url(bob), bob)
+    listed = await reader.request("chat.list")
+    (chat,) = [c for c in listed["chats"] if c["chat_id"] == chat_id]
+    assert chat["read_seq"] == acks[READ_UP_TO - 1]["seq"], chat
+    assert chat["last_seq"] == after["seq"], chat
+    await reader.close()
+
+
+@pytest.mark.parametrize(
+    "signum",
+    [signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGKILL],
+    ids=lambda s: signal.Signals(s).name,
+)
+def test_acked_writes_survive_the_stack_stopping(tmp_path, user, signum):
+    alice, bob = user("alice"), user("bob")
+    with _persistent(tmp_path) as first:
+        chat_id, acks = run(_write(first, alice, bob))
+        first.stop(signum, timeout=30)  # to the whole process group, as a terminal or `kill -9 -PGID`
+    assert first.process is not None
+    with _persistent(tmp_path) as second:
+        run(_check(second, alice, bob, chat_id, acks))

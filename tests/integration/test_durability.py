@@ -72,6 +72,7 @@ async def _check(stack: LocalStack, alice: str, bob: str, chat_id: str, acks: li
 def test_acked_writes_survive_the_stack_stopping(tmp_path, user, signum):
     alice, bob = user("alice"), user("bob")
     with _persistent(tmp_path) as first:
+        assert f"journal         {tmp_path / 'dynamodb.journal'} (every write" in first.text, first.text
         chat_id, acks = run(_write(first, alice, bob))
         first.stop(signum, timeout=30)  # to the whole process group, as a terminal or `kill -9 -PGID`
     assert first.process is not None

@@ -93,6 +93,10 @@ async def serve(
         env["CHAT_FANOUT_QUEUE"] = f"{env['CHAT_TABLE_PREFIX']}-fanout"
     push.prepare_env(env, options.vapid)
 
+    # Ignored until the handler below is set, and so ignored by every process started meanwhile
+    # (the moto and worker processes inherit it, as under nohup): the terminal closing sends
+    # SIGHUP to the whole group, and the stack needs them alive to stop cleanly and save.
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
     loop = asyncio.get_running_loop()
     services = await loop.run_in_executor(
         None, lambda: aws.start(env, services=aws.STACK_SERVICES, own_process=not options.one_process)

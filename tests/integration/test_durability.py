@@ -6,12 +6,17 @@ retry of an acknowledged client_msg_id answered as a duplicate. No periodic save
 
 from __future__ import annotations
 
+import os
 import signal
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from chatlocal.config import StartupError
+from chatlocal.datadir import DataDir
 from tests.integration.conftest import run
 from tests.integration.peer import Peer
 from tests.stack import LocalStack
@@ -78,3 +83,47 @@ def test_acked_writes_survive_the_stack_stopping(tmp_path, user, signum):
     assert first.process is not None
     with _persistent(tmp_path) as second:
         run(_check(second, alice, bob, chat_id, acks))
+
+
+def test_sighup_saves_on_the_way_out_without_the_journal(tmp_path, user):
+    """The terminal closing is a normal stop: with the journal off, the save on stop keeps it all."""
+    alice, bob = user("alice"), user("bob")
+    with _persistent(tmp_path, CHAT_JOURNAL="0") as first:
+        assert "journal         " in first.text and "off (CHAT_JOURNAL=0)" in first.text, first.text
+        chat_id, acks = run(_write(first, alice, bob))
+        first.stop(signal.SIGHUP, timeout=30)
+    assert first.process is not None and first.process.returncode == 0, first.text
+    assert "Saved the local data" in first.text, first.text
+    assert not (tmp_path / "dynamodb.journal").exists()
+    with _persistent(tmp_path, CHAT_JOURNAL="0") as second:
+        run(_check(second, alice, bob, chat_id, acks))
+
+
+def test_killing_make_alone_stops_the_stack_and_saves(tmp_path, user):
+    """``make`` SIGKILLed: the stack, its child, is orphaned; it notices and stops as on Ctrl-C
+    (the journal off, so the save on stop is what keeps the data)."""
+    alice, bob = user("alice"), user("bob")
+    make = ["sh", "-c", '"$0" -m chatlocal; exit $?', sys.executable]  # sh stays the parent, as make
+    first = _persistent(tmp_path, CHAT_JOURNAL="0")
+    first.command = make
+    with first:
+        chat_id, acks = run(_write(first, alice, bob))
+        assert first.process is not None
+        os.kill(first.process.pid, signal.SIGKILL)  # the parent only, not its group
+        first.process.wait()
+        _wait_until_free(tmp_path)  # the orphaned stack stopped and released the folder
+    assert "Saved the local data" in first.text, first.text
+    assert "has ended: stopping" in first.text, first.text
+    with _persistent(tmp_path, CHAT_JOURNAL="0") as second:
+        run(_check(second, alice, bob, chat_id, acks))
+
+
+def _wait_until_free(data_dir: Path, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            DataDir.open(data_dir).close()
+            return
+        except StartupError:
+            assert time.monotonic() < deadline, "the orphaned stack is still running"
+            time.sleep(0.2)

@@ -197,15 +197,13 @@ def _key_attributes(table: Any, item: Any) -> dict[str, Any]:
 
 def _after(backend: Any, name: str, key: dict[str, Any]) -> dict[str, Any] | None:
     """The item as it is now, in DynamoDB's wire JSON; None when there is none."""
-    from chatlocal.aws.table_store import _item_json
-
     if name not in backend.tables:
         return None
     try:
         item = backend.get_item(name, key)
     except Exception:  # an invalid key: moto refused the request, nothing was written
         return None
-    return None if item is None else _item_json(item)
+    return None if item is None else item_json(item)
 
 
 def _plain(value: Any) -> Any:
@@ -235,3 +233,28 @@ def _lines(data: bytes) -> Iterator[bytes]:
             return
         yield data[start : end + 1]
         start = end + 1
+
+
+def item_json(item: Any) -> dict[str, Any]:
+    """A moto item as DynamoDB's wire JSON (binary as base64), as PutItem takes it back."""
+    return {name: _value_json(value) for name, value in item.attrs.items()}
+
+
+def _value_json(value: Any) -> dict[str, Any]:
+    kind, inner = value.type, value.value
+    if kind == "M":
+        return {kind: {key: _value_json(nested) for key, nested in inner.items()}}
+    if kind == "L":
+        return {kind: [_value_json(nested) for nested in inner]}
+    if kind == "B":
+        return {kind: _base64(inner)}
+    if kind == "BS":
+        return {kind: [_base64(member) for member in inner]}
+    if isinstance(inner, list):  # SS, NS: copied, as moto may change its list after the lock
+        return {kind: list(inner)}
+    return {kind: inner}  # S, N, BOOL, NULL: JSON already, immutable
+
+
+def _base64(value: str | bytes) -> str:
+    """moto keeps binary as the request's base64 text, or as bytes when it decoded it."""
+    return base64.b64encode(value).decode("ascii") if isinstance(value, bytes) else value

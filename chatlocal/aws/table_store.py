@@ -7,7 +7,6 @@ start it is replayed over the snapshot, and each save drops the lines the snapsh
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import datetime
 import json
@@ -20,6 +19,7 @@ from typing import Any
 
 from chatlocal.aws import journal
 from chatlocal.aws.journal import Journal
+from chatlocal.aws.journal import item_json as _item_json
 from chatlocal.config import StartupError
 
 FORMAT = "chatlocal-dynamodb"
@@ -166,31 +166,6 @@ class TableStore:
         from moto.dynamodb.models import dynamodb_backends
 
         return dynamodb_backends[DEFAULT_ACCOUNT_ID][self.region]
-
-
-def _item_json(item: Any) -> dict[str, Any]:
-    """A moto item as DynamoDB's wire JSON (binary as base64), as PutItem takes it back."""
-    return {name: _value_json(value) for name, value in item.attrs.items()}
-
-
-def _value_json(value: Any) -> dict[str, Any]:
-    kind, inner = value.type, value.value
-    if kind == "M":
-        return {kind: {key: _value_json(nested) for key, nested in inner.items()}}
-    if kind == "L":
-        return {kind: [_value_json(nested) for nested in inner]}
-    if kind == "B":
-        return {kind: _base64(inner)}
-    if kind == "BS":
-        return {kind: [_base64(member) for member in inner]}
-    if isinstance(inner, list):  # SS, NS: copied, as moto may change its list after the lock
-        return {kind: list(inner)}
-    return {kind: inner}  # S, N, BOOL, NULL: JSON already, immutable
-
-
-def _base64(value: str | bytes) -> str:
-    """moto keeps binary as the request's base64 text, or as bytes when it decoded it."""
-    return base64.b64encode(value).decode("ascii") if isinstance(value, bytes) else value
 
 
 def _write_atomically(file: Path, data: bytes) -> None:

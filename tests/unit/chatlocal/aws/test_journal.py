@@ -17,8 +17,9 @@ from moto import mock_aws
 
 from chatlocal.aws import journal
 from chatlocal.aws.journal import Journal
+from chatlocal.aws.journal import item_json as _item_json
 from chatlocal.aws.moto_atomic import serialize_dynamodb_requests
-from chatlocal.aws.table_store import TableStore, _item_json
+from chatlocal.aws.table_store import TableStore
 from chatlocal.config import StartupError
 
 serialize_dynamodb_requests()

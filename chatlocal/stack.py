@@ -1,7 +1,7 @@
 """The local stack, assembled and run: the AWS services, the functions, their event sources, the
 gateway and the push providers, started in that order on one event loop, until SIGINT, SIGTERM,
 SIGHUP (the terminal closed) or the end of its parent process (``make`` killed) stops them in the
-reverse order (see docs/local-stack.md)."""
+reverse order (see docs/local-stack.md); started under ``nohup``, only SIGINT and SIGTERM do."""
 
 from __future__ import annotations
 
@@ -36,6 +36,7 @@ ROOT = Path(__file__).resolve().parent.parent
 log = logging.getLogger("chatlocal")
 STOP_GRACE_SECONDS = 3  # for running invocations after Ctrl-C, then for the rest
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+DETACHED_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)  # under nohup
 PARENT_CHECK_SECONDS = 1.0
 LOCAL_FANOUT_CONCURRENCY = 8  # posts at once per invocation (CHAT_FANOUT_CONCURRENCY; 32 deployed)
 
@@ -93,6 +94,9 @@ async def serve(
         env["CHAT_FANOUT_QUEUE"] = f"{env['CHAT_TABLE_PREFIX']}-fanout"
     push.prepare_env(env, options.vapid)
 
+    # Started under nohup (SIGHUP ignored): meant to outlive the terminal and the shell, so
+    # neither SIGHUP nor the parent's end stops it.
+    detached = signal.getsignal(signal.SIGHUP) == signal.SIG_IGN
     # Ignored until the handler below is set, and so ignored by every process started meanwhile
     # (the moto and worker processes inherit it, as under nohup): the terminal closing sends
     # SIGHUP to the whole group, and the stack needs them alive to stop cleanly and save.
@@ -161,9 +165,10 @@ async def serve(
             mapping.start()
 
         stop = asyncio.Event()
-        for signum in STOP_SIGNALS:
+        for signum in STOP_SIGNALS if not detached else DETACHED_STOP_SIGNALS:
             loop.add_signal_handler(signum, stop.set)
-        watcher = asyncio.create_task(watch_parent(os.getppid(), stop.set))
+        parent = os.getppid()
+        watcher = asyncio.create_task(watch_parent(parent, stop.set) if not detached else stop.wait())
         if persistence.store is not None:
             saver = asyncio.create_task(save_periodically(persistence.store, options.save_interval))
         print_banner(options, persistence, base, services, created, mappings, applications, env)

@@ -19,7 +19,7 @@ from chatlocal.config import StartupError
 from chatlocal.datadir import DataDir
 from tests.integration.conftest import run
 from tests.integration.peer import Peer
-from tests.stack import LocalStack
+from tests.stack import ONE_PROCESS, LocalStack
 
 SENT = 4
 READ_UP_TO = 2
@@ -116,6 +116,30 @@ def test_killing_make_alone_stops_the_stack_and_saves(tmp_path, user):
     assert "has ended: stopping" in first.text, first.text
     with _persistent(tmp_path, CHAT_JOURNAL="0") as second:
         run(_check(second, alice, bob, chat_id, acks))
+
+
+def test_sigkill_in_one_process_mode_keeps_every_acked_write(tmp_path, user):
+    """CHAT_PROCESSES=1: moto, and so the journal, in the stack's own process."""
+    alice, bob = user("alice"), user("bob")
+    with _persistent(tmp_path, **ONE_PROCESS) as first:
+        chat_id, acks = run(_write(first, alice, bob))
+        first.stop(signal.SIGKILL)
+    with _persistent(tmp_path, **ONE_PROCESS) as second:
+        run(_check(second, alice, bob, chat_id, acks))
+
+
+def test_under_nohup_sighup_does_not_stop_the_stack(tmp_path, user):
+    """``nohup make run``: meant to outlive the terminal, so SIGHUP is left ignored."""
+    stack = _persistent(tmp_path, **ONE_PROCESS)
+    stack.command = ["nohup", sys.executable, "-m", "chatlocal"]
+    with stack:
+        assert stack.process is not None
+        os.killpg(stack.process.pid, signal.SIGHUP)
+        time.sleep(1)  # time for the signal to arrive (not a latency bound)
+        run(_write(stack, user("alice"), user("bob")))
+        assert stack.process.poll() is None
+        assert "Stopping" not in stack.text, stack.text
+    assert stack.process.returncode == 0, stack.text  # SIGTERM still stops it
 
 
 def _wait_until_free(data_dir: Path, timeout: float = 60) -> None:

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import sys
@@ -130,53 +131,80 @@ def warm_up(base: str) -> None:
     settle(base)
 
 
-def run_all(base: str, scale: float, only: list[str], concurrency: int | None) -> list[Row]:
-    """Every size asked for against the stack at ``base``, a line printed for each."""
-    ws_base = base.replace("http://", "ws://") + "/ws"
-    print(" ".join(f"{c:>{w}}" for c, w in COLUMNS) + "  check")
-    rows: list[Row] = []
+def chosen_sizes(scale: float, only: list[str], concurrency: int | None) -> list[tuple[str, loadgen.Shape]]:
+    """The sizes asked for, scaled."""
+    chosen = []
     for name, shape in SHAPES.items():
         if only and not any(o in name for o in only):
             continue
-        shape = replace(
-            shape,
-            messages=max(1, int(shape.messages * scale)),
-            concurrency=concurrency or shape.concurrency if shape.rate is None else shape.concurrency,
+        chosen.append(
+            (
+                name,
+                replace(
+                    shape,
+                    messages=max(1, int(shape.messages * scale)),
+                    concurrency=concurrency or shape.concurrency if shape.rate is None else shape.concurrency,
+                ),
+            )
         )
-        result = asyncio.run(
-            loadgen.run(ws_base, _token_getter(base), shape, timeout=600, posts_so_far=_posts_counter(base))
-        )
-        settle(base)
-        s = loadgen.summary(result)
-        posts_per_msg = (result.posts or 0) / max(1, len(result.acks))
-        check = "ok" if not result.problems else f"FAILED ({len(result.problems)} problems)"
-        rows.append(Row(name, s["messages_per_s"], s["deliveries_per_s"], s["p99_ms"], not result.problems))
-        window = f"{shape.rate:g}/s" if shape.rate else shape.concurrency
-        print(
-            f"{name:>16} {window:>6} {s['connections']:>6} {s['messages']:>6} "
-            f"{s['deliveries']:>7} {s['seconds']:>7} "
-            f"{s['messages_per_s']:>7} {s['deliveries_per_s']:>8} {s['p50_ms']:>8} {s['p99_ms']:>8} "
-            f"{posts_per_msg:>9.2f} {s['retries']:>7}  {check}",
-            flush=True,
-        )
-        for problem in result.problems[:5]:
-            print("   ", problem)
-    return rows
+    return chosen
+
+
+HEADER = " ".join(f"{c:>{w}}" for c, w in COLUMNS) + "  check"
+
+
+def run_size(base: str, name: str, shape: loadgen.Shape, label: str = "") -> Row:
+    """One size against the stack at ``base``, its line printed."""
+    ws_base = base.replace("http://", "ws://") + "/ws"
+    result = asyncio.run(
+        loadgen.run(ws_base, _token_getter(base), shape, timeout=600, posts_so_far=_posts_counter(base))
+    )
+    settle(base)
+    s = loadgen.summary(result)
+    posts_per_msg = (result.posts or 0) / max(1, len(result.acks))
+    check = "ok" if not result.problems else f"FAILED ({len(result.problems)} problems)"
+    window = f"{shape.rate:g}/s" if shape.rate else shape.concurrency
+    print(
+        f"{name:>16} {window:>6} {s['connections']:>6} {s['messages']:>6} "
+        f"{s['deliveries']:>7} {s['seconds']:>7} "
+        f"{s['messages_per_s']:>7} {s['deliveries_per_s']:>8} {s['p50_ms']:>8} {s['p99_ms']:>8} "
+        f"{posts_per_msg:>9.2f} {s['retries']:>7}  {check}{label}",
+        flush=True,
+    )
+    for problem in result.problems[:5]:
+        print("   ", problem)
+    return Row(name, s["messages_per_s"], s["deliveries_per_s"], s["p99_ms"], not result.problems)
+
+
+def run_all(base: str, scale: float, only: list[str], concurrency: int | None) -> list[Row]:
+    """Every size asked for against the stack at ``base``, a line printed for each."""
+    print(HEADER)
+    return [run_size(base, name, shape) for name, shape in chosen_sizes(scale, only, concurrency)]
+
+
+def _stack(mode: str, data_dir: str) -> LocalStack:
+    stack = LocalStack(CHAT_JWT_SECRET="bench-secret-" * 4)
+    stack.env.update(MODES[mode])
+    if stack.env["CHAT_EPHEMERAL"] == "":
+        stack.env["CHAT_DATA_DIR"] = data_dir
+    return stack
 
 
 def run_modes(modes: list[str], scale: float, only: list[str], concurrency: int | None) -> int:
-    """A stack per mode, every size against each, then the modes compared."""
+    """A stack per mode, every size against each, then the modes compared. The journal's two
+    modes run side by side: both stacks up at once, each size run on one then the other (in
+    turns: off first, then on first), so that the machine's load, which moves over minutes when
+    other work runs, weighs on both alike."""
     results: dict[str, list[Row]] = {}
-    for mode in modes:
-        with tempfile.TemporaryDirectory(prefix="bench-data-") as data_dir:
-            stack = LocalStack(CHAT_JWT_SECRET="bench-secret-" * 4)
-            stack.env.update(MODES[mode])
-            if stack.env["CHAT_EPHEMERAL"] == "":
-                stack.env["CHAT_DATA_DIR"] = data_dir
-            with stack:
-                print(f"\n{mode}: local stack at {stack.url} ({_handlers(stack.text)}; {_data(stack.text)})")
-                warm_up(stack.url)
-                results[mode] = run_all(stack.url, scale, only, concurrency)
+    paired = [m for m in (JOURNAL_OFF, JOURNAL_ON) if m in modes] if JOURNAL_ON in modes else []
+    paired = paired if len(paired) == 2 else []
+    for mode in (m for m in modes if m not in paired):
+        with tempfile.TemporaryDirectory(prefix="bench-data-") as data_dir, _stack(mode, data_dir) as stack:
+            print(f"\n{mode}: local stack at {stack.url} ({_handlers(stack.text)}; {_data(stack.text)})")
+            warm_up(stack.url)
+            results[mode] = run_all(stack.url, scale, only, concurrency)
+    if paired:
+        results.update(run_paired(paired, scale, only, concurrency))
     if len(results) > 1:
         print(compare(results))
     if JOURNAL_OFF in results and JOURNAL_ON in results:
@@ -185,6 +213,27 @@ def run_modes(modes: list[str], scale: float, only: list[str], concurrency: int 
     print(f"\nload average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f} on {os.cpu_count()} cores", flush=True)
     failed = any(not row.ok for rows in results.values() for row in rows)
     return 1 if failed else 0
+
+
+def run_paired(
+    modes: list[str], scale: float, only: list[str], concurrency: int | None
+) -> dict[str, list[Row]]:
+    """Two modes' stacks up at once, each size on both in alternating order."""
+    results: dict[str, list[Row]] = {mode: [] for mode in modes}
+    with contextlib.ExitStack() as running:
+        stacks = {}
+        for mode in modes:
+            data_dir = running.enter_context(tempfile.TemporaryDirectory(prefix="bench-data-"))
+            stacks[mode] = running.enter_context(_stack(mode, data_dir))
+            stack = stacks[mode]
+            print(f"\n{mode}: local stack at {stack.url} ({_handlers(stack.text)}; {_data(stack.text)})")
+            warm_up(stack.url)
+        print(f"\n{' and '.join(modes)}, each size on one then the other:")
+        print(HEADER)
+        for turn, (name, shape) in enumerate(chosen_sizes(scale, only, concurrency)):
+            for mode in modes if turn % 2 == 0 else list(reversed(modes)):
+                results[mode].append(run_size(stacks[mode].url, name, shape, f"  ({mode})"))
+    return results
 
 
 def compare(results: dict[str, list[Row]]) -> str:

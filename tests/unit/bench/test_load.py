@@ -36,3 +36,38 @@ def test_the_journal_cost_sets_each_size_without_and_with_it():
     assert lines[0] == "The journal's cost (CHAT_JOURNAL=0 against the default):"
     assert lines[-1] == "| 50 connections | 20.0 | 19.0 | 1000.0 | 950.0 | +5.0% | 200 | 210 |"
     assert len(lines) == 5  # a size measured in one mode only is left out
+
+
+def test_the_journal_modes_run_side_by_side_taking_turns(monkeypatch):
+    """Both stacks up at once; each size on one then the other, who goes first alternating."""
+    from bench import load
+
+    class FakeStack:
+        def __init__(self, mode: str) -> None:
+            self.url, self.text = f"http://{mode}", ""
+
+        def __enter__(self) -> FakeStack:
+            return self
+
+        def __exit__(self, *exc: object) -> None:
+            pass
+
+    ran: list[tuple[str, str]] = []
+
+    def run_size(base: str, name: str, shape: object, label: str = "") -> Row:
+        ran.append((name, base.removeprefix("http://")))
+        return Row(name, 1.0, 1.0, 1.0, True)
+
+    monkeypatch.setattr(load, "_stack", lambda mode, data_dir: FakeStack(mode))
+    monkeypatch.setattr(load, "warm_up", lambda base: None)
+    monkeypatch.setattr(load, "run_size", run_size)
+    results = load.run_paired([JOURNAL_OFF, JOURNAL_ON], 1.0, ["2 conn", "50 conn", "500 conn"], None)
+    assert ran == [
+        ("2 connections", JOURNAL_OFF),
+        ("2 connections", JOURNAL_ON),
+        ("50 connections", JOURNAL_ON),
+        ("50 connections", JOURNAL_OFF),
+        ("500 connections", JOURNAL_OFF),
+        ("500 connections", JOURNAL_ON),
+    ]
+    assert [r.size for r in results[JOURNAL_ON]] == ["2 connections", "50 connections", "500 connections"]

@@ -16,9 +16,9 @@ import sys
 from collections.abc import Sequence
 
 from chatlocal.config import StartupError, exposed_warning, is_loopback, log_level
-from chatlocal.datadir import DataDir
+from chatlocal.datadir import DataDir, journal_mode
 from chatlocal.options import Options
-from chatlocal.persistence import Persistence, resolve_secret
+from chatlocal.persistence import Persistence, resolve_secret, say
 
 # Looked up here when main runs, so that a test can replace them (bind elsewhere, serve nothing).
 from chatlocal.stack import bind as _bind
@@ -40,8 +40,9 @@ def main(argv: Sequence[str] = ()) -> int:
         logging.getLogger(noisy).setLevel(logging.WARNING)
     data: DataDir | None = None
     try:
+        journal = journal_mode(env)
         data = DataDir.open(options.data_dir) if options.data_dir is not None else None
-        persistence = Persistence(data, resolve_secret(options, data))
+        persistence = Persistence(data, resolve_secret(options, data), journal)
         sock = _bind(options.host, options.port)
         if not is_loopback(options.host):
             warning = exposed_warning(options.host, sock.getsockname()[1], options.allow_remote_dev)
@@ -54,7 +55,7 @@ def main(argv: Sequence[str] = ()) -> int:
     finally:
         if data is not None:
             data.close()
-    print("Stopped.", flush=True)
+    say("Stopped.")
     return 0
 
 

@@ -42,6 +42,7 @@ def print_banner(
         f"  management API  {base}/@connections/<connection id> (SigV4, the app's AWS credentials)",
         f"  DynamoDB        {dynamodb.url} ({dynamodb.source}; tables created: {tables})",
         f"  data            {_data_note(options, persistence)}",
+        *_kept_lines(options, persistence),
         f"  SQS             {sqs.url} ({sqs.source})",
         f"  SNS             {sns.url} ({sns.source}; {_applications_note(applications)})",
         *(_queue_line(mapping) for mapping in mappings),
@@ -70,13 +71,33 @@ def _data_note(options: Options, persistence: Persistence) -> str:
     if restored is None:
         found = "nothing saved yet, starting empty"
     else:
-        found = f"restored {restored.items} items in {restored.tables} tables saved {restored.saved_at}"
+        saved = f"saved {restored.saved_at}" if restored.saved_at else "no snapshot"
+        found = f"restored {restored.items} items in {restored.tables} tables {saved}"
+        if restored.replayed:
+            found += f" and {restored.replayed} journaled writes"
         if restored.missing_tables:
             found += f"; dropped tables not created this run: {', '.join(restored.missing_tables)}"
-    return (
-        f"{persistence.data.path} ({found}; saved on stop and every {options.save_interval:g} s"
-        " after a change; make clean-data wipes it)"
-    )
+    return f"{persistence.data.path} ({found}; make clean-data wipes it)"
+
+
+def _kept_lines(options: Options, persistence: Persistence) -> list[str]:
+    """Where the embedded DynamoDB's data is kept, and when it is written."""
+    data = persistence.data
+    if data is None or persistence.store is None:
+        return []
+    if persistence.journal == "0":
+        journal = "off (CHAT_JOURNAL=0): a kill or a crash loses the writes since the last save"
+    else:
+        flushed = "on disk (fsync)" if persistence.journal == "fsync" else "handed to the OS"
+        journal = (
+            f"every write {flushed} before it is answered, replayed at start"
+            " (CHAT_JOURNAL=0 turns it off, fsync waits for the disk)"
+        )
+    return [
+        f"  snapshot        {data.tables_file} (on stop, SIGHUP included, and every"
+        f" {options.save_interval:g} s after a change)",
+        f"  journal         {data.journal_file} ({journal})",
+    ]
 
 
 def _handlers_note(workers: WorkerSettings | None) -> str:

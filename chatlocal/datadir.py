@@ -6,6 +6,9 @@ another; ``CHAT_EPHEMERAL=1`` keeps nothing). See docs/local-stack.md.
 - ``dynamodb.json``: every item of the embedded DynamoDB's tables (``chatlocal.aws.table_store``),
   written on stop and every ``CHAT_SAVE_INTERVAL_SECONDS`` when something was written; put back
   at start.
+- ``dynamodb.journal``: every write the embedded DynamoDB answered since that save, appended
+  before the answer (``chatlocal.aws.journal``; ``CHAT_JOURNAL=0`` turns it off, ``fsync`` waits
+  for the disk too), replayed over ``dynamodb.json`` at start.
 - ``lock``: held while a stack runs, so two stacks never write the same folder.
 
 ``python -m chatlocal.datadir clean`` (``make clean-data``) removes these files.
@@ -29,6 +32,8 @@ ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DIR = ROOT / ".local"
 SECRET_FILE = "jwt-secret"
 TABLES_FILE = "dynamodb.json"
+JOURNAL_FILE = "dynamodb.journal"
+JOURNAL_MODES = {"0": "0", "off": "0", "1": "1", "on": "1", "": "1", "fsync": "fsync"}
 LOCK_FILE = "lock"
 
 
@@ -38,6 +43,15 @@ def data_directory(env: Mapping[str, str]) -> Path | None:
         return None
     raw = (env.get("CHAT_DATA_DIR") or "").strip()
     return Path(raw).expanduser().resolve() if raw else DEFAULT_DIR
+
+
+def journal_mode(env: Mapping[str, str]) -> str:
+    """CHAT_JOURNAL: "1" (the default: each write flushed to the OS before it is answered), "0"
+    (no journal), "fsync" (each write on disk before it is answered)."""
+    raw = (env.get("CHAT_JOURNAL") or "").strip().lower()
+    if raw not in JOURNAL_MODES:
+        raise StartupError(f"CHAT_JOURNAL={raw!r} is not one of 1, 0, fsync")
+    return JOURNAL_MODES[raw]
 
 
 @dataclass
@@ -98,11 +112,17 @@ class DataDir:
     def tables_file(self) -> Path:
         return self.path / TABLES_FILE
 
+    @property
+    def journal_file(self) -> Path:
+        return self.path / JOURNAL_FILE
+
 
 def _our_files(path: Path) -> Iterator[Path]:
     yield path / SECRET_FILE
     yield path / TABLES_FILE
     yield from path.glob(f"{TABLES_FILE}.tmp-*")
+    yield path / JOURNAL_FILE
+    yield path / f"{JOURNAL_FILE}.tmp"
 
 
 def clean(path: Path) -> list[Path]:

@@ -1,17 +1,18 @@
 """What a run of the local stack keeps: its JWT secret (the environment's, else the data
-folder's, else a new one) and the embedded DynamoDB's items, restored at start and saved every
+folder's, else a new one) and the embedded DynamoDB's items, restored at start, journaled as each
+write is answered (``chatlocal.aws.journal``, unless ``CHAT_JOURNAL=0``) and saved every
 ``CHAT_SAVE_INTERVAL_SECONDS`` after a change and on stop (``chatlocal.datadir``,
 ``chatlocal.aws.table_store``)."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import secrets
 import sys
 from dataclasses import dataclass
-from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TextIO
 
 from chatlocal.aws.moto_process import RemoteTableStore
 from chatlocal.aws.table_store import Restored, TableStore
@@ -46,14 +47,17 @@ class Persistence:
 
     data: DataDir | None
     secret: Secret
+    journal: str = "1"  # CHAT_JOURNAL (chatlocal.datadir.journal_mode)
     store: TableStore | RemoteTableStore | None = None
     restored: Restored | None = None
 
 
-def table_keeper(services: Services, file: Path, region: str) -> TableStore | RemoteTableStore:
+def table_keeper(services: Services, data: DataDir, region: str, mode: str) -> TableStore | RemoteTableStore:
     """The saved data's keeper: where the embedded moto runs, as its backend is read directly."""
     moto = services.moto
-    return TableStore(file, region) if moto is None else RemoteTableStore(moto, file, region)
+    if moto is None:
+        return TableStore(data.tables_file, region, data.journal_file, mode)
+    return RemoteTableStore(moto, data.tables_file, region, data.journal_file, mode)
 
 
 async def save_periodically(store: TableStore | RemoteTableStore, interval: float) -> None:
@@ -68,8 +72,19 @@ async def save_periodically(store: TableStore | RemoteTableStore, interval: floa
 
 
 def final_save(store: TableStore | RemoteTableStore) -> None:
+    """Save on stop. Never raises: the terminal may be gone (SIGHUP), and then printing fails."""
     try:
-        if store.save_if_changed():
-            print(f"Saved the local data to {store.file}.", flush=True)
+        saved = store.save_if_changed()
     except OSError as exc:
-        print(f"chatlocal: could not save the local data to {store.file}: {exc}", file=sys.stderr)
+        say(f"chatlocal: could not save the local data to {store.file}: {exc}", sys.stderr)
+        return
+    if isinstance(store, TableStore):
+        store.close()
+    if saved:
+        say(f"Saved the local data to {store.file}.")
+
+
+def say(text: str, stream: TextIO | None = None) -> None:
+    """Print, unless the output is gone (a closed terminal answers EIO, a closed pipe EPIPE)."""
+    with contextlib.suppress(OSError, ValueError):
+        print(text, file=stream or sys.stdout, flush=True)

@@ -1,18 +1,20 @@
 """The local stack, assembled and run: the AWS services, the functions, their event sources, the
-gateway and the push providers, started in that order on one event loop, until SIGINT or SIGTERM
-stops them in the reverse order (see docs/local-stack.md)."""
+gateway and the push providers, started in that order on one event loop, until SIGINT, SIGTERM,
+SIGHUP (the terminal closed) or the end of its parent process (``make`` killed) stops them in the
+reverse order (see docs/local-stack.md); started under ``nohup``, only SIGINT and SIGTERM do."""
 
 from __future__ import annotations
 
 import asyncio
 import importlib
 import logging
+import os
 import signal
 import socket
 import sys
 import threading
 import time
-from collections.abc import Mapping, MutableMapping
+from collections.abc import Callable, Mapping, MutableMapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,7 +22,7 @@ from chatlocal.banner import print_banner
 from chatlocal.config import bind_error
 from chatlocal.functions.workers import Workers, WorkerSettings
 from chatlocal.options import Options
-from chatlocal.persistence import Persistence, final_save, save_periodically, table_keeper
+from chatlocal.persistence import Persistence, final_save, save_periodically, say, table_keeper
 
 if TYPE_CHECKING:
     from chatlocal.aws.services import Services
@@ -33,6 +35,9 @@ if TYPE_CHECKING:
 ROOT = Path(__file__).resolve().parent.parent
 log = logging.getLogger("chatlocal")
 STOP_GRACE_SECONDS = 3  # for running invocations after Ctrl-C, then for the rest
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+DETACHED_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)  # under nohup
+PARENT_CHECK_SECONDS = 1.0
 LOCAL_FANOUT_CONCURRENCY = 8  # posts at once per invocation (CHAT_FANOUT_CONCURRENCY; 32 deployed)
 
 
@@ -59,7 +64,8 @@ def reachable(host: str) -> str:
 async def serve(
     options: Options, persistence: Persistence, sock: socket.socket, env: MutableMapping[str, str]
 ) -> None:
-    """Start every part, print the banner, and run until SIGINT or SIGTERM; then stop them all."""
+    """Start every part, print the banner, and run until a stop signal or the parent's end; then
+    stop them all."""
     from aiohttp import web
 
     from chalicelib import runtime
@@ -88,6 +94,13 @@ async def serve(
         env["CHAT_FANOUT_QUEUE"] = f"{env['CHAT_TABLE_PREFIX']}-fanout"
     push.prepare_env(env, options.vapid)
 
+    # Started under nohup (SIGHUP ignored): meant to outlive the terminal and the shell, so
+    # neither SIGHUP nor the parent's end stops it.
+    detached = signal.getsignal(signal.SIGHUP) == signal.SIG_IGN
+    # Ignored until the handler below is set, and so ignored by every process started meanwhile
+    # (the moto and worker processes inherit it, as under nohup): the terminal closing sends
+    # SIGHUP to the whole group, and the stack needs them alive to stop cleanly and save.
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
     loop = asyncio.get_running_loop()
     services = await loop.run_in_executor(
         None, lambda: aws.start(env, services=aws.STACK_SERVICES, own_process=not options.one_process)
@@ -99,7 +112,9 @@ async def serve(
     try:
         created = await loop.run_in_executor(None, aws.create_missing_tables)
         if persistence.data is not None and services["dynamodb"].embedded:
-            persistence.store = table_keeper(services, persistence.data.tables_file, env["AWS_REGION"])
+            persistence.store = table_keeper(
+                services, persistence.data, env["AWS_REGION"], persistence.journal
+            )
             persistence.restored = await loop.run_in_executor(None, persistence.store.restore)
         sns = await loop.run_in_executor(None, _sns_client, services, env)
         applications = await loop.run_in_executor(
@@ -150,13 +165,16 @@ async def serve(
             mapping.start()
 
         stop = asyncio.Event()
-        for signum in (signal.SIGINT, signal.SIGTERM):
+        for signum in STOP_SIGNALS if not detached else DETACHED_STOP_SIGNALS:
             loop.add_signal_handler(signum, stop.set)
+        parent = os.getppid()
+        watcher = asyncio.create_task(watch_parent(parent, stop.set) if not detached else stop.wait())
         if persistence.store is not None:
             saver = asyncio.create_task(save_periodically(persistence.store, options.save_interval))
         print_banner(options, persistence, base, services, created, mappings, applications, env)
         await stop.wait()
-        print("\nStopping: closing connections...", flush=True)
+        watcher.cancel()
+        say("\nStopping: closing connections...")
         # The HTTP side keeps serving meanwhile: a running invocation's posts get a quick 410.
         unfinished, *_ = await asyncio.gather(
             gateway.close_all(timeout=STOP_GRACE_SECONDS),
@@ -178,6 +196,20 @@ async def serve(
         if persistence.store is not None and persistence.store.restored:
             final_save(persistence.store)
         services.stop()
+
+
+async def watch_parent(
+    parent: int,
+    stop: Callable[[], None],
+    interval: float = PARENT_CHECK_SECONDS,
+    getppid: Callable[[], int] = os.getppid,
+) -> None:
+    """Stop when the process that started the stack is gone (``make`` killed: the stack would
+    run on, orphaned, holding the port and the data folder): it is then a child of another."""
+    while getppid() == parent:
+        await asyncio.sleep(interval)
+    log.warning("the process that started the stack (%d) has ended: stopping", parent)
+    stop()
 
 
 def _start_workers(

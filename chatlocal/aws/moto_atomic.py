@@ -23,7 +23,8 @@ DynamoDB transactions cheap.
    out, so a receive cost time proportional to the square of the queue's length.
 
 5. A count of DynamoDB requests that may write, so the local stack's periodic save
-   (chatlocal.aws.table_store) skips saving when nothing changed.
+   (chatlocal.aws.table_store) skips saving when nothing changed; and an observer of those
+   requests, called before their answer is sent (the journal, chatlocal.aws.journal).
 
 6. ``ClientRequestToken`` on TransactWriteItems, as DynamoDB honours it (moto ignores it). A
    transaction that succeeded is remembered by its token for 10 minutes: the same token with the
@@ -70,9 +71,15 @@ def serialize_dynamodb_requests() -> None:
     @functools.wraps(original)
     def call_action(self: DynamoHandler) -> Any:
         with _lock:
-            if _action(self) not in _READ_ACTIONS:
-                _writes.count += 1
-            return original(self)
+            action = _action(self)
+            if action in _READ_ACTIONS:
+                return original(self)
+            _writes.count += 1
+            response = original(self)
+            observer = _observer.write
+            if observer is not None:  # before the answer leaves: the journal (chatlocal.aws.journal)
+                observer(self, action, response)
+            return response
 
     call_action._serialized = True  # type: ignore[attr-defined]
     DynamoHandler.call_action = call_action  # type: ignore[method-assign]
@@ -86,6 +93,13 @@ class _WriteCount:
 
 
 _writes = _WriteCount()
+
+
+class _Observer:
+    write: Callable[[DynamoHandler, str, Any], None] | None = None
+
+
+_observer = _Observer()
 _READ_ACTIONS = frozenset(
     {"GetItem", "BatchGetItem", "Query", "Scan", "TransactGetItems", "DescribeTable", "ListTables"}
     | {"DescribeTimeToLive", "DescribeContinuousBackups", "ListTagsOfResource", "DescribeEndpoints"}
@@ -105,6 +119,12 @@ def dynamodb_lock() -> threading.RLock:
 def dynamodb_writes() -> int:
     """How many requests that may change data moto has handled (reads are not counted)."""
     return _writes.count
+
+
+def observe_writes(observer: Callable[[DynamoHandler, str, Any], None] | None) -> None:
+    """Call ``observer(handler, action, response)`` after each DynamoDB request that may write,
+    under the lock and before its answer is sent (None: stop). What it raises fails the request."""
+    _observer.write = observer
 
 
 def serialize_sqs_requests() -> None:

@@ -10,14 +10,18 @@ serialized per service by ``chatlocal.aws.moto_atomic``), and keeps the saved da
 runs). It talks to the parent in lines of JSON: its first line on stdout is ``{"url": URL}`` (or
 ``{"error": MESSAGE}`` and exit status 1); then each request line on stdin gets one answer line:
 
-- ``{"op": "restore", "file": PATH, "region": REGION}`` -> ``{"restored": null | {"items",
-  "tables", "missing_tables", "saved_at"}}``;
+- ``{"op": "restore", "file": PATH, "region": REGION, "journal": PATH | null, "mode": "0" | "1" |
+  "fsync"}`` -> ``{"restored": null | {"items", "tables", "missing_tables", "saved_at",
+  "replayed"}}`` (the journal, ``chatlocal.aws.journal``, is kept here too: it is written where
+  moto answers);
 - ``{"op": "save_if_changed"}`` -> ``{"saved": true | false}``;
 - any failure -> ``{"error": MESSAGE, "startup": true | false}`` (startup: the saved data cannot
   be read, a StartupError in the parent).
 
-End of stdin stops the server; the child exits 0. SIGINT and SIGTERM are ignored (Ctrl-C reaches
-the whole process group): the parent saves and then closes the pipe.
+End of stdin stops the server, after a last save if anything changed (the parent closes the pipe
+after its own save; when the parent is killed the pipe ends too); the child exits 0. SIGINT,
+SIGTERM and SIGHUP are ignored (Ctrl-C, or the terminal closing, reaches the whole process
+group): the parent saves and then closes the pipe.
 """
 
 from __future__ import annotations
@@ -99,20 +103,34 @@ class MotoProcess:
 class RemoteTableStore:
     """``TableStore``'s methods the stack calls, run by the moto process on its backend."""
 
-    def __init__(self, moto: MotoProcess, file: Path, region: str) -> None:
+    def __init__(
+        self, moto: MotoProcess, file: Path, region: str, journal_file: Path | None = None, mode: str = "1"
+    ) -> None:
         self.moto = moto
         self.file = file
         self.region = region
+        self.journal_file = journal_file
+        self.mode = mode
         self.restored = False
 
     def restore(self) -> Restored | None:
-        answer = self.moto.request(op="restore", file=str(self.file), region=self.region)
+        answer = self.moto.request(
+            op="restore",
+            file=str(self.file),
+            region=self.region,
+            journal=None if self.journal_file is None else str(self.journal_file),
+            mode=self.mode,
+        )
         self.restored = True
         found = answer.get("restored")
         if found is None:
             return None
         return Restored(
-            int(found["items"]), int(found["tables"]), tuple(found["missing_tables"]), str(found["saved_at"])
+            int(found["items"]),
+            int(found["tables"]),
+            tuple(found["missing_tables"]),
+            str(found["saved_at"]),
+            int(found.get("replayed", 0)),
         )
 
     def save_if_changed(self) -> bool:
@@ -171,6 +189,12 @@ def serve(host: str, requests: IO[str], answers: IO[str]) -> int:
             store, answer = _handle(store, line)
             _answer(answers, answer)
     finally:
+        if store is not None and store.restored:
+            try:  # the parent saved already unless it was killed: then this is the save
+                store.save_if_changed()
+            except Exception:
+                log.exception("moto process: the last save failed (the journal keeps the writes)")
+            store.close()
         server.stop()
     return 0
 
@@ -180,7 +204,13 @@ def _handle(store: TableStore | None, line: str) -> tuple[TableStore | None, dic
         request = json.loads(line)
         op = request.get("op") if isinstance(request, dict) else None
         if op == "restore":
-            store = TableStore(Path(request["file"]), str(request["region"]))
+            journal_file = request.get("journal")
+            store = TableStore(
+                Path(request["file"]),
+                str(request["region"]),
+                None if journal_file is None else Path(journal_file),
+                str(request.get("mode", "1")),
+            )
             restored = store.restore()
             return store, {"restored": None if restored is None else asdict(restored)}
         if op == "save_if_changed":
@@ -204,7 +234,7 @@ def main(argv: list[str]) -> int:
     if len(argv) != 1:
         print("usage: python -m chatlocal.aws.moto_process HOST", file=sys.stderr)
         return 2
-    for signum in (signal.SIGINT, signal.SIGTERM):
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, signal.SIG_IGN)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     for noisy in ("werkzeug",):

@@ -1,11 +1,12 @@
 """The embedded DynamoDB's items saved to one JSON file (the data folder's ``dynamodb.json``,
 ``chatlocal.datadir``) and put back at start: read from moto's in-process backend (no Scan is
-issued), written atomically (temporary file, then rename).
+issued), written atomically (temporary file, then rename). Between saves the journal
+(``dynamodb.journal``, ``chatlocal.aws.journal``) holds every write, before it is answered; at
+start it is replayed over the snapshot, and each save drops the lines the snapshot holds.
 """
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import datetime
 import json
@@ -16,6 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from chatlocal.aws import journal
+from chatlocal.aws.journal import Journal
+from chatlocal.aws.journal import item_json as _item_json
 from chatlocal.config import StartupError
 
 FORMAT = "chatlocal-dynamodb"
@@ -27,7 +31,8 @@ class Restored:
     items: int
     tables: int
     missing_tables: tuple[str, ...]  # in the file but not created this run: their items are dropped
-    saved_at: str
+    saved_at: str  # "" when there was no snapshot, only a journal
+    replayed: int = 0  # journal lines applied over the snapshot
 
 
 class TableStore:
@@ -35,9 +40,12 @@ class TableStore:
     moto's in-process backend under the lock its request handler holds (chatlocal.aws.moto_atomic),
     so a save sees no request half done."""
 
-    def __init__(self, file: Path, region: str) -> None:
+    def __init__(self, file: Path, region: str, journal_file: Path | None = None, mode: str = "1") -> None:
         self.file = file
         self.region = region
+        self.journal_file = journal_file  # replayed at restore if it exists, whatever the mode
+        self.mode = mode  # chatlocal.aws.journal.MODES: "0" journals nothing
+        self._journal: Journal | None = None
         self._saved_writes = -1  # the write count at the last save (or restore)
         self._saving = threading.Lock()  # the periodic save and the one on stop may overlap
         self.restored = False
@@ -45,23 +53,49 @@ class TableStore:
     def restore(self) -> Restored | None:
         """Put the saved items back (None when there is no file). Call after the tables exist and
         before the app runs."""
-        from chatlocal.aws.moto_atomic import dynamodb_lock, dynamodb_writes
+        from chatlocal.aws.moto_atomic import dynamodb_lock, dynamodb_writes, observe_writes
 
         saved = self._read()
+        entries, valid = journal.read(self.journal_file) if self.journal_file else ([], 0)
         with dynamodb_lock():
-            self._saved_writes = dynamodb_writes()
-            self.restored = True
-            if saved is None:
-                return None
-            tables = self._backend().tables
-            missing = tuple(sorted(name for name in saved["tables"] if name not in tables))
-            count = 0
-            for name, items in saved["tables"].items():
+            backend = self._backend()
+            tables = backend.tables
+            saved_tables: dict[str, list[dict[str, Any]]] = saved["tables"] if saved else {}
+            missing = tuple(sorted(name for name in saved_tables if name not in tables))
+            for name, items in saved_tables.items():
                 if name in tables:
                     for attributes in items:
-                        self._backend().put_item(name, attributes)
-                    count += len(items)
-        return Restored(count, len(saved["tables"]) - len(missing), missing, str(saved.get("saved_at")))
+                        backend.put_item(name, attributes)
+            replayed = journal.replay(backend, entries)
+            count = sum(len(table) for table in tables.values())
+            self._saved_writes = dynamodb_writes()
+            self.restored = True
+            if self.journal_file is not None and self.mode != "0":
+                if self.journal_file.exists():
+                    os.truncate(self.journal_file, valid)  # a torn last line, never answered
+                self._journal = Journal(self.journal_file, self.region, sync=self.mode == "fsync")
+                observe_writes(self._journal.record)
+        if entries:
+            self._save()  # the snapshot holds the journal's lines now: it starts empty
+        if saved is None and not entries:
+            return None
+        return Restored(
+            count,
+            len(saved_tables) - len(missing),
+            missing,
+            str(saved.get("saved_at")) if saved else "",
+            replayed,
+        )
+
+    def close(self) -> None:
+        """Stop journaling (after the final save)."""
+        from chatlocal.aws.moto_atomic import dynamodb_lock, observe_writes
+
+        with dynamodb_lock():
+            if self._journal is not None:
+                observe_writes(None)
+                self._journal.close()
+                self._journal = None
 
     def save_if_changed(self) -> bool:
         """Save when a write reached DynamoDB since the last save; returns whether it saved."""
@@ -85,6 +119,7 @@ class TableStore:
 
         with dynamodb_lock():
             writes = dynamodb_writes()
+            covered = self._journal.size() if self._journal is not None else 0
             tables = {
                 name: [_item_json(item) for item in table.all_items()]
                 for name, table in self._backend().tables.items()
@@ -98,6 +133,12 @@ class TableStore:
         }
         _write_atomically(self.file, json.dumps(document, separators=(",", ":")).encode())
         self._saved_writes = writes
+        with dynamodb_lock():
+            if self._journal is not None:
+                self._journal.drop_before(covered)
+            elif self.journal_file is not None:
+                with contextlib.suppress(FileNotFoundError):
+                    self.journal_file.unlink()  # replayed at start with the journal off
         return sum(len(items) for items in tables.values())
 
     def _read(self) -> dict[str, Any] | None:
@@ -125,31 +166,6 @@ class TableStore:
         from moto.dynamodb.models import dynamodb_backends
 
         return dynamodb_backends[DEFAULT_ACCOUNT_ID][self.region]
-
-
-def _item_json(item: Any) -> dict[str, Any]:
-    """A moto item as DynamoDB's wire JSON (binary as base64), as PutItem takes it back."""
-    return {name: _value_json(value) for name, value in item.attrs.items()}
-
-
-def _value_json(value: Any) -> dict[str, Any]:
-    kind, inner = value.type, value.value
-    if kind == "M":
-        return {kind: {key: _value_json(nested) for key, nested in inner.items()}}
-    if kind == "L":
-        return {kind: [_value_json(nested) for nested in inner]}
-    if kind == "B":
-        return {kind: _base64(inner)}
-    if kind == "BS":
-        return {kind: [_base64(member) for member in inner]}
-    if isinstance(inner, list):  # SS, NS: copied, as moto may change its list after the lock
-        return {kind: list(inner)}
-    return {kind: inner}  # S, N, BOOL, NULL: JSON already, immutable
-
-
-def _base64(value: str | bytes) -> str:
-    """moto keeps binary as the request's base64 text, or as bytes when it decoded it."""
-    return base64.b64encode(value).decode("ascii") if isinstance(value, bytes) else value
 
 
 def _write_atomically(file: Path, data: bytes) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from chatlocal.config import StartupError
-from chatlocal.datadir import DEFAULT_DIR, DataDir, clean, data_directory
+from chatlocal.datadir import DEFAULT_DIR, DataDir, clean, data_directory, journal_mode
 
 
 def test_data_directory_default_custom_and_ephemeral(tmp_path, monkeypatch):
@@ -82,3 +82,25 @@ def test_clean_removes_an_emptied_folder_and_refuses_a_busy_one(tmp_path: Path):
     clean(tmp_path / "d")
     assert not (tmp_path / "d").exists()
     assert clean(tmp_path / "missing") == []
+
+
+@pytest.mark.parametrize(
+    ("value", "mode"),
+    [(None, "1"), ("", "1"), ("1", "1"), ("on", "1"), ("0", "0"), ("off", "0"), ("FSYNC", "fsync")],
+)
+def test_journal_mode_from_chat_journal(value, mode):
+    env = {} if value is None else {"CHAT_JOURNAL": value}
+    assert journal_mode(env) == mode
+
+
+def test_a_bad_chat_journal_is_a_startup_error():
+    with pytest.raises(StartupError, match="CHAT_JOURNAL='sometimes' is not one of 1, 0, fsync"):
+        journal_mode({"CHAT_JOURNAL": "sometimes"})
+
+
+def test_clean_removes_the_journal_too(tmp_path):
+    folder = tmp_path / "d"
+    DataDir.open(folder).close()
+    (folder / "dynamodb.journal").write_text("")
+    (folder / "dynamodb.journal.tmp").write_text("")
+    assert sorted(p.name for p in clean(folder)) == ["dynamodb.journal", "dynamodb.journal.tmp"]

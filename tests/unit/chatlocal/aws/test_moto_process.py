@@ -135,3 +135,42 @@ def test_serve_answers_each_line_then_stops_at_the_end_of_input():
     assert lines[0]["url"].startswith("http://127.0.0.1:")
     assert lines[1] == {"error": "save before restore", "startup": False}
     assert "unknown request" in lines[2]["error"]
+
+
+def test_the_child_journals_each_write_before_answering_and_replays_it_after_a_kill(moto, tmp_path):
+    file, journal_file = tmp_path / "dynamodb.json", tmp_path / "dynamodb.journal"
+    client = _dynamodb(moto.url)
+    _table(client, "kept")
+    store = RemoteTableStore(moto, file, "us-east-1", journal_file, "1")
+    store.restore()
+    client.put_item(TableName="kept", Item={"pk": {"S": "a"}})
+    assert '"pk":{"S":"a"}' in journal_file.read_text()  # on file before put_item returned
+    moto.process.kill()  # SIGKILL: no save
+    moto.process.wait()
+    assert not file.exists()
+
+    again = MotoProcess.start("127.0.0.1")
+    try:
+        _table(_dynamodb(again.url), "kept")
+        restored = RemoteTableStore(again, file, "us-east-1", journal_file, "1").restore()
+        assert restored is not None and (restored.items, restored.replayed) == (1, 1)
+        assert _dynamodb(again.url).get_item(TableName="kept", Key={"pk": {"S": "a"}})["Item"] == {
+            "pk": {"S": "a"}
+        }
+    finally:
+        again.stop()
+
+
+def test_the_child_saves_when_its_parent_goes_away(moto, tmp_path):
+    """The parent killed: its end of the pipe closes, and the child saves before it exits
+    (the journal off here, so the save is what keeps the write)."""
+    file = tmp_path / "dynamodb.json"
+    client = _dynamodb(moto.url)
+    _table(client, "kept")
+    RemoteTableStore(moto, file, "us-east-1", tmp_path / "dynamodb.journal", "0").restore()
+    client.put_item(TableName="kept", Item={"pk": {"S": "a"}})
+    assert not file.exists()
+    moto.stop()  # closes the pipe without asking for a save
+    assert moto.process.returncode == 0
+    assert '"pk":{"S":"a"}' in file.read_text()
+    assert not (tmp_path / "dynamodb.journal").exists()

@@ -12,11 +12,13 @@ log = logging.getLogger(__name__)
 
 SQS_BATCH_ENTRIES = 10
 SQS_BATCH_BYTES = 256 * 1024  # one message, and the whole SendMessageBatch request
+SQS_MAX_DELAY_SECONDS = 900
 
 
 class Queue(Protocol):
-    def send(self, bodies: Sequence[str]) -> list[int]:
-        """Queue the bodies; return the indexes of those that could not be queued."""
+    def send(self, bodies: Sequence[str], delay_seconds: int = 0) -> list[int]:
+        """Queue the bodies (visible after ``delay_seconds``, at most 900); return the indexes
+        of those that could not be queued."""
 
 
 def batches(bodies: Sequence[str]) -> Iterator[list[int]]:
@@ -47,24 +49,29 @@ class SqsQueue:
             self._url = str(self._client.get_queue_url(QueueName=self._name)["QueueUrl"])
         return self._url
 
-    def send(self, bodies: Sequence[str]) -> list[int]:
+    def send(self, bodies: Sequence[str], delay_seconds: int = 0) -> list[int]:
         from botocore.exceptions import BotoCoreError, ClientError
 
         unsent: list[int] = []
         for batch in batches(bodies):
             try:
-                unsent += self._send_batch([(i, bodies[i]) for i in batch])
+                unsent += self._send_batch([(i, bodies[i]) for i in batch], delay_seconds)
             except (BotoCoreError, ClientError, KeyError) as exc:
                 log.warning("SendMessageBatch failed: %s", exc)
                 unsent += batch
         return unsent
 
-    def _send_batch(self, batch: list[tuple[int, str]]) -> list[int]:
+    def _send_batch(self, batch: list[tuple[int, str]], delay_seconds: int = 0) -> list[int]:
         """Send one batch, once more for entries SQS refused; the indexes still refused."""
         url = self._queue_url()
         pending = dict(batch)
         for _ in range(2):
-            entries = [{"Id": str(i), "MessageBody": body} for i, body in pending.items()]
+            entries: list[dict[str, Any]] = [
+                {"Id": str(i), "MessageBody": body} for i, body in pending.items()
+            ]
+            if delay_seconds > 0:
+                for entry in entries:
+                    entry["DelaySeconds"] = min(SQS_MAX_DELAY_SECONDS, int(delay_seconds))
             result = self._client.send_message_batch(QueueUrl=url, Entries=entries)
             pending = {int(f["Id"]): pending[int(f["Id"])] for f in result.get("Failed") or []}
             if not pending:

@@ -153,13 +153,14 @@ class EndpointGuard:
 
     def __init__(self, policy: EndpointPolicy, resolve: Resolver | None = None) -> None:
         self.policy = policy
-        self._resolve = resolve or default_resolver
+        self._resolve = resolve  # None: default_resolver, looked up at each call
 
     def addresses(self, host: str, port: int) -> list[str]:
         """The checked addresses of ``host``; ``EndpointRefused`` if any is one the sender must
         not reach; ``OSError`` (``socket.gaierror``) if the name does not resolve."""
         literal = _literal(host)
-        found = [str(literal)] if literal is not None else list(self._resolve(host, port))
+        resolve = self._resolve or default_resolver
+        found = [str(literal)] if literal is not None else list(resolve(host, port))
         if not found:
             raise socket.gaierror(f"{host} resolves to no address")
         for raw in found:
@@ -260,8 +261,8 @@ def _not_public(address: IPAddress) -> str | None:
         ("loopback", address.is_loopback),
         ("link-local", address.is_link_local),
         ("multicast", address.is_multicast),
-        ("private", address.is_private),
         ("reserved", address.is_reserved),
+        ("private", address.is_private),
         ("non-public", not address.is_global),
     ):
         if found:

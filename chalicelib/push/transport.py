@@ -78,7 +78,6 @@ class GuardedSession(requests.Session):
     def __init__(self, guard: EndpointGuard, pool_size: int = 10) -> None:
         super().__init__()
         self.trust_env = False  # no HTTP(S)_PROXY, no .netrc credentials
-        self.max_redirects = 0
         adapter = _Adapter(guard, pool_size)
         self.mount("https://", adapter)
         self.mount("http://", adapter)

@@ -91,7 +91,7 @@ def test_a_refused_address_is_never_connected(server, monkeypatch):
 
 
 def test_the_environment_proxy_is_ignored(server, monkeypatch):
-    port, seen = server
+    port, _ = server
     monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")
     monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:9")
     session = GuardedSession(EndpointGuard(EndpointPolicy(allow_local_http=True)))

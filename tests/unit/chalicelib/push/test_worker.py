@@ -87,7 +87,7 @@ def make(devices, outcomes, queue=None, clock=lambda: 1000.0):
 
 def test_a_failed_device_gets_a_delayed_job_of_its_own_and_the_record_is_done():
     queue = Queue()
-    w, _, provider, sent = make(
+    w, _, _, sent = make(
         [device("bob", "b1"), device("bob", "b2"), device("carol", "c1")], {"b2": Sent.RETRY}, queue
     )
     result = w.handle(event(job("bob").to_json(), job("carol").to_json()))

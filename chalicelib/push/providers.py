@@ -26,7 +26,7 @@ SNS_CLIENT_CONFIG: dict[str, Any] = {
     "connect_timeout": 2,
     "read_timeout": 3,
     "retries": {"mode": "standard", "total_max_attempts": 2},  # the worker retries, later
-    "max_pool_connections": 32,
+    "max_pool_connections": 80,  # the worker's sends at once, at most
 }
 
 
@@ -148,7 +148,7 @@ class WebPushProvider:
         subject: str,
         policy: EndpointPolicy | None = None,
         resolve: Resolver | None = None,
-        pool_size: int = 32,
+        pool_size: int = 80,  # the worker's sends at once, at most
     ) -> None:
         self._key = vapid_private_key  # read on first send (from SSM in a deployment)
         self._subject = subject

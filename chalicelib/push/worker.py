@@ -3,9 +3,11 @@ device, each sent at most once however often SQS delivers the job.
 
 No device can hold up another's notification:
 
-- the records of a batch run at once, and every send of the batch goes through one pool of at
-  most ``SEND_CONCURRENCY`` threads; each provider call has a timeout of a few seconds
-  (``transport.TIMEOUT``, ``providers.SNS_CLIENT_CONFIG``);
+- the records of a batch run at once, each on a thread of the invocation's own, and a job's
+  devices at once, at most ``JOB_SEND_CONCURRENCY`` of them (so at most 10 x 8 sends per
+  invocation): no job waits for a thread another job holds, whatever its devices do; each
+  provider call has a timeout of a few seconds (``transport.TIMEOUT``,
+  ``providers.SNS_CLIENT_CONFIG``);
 - a device whose send fails in a way worth retrying (a timeout, a 5xx, throttling) is retried on
   its own: a job for that device alone, queued again with a growing delay (``retry_delay``),
   while the rest of the record counts as done. After ``MAX_TRIES`` tries that notification is
@@ -22,11 +24,10 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
-import threading
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, TypeVar
 
 from chalicelib.domain.records import Device
 from chalicelib.push.jobs import PUSH_KIND, PushJob, job_kind
@@ -37,14 +38,17 @@ from chalicelib.storage import Store
 
 log = logging.getLogger(__name__)
 
-SEND_CONCURRENCY = 32  # sends in flight per invocation: above the 20 devices one user may have
+JOB_SEND_CONCURRENCY = 8  # one job's sends in flight (a user has at most 20 devices)
 RECORD_CONCURRENCY = 10  # the push event source's batch size
+SEND_CONCURRENCY = JOB_SEND_CONCURRENCY * RECORD_CONCURRENCY  # per invocation, at most
 RETRY_BASE_SECONDS = 30
 RETRY_MAX_DELAY_SECONDS = 4 * 3600
 MAX_TRIES = 16
 FORGET_AFTER_SECONDS = 24 * 3600
 
 Sink = Callable[[Device, Notification], None]
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -73,16 +77,11 @@ class PushWorker:
         self.queue = queue  # where a failed device's own retry job goes
         self.clock = clock
         self.kinds: dict[str, JobKind] = {PUSH_KIND: JobKind(PushJob.from_json, self.run)}
-        self._pools: dict[str, ThreadPoolExecutor] = {}
-        self._pool_lock = threading.Lock()
 
     def handle(self, event: Mapping[str, Any]) -> dict[str, list[dict[str, str]]]:
         """Lambda's SQS event in, its partial batch response out; the records run at once."""
         records = list(event.get("Records") or [])
-        if len(records) == 1:
-            outcomes = [self._record(records[0])]
-        else:
-            outcomes = list(self._pool("records", RECORD_CONCURRENCY).map(self._record, records))
+        outcomes = _each(self._record, records, RECORD_CONCURRENCY, "push-job")
         return {"batchItemFailures": [{"itemIdentifier": mid} for mid, done in outcomes if not done]}
 
     def _record(self, record: Mapping[str, Any]) -> tuple[str, bool]:
@@ -113,8 +112,9 @@ class PushWorker:
         if not devices:
             return True
         badge = max(1, self.store.badge(job.user_id))  # this message included, even if read since
-        pool = self._pool("sends", SEND_CONCURRENCY)
-        sent = list(pool.map(lambda device: self._deliver(job, device, badge), devices))
+        sent = _each(
+            lambda device: self._deliver(job, device, badge), devices, JOB_SEND_CONCURRENCY, "push-send"
+        )
         return self._retry_later(job, [d for d, done in zip(devices, sent, strict=True) if not done])
 
     def _deliver(self, job: PushJob, device: Device, badge: int) -> bool:
@@ -185,12 +185,6 @@ class PushWorker:
             log.error("%d of %d push retries were not queued; the record comes again", len(unsent), len(jobs))
         return not unsent
 
-    def _pool(self, name: str, size: int) -> ThreadPoolExecutor:
-        with self._pool_lock:
-            if name not in self._pools:
-                self._pools[name] = ThreadPoolExecutor(max_workers=size, thread_name_prefix=f"push-{name}")
-            return self._pools[name]
-
     def _send(self, device: Device, notification: Notification) -> Sent:
         try:
             return self.providers.for_platform(device.platform).send(device, notification)
@@ -204,3 +198,12 @@ class PushWorker:
         log.info("forgetting device %s of %s", device.device_id, device.user_id)
         self.store.remove_device(device)
         self.providers.forget(device)
+
+
+def _each(run: Callable[[T], R], items: list[T], bound: int, name: str) -> list[R]:
+    """``run`` over ``items``, at most ``bound`` at once, on threads of this call's own (a pool
+    shared between invocations, or between jobs, would let one wait for another's threads)."""
+    if len(items) <= 1:
+        return [run(item) for item in items]
+    with ThreadPoolExecutor(max_workers=min(bound, len(items)), thread_name_prefix=name) as pool:
+        return list(pool.map(run, items))

@@ -7,7 +7,6 @@ connection that is not to loopback)."""
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -19,7 +18,7 @@ import urllib3.util.connection
 from chalicelib.domain import ids
 from chalicelib.domain.records import Device
 from tests.functional.push.test_push import register
-from tests.functional.webpush_receiver import Receiver, Subscription
+from tests.functional.webpush_receiver import Receiver, Subscription, Tarpit
 
 TARPIT_DEVICES = 20
 PUSH_WITHIN_SECONDS = 5.0
@@ -167,39 +166,6 @@ def test_a_device_registered_before_the_rules_is_refused_at_send_and_forgotten(p
     push.drain()
     assert loopback_only == [] and push.sent == []
     assert push.harness.store_devices("bob") == []
-
-
-class Tarpit:
-    """A server on 127.0.0.1 that accepts every connection and never answers."""
-
-    def __init__(self) -> None:
-        self.sock = socket.create_server(("127.0.0.1", 0), backlog=128)
-        self.held: list[socket.socket] = []
-        self.stopping = threading.Event()
-        self.thread = threading.Thread(target=self._accept, daemon=True)
-
-    def _accept(self) -> None:
-        self.sock.settimeout(0.2)
-        while not self.stopping.is_set():
-            try:
-                conn, _ = self.sock.accept()
-            except (TimeoutError, OSError):
-                continue
-            self.held.append(conn)
-
-    def __enter__(self) -> Tarpit:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stopping.set()
-        self.thread.join()
-        for conn in self.held:
-            conn.close()
-        self.sock.close()
-
-    def endpoint(self, name: str) -> str:
-        return f"http://127.0.0.1:{self.sock.getsockname()[1]}/push/{name}"
 
 
 def test_slow_devices_never_delay_another_users_push(push, capsys):

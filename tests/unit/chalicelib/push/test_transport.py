@@ -101,3 +101,11 @@ def test_the_environment_proxy_is_ignored(server, monkeypatch):
 def test_timeouts_are_short():
     connect, read = TIMEOUT
     assert connect <= 3 and read <= 5
+
+
+def test_sns_calls_are_short_and_retried_once():
+    from chalicelib import runtime
+
+    config = runtime._sns_client("us-east-1").meta.config
+    assert (config.connect_timeout, config.read_timeout) == (2, 3)
+    assert config.retries == {"mode": "standard", "total_max_attempts": 2}

@@ -14,6 +14,7 @@ import uuid
 
 import pytest
 
+from chalicelib.push.transport import READ_TIMEOUT_SECONDS
 from tests.functional.webpush_receiver import Receiver, Subscription, Tarpit
 from tests.integration.conftest import run
 from tests.integration.push.push_support import connect, device_platforms, offline, register
@@ -88,12 +89,14 @@ PUSH_WITHIN_SECONDS = 5.0
 
 
 def test_slow_devices_never_delay_another_users_push(stack, user, capsys):
-    """20 Web Push devices whose server accepts and never answers (before: another user's push
-    in 10 s with one of them, 200 s with 20); another user's push still comes within 5 s.
+    """20 Web Push devices whose server accepts and never answers, and another user in the same
+    chat (before: that user's push came after 10 s with one of them, 200 s with 20); their push
+    still comes within 5 s.
 
-    Twice: the first round's figure includes the stack starting another worker process for the
-    push function while the slow batch holds the first (Lambda's cold start of a concurrent
-    environment); the second round, with the workers warm, is the one held to 5 s."""
+    Twice: the jobs of one message often go to different batches (several pollers receive at
+    once, as on AWS), and the first round's figure includes the stack starting another worker
+    process for the push function while the slow batch holds the first (Lambda's cold start of a
+    concurrent environment); the second round, with those workers warm, is held to 5 s."""
 
     async def scenario():
         alice, aaron, bob = user("alice"), user("aaron"), user("bob")
@@ -110,26 +113,25 @@ def test_slow_devices_never_delay_another_users_push(stack, user, capsys):
             await register(b, "webpush", subscription=receiver.subscription("bob").to_wire())
             await offline(stack, b)
             a = await connect(stack, alice)
-            slow_chat = (await a.request("chat.create", members=[aaron]))["chat"]["chat_id"]
-            bob_chat = (await a.request("chat.create", members=[bob]))["chat"]["chat_id"]
+            created = await a.request("chat.create", members=[aaron, bob], title="tarpit")
+            chat_id = created["chat"]["chat_id"]
             figures = []
             for round_ in (1, 2):
-                await a.send_text(slow_chat, f"into the tarpit {round_}")
-                await a.send_text(slow_chat, f"and again {round_}")
                 started = time.monotonic()
-                await a.send_text(bob_chat, f"to bob {round_}")
+                await a.send_text(chat_id, f"to aaron's 20 devices and bob's one {round_}")
                 while len(receiver.received) < round_ and time.monotonic() - started < 30:
                     await asyncio.sleep(0.01)
                 figures.append(time.monotonic() - started)
-                while len(tarpit.held) < 2 * round_ * TARPIT_DEVICES and time.monotonic() - started < 30:
+                while len(tarpit.held) < round_ * TARPIT_DEVICES and time.monotonic() - started < 30:
                     await asyncio.sleep(0.05)
+                await asyncio.sleep(READ_TIMEOUT_SECONDS + 1.5)  # the last slow sends give up
             with capsys.disabled():
                 print(
                     f"\n  local stack: bob's push after {figures[0]:.2f} s (cold), {figures[1]:.2f} s (warm)"
                     f" with {TARPIT_DEVICES} slow devices"
                 )
             assert len(receiver.received) == 2 and figures[1] < PUSH_WITHIN_SECONDS
-            assert len(tarpit.held) >= 4 * TARPIT_DEVICES  # the slow devices were tried meanwhile
+            assert len(tarpit.held) >= 2 * TARPIT_DEVICES  # the slow devices were tried meanwhile
             s = await connect(stack, aaron)
             for device in slow:  # no retries left behind for the next tests
                 await s.request("device.unregister", device_id=device["device_id"])

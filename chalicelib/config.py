@@ -18,6 +18,7 @@
 | CHAT_VAPID_PRIVATE_KEY_PARAM | SSM parameter holding it (deployments); neither: webpush refused |
 | CHAT_VAPID_SUBJECT           | VAPID ``sub`` claim: mailto: or https: of the operator          |
 | CHAT_PUSH_ALLOW_LOCAL_HTTP   | "1": Web Push endpoints may be http on 127.0.0.1 (local stack)  |
+| CHAT_PUSH_LOCAL_SERVICE      | the local stack's push service URL prefix: its port takes no other endpoint |
 | CHAT_RATE_LIMIT_PER_SECOND   | actions per second one connection keeps up (20; 0 turns it off) |
 | CHAT_RATE_LIMIT_BURST        | actions one connection may send at once before that (200)       |
 | AWS_REGION / AWS_DEFAULT_REGION | region of the tables and the API                             |
@@ -72,6 +73,7 @@ class Settings:
     vapid_private_key_param: str | None = None
     vapid_subject: str = "mailto:admin@example.com"
     push_allow_local_http: bool = False
+    push_local_service: str | None = None
     rate_limit_per_second: float = 20.0
     rate_limit_burst: int = 200
 
@@ -96,6 +98,7 @@ class Settings:
             vapid_private_key_param=env.get("CHAT_VAPID_PRIVATE_KEY_PARAM") or None,
             vapid_subject=env.get("CHAT_VAPID_SUBJECT") or "mailto:admin@example.com",
             push_allow_local_http=env.get("CHAT_PUSH_ALLOW_LOCAL_HTTP") == "1",
+            push_local_service=env.get("CHAT_PUSH_LOCAL_SERVICE") or None,
             rate_limit_per_second=_rate(env.get("CHAT_RATE_LIMIT_PER_SECOND", "20")),
             rate_limit_burst=_burst(env.get("CHAT_RATE_LIMIT_BURST", "200")),
         )

@@ -12,8 +12,6 @@ log = logging.getLogger(__name__)
 
 SQS_BATCH_ENTRIES = 10
 SQS_BATCH_BYTES = 256 * 1024  # one message, and the whole SendMessageBatch request
-
-
 SQS_MAX_DELAY_SECONDS = 900
 
 

@@ -13,9 +13,10 @@ from chalicelib.config import Settings
 from chalicelib.delivery.fanout import Fanout, FanoutWorker
 from chalicelib.delivery.posting import ClientFactory, Delivery, boto3_client_factory
 from chalicelib.domain.records import Device
+from chalicelib.push.devices import EndpointPolicy
 from chalicelib.push.jobs import Notifier
 from chalicelib.push.notification import Notification
-from chalicelib.push.providers import Provider, Providers, SnsProvider, WebPushProvider
+from chalicelib.push.providers import SNS_CLIENT_CONFIG, Provider, Providers, SnsProvider, WebPushProvider
 from chalicelib.push.worker import PushWorker
 from chalicelib.queues import Queue, SqsQueue
 from chalicelib.secret import JwtSecret, vapid_key
@@ -35,13 +36,22 @@ def _client(service: str, region: str) -> Any:
     return boto3.client(service, region_name=region)
 
 
+@functools.lru_cache(maxsize=4)
+def _sns_client(region: str) -> Any:
+    """SNS for push: short timeouts, one retry (a failed send is retried later, on its own)."""
+    import boto3
+    from botocore.config import Config
+
+    return boto3.client("sns", region_name=region, config=Config(**SNS_CLIENT_CONFIG))
+
+
 def _queue(settings: Settings, name: str | None) -> Queue | None:
     return SqsQueue(_client("sqs", settings.region), name) if name else None
 
 
 def _providers(settings: Settings) -> Providers:
     """The push providers this deployment is configured for; other platforms are refused."""
-    sns = functools.partial(_client, "sns", settings.region)
+    sns = functools.partial(_sns_client, settings.region)
     by_platform: dict[str, Provider] = {}
     if settings.sns_apns_app_arn:
         by_platform["apns"] = SnsProvider(sns, settings.sns_apns_app_arn)
@@ -49,7 +59,8 @@ def _providers(settings: Settings) -> Providers:
         by_platform["fcm"] = SnsProvider(sns, settings.sns_fcm_app_arn)
     key = vapid_key(settings)
     if key.configured:
-        by_platform["webpush"] = WebPushProvider(key.get, settings.vapid_subject)
+        policy = EndpointPolicy(settings.push_allow_local_http, settings.push_local_service)
+        by_platform["webpush"] = WebPushProvider(key.get, settings.vapid_subject, policy)
     return Providers(by_platform)
 
 
@@ -103,7 +114,8 @@ def push_worker() -> PushWorker:
     global _push_worker
     current, sink = service(), _push_sink or _log_push
     if _push_worker is None or _push_worker[:2] != (current, sink):
-        _push_worker = (current, sink, PushWorker(current.store, current.providers, sink))
+        retries = current.actions.messages.notifier.queue  # a failed device's retry: the push queue
+        _push_worker = (current, sink, PushWorker(current.store, current.providers, sink, retries))
     return _push_worker[2]
 
 

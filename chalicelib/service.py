@@ -25,6 +25,7 @@ from chalicelib.domain.errors import BadRequest, ChatError, Unavailable
 from chalicelib.domain.frames import checked
 from chalicelib.domain.protocol import FrameError, Ping, error_frame, frame, parse_request
 from chalicelib.domain.records import Connection
+from chalicelib.push.devices import EndpointPolicy
 from chalicelib.push.jobs import Notifier
 from chalicelib.push.providers import Providers
 from chalicelib.ratelimit import RateGate, RateLimit
@@ -60,7 +61,7 @@ class ChatService:
             store,
             notifier=notifier,
             providers=self.providers,
-            allow_local_http=settings.push_allow_local_http,
+            endpoint_policy=EndpointPolicy(settings.push_allow_local_http, settings.push_local_service),
             direct_key=self.direct_chat_key,
         )
         self._direct_chat_key: bytes | None = None

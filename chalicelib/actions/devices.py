@@ -9,7 +9,7 @@ from chalicelib.domain import ids
 from chalicelib.domain.errors import BadRequest, NotFound, Unavailable
 from chalicelib.domain.protocol import ChatMute, DeviceList, DeviceRegister, DeviceUnregister, frame
 from chalicelib.domain.records import MAX_DEVICES, Device, token_key
-from chalicelib.push.devices import check_endpoint
+from chalicelib.push.devices import EndpointPolicy
 from chalicelib.push.providers import Provider, Providers, PushUnavailable
 from chalicelib.retry import Contention
 from chalicelib.storage import Store
@@ -20,17 +20,17 @@ class DeviceActions(ActionBase):
         self,
         store: Store,
         providers: Providers,
-        allow_local_http: bool = False,
+        endpoint_policy: EndpointPolicy | None = None,
         contention: Contention | None = None,
     ) -> None:
         super().__init__(store, contention)
         self.providers = providers
-        self.allow_local_http = allow_local_http
+        self.endpoint_policy = endpoint_policy or EndpointPolicy()
 
     @handles(DeviceRegister)
     def register(self, ctx: Context, r: DeviceRegister) -> Outcome:
         if r.platform == "webpush":
-            check_endpoint(r.token, self.allow_local_http)
+            self.endpoint_policy.check(r.token)  # EndpointRefused is a BadRequest: says which rule
         provider = self._provider(r.platform)
         existing = self.store.device_by_token(token_key(r.platform, r.token))
         kept = existing is not None and existing.user_id == ctx.user_id

@@ -13,6 +13,7 @@ from chalicelib.actions.devices import DeviceActions
 from chalicelib.actions.messages import MessageActions
 from chalicelib.actions.router import Context, Outcome, Router
 from chalicelib.domain.protocol import Request
+from chalicelib.push.devices import EndpointPolicy
 from chalicelib.push.jobs import Notifier
 from chalicelib.push.providers import Providers
 from chalicelib.retry import Contention
@@ -28,12 +29,12 @@ class Actions:
         contention: Contention | None = None,
         notifier: Notifier | None = None,
         providers: Providers | None = None,
-        allow_local_http: bool = False,
+        endpoint_policy: EndpointPolicy | None = None,
         direct_key: Callable[[], bytes] | None = None,
     ) -> None:
         self.chats = ChatActions(store, contention, notifier, direct_key)
         self.messages = MessageActions(store, contention, notifier)
-        self.devices = DeviceActions(store, providers or Providers({}), allow_local_http, contention)
+        self.devices = DeviceActions(store, providers or Providers({}), endpoint_policy, contention)
         self.router = Router()
         for capability in self.capabilities:
             self.router.include(capability)

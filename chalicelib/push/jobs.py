@@ -37,32 +37,53 @@ REACH_KIND = "reach"
 REACH_DELAY_SECONDS = 10
 REACH_SHARD = 100  # members per reach job: one BatchGetItem of their memberships
 
+PUSH_KIND = "push"
+
+
+def job_kind(body: str) -> str:
+    """The kind of a job on the push queue (``push`` when it names none); ValueError if the
+    body is not a JSON object."""
+    data = json.loads(body)
+    if not isinstance(data, dict):
+        raise ValueError("a job is a JSON object")
+    return str(data.get("kind") or PUSH_KIND)
+
 
 @dataclass(frozen=True)
 class PushJob:
+    """Notify a member of a message: all their devices, or (a retry) one of them."""
+
     user_id: str
     chat_id: str
     chat_title: str | None
     chat_kind: str
     sender_name: str | None
     message: dict[str, Any]  # the message's wire form
+    device_id: str | None = None  # a retry: this device only
+    attempt: int = 0  # tries made so far for that device
+    failing_since: float | None = None  # epoch seconds of its first failure
+    not_before: float | None = None  # epoch seconds: a retry delayed beyond what SQS can delay
 
     @property
     def seq(self) -> int:
         return int(self.message["seq"])
 
     def to_json(self) -> str:
-        return json.dumps(
-            {
-                "v": JOB_VERSION,
-                "user_id": self.user_id,
-                "chat": {"chat_id": self.chat_id, "title": self.chat_title, "kind": self.chat_kind},
-                "sender_name": self.sender_name,
-                "message": self.message,
-            },
-            separators=(",", ":"),
-            ensure_ascii=False,
-        )
+        data: dict[str, Any] = {
+            "v": JOB_VERSION,
+            "user_id": self.user_id,
+            "chat": {"chat_id": self.chat_id, "title": self.chat_title, "kind": self.chat_kind},
+            "sender_name": self.sender_name,
+            "message": self.message,
+        }
+        if self.device_id is not None:
+            data["retry"] = {
+                "device_id": self.device_id,
+                "attempt": self.attempt,
+                "failing_since": self.failing_since,
+                "not_before": self.not_before,
+            }
+        return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
 
     @classmethod
     def from_json(cls, body: str) -> PushJob:
@@ -76,6 +97,9 @@ class PushJob:
         for key in ("chat_id", "seq", "message_id", "sender_id", "text"):
             if key not in message:
                 raise ValueError(f"a push job's message lacks {key}")
+        retry = data.get("retry") or {}
+        if not isinstance(retry, dict):
+            raise ValueError("a push job's retry is an object")
         return cls(
             user_id=str(data["user_id"]),
             chat_id=str(chat["chat_id"]),
@@ -83,6 +107,10 @@ class PushJob:
             chat_kind=str(chat.get("kind") or "group"),
             sender_name=data.get("sender_name"),
             message=message,
+            device_id=str(retry["device_id"]) if retry.get("device_id") else None,
+            attempt=int(retry.get("attempt") or 0),
+            failing_since=_seconds(retry.get("failing_since")),
+            not_before=_seconds(retry.get("not_before")),
         )
 
 
@@ -136,6 +164,10 @@ class ReachJob:
             raise ValueError(f"a reach job names 1 to {REACH_SHARD} users")
         push = PushJob.from_json(json.dumps({**data, "v": JOB_VERSION, "user_id": str(users[0])}))
         return cls(user_ids=tuple(str(u) for u in users), push=push)
+
+
+def _seconds(value: Any) -> float | None:
+    return None if value is None else float(value)
 
 
 def to_notify(reach: Mapping[str, Reach], users: Iterable[str], chat_id: str) -> list[str]:

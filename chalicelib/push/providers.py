@@ -12,13 +12,22 @@ from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
 from chalicelib.domain.records import Device
+from chalicelib.push.devices import EndpointGuard, EndpointPolicy, EndpointRefused, Resolver
 from chalicelib.push.notification import Notification, sns_message, webpush_payload, webpush_topic
+from chalicelib.push.transport import TIMEOUT, GuardedSession
 
 log = logging.getLogger(__name__)
 
 EXISTING_ENDPOINT = re.compile(r"Endpoint (arn:aws[\w-]*:sns:\S+) already exists with the same [Tt]oken")
 
 WEBPUSH_TTL_SECONDS = 24 * 3600
+# Each provider call is short: a slow push service costs one device a few seconds, not the batch.
+SNS_CLIENT_CONFIG: dict[str, Any] = {
+    "connect_timeout": 2,
+    "read_timeout": 3,
+    "retries": {"mode": "standard", "total_max_attempts": 2},  # the worker retries, later
+    "max_pool_connections": 80,  # the worker's sends at once, at most
+}
 
 
 class Sent(enum.Enum):
@@ -129,11 +138,22 @@ class SnsProvider:
 
 
 class WebPushProvider:
-    """Web Push: the payload encrypted (aes128gcm) to the subscription's keys, VAPID-signed."""
+    """Web Push: the payload encrypted (aes128gcm) to the subscription's keys, VAPID-signed,
+    POSTed over a ``GuardedSession`` (no redirects, checked addresses, short timeouts) to an
+    endpoint ``policy`` accepts; an endpoint it no longer accepts makes the device gone."""
 
-    def __init__(self, vapid_private_key: Callable[[], str], subject: str) -> None:
+    def __init__(
+        self,
+        vapid_private_key: Callable[[], str],
+        subject: str,
+        policy: EndpointPolicy | None = None,
+        resolve: Resolver | None = None,
+        pool_size: int = 80,  # the worker's sends at once, at most
+    ) -> None:
         self._key = vapid_private_key  # read on first send (from SSM in a deployment)
         self._subject = subject
+        self.policy = policy or EndpointPolicy()
+        self._session = GuardedSession(EndpointGuard(self.policy, resolve), pool_size)
 
     def enroll(self, device: Device) -> Device:
         return device
@@ -143,6 +163,7 @@ class WebPushProvider:
 
         subscription = {"endpoint": device.token, "keys": {"p256dh": device.p256dh, "auth": device.auth}}
         try:
+            self.policy.check(device.token)
             webpush(
                 subscription_info=subscription,
                 data=webpush_payload(notification),
@@ -151,17 +172,26 @@ class WebPushProvider:
                 content_encoding="aes128gcm",
                 ttl=WEBPUSH_TTL_SECONDS,
                 headers={"Urgency": "high", "Topic": webpush_topic(notification.chat_id)},
-                timeout=10,
+                timeout=TIMEOUT,  # type: ignore[arg-type]  # requests takes (connect, read)
+                requests_session=self._session,
             )
+        except EndpointRefused as exc:
+            log.warning("refusing the endpoint of %s: %s", device.device_id, exc)
+            return Sent.GONE
         except WebPushException as exc:
             status = exc.response.status_code if exc.response is not None else 0
             if status in (404, 410):
                 return Sent.GONE
             if status == 429 or status >= 500 or status == 0:
                 return Sent.RETRY
+            if 300 <= status < 400:
+                log.warning(
+                    "push service of %s answered a redirect (%d): not followed", device.device_id, status
+                )
+                return Sent.FAILED
             log.warning("push service refused a notification for %s: %s", device.device_id, exc)
             return Sent.FAILED
-        except Exception as exc:  # network errors surface as requests' exceptions
+        except Exception as exc:  # network errors and timeouts surface as requests' exceptions
             log.warning("push service unreachable for %s: %s", device.device_id, exc)
             return Sent.RETRY
         return Sent.OK

@@ -11,15 +11,12 @@ at once, or a reach job SQS delivers again, notifies no device a second time.
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
-from chalicelib.push.jobs import REACH_KIND, PushJob, ReachJob
+from chalicelib.push.jobs import PushJob, ReachJob
 from chalicelib.storage import Store
-
-Job = PushJob | ReachJob
 
 # Members notified at once by one reach job: each is a devices Query, a badge and a send per
 # device (tens of ms), so a job of 100 takes well under a second, not several.
@@ -34,14 +31,6 @@ def _members_pool() -> ThreadPoolExecutor:
         if _pool is None:
             _pool = ThreadPoolExecutor(max_workers=MEMBER_CONCURRENCY, thread_name_prefix="reach")
         return _pool
-
-
-def parse(body: str) -> Job:
-    """A push queue body: a reach job, or a job for one member."""
-    data = json.loads(body)
-    if isinstance(data, dict) and data.get("kind") == REACH_KIND:
-        return ReachJob.from_json(body)
-    return PushJob.from_json(body)
 
 
 def unconfirmed(store: Store, job: ReachJob) -> list[str]:

@@ -5,7 +5,8 @@ notifications"):
 - ``GET /dev/push?user={user_id}``: ``{"notifications": [...]}`` the emulated providers accepted
   for devices that user owned when they were sent, oldest first;
 - ``POST /dev/push/reject?token={token}``: the provider treats the token as gone from now on
-  (see ``chatlocal.push.reject``);
+  (see ``chatlocal.push.reject``); 403 for a request the push sender made (a subscription
+  endpoint pointing here is refused at registration too);
 - ``POST|GET /dev/webpush/{id}``: the local push service (``chatlocal.push.webpush_service``).
 """
 
@@ -48,6 +49,8 @@ class DevPush:
         return web.json_response({"notifications": self.recorder.of(user)})
 
     async def reject(self, request: web.Request) -> web.Response:
+        if from_push_sender(request):
+            return _error(403, "the /dev routes do not take requests from the push sender")
         try:
             token = check_token(request.query.get("token"))
         except ValueError as exc:
@@ -59,6 +62,13 @@ class DevPush:
         except NotRejectable as exc:
             return _error(409, str(exc))
         return web.json_response({"token": token, "rejected": [r.to_wire() for r in rejected]})
+
+
+def from_push_sender(request: web.Request) -> bool:
+    """A Web Push request (VAPID authorization, a TTL): the push worker POSTing to an endpoint
+    a subscription named, never a developer or a test driving the stack."""
+    scheme = request.headers.get("Authorization", "").partition(" ")[0].lower()
+    return scheme in ("vapid", "webpush") or "TTL" in request.headers or "Crypto-Key" in request.headers
 
 
 def _error(status: int, message: str) -> web.Response:

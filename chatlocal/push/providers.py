@@ -19,6 +19,7 @@ from typing import Any
 from chalicelib.domain import ids
 from chalicelib.domain.records import Device
 from chalicelib.push.notification import Notification
+from chatlocal.push.webpush_service import PATH_PREFIX
 
 PUSH_QUEUE_VARIABLE = "CHAT_PUSH_QUEUE"
 VAPID_VARIABLE = "CHAT_VAPID_PRIVATE_KEY"
@@ -64,14 +65,18 @@ class VapidKeys:
 
 def prepare_env(env: MutableMapping[str, str], vapid: VapidKeys) -> None:
     """The app's push settings, before ``app.py`` is imported (it names its push queue then):
-    the queue (``{prefix}-push`` unless named), the VAPID key, and Web Push endpoints on
-    127.0.0.1 allowed (unless ``CHAT_PUSH_ALLOW_LOCAL_HTTP`` says otherwise)."""
+    the queue (``{prefix}-push`` unless named), the VAPID key, Web Push endpoints on
+    127.0.0.1 allowed (unless ``CHAT_PUSH_ALLOW_LOCAL_HTTP`` says otherwise), and the local push
+    service's URL (``CHAT_PUSH_LOCAL_SERVICE``): on the stack's own port, endpoints may name that
+    service's subscriptions and nothing else (no ``/dev/push/reject``)."""
     if not env.get(PUSH_QUEUE_VARIABLE):
         env[PUSH_QUEUE_VARIABLE] = f"{env['CHAT_TABLE_PREFIX']}-push"
     env[VAPID_VARIABLE] = vapid.private_key
     env.pop("CHAT_VAPID_PRIVATE_KEY_PARAM", None)  # no SSM here: the key above is the one
     if not env.get("CHAT_PUSH_ALLOW_LOCAL_HTTP"):
         env["CHAT_PUSH_ALLOW_LOCAL_HTTP"] = "1"
+    if env.get("CHAT_MANAGEMENT_ENDPOINT"):  # the stack's own URL: its port takes no endpoint but these
+        env["CHAT_PUSH_LOCAL_SERVICE"] = env["CHAT_MANAGEMENT_ENDPOINT"].rstrip("/") + PATH_PREFIX
 
 
 @dataclass(frozen=True)

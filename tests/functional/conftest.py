@@ -11,6 +11,7 @@ from moto import mock_aws
 import app as chalice_app
 from chalicelib import runtime
 from chalicelib.config import Settings
+from chalicelib.push.devices import EndpointPolicy
 from chalicelib.push.providers import Providers, SnsProvider, WebPushProvider
 from chalicelib.queues import Queue, SqsQueue
 from chalicelib.service import ChatService
@@ -190,7 +191,9 @@ def push(tables, api):
         {
             "apns": SnsProvider(lambda: sns, apps["apns"]),
             "fcm": SnsProvider(lambda: sns, apps["fcm"]),
-            "webpush": WebPushProvider(lambda: key, "mailto:ops@example.com"),
+            "webpush": WebPushProvider(
+                lambda: key, "mailto:ops@example.com", EndpointPolicy(allow_local_http=True)
+            ),
         }
     )
     service = build_service(api, push_queue=SqsQueue(sqs, name), providers=providers)

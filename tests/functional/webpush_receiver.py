@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import socket
 import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -103,3 +104,36 @@ class Receiver:
     def subscription(self, name: str) -> Subscription:
         host, port = self.server.server_address[:2]
         return Subscription(endpoint=f"http://{host}:{port}/push/{name}")
+
+
+class Tarpit:
+    """A server on 127.0.0.1 that accepts every connection and never answers."""
+
+    def __init__(self) -> None:
+        self.sock = socket.create_server(("127.0.0.1", 0), backlog=128)
+        self.held: list[socket.socket] = []
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._accept, daemon=True)
+
+    def _accept(self) -> None:
+        self.sock.settimeout(0.2)
+        while not self.stopping.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except (TimeoutError, OSError):
+                continue
+            self.held.append(conn)
+
+    def __enter__(self) -> Tarpit:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stopping.set()
+        self.thread.join()
+        for conn in self.held:
+            conn.close()
+        self.sock.close()
+
+    def endpoint(self, name: str) -> str:
+        return f"http://127.0.0.1:{self.sock.getsockname()[1]}/push/{name}"

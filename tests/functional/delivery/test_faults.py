@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import time
 from urllib.parse import unquote, urlparse
 
 import boto3
@@ -329,15 +330,22 @@ def test_a_push_queue_that_fails_once_is_retried_and_notifies_once(push):
     assert [(d.platform, n.seq) for d, n in push.sent] == [("apns", 1)]
 
 
-def test_a_push_that_sns_refuses_is_sent_on_redelivery_once(push):
+def test_a_push_that_sns_refuses_is_sent_on_its_retry_once(push, monkeypatch):
+    """The device's own retry job (issue 21), delayed 1 s here instead of 30 s."""
+    from chalicelib.push import worker
+
+    monkeypatch.setattr(worker, "RETRY_BASE_SECONDS", 1)
     a, chat_id = offline_bob_with_an_iphone(push)
     send(a, chat_id)
     with FaultInjector(plan=[Planned("sns_error", "Publish", times=100)]) as faults:
         push.drain()
     assert faults.fired["sns_error"] >= 1 and push.sent == []
-    push.make_visible()
+    time.sleep(1.5)  # the retry's DelaySeconds
     push.drain()
     assert [d.platform for d, _ in push.sent] == ["apns"]
+    push.make_visible()
+    push.drain()
+    assert [d.platform for d, _ in push.sent] == ["apns"]  # once
 
 
 # -- SendKey bookkeeping survives every fault above --------------------------------------------

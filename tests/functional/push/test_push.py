@@ -264,28 +264,91 @@ def test_a_retried_batch_sends_nothing_twice(push):
     assert len(push.sent) == 2
 
 
-def test_a_failure_worth_retrying_is_sent_on_redelivery(push, monkeypatch):
+def test_a_failure_worth_retrying_is_retried_on_its_own_with_backoff(push, monkeypatch):
+    """A throttled device gets a job of its own, delayed; the record itself is done (the batch
+    names no failure), so nothing else of it is sent again or held back."""
+    from chalicelib.push import worker
     from chalicelib.push.providers import Sent, SnsProvider
+    from chalicelib.queues import SqsQueue
 
     a = push.harness.connect("alice")
     offline_member_with_devices(push)
     chat_id = push.harness.chat(a, "bob")
     original = SnsProvider.send
-    outcomes = iter([Sent.RETRY])
+    outcomes = iter([Sent.RETRY, Sent.RETRY])
 
-    def throttled_once(self, device, notification):
+    def throttled_twice(self, device, notification):
         if device.platform == "fcm":
             return next(outcomes, None) or original(self, device, notification)
         return original(self, device, notification)
 
-    monkeypatch.setattr(SnsProvider, "send", throttled_once)
+    delays = []
+    queue_send = SqsQueue.send
+
+    def recording_send(self, bodies, delay_seconds=0):
+        delays.append(delay_seconds)
+        return queue_send(self, bodies, delay_seconds)
+
+    monkeypatch.setattr(SnsProvider, "send", throttled_twice)
+    monkeypatch.setattr(SqsQueue, "send", recording_send)
     a.send("message.send", chat_id=chat_id, client_msg_id="k1", text="hi")
     push.drain()
     assert [d.platform for d, _ in push.sent] == ["apns"]
-    assert push.harness.fanout_results[-1]["batchItemFailures"]  # reported for redelivery
-    push.drain()
-    assert sorted(d.platform for d, _ in push.sent) == ["apns", "fcm"]  # apns once, fcm on the retry
     assert push.harness.fanout_results[-1] == {"batchItemFailures": []}
+    assert delays[-1] == worker.RETRY_BASE_SECONDS  # the fcm device's own job, 30 s later
+    attributes = push.harness.sqs.get_queue_attributes(
+        QueueUrl=push.harness.push_queue_url, AttributeNames=["ApproximateNumberOfMessagesDelayed"]
+    )["Attributes"]
+    assert attributes["ApproximateNumberOfMessagesDelayed"] == "1"
+
+    monkeypatch.setattr(worker, "RETRY_BASE_SECONDS", 0)  # the next retries come at once
+    a.send("message.send", chat_id=chat_id, client_msg_id="k2", text="again")
+    push.drain()  # seq 2: apns at once, fcm throttled once more, then sent on its own retry
+    assert delays[-1] == 0
+    assert sorted((d.platform, n.seq) for d, n in push.sent) == [("apns", 1), ("apns", 2), ("fcm", 2)]
+
+
+def test_a_device_failing_every_try_is_dropped_then_forgotten_after_a_day(push, monkeypatch):
+    from chalicelib.push import worker
+    from chalicelib.push.providers import Sent, SnsProvider
+
+    a = push.harness.connect("alice")
+    offline_member_with_devices(push)
+    chat_id = push.harness.chat(a, "bob")
+    tries = []
+
+    def always_throttled(self, device, notification):
+        tries.append(device.platform)
+        return Sent.RETRY
+
+    monkeypatch.setattr(SnsProvider, "send", always_throttled)
+    monkeypatch.setattr(worker, "RETRY_BASE_SECONDS", 0)
+    a.send("message.send", chat_id=chat_id, client_msg_id="k1", text="hi")
+    push.drain()
+    assert len(tries) == 2 * worker.MAX_TRIES  # each device tried MAX_TRIES times, then dropped
+    assert len(push.harness.store_devices("bob")) == 2  # not a day yet: kept
+
+    clock = [1_000_000.0]
+    runtime_worker = push_worker_of(push)
+    monkeypatch.setattr(runtime_worker, "clock", lambda: clock[0])
+    tries.clear()
+
+    def a_day_passes_after_the_first_try(self, device, notification):
+        tries.append(device.platform)
+        clock[0] += worker.FORGET_AFTER_SECONDS
+        return Sent.RETRY
+
+    monkeypatch.setattr(SnsProvider, "send", a_day_passes_after_the_first_try)
+    a.send("message.send", chat_id=chat_id, client_msg_id="k2", text="still there?")
+    push.drain()
+    assert push.harness.store_devices("bob") == []  # a day of failures: forgotten
+    assert push.harness.fanout_results[-1] == {"batchItemFailures": []}
+
+
+def push_worker_of(push):
+    from chalicelib import runtime
+
+    return runtime.push_worker()
 
 
 def test_web_push_end_to_end(push):

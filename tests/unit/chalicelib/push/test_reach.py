@@ -9,7 +9,17 @@ import pytest
 
 from chalicelib.domain.records import ChatRecord, Membership, Message, Pointers, Presence, Reach
 from chalicelib.push import reach
-from chalicelib.push.jobs import REACH_SHARD, Notifier, PushJob, ReachJob, offline_after, to_confirm
+from chalicelib.push.jobs import (
+    PUSH_KIND,
+    REACH_KIND,
+    REACH_SHARD,
+    Notifier,
+    PushJob,
+    ReachJob,
+    job_kind,
+    offline_after,
+    to_confirm,
+)
 
 CHAT = ChatRecord(
     chat_id="c1", title="T", members=None, created_by="a", created_at="2026-01-01T00:00:00.000Z"
@@ -65,11 +75,10 @@ def test_confirm_later_costs_nothing_without_members_or_queue():
     assert queue.sent == []
 
 
-def test_parse_tells_the_two_jobs_apart():
+def test_the_worker_tells_the_two_jobs_apart_by_kind():
     job = ReachJob(("bob", "carol"), PushJob("bob", "c1", "T", "group", "Alice", MESSAGE.to_wire()))
-    parsed = reach.parse(job.to_json())
-    assert isinstance(parsed, ReachJob) and parsed == job
-    assert isinstance(reach.parse(job.for_user("carol").to_json()), PushJob)
+    assert job_kind(job.to_json()) == REACH_KIND and ReachJob.from_json(job.to_json()) == job
+    assert job_kind(job.for_user("carol").to_json()) == PUSH_KIND
 
 
 @pytest.mark.parametrize("users", [[], [f"u{i}" for i in range(REACH_SHARD + 1)], "bob"])
@@ -79,7 +88,7 @@ def test_a_reach_job_names_1_to_100_users(users):
     )
     body["users"] = users
     with pytest.raises(ValueError):
-        reach.parse(json.dumps(body))
+        ReachJob.from_json(json.dumps(body))
 
 
 class Memberships:

@@ -36,6 +36,18 @@ def _create_table(client, name: str = TABLE) -> None:
     )
 
 
+def fresh_mock():
+    """A started mock_aws whose DynamoDB in REGION is empty, even inside a mock already started
+    (the functional tier's, in the same worker process): a nested mock_aws keeps its state."""
+    from moto.core.models import DEFAULT_ACCOUNT_ID
+    from moto.dynamodb.models import dynamodb_backends
+
+    mock = mock_aws()
+    mock.start()
+    dynamodb_backends[DEFAULT_ACCOUNT_ID][REGION].reset()
+    return mock
+
+
 class Run:
     """One run of the stack's DynamoDB: a fresh moto, the table, a restored store."""
 
@@ -44,8 +56,7 @@ class Run:
         self.mode = mode
 
     def __enter__(self) -> Run:
-        self.mock = mock_aws()
-        self.mock.start()
+        self.mock = fresh_mock()
         self.client = boto3.client("dynamodb", region_name=REGION)
         _create_table(self.client)
         self.store = TableStore(
@@ -232,8 +243,7 @@ def test_a_torn_last_line_is_ignored_and_cut(tmp_path):
 
 def test_a_damaged_line_before_others_refuses_to_start(tmp_path):
     (tmp_path / "dynamodb.journal").write_text('{"w": []}\nnot json\n{"w": []}\n')
-    mock = mock_aws()
-    mock.start()
+    mock = fresh_mock()
     try:
         _create_table(boto3.client("dynamodb", region_name=REGION))
         store = TableStore(tmp_path / "dynamodb.json", REGION, tmp_path / "dynamodb.journal")

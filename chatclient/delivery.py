@@ -228,11 +228,15 @@ class Delivery(Connection):
     def _received(self, message: Message) -> None:
         """Confirm a message that arrived as a frame, now or when the chat's second is up; not
         our own (sending moved our pointers) nor one of a chat we are out of."""
-        chat_id = message.chat_id
-        if not self.auto_confirm or message.sender_id == self.user_id or not self._order.tracks(chat_id):
+        if message.sender_id != self.user_id:
+            self._arrived(message.chat_id, message.seq)
+
+    def _arrived(self, chat_id: str, seq: int) -> None:
+        """Confirm ``seq`` of a chat we are in (a message, or the system message that added us)."""
+        if not self.auto_confirm or not self._order.tracks(chat_id):
             return
         loop = asyncio.get_running_loop()
-        step = self._confirms.received(chat_id, message.seq, loop.time())
+        step = self._confirms.received(chat_id, seq, loop.time())
         if step.confirm is not None:
             self._spawn_confirm(chat_id, step.confirm)
         elif step.wait is not None:
@@ -259,6 +263,8 @@ class Delivery(Connection):
         chat = Chat.from_wire(frame["chat"])
         async with self._lock(chat.chat_id):
             self._order.added(chat)
+        if chat.last_seq > 0:
+            self._arrived(chat.chat_id, chat.last_seq)  # the message that added us (Reach)
         await call_handler(self.on_chat_added, chat)
 
     async def _on_chat_removed(self, frame: dict[str, Any]) -> None:

@@ -33,7 +33,7 @@ from chalicelib.domain.protocol import (
     frame,
 )
 from chalicelib.domain.records import INLINE_MEMBERS, MAX_MEMBERS, ChatRecord, Membership, Pointers, chat_view
-from chalicelib.push.jobs import Notifier, to_notify
+from chalicelib.push.jobs import Notifier, to_confirm, to_notify
 from chalicelib.retry import Contention
 from chalicelib.storage import SeqConflict, Store
 
@@ -373,7 +373,10 @@ class ChatActions(ActionBase):
         removed = set(change.removed)
         audience = set(change.roster.joined()) | removed
         reach = self.store.reach(audience)
-        self.notifier.notify(to_notify(reach, added, chat.chat_id), chat, change.message, ctx.connection.name)
+        name = ctx.connection.name  # the system message notifies only those it adds: now if offline,
+        self.notifier.notify(to_notify(reach, added, chat.chat_id), chat, change.message, name)
+        live = to_confirm(reach, added, chat.chat_id)  # else unless they confirm it (Reach)
+        self.notifier.confirm_later(live, chat, change.message, name)
         presence = {user: r.connections for user, r in reach.items()}
         welcome = checked(frame("chat:added", chat=chat_view(chat, Membership(joined_seq=chat.last_seq))))
         farewell = checked(frame("chat:removed", chat_id=chat.chat_id))

@@ -41,7 +41,7 @@ def unconfirmed(store: Store, job: ReachJob) -> list[str]:
         for user in job.user_ids
         if user in memberships
         and memberships[user].pointers.delivered_seq < job.seq
-        and memberships[user].joined_seq < job.seq  # not removed and added again since
+        and memberships[user].joined_seq <= job.seq  # not removed and added again since
     ]
 
 

@@ -124,3 +124,22 @@ def test_the_page_confirms_a_background_burst_once_a_second(as_user, stack_url):
     assert ours and ours[-1][1]["seq"] == 5
     assert len(ours) < 5 and all(later[0] - earlier[0] >= 0.7 for earlier, later in itertools.pairwise(ours))
     assert opened["receipts"][bob_id]["delivered_seq"] == 5
+
+
+def test_the_page_confirms_the_message_that_added_it_to_a_group(as_user, stack_url):
+    """PROTOCOL v3, "Reach": the system message that adds a member is pushed to them unless they
+    confirm it; the page, online when chat:added arrives, confirms the chat's last_seq."""
+    from tests.e2e.wire import WireUser
+
+    alice_id, bob_id, carol_id = unique("alice"), unique("bob"), unique("carol")
+    bob = as_user(bob_id)
+    bob.locator('#conn-status[data-state="online"]').wait_for()
+    with WireUser(stack_url, alice_id) as alice:
+        chat_id = alice.request("chat.create", members=[carol_id], title="Added")["chat"]["chat_id"]
+        alice.request("message.send", chat_id=chat_id, client_msg_id="a1", text="before bob")
+        added = alice.request("chat.add", chat_id=chat_id, members=[bob_id])
+        seq = added["chat"]["last_seq"]
+        bob.locator(".chat-item", has_text="Added").wait_for()
+        bob.wait_for_timeout(500)
+        opened = alice.request("chat.open", chat_id=chat_id)
+    assert opened["receipts"][bob_id]["delivered_seq"] == seq

@@ -167,3 +167,35 @@ def test_offline_members_keep_the_immediate_path(push):
     a.send("message.send", chat_id=chat_id, client_msg_id="k1", text="hi")
     assert push.pass_delay() == 0  # no reach job: nobody was live
     assert push.drain() == 1 and len(notifications_for(push, "bob")) == 2
+
+
+def test_a_live_member_added_to_a_group_is_pushed_unless_they_confirm_the_message_that_added_them(push):
+    """System messages notify only the users they add, by the same rule: a live added member
+    with devices is pushed after the delay unless they confirm; the members already there are not."""
+    a = push.harness.connect("alice", name="Alice A.")
+    carol = push.harness.connect("carol")
+    register(carol, "apns", "carol-iphone")
+    chat_id = push.harness.chat(a, "carol", title="team")
+    b = live_member_with_devices(push)
+    added = a.send("chat.add", chat_id=chat_id, members=["bob"])
+    assert added["event"] == "chat:updated"
+    (welcome,) = [f for f in b.frames() if f["event"] == "chat:added"]
+    assert push.pass_delay() == 1  # one reach job: bob's, not carol's
+    assert push.drain() == 1
+    assert sorted((d.user_id, d.platform, n.seq) for d, n in push.sent) == [
+        ("bob", "apns", welcome["chat"]["last_seq"]),
+        ("bob", "fcm", welcome["chat"]["last_seq"]),
+    ]
+
+
+def test_a_live_added_member_who_confirms_the_message_that_added_them_gets_no_push(push):
+    a = push.harness.connect("alice", name="Alice A.")
+    chat_id = push.harness.chat(a, "carol", title="team")
+    b = live_member_with_devices(push)
+    a.send("chat.add", chat_id=chat_id, members=["bob"])
+    (welcome,) = [f for f in b.frames() if f["event"] == "chat:added"]
+    seq = welcome["chat"]["last_seq"]
+    assert b.send("message.delivered", chat_id=chat_id, seq=seq)["event"] == "receipt:ok"
+    assert push.pass_delay() == 1
+    assert push.drain() == 1
+    assert push.sent == []

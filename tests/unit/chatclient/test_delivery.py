@@ -324,3 +324,25 @@ def test_auto_confirm_can_be_turned_off():
 
     run(scenario())
     assert requests(server, "message.delivered") == []
+
+
+def test_the_message_that_added_us_is_confirmed_when_chat_added_arrives():
+    """PROTOCOL v3, "Reach": the system message that adds a member is pushed to them unless they
+    confirm it; a client that got chat:added confirms the chat's last_seq (the message itself
+    came as chat:added, not as a message frame)."""
+    server = FakeServer()
+    server.add_chat("c9", ["bob", "carol"])
+    server.store("c9")
+    server.store("c9")
+
+    async def scenario():
+        client = client_for(server)
+        await client.start()
+        added = server.add_member("c9", ME)
+        server.connections[-1].push({"event": "chat:added", "chat": server.chat("c9")})
+        await settle()
+        await client.close()
+        return added["seq"], [(r["chat_id"], r["seq"]) for r in requests(server, "message.delivered")]
+
+    seq, confirmed = run(scenario())
+    assert confirmed == [("c9", seq)]

@@ -151,6 +151,19 @@ def test_a_worker_that_dies_fails_its_invocation_and_is_replaced(workers):
     assert workers.pools["$default"].size == 1
 
 
+def test_a_worker_outlives_the_signals_a_closing_terminal_sends_its_process_group(workers):
+    """Ctrl-C, SIGTERM and SIGHUP (the terminal closing) reach the whole process group: the
+    stack stops and saves, and stops its workers itself, so none may die under an invocation
+    first (workers started on demand do not inherit the stack's ignored SIGHUP)."""
+    import os
+    import signal
+
+    pid = invoke(workers, "$default", {"action": "sleep", "seconds": 0}).result
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        os.kill(pid, signum)
+    assert invoke(workers, "$default", {"action": "sleep", "seconds": 0.2}).result == pid
+
+
 def test_an_invocation_past_the_timeout_is_ended_with_its_worker(tmp_path):
     workers = start(code_folder(tmp_path), timeout=0.5)
     try:

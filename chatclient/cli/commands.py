@@ -65,16 +65,18 @@ class Commands:
         self.open: str | None = None
         self.last_seen: dict[str, int] = {}
         self.listed: list[Chat] = []  # the last /chats, for /open NUMBER
+        self.sent: dict[tuple[str, int], Message] = {}  # our own sends, for quoting replies to them
 
     @property
     def me(self) -> str | None:
         return self.client.user_id
 
     def quote_of(self, message: Message) -> Message | None:
-        """The message ``message`` answers, if the client has seen it."""
+        """The message ``message`` answers, if the client has seen it (or we sent it here)."""
         if message.reply_to is None:
             return None
-        return self.client.local_message(message.chat_id, message.reply_to)
+        seen = self.client.local_message(message.chat_id, message.reply_to)
+        return seen or self.sent.get((message.chat_id, message.reply_to))
 
     def show(self, message: Message) -> str:
         """``5 alice: hi``, a reply quoting the message it answers (when the client has it)."""
@@ -144,6 +146,9 @@ class Commands:
     async def say(self, chat_id: str, text: str, reply_to: int | None = None) -> None:
         mentions = mentions_in(text)
         ack = await self.client.send(chat_id, text, reply_to=reply_to, mentions=mentions or None)
+        self.sent[(chat_id, ack.seq)] = Message(
+            chat_id, ack.seq, ack.message_id, ack.client_msg_id, self.me or "", text, ack.sent_at
+        )
         self.last_seen[chat_id] = max(ack.seq, self.last_seen.get(chat_id, 0))
         out(f"[ack] {ack.chat_id} seq {ack.seq}")
 

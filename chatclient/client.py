@@ -291,6 +291,11 @@ class ChatClient(Delivery):
         fetched, delivered, changed), as it now stands, ascending by ``seq``."""
         return self._order.copies.of(chat_id)
 
+    @property
+    def local_chats(self) -> list[str]:
+        """The chats the client keeps a local copy of (every chat it tracks)."""
+        return sorted(self._order.copies.synced)
+
     def local_message(self, chat_id: str, seq: int) -> Message | None:
         """One message of the local copy, or None if the client has not seen it."""
         return self._order.copies.message(chat_id, seq)

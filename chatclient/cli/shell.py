@@ -116,6 +116,8 @@ class Shell(Commands):
             "/remove": lambda a: self.remove(self.need_open(), a),
             "/rename": lambda a: self.rename(self.need_open(), parse_title(a, "/rename")),
             "/leave": lambda a: self.leave(self.need_open()),
+            "/reply": lambda a: self.raw_text_command("/reply", a[0]),
+            "/edit": lambda a: self.raw_text_command("/edit", a[0]),
             "/delete": lambda a: self.delete(self.need_open(), parse_seq(a[0], "/delete SEQ")),
             "/react": self.react_command,
             "/notify": lambda a: self.notify(self.need_open(), a[0]),
@@ -163,12 +165,12 @@ class Shell(Commands):
         rest = others[0] if others else ""
         if name == "/quit":
             return False
-        if name in RAW_TEXT:
-            await self.raw_text_command(name, rest)
-            return True
         command, spec = self.commands.get(name), INTERACTIVE.get(name)
         if command is None or spec is None:
             raise UsageError(f"unknown command {name!r}: /help lists them")
+        if name in RAW_TEXT:  # the text as typed: no shell quoting, line breaks kept
+            await command([rest])
+            return True
         try:
             words = shlex.split(rest)
         except ValueError as exc:  # an unbalanced quote

@@ -5,7 +5,7 @@ from __future__ import annotations
 from chatclient import Chat
 from chatclient.cli.arguments import HELP, INTERACTIVE
 from chatclient.cli.output import chat_line
-from chatclient.cli.shell import RAW_TEXT, Entry, Shell
+from chatclient.cli.shell import Entry, Shell
 from tests.unit.chatclient.fake_server import ME, FakeServer, FakeWs, client_for, run, settle
 
 
@@ -87,7 +87,7 @@ def test_help_covers_every_command_and_each_has_its_own_usage(capsys):
     server = FakeServer()
     shell = run_shell(server, ["/help", *[f"/help {name}" for name in INTERACTIVE], "/open --help"])
     out = capsys.readouterr().out
-    assert set(shell.commands) | {"/quit", *RAW_TEXT} == set(INTERACTIVE)
+    assert set(shell.commands) | {"/quit"} == set(INTERACTIVE)
     for name, spec in INTERACTIVE.items():
         assert f"\n  {name}" in HELP and spec.help
         assert f"usage: {name} {spec.arguments}".strip() in out

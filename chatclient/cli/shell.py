@@ -68,7 +68,7 @@ class Entry:
 
     def add(self, line: str) -> str | None:
         """The entry ``line`` completes, or None while it goes on."""
-        line = line.rstrip("\r")
+        line = line.rstrip("\r\n")  # a line read from a file keeps its line break
         if line.endswith("\\"):
             self.pending.append(line[:-1])
             return None

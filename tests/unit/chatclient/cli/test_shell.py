@@ -221,7 +221,7 @@ def test_misused_message_commands_get_one_line_and_change_nothing(capsys):
 def test_a_line_ending_in_a_backslash_goes_on_on_the_next_line():
     entry = Entry()
     assert entry.add("first line\\") is None
-    assert entry.add("second\\\r") is None
+    assert entry.add("second\\\r\n") is None  # as read from a file
     assert entry.add("third") == "first line\nsecond\nthird"
     assert entry.add("alone") == "alone"
     assert entry.add("cut off by the end\\") is None

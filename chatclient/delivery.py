@@ -375,9 +375,11 @@ class Delivery(Connection):
 
     async def _reopen(self, chat_id: str) -> None:
         reply = await self._request("chat.open", {"chat_id": chat_id})
-        async with self._lock(chat_id):
+        async with self._lock(chat_id):  # its messages as they stand now: changes while away
             for raw in reply.get("messages") or ():
-                self._order.copies.offer(Message.from_wire(raw))
+                message = Message.from_wire(raw)
+                if self._order.message_changed(message):
+                    await call_handler(self.on_message_updated, message)
 
     async def _resync_chat(self, chat: Chat) -> None:
         async with self._lock(chat.chat_id):

@@ -265,12 +265,17 @@ class Ordering:
         return message.client_msg_id not in self.sent_ids
 
     def message_changed(self, message: Message) -> bool:
-        """A change of ``message`` (``chat:message:updated``, or a ``chat.changes`` page): the
-        copy takes it if newer. True if the application is to hear of it: it is newer and the
-        application has had the message (or passed it: its own, or older than the client), so a
-        change never overtakes the message itself (that comes later, as it now stands)."""
-        if message.chat_id in self.removed_from or not self.copies.update(message):
+        """A view of ``message`` that may be a change (``chat:message:updated``, a ``chat.changes``
+        page, the messages of a chat re-opened after a reconnect): the copy takes it if newer.
+        True if the application is to hear of it: it is newer than the copy's view (or changed,
+        and not in the copy) and the application has had the message (or passed it: its own,
+        or older than the client), so a change never overtakes the message itself (that comes
+        later, as it now stands)."""
+        if message.chat_id in self.removed_from:
             return False
+        before = self.copies.message(message.chat_id, message.seq)
+        if not self.copies.update(message) or (before is None and message.rev == 0):
+            return False  # not newer; or a message never changed that the copy did not hold
         return message.seq <= self.last.get(message.chat_id, 0)
 
     # -- gap fill --------------------------------------------------------------------------------

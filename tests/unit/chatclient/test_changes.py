@@ -299,3 +299,29 @@ def test_changes_reads_one_page_and_a_v2_server_is_never_asked():
     assert page.chat_id == "c1" and page.last_rev == 1 and not page.has_more
     assert [(m.seq, m.text) for m in page.messages] == [(1, "x")]
     assert requests(server, "chat.changes")[0]["limit"] == 10
+
+
+def test_a_viewed_chat_that_changed_while_offline_tells_the_application_of_each_change_once():
+    server = FakeServer()
+    for _ in range(3):
+        server.store("c1")
+
+    async def scenario():
+        client = client_for(server)
+        updated: list[Message] = []
+        client.on_message_updated = updated.append
+        await client.start()
+        await client.open_chat("c1", lambda m: None)  # re-opened after the reconnect
+
+        def offline_changes():
+            server.change("c1", 1, text="edited", edited_at="2026-12-06T10:00:01.000Z")
+            server.change("c1", 3, reactions={"👍": ["bob"]})
+
+        await reconnect(client, server, offline_changes)
+        copy = client.local_messages("c1")
+        await client.close()
+        return updated, copy
+
+    updated, copy = run(scenario())
+    assert [(m.seq, m.rev) for m in updated] == [(1, 1), (3, 2)]  # not message 2: it did not change
+    assert copy == stored(server)

@@ -142,3 +142,12 @@ def test_own_messages_passed_over_hear_of_changes_too():
     order.track(chat(), start=0)
     order.own_sent("c1", 1)  # our own send: never handed back, but the application has it
     assert order.message_changed(message(1, rev=1, reactions={"👍": ("bob",)}))
+
+
+def test_a_view_of_a_message_never_changed_that_the_copy_lacks_is_no_change():
+    order = Ordering()
+    order.track(chat(), start=5)
+    assert not order.message_changed(message(4))  # e.g. a re-opened chat's page: nothing new
+    assert order.copies.message("c1", 4) == message(4)  # but the copy keeps it
+    assert not order.message_changed(message(4))
+    assert order.message_changed(message(4, rev=2, text="edited"))

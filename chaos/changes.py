@@ -33,6 +33,7 @@ class Changer(Protocol):
     client: ChatClient
     sent: dict[str, str]  # client_msg_id -> chat_id
     acks: dict[str, int]  # client_msg_id -> seq
+    handed: dict[str, list[int]]  # chat_id -> seqs handed to the application
 
     async def hand(self, message: Message) -> None: ...
 
@@ -60,7 +61,7 @@ class ChangeTraffic:
         self, users: Sequence[Changer], members: Mapping[str, set[str]], stop: asyncio.Event
     ) -> list[asyncio.Future[None]]:
         """Each user views the first chat it is in (``members``: the run's view of each chat's
-        members), then changes messages until ``stop``."""
+        members; before anyone sends), then changes messages until ``stop``."""
         for user in users:
             mine = sorted(chat for chat, names in members.items() if user.name in names)
             if mine and self.interval > 0:
@@ -71,8 +72,11 @@ class ChangeTraffic:
         """The user views ``chat_id`` (re-opened after every reconnect by the client)."""
         for _ in range(10):
             try:
-                await user.client.open_chat(chat_id, user.hand)
+                opened = await user.client.open_chat(chat_id, user.hand)
                 self.tally.views += 1
+                for message in opened.messages:  # shown by the open: the application has them
+                    if message.seq > max(user.handed.get(chat_id, [0])):
+                        await user.hand(message)
                 return
             except NO_ANSWER as exc:
                 if isinstance(exc, ChatError) and not exc.retryable:

@@ -471,9 +471,10 @@ class Chaos:
                 len(self.chats),
                 self.options.duration,
             )
+            changers = await self.changes.start(list(self.users.values()), self.members, self._stop)
             workers = [
                 *(asyncio.ensure_future(self.sender(u)) for u in self.users.values()),
-                *await self.changes.start(list(self.users.values()), self.members, self._stop),
+                *changers,
                 asyncio.ensure_future(self.churner()),
                 asyncio.ensure_future(self.pauser()),
                 asyncio.ensure_future(self.cutter()),

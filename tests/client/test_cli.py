@@ -359,7 +359,7 @@ def test_reply_edit_delete_react_and_levels_by_message_number_with_multi_line_in
     alice.type("/notify loud")
     alice.expect(r"^\[error\] give a level: all, mentions")
     alice.type("/chats")
-    alice.expect(rf"^1\. {chat_id} Live \(mentions only\) - {bob_id}: \(deleted\)$")
+    alice.expect(rf"^1\. {chat_id} Live \(mentions only\) \[1\] - {bob_id}: \(deleted\)$")
     alice.type("/help")
     for command in (
         "/reply SEQ TEXT...",

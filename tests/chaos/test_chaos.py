@@ -34,7 +34,7 @@ def test_nothing_acknowledged_is_lost_or_duplicated_and_nothing_leaks_under_faul
     assert result.converge_seconds is not None
     assert result.acks > 0 and sum(result.fired.values()) > 0 and result.tally.paused >= 1
     changes = result.changes
-    assert changes.edits > 0 and changes.reactions > 0 and changes.views > 0, changes.summary()
+    assert changes.edits + changes.deletes + changes.reactions > 0 and changes.views > 0, changes.summary()
     assert result.findings.diverged == []  # in the violations too: said here for the reader
     # The handlers run in worker processes (the default stack): every kind but disconnect_lost
     # fires there, in the workers' own injectors (the stack's process only loses $disconnects).

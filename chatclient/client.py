@@ -24,7 +24,7 @@ import websockets
 
 from chatclient.backoff import Backoff
 from chatclient.connection import Handler, TokenSource
-from chatclient.delivery import Delivery, chat_page, follow_pages, page_fields
+from chatclient.delivery import Delivery, changes_follow_open, chat_page, follow_pages, page_fields
 from chatclient.errors import AuthError, CannotConnect, ConnectionLost, ProtocolViolation, RequestTimeout
 from chatclient.models import (
     NOTIFY_LEVELS,
@@ -330,7 +330,8 @@ class ChatClient(Delivery):
         """View a chat: its ``chat:message`` frames (and its missed messages) go to ``handler``."""
         self._chat_handlers[chat_id] = handler
         try:
-            opened = Opened.from_wire(await self.request("chat.open", chat_id=chat_id))
+            reply = await self.request("chat.open", chat_id=chat_id)
+            opened = Opened.from_wire(reply)
         except (ChatError, ConnectionLost, RequestTimeout):
             if self._chat_handlers.get(chat_id) is handler:
                 del self._chat_handlers[chat_id]
@@ -339,7 +340,7 @@ class ChatClient(Delivery):
             self._order.opened(chat_id, opened.chat)
             messages = [self._order.copies.offer(m) for m in opened.messages]
             opened = dataclasses.replace(opened, messages=messages)
-            if self._order.copies.behind(chat_id, opened.chat.last_rev):
+            if changes_follow_open(reply) or self._order.copies.behind(chat_id, opened.chat.last_rev):
                 try:  # changed while it was not viewed: bring the copy up to date
                     await self._changes(chat_id)
                 except (ConnectionLost, RequestTimeout, ChatError) as exc:

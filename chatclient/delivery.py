@@ -44,6 +44,14 @@ log = logging.getLogger("chatclient")
 RESYNC_REFUSALS = (ChatError, ProtocolViolation, KeyError, TypeError, ValueError, AttributeError)
 
 
+def changes_follow_open(reply: dict[str, Any]) -> bool:
+    """After ``chat.open`` (a v3 server: its chat has ``last_rev``), ``chat.changes`` is asked
+    whatever the rev: the server reads the chat before the connection counts as viewing it, so
+    a change made in between is in neither the reply nor a frame; the walk reads after."""
+    chat = reply.get("chat")
+    return isinstance(chat, dict) and "last_rev" in chat
+
+
 def page_fields(limit: int | None, cursor: str | None) -> dict[str, Any]:
     fields: dict[str, Any] = {}
     if limit is not None:
@@ -380,6 +388,8 @@ class Delivery(Connection):
                 message = Message.from_wire(raw)
                 if self._order.message_changed(message):
                     await call_handler(self.on_message_updated, message)
+            if changes_follow_open(reply):
+                await self._changes(chat_id)
 
     async def _resync_chat(self, chat: Chat) -> None:
         async with self._lock(chat.chat_id):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+from collections.abc import Callable
 from typing import Any
 
 import websockets
@@ -65,6 +66,7 @@ class FakeServer:
         self.last_rev: dict[str, int] = {}
         self.notify: dict[str, str] = {}  # chat -> alice's level
         self.changes_cap = 100  # at most this many messages per chat.changes page
+        self.after_open_read: Callable[[], object] = lambda: None
         self.add_chat("c1", [ME, "bob"])
 
     async def connect(self, url: str, **_: Any) -> FakeWs:
@@ -184,13 +186,15 @@ class FakeServer:
     def do_chat_open(self, frame: dict[str, Any]) -> dict[str, Any]:
         chat = self.chat(frame["chat_id"])
         visible = [m for m in self.messages[frame["chat_id"]] if m["seq"] > chat["joined_seq"]]
-        return {
+        reply = {
             "event": "chat:opened",
             "chat": chat,
-            "messages": visible[-50:],
+            "messages": [dict(m) for m in visible[-50:]],
             "has_more": len(visible) > 50,
             "receipts_min": {"delivered_seq": 0, "read_seq": 0},
         }
+        self.after_open_read()  # what happens after the server read the chat, before it views it
+        return reply
 
     def do_chat_close(self, frame: dict[str, Any]) -> dict[str, Any]:
         return {"event": "chat:closed", "chat_id": frame["chat_id"]}

@@ -325,3 +325,34 @@ def test_a_viewed_chat_that_changed_while_offline_tells_the_application_of_each_
     updated, copy = run(scenario())
     assert [(m.seq, m.rev) for m in updated] == [(1, 1), (3, 2)]  # not message 2: it did not change
     assert copy == stored(server)
+
+
+def test_a_change_between_the_open_s_read_and_its_viewing_is_fetched_and_not_lost():
+    """The server reads the chat for chat.open before the connection counts as viewing it: a
+    change in between is in neither the reply nor a frame. The client asks chat.changes after
+    every open, by the application or after a reconnect."""
+    server = FakeServer()
+    server.store("c1")
+    server.store("c1")
+
+    async def scenario():
+        client = client_for(server)
+        updated: list[Message] = []
+        client.on_message_updated = updated.append
+        await client.start()
+        await client.history("c1")
+        server.after_open_read = lambda: server.change("c1", 1, reactions={"👍": ["bob"]})
+        await client.open_chat("c1", lambda m: None)
+        after_open = client.local_messages("c1") == stored(server)
+        server.after_open_read = lambda: server.change(
+            "c1", 2, text="edited", edited_at="2026-12-06T10:00:01.000Z"
+        )
+        await reconnect(client, server)
+        copy = client.local_messages("c1")
+        await client.close()
+        return updated, after_open, copy
+
+    updated, after_open, copy = run(scenario())
+    assert after_open  # at once, not at the next reconnect
+    assert copy == stored(server)
+    assert [(m.seq, m.rev) for m in updated] == [(1, 1), (2, 2)]

@@ -154,6 +154,7 @@ function renderTimeline(chat) {
   const box = $("messages");
   const switched = box.dataset.chatId !== chat.chat_id;
   box.dataset.chatId = chat.chat_id;
+  if (switched) box.replaceChildren(); // nothing of another chat's timeline is kept
   const atBottom = switched || box.scrollHeight - box.scrollTop - box.clientHeight < 40;
   const earlier = [];
   if (state.olderExist.get(chat.chat_id)) {
@@ -171,8 +172,24 @@ function renderTimeline(chat) {
     items.push(m.kind === "system" ? systemItem(m) : messageItem(chat, m, joined));
   }
   if (pending.length && day !== dayKey(new Date().toISOString())) items.push(daySeparator(new Date().toISOString()));
-  box.replaceChildren(...earlier, ...items, ...pending.map(([, p]) => pendingItem(p)));
+  keepUnchanged(box, [...earlier, ...items, ...pending.map(([, p]) => pendingItem(p))]);
   if (atBottom) box.scrollTop = box.scrollHeight;
+}
+
+function keepUnchanged(box, fresh) {
+  // Show the fresh items, keeping the elements already shown that are the same (by their
+  // HTML): a frame that changes one message leaves the others, their hover, focus and text
+  // selection alone.
+  const shown = new Map();
+  for (const node of box.children) {
+    if (!shown.has(node.outerHTML)) shown.set(node.outerHTML, []);
+    shown.get(node.outerHTML).push(node);
+  }
+  const next = fresh.map((node) => shown.get(node.outerHTML)?.shift() || node);
+  next.forEach((node, i) => {
+    if (box.children[i] !== node) box.insertBefore(node, box.children[i] || null);
+  });
+  while (box.children.length > next.length) box.lastElementChild.remove();
 }
 
 function renderMembersPanel() {

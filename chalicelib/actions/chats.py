@@ -379,7 +379,9 @@ class ChatActions(ActionBase):
         self.notifier.confirm_later(live, chat, change.message, name)
         presence = {user: r.connections for user, r in reach.items()}
         welcome = checked(frame("chat:added", chat=chat_view(chat, Membership(joined_seq=chat.last_seq))))
-        farewell = checked(frame("chat:removed", chat_id=chat.chat_id))
+        gone = change.message.system.type if change.message.system is not None else "removed"
+        reason = "left" if gone == "left" else "removed"
+        farewell = checked(frame("chat:removed", chat_id=chat.chat_id, reason=reason))
         posts: list[Post] = []
         for user, connections in presence.items():
             if user in added:

@@ -1,5 +1,5 @@
-"""``device.register``, ``device.list``, ``device.unregister`` and ``chat.mute``: where a
-member's push notifications go, and which chats stay quiet."""
+"""``device.register``, ``device.list``, ``device.unregister``, ``chat.notify`` and ``chat.mute``:
+where a member's push notifications go, and which chats' messages notify them."""
 
 from __future__ import annotations
 
@@ -7,7 +7,14 @@ from chalicelib.actions.base import ActionBase
 from chalicelib.actions.router import Context, Outcome, handles
 from chalicelib.domain import ids
 from chalicelib.domain.errors import BadRequest, NotFound, Unavailable
-from chalicelib.domain.protocol import ChatMute, DeviceList, DeviceRegister, DeviceUnregister, frame
+from chalicelib.domain.protocol import (
+    ChatMute,
+    ChatNotify,
+    DeviceList,
+    DeviceRegister,
+    DeviceUnregister,
+    frame,
+)
 from chalicelib.domain.records import MAX_DEVICES, Device, token_key
 from chalicelib.push.devices import EndpointPolicy
 from chalicelib.push.providers import Provider, Providers, PushUnavailable
@@ -76,6 +83,14 @@ class DeviceActions(ActionBase):
         chat, _ = self._member_chat(ctx, r.chat_id)
         self.store.set_muted(ctx.user_id, chat.chat_id, r.muted)
         return Outcome(frame("chat:muted", ctx.req, chat_id=chat.chat_id, muted=r.muted))
+
+    @handles(ChatNotify)
+    def notify(self, ctx: Context, r: ChatNotify) -> Outcome:
+        """The member's notification level; ``chat.mute`` is its two-level shorthand."""
+        chat, _ = self._member_chat(ctx, r.chat_id)
+        self.store.set_notify(ctx.user_id, chat.chat_id, r.level)
+        reply = frame("chat:notify", ctx.req, chat_id=chat.chat_id, notify=r.level, muted=r.level == "none")
+        return Outcome(reply)
 
     def _provider(self, platform: str) -> Provider:
         try:

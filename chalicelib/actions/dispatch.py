@@ -1,13 +1,12 @@
-"""Every action of the protocol, on one router: the capabilities included here are all there is.
-
-X
-below. The service runs requests through ``Actions.run``.
+"""Every action of the protocol, on one router: the capabilities included here are all there is
+(chats, messages, message changes, devices). The service runs requests through ``Actions.run``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
+from chalicelib.actions.changes import ChangeActions
 from chalicelib.actions.chats import ChatActions
 from chalicelib.actions.devices import DeviceActions
 from chalicelib.actions.messages import MessageActions
@@ -34,14 +33,15 @@ class Actions:
     ) -> None:
         self.chats = ChatActions(store, contention, notifier, direct_key)
         self.messages = MessageActions(store, contention, notifier)
+        self.changes = ChangeActions(store, contention, notifier)
         self.devices = DeviceActions(store, providers or Providers({}), endpoint_policy, contention)
         self.router = Router()
         for capability in self.capabilities:
             self.router.include(capability)
 
     @property
-    def capabilities(self) -> tuple[ChatActions, MessageActions, DeviceActions]:
-        return (self.chats, self.messages, self.devices)
+    def capabilities(self) -> tuple[ChatActions, MessageActions, ChangeActions, DeviceActions]:
+        return (self.chats, self.messages, self.changes, self.devices)
 
     @property
     def contention(self) -> Contention:

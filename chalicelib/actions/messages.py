@@ -23,12 +23,13 @@ from typing import Any
 from chalicelib.actions.base import ActionBase
 from chalicelib.actions.router import Context, Outcome, handles
 from chalicelib.domain import ids
+from chalicelib.domain.changes import check_reply, kept_mentions
 from chalicelib.domain.errors import Forbidden, Unavailable
 from chalicelib.domain.frames import Post
 from chalicelib.domain.protocol import MessageSend, Receipt, Typing, frame
 from chalicelib.domain.records import ChatRecord, Membership, Message, Reach
-from chalicelib.push.jobs import offline_after, to_confirm, to_notify
-from chalicelib.storage import SeqConflict
+from chalicelib.push.jobs import notified, offline_after, to_confirm, to_notify
+from chalicelib.storage import SeqConflict, Store
 
 # A first send normally marks its fan-out within a second (posts to at most 100 connections in
 # parallel, or shards queued); a retry waits until the message is this old before delivering.
@@ -44,6 +45,26 @@ class Watch:
     message: Message | None = None
 
 
+class ReplyTarget:
+    """Who sent the message a reply answers: read (1 GetItem) only when a member's level is
+    "mentions", it does not mention them, and the answer decides whether they are notified."""
+
+    def __init__(self, store: Store, message: Message) -> None:
+        self._store = store
+        self._message = message
+        self._sender: str | None = None
+        self._read = False
+
+    def sender(self) -> str | None:
+        if self._message.reply_to is None:
+            return None
+        if not self._read:
+            replied = self._store.message_at(self._message.chat_id, self._message.reply_to)
+            self._sender = replied.sender_id if replied is not None and not replied.deleted else None
+            self._read = True
+        return self._sender
+
+
 class MessageActions(ActionBase):
     late_fanout_grace_seconds = LATE_FANOUT_GRACE_SECONDS
     clock: Callable[[], float] = staticmethod(time.time)
@@ -56,6 +77,8 @@ class MessageActions(ActionBase):
         for _ in self.contention.attempts():  # each retry is one request: the loser learns the chat
             if ctx.user_id not in members:
                 raise Forbidden(f"not a member of chat {chat.chat_id}")
+            if r.reply_to is not None:  # the lower bound, joined_seq, is the store's condition
+                check_reply(r.reply_to, 0, chat.last_seq)
             draft = Message(
                 chat_id=chat.chat_id,
                 seq=0,
@@ -64,6 +87,8 @@ class MessageActions(ActionBase):
                 sender_id=ctx.user_id,
                 text=r.text,
                 sent_at=ids.iso_now(),
+                reply_to=r.reply_to,
+                mentions=kept_mentions(r.mentions, ctx.user_id, members),
             )
             try:
                 # The store's condition on last_seq makes ``members`` the members at this seq:
@@ -134,7 +159,8 @@ class MessageActions(ActionBase):
         who is offline with a device, and one delayed reach job for those with a live
         connection and a device (all decided from the same presence read: no extra request)."""
         reach = self.store.reach(members)
-        others = [m for m in members if m != ctx.user_id]
+        replied = ReplyTarget(self.store, message)
+        others = notified(reach, [m for m in members if m != ctx.user_id], message, replied)
         name = ctx.connection.name
         self.notifier.notify(to_notify(reach, others, chat.chat_id), chat, message, name)
         live = to_confirm(reach, others, chat.chat_id)

@@ -1,4 +1,4 @@
-"""Wire protocol (v1 and the v2 additions): parse client frames into typed requests, render server frames.
+"""Wire protocol (v1, v2 and v3): parse client frames into typed requests, render server frames.
 
 Pure functions, no I/O. ``parse_request`` either returns one of the request dataclasses below
 or raises a ``ChatError`` (with the frame's ``req`` attached when it could be read), so every
@@ -11,164 +11,59 @@ import base64
 import binascii
 import json
 import re
+import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from chalicelib.domain.changes import MAX_MENTIONS
 from chalicelib.domain.errors import BadRequest, ChatError, TooLarge
 from chalicelib.domain.frames import MAX_FRAME_BYTES as MAX_FRAME_BYTES
 from chalicelib.domain.frames import encode as encode
 from chalicelib.domain.ids import USER_ID_RE
-from chalicelib.domain.records import MAX_ADMINS, MAX_MEMBERS, MAX_TOKEN_CHARS, PLATFORMS
+from chalicelib.domain.records import MAX_ADMINS, MAX_MEMBERS, MAX_TOKEN_CHARS, NOTIFY_LEVELS, PLATFORMS
+from chalicelib.domain.requests import LIST_DEFAULT_LIMIT as LIST_DEFAULT_LIMIT
+from chalicelib.domain.requests import ChatAdd as ChatAdd
+from chalicelib.domain.requests import ChatChanges as ChatChanges
+from chalicelib.domain.requests import ChatClose as ChatClose
+from chalicelib.domain.requests import ChatCreate as ChatCreate
+from chalicelib.domain.requests import ChatHistory as ChatHistory
+from chalicelib.domain.requests import ChatLeave as ChatLeave
+from chalicelib.domain.requests import ChatList as ChatList
+from chalicelib.domain.requests import ChatMembers as ChatMembers
+from chalicelib.domain.requests import ChatMute as ChatMute
+from chalicelib.domain.requests import ChatNotify as ChatNotify
+from chalicelib.domain.requests import ChatOpen as ChatOpen
+from chalicelib.domain.requests import ChatRemove as ChatRemove
+from chalicelib.domain.requests import ChatUpdate as ChatUpdate
+from chalicelib.domain.requests import DeviceList as DeviceList
+from chalicelib.domain.requests import DeviceRegister as DeviceRegister
+from chalicelib.domain.requests import DeviceUnregister as DeviceUnregister
+from chalicelib.domain.requests import MessageDelete as MessageDelete
+from chalicelib.domain.requests import MessageEdit as MessageEdit
+from chalicelib.domain.requests import MessageSend as MessageSend
+from chalicelib.domain.requests import Ping as Ping
+from chalicelib.domain.requests import ReactionSet as ReactionSet
+from chalicelib.domain.requests import Receipt as Receipt
+from chalicelib.domain.requests import Request as Request
+from chalicelib.domain.requests import Typing as Typing
 
 MAX_TEXT_CHARS = 4096
 MAX_TITLE_CHARS = 200
 MAX_REQ_CHARS = 64
-LIST_DEFAULT_LIMIT = 100
 P256_POINT_BYTES = 65
 AUTH_SECRET_BYTES = 16
 MAX_CURSOR_CHARS = 512
 HISTORY_DEFAULT_LIMIT = 50
 HISTORY_MAX_LIMIT = 100
 OPEN_PAGE_SIZE = 50
+CHANGES_DEFAULT_LIMIT = 50
+MAX_EMOJI_CHARS = 16
 
 CHAT_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}\Z")
 CLIENT_MSG_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}\Z")
 DEVICE_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}\Z")
 WEBPUSH_KEY_RE = re.compile(r"^[A-Za-z0-9_=+/-]+\Z")
-
-
-@dataclass(frozen=True)
-class Ping:
-    pass
-
-
-@dataclass(frozen=True)
-class ChatCreate:
-    members: tuple[str, ...]
-    title: str | None
-    direct: bool = False
-
-
-@dataclass(frozen=True)
-class ChatList:
-    limit: int = LIST_DEFAULT_LIMIT
-    cursor: str | None = None
-
-
-@dataclass(frozen=True)
-class ChatMembers:
-    chat_id: str
-
-
-@dataclass(frozen=True)
-class ChatAdd:
-    chat_id: str
-    members: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class ChatRemove:
-    chat_id: str
-    members: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class ChatLeave:
-    chat_id: str
-
-
-@dataclass(frozen=True)
-class ChatUpdate:
-    chat_id: str
-    title: str | None
-    title_given: bool
-    admins: tuple[str, ...] | None
-
-
-@dataclass(frozen=True)
-class ChatOpen:
-    chat_id: str
-
-
-@dataclass(frozen=True)
-class ChatClose:
-    chat_id: str
-
-
-@dataclass(frozen=True)
-class ChatHistory:
-    chat_id: str
-    before: int | None
-    after: int | None
-    limit: int
-
-
-@dataclass(frozen=True)
-class MessageSend:
-    chat_id: str
-    client_msg_id: str
-    text: str
-
-
-@dataclass(frozen=True)
-class Receipt:
-    chat_id: str
-    seq: int
-    read: bool  # message.read (True) or message.delivered (False)
-
-
-@dataclass(frozen=True)
-class Typing:
-    chat_id: str
-    typing: bool
-
-
-@dataclass(frozen=True)
-class DeviceRegister:
-    platform: str
-    token: str  # APNs/FCM token, or the Web Push endpoint
-    preview: bool
-    p256dh: str | None = None
-    auth: str | None = None
-
-
-@dataclass(frozen=True)
-class DeviceList:
-    pass
-
-
-@dataclass(frozen=True)
-class DeviceUnregister:
-    device_id: str
-
-
-@dataclass(frozen=True)
-class ChatMute:
-    chat_id: str
-    muted: bool
-
-
-Request = (
-    Ping
-    | ChatCreate
-    | ChatList
-    | ChatOpen
-    | ChatClose
-    | ChatHistory
-    | ChatMembers
-    | ChatAdd
-    | ChatRemove
-    | ChatLeave
-    | ChatUpdate
-    | MessageSend
-    | Receipt
-    | Typing
-    | DeviceRegister
-    | DeviceList
-    | DeviceUnregister
-    | ChatMute
-)
 
 
 @dataclass(frozen=True)
@@ -366,11 +261,7 @@ def _parse_history(body: Mapping[str, Any]) -> ChatHistory:
     return ChatHistory(chat_id=chat_id, before=before, after=after, limit=limit)
 
 
-def _parse_send(body: Mapping[str, Any]) -> MessageSend:
-    chat_id = _chat_id(body)
-    client_msg_id = body.get("client_msg_id")
-    if not isinstance(client_msg_id, str) or not CLIENT_MSG_ID_RE.match(client_msg_id):
-        raise _fail("'client_msg_id' must be 1-64 characters of A-Za-z0-9_-")
+def _text(body: Mapping[str, Any]) -> str:
     text = body.get("text")
     if not isinstance(text, str):
         raise _fail("'text' must be a string")
@@ -378,7 +269,78 @@ def _parse_send(body: Mapping[str, Any]) -> MessageSend:
         raise _fail("'text' must not be empty")
     if len(text) > MAX_TEXT_CHARS:
         raise TooLarge(f"'text' is longer than {MAX_TEXT_CHARS} characters")
-    return MessageSend(chat_id=chat_id, client_msg_id=client_msg_id, text=_valid_unicode(text, "text"))
+    return _valid_unicode(text, "text")
+
+
+def _mentions(body: Mapping[str, Any]) -> tuple[str, ...] | None:
+    """The user ids a message mentions as sent (None when absent); more than 50 is refused."""
+    if body.get("mentions") is None:
+        return None
+    values = body["mentions"]
+    if not isinstance(values, list) or not all(isinstance(v, str) and USER_ID_RE.match(v) for v in values):
+        raise _fail("'mentions' must be a list of user ids (1-64 of A-Za-z0-9_.@-)")
+    if len(values) > MAX_MENTIONS:
+        raise _fail(f"'mentions' names more than {MAX_MENTIONS} users")
+    return tuple(values)
+
+
+def _seq(body: Mapping[str, Any], name: str = "seq") -> int:
+    seq = _int(body, name, 1)
+    assert seq is not None
+    return seq
+
+
+def _parse_send(body: Mapping[str, Any]) -> MessageSend:
+    chat_id = _chat_id(body)
+    client_msg_id = body.get("client_msg_id")
+    if not isinstance(client_msg_id, str) or not CLIENT_MSG_ID_RE.match(client_msg_id):
+        raise _fail("'client_msg_id' must be 1-64 characters of A-Za-z0-9_-")
+    return MessageSend(
+        chat_id=chat_id,
+        client_msg_id=client_msg_id,
+        text=_text(body),
+        reply_to=_int(body, "reply_to", 1, required=False),
+        mentions=_mentions(body) or (),
+    )
+
+
+def _parse_edit(body: Mapping[str, Any]) -> MessageEdit:
+    return MessageEdit(chat_id=_chat_id(body), seq=_seq(body), text=_text(body), mentions=_mentions(body))
+
+
+def _emoji(body: Mapping[str, Any]) -> str | None:
+    """One emoji (or any short symbol): 1-16 characters, no whitespace, no control characters.
+    Joiners and variation selectors (format characters) are allowed: emoji sequences need them."""
+    if "emoji" not in body:
+        raise _fail("'emoji' is required (null takes your reaction back)")
+    emoji = body["emoji"]
+    if emoji is None:
+        return None
+    if not isinstance(emoji, str) or not 0 < len(emoji) <= MAX_EMOJI_CHARS:
+        raise _fail(f"'emoji' must be 1-{MAX_EMOJI_CHARS} characters, or null")
+    for char in _valid_unicode(emoji, "emoji"):
+        if char.isspace() or unicodedata.category(char) in ("Cc", "Zl", "Zp"):
+            raise _fail("'emoji' must not contain whitespace or control characters")
+    return emoji
+
+
+def _parse_changes(body: Mapping[str, Any]) -> ChatChanges:
+    chat_id = _chat_id(body)
+    after_rev = _int(body, "after_rev", 0)
+    assert after_rev is not None
+    limit = _int(body, "limit", 1, required=False)
+    if limit is None:
+        limit = CHANGES_DEFAULT_LIMIT
+    elif limit > HISTORY_MAX_LIMIT:
+        raise _fail(f"'limit' must be between 1 and {HISTORY_MAX_LIMIT}")
+    return ChatChanges(chat_id=chat_id, after_rev=after_rev, limit=limit)
+
+
+def _parse_notify(body: Mapping[str, Any]) -> ChatNotify:
+    level = body.get("level")
+    if level not in NOTIFY_LEVELS:
+        raise _fail("'level' must be one of " + ", ".join(f'"{v}"' for v in NOTIFY_LEVELS))
+    return ChatNotify(chat_id=_chat_id(body), level=str(level))
 
 
 def _parse_receipt(read: bool) -> Callable[[Mapping[str, Any]], Receipt]:
@@ -413,6 +375,11 @@ _PARSERS: dict[str, Callable[[Mapping[str, Any]], Request]] = {
     "chat.close": lambda body: ChatClose(chat_id=_chat_id(body)),
     "chat.history": _parse_history,
     "message.send": _parse_send,
+    "message.edit": _parse_edit,
+    "message.delete": lambda body: MessageDelete(chat_id=_chat_id(body), seq=_seq(body)),
+    "reaction.set": lambda body: ReactionSet(chat_id=_chat_id(body), seq=_seq(body), emoji=_emoji(body)),
+    "chat.changes": _parse_changes,
+    "chat.notify": _parse_notify,
     "message.delivered": _parse_receipt(read=False),
     "message.read": _parse_receipt(read=True),
     "typing": _parse_typing,

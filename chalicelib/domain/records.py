@@ -53,6 +53,11 @@ class SystemEvent:
 
 @dataclass(frozen=True)
 class Message:
+    """A message as it is now. ``reactions`` holds each reacting user's one emoji as sorted
+    ``(user, emoji)`` pairs (the wire groups them by emoji); ``rev`` is the chat's change counter
+    at the message's latest change (0: never changed). A deleted message keeps only what
+    identifies it: its text is ``""`` and its mentions, reactions and reply are gone."""
+
     chat_id: str
     seq: int
     message_id: str
@@ -61,10 +66,23 @@ class Message:
     text: str
     sent_at: str
     system: SystemEvent | None = None
+    reply_to: int | None = None
+    mentions: tuple[str, ...] = ()
+    reactions: tuple[tuple[str, str], ...] = ()
+    edited_at: str | None = None
+    deleted: bool = False
+    rev: int = 0
 
     @property
     def kind(self) -> str:
         return "system" if self.system is not None else "text"
+
+    def reactions_wire(self) -> dict[str, list[str]]:
+        """``{emoji: sorted user ids}``, the protocol's shape (no emoji without users)."""
+        grouped: dict[str, list[str]] = {}
+        for user, emoji in sorted(self.reactions):
+            grouped.setdefault(emoji, []).append(user)
+        return grouped
 
     def to_wire(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -76,6 +94,13 @@ class Message:
             "text": self.text,
             "sent_at": self.sent_at,
             "kind": self.kind,
+            "reply_to": self.reply_to,
+            "mentions": list(self.mentions),
+            "attachments": [],
+            "reactions": self.reactions_wire(),
+            "edited_at": self.edited_at,
+            "deleted": self.deleted,
+            "rev": self.rev,
         }
         if self.system is not None:
             out["system"] = self.system.to_wire()
@@ -103,6 +128,7 @@ class ChatRecord:
     member_count: int = 0
     members_seq: int = 0
     last_activity: str = ""
+    last_rev: int = 0  # the chat's change counter: the rev of its latest message change
 
     @property
     def activity(self) -> str:
@@ -136,14 +162,23 @@ class Pointers:
         return {"delivered_seq": self.delivered_seq, "read_seq": self.read_seq}
 
 
+NOTIFY_LEVELS = ("all", "mentions", "none")  # a member's notification level in a chat
+
+
 @dataclass(frozen=True)
 class Membership:
-    """One user's side of one chat: their pointers, where their visible timeline starts."""
+    """One user's side of one chat: their pointers, where their visible timeline starts, and
+    which of its messages notify them (``notify``: one of ``NOTIFY_LEVELS``)."""
 
     pointers: Pointers = Pointers()
     joined_seq: int = 0
-    muted: bool = False
+    notify: str = "all"
     joined_at: str = ""  # ISO time it was written ("" for memberships from before v2)
+
+    @property
+    def muted(self) -> bool:
+        """v2's two levels: muted is the level ``none``."""
+        return self.notify == "none"
 
 
 @dataclass(frozen=True)
@@ -171,7 +206,14 @@ class Reach:
 
     connections: tuple[Presence, ...] = ()
     has_devices: bool = False
-    muted: frozenset[str] = frozenset()
+    muted: frozenset[str] = frozenset()  # chats at level "none"
+    mentions_only: frozenset[str] = frozenset()  # chats at level "mentions"
+
+    def level(self, chat_id: str) -> str:
+        """The user's notification level in a chat (``NOTIFY_LEVELS``)."""
+        if chat_id in self.muted:
+            return "none"
+        return "mentions" if chat_id in self.mentions_only else "all"
 
     def wants_push(self, chat_id: str) -> bool:
         """Offline, with a device, and the chat not muted."""
@@ -238,12 +280,14 @@ def chat_view(chat: ChatRecord, membership: Membership) -> dict[str, Any]:
         "admins": list(chat.admins),
         "member_count": chat.member_count,
         "last_seq": chat.last_seq,
+        "last_rev": chat.last_rev,
         "last_message": last.to_wire() if last else None,
         "unread": max(0, chat.last_seq - max(pointers.read_seq, joined)),
         "read_seq": pointers.read_seq,
         "delivered_seq": pointers.delivered_seq,
         "joined_seq": joined,
         "muted": membership.muted,
+        "notify": membership.notify,
     }
     if chat.members is not None and chat.member_count <= INLINE_MEMBERS:
         view["members"] = list(chat.members)

@@ -22,7 +22,7 @@ import json
 import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from chalicelib.domain.records import ChatRecord, Message, Reach
 from chalicelib.queues import Queue
@@ -168,6 +168,25 @@ class ReachJob:
 
 def _seconds(value: Any) -> float | None:
     return None if value is None else float(value)
+
+
+class Replied(Protocol):
+    def sender(self) -> str | None:
+        """Who sent the message a reply answers (None: not a reply, or not known)."""
+
+
+def notified(
+    reach: Mapping[str, Reach], users: Iterable[str], message: Message, replied: Replied
+) -> list[str]:
+    """Of ``users``, those whose notification level lets ``message`` notify them: "all"; or
+    "mentions" when it mentions them or replies to a message of theirs (``replied`` is asked
+    only then); never "none". Users with no presence item have the default level, "all"."""
+    out = []
+    for user in users:
+        level = reach[user].level(message.chat_id) if user in reach else "all"
+        if level == "all" or (level == "mentions" and (user in message.mentions or replied.sender() == user)):
+            out.append(user)
+    return out
 
 
 def to_notify(reach: Mapping[str, Reach], users: Iterable[str], chat_id: str) -> list[str]:

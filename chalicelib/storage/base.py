@@ -33,6 +33,21 @@ class SeqConflict(Exception):
         self.current = current
 
 
+class ChangeConflict(Exception):
+    """A message change lost a race: the message, the chat's ``last_rev`` or its members moved
+    since they were read. Read them again and decide again."""
+
+
+@dataclass(frozen=True)
+class MessageContext:
+    """What a message change is decided on, read in one request: the chat, the acting user's
+    membership and the message at the seq named (each None when absent)."""
+
+    chat: ChatRecord | None
+    membership: Membership | None
+    message: Message | None
+
+
 @dataclass(frozen=True)
 class Turn:
     """One action's turn under its connection's rate limit: who the connection is (None: no
@@ -174,12 +189,17 @@ class Store(abc.ABC):
         """Forget a device; False if it was not there."""
 
     @abc.abstractmethod
+    def set_notify(self, user_id: str, chat_id: str, level: str) -> None:
+        """A member's notification level in a chat (one transaction: the membership, for chat
+        views, and the presence item, which sends read)."""
+
     def set_muted(self, user_id: str, chat_id: str, muted: bool) -> None:
-        """Mute or unmute a chat for a member (one transaction)."""
+        """v2's mute: the level "none", or back to "all"."""
+        self.set_notify(user_id, chat_id, "none" if muted else "all")
 
     @abc.abstractmethod
     def badge(self, user_id: str) -> int:
-        """Total unread over the user's chats they have not muted."""
+        """Total unread over the user's chats whose level is not "none"."""
 
     @abc.abstractmethod
     def claim_push(self, key: str, ttl_seconds: int = 86400) -> bool:
@@ -215,6 +235,23 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def message_at(self, chat_id: str, seq: int) -> Message | None:
         """One stored message (1 GetItem); None if there is none at that seq."""
+
+    # -- messages that change
+
+    @abc.abstractmethod
+    def message_context(self, chat_id: str, user_id: str, seq: int) -> MessageContext:
+        """The chat, the user's membership and the message at ``seq`` (1 BatchGetItem)."""
+
+    @abc.abstractmethod
+    def change_message(self, chat: ChatRecord, before: Message, after: Message) -> None:
+        """Store ``after`` (whose ``rev`` is ``chat.last_rev + 1``) in place of ``before``, under
+        its rev in the changes, and move the chat's ``last_rev`` (1 TransactWriteItems).
+        Raises ``ChangeConflict`` when the message, the chat's rev or its members moved."""
+
+    @abc.abstractmethod
+    def changes(self, chat_id: str, after_rev: int, limit: int, floor: int = 0) -> Page:
+        """The changed messages with ``rev > after_rev`` and ``seq > floor``, by rev ascending,
+        at most ``limit`` (1 Query; more only when changes at or below ``floor`` fill a page)."""
 
     @abc.abstractmethod
     def mark_fanned_out(self, message: Message) -> None:

@@ -62,12 +62,16 @@ class DynamoConnections:
                     PresenceItem.conns[cid].remove() for cid in expired if cid != connection.connection_id
                 ]
                 condition = PresenceItem.user_id.exists()
-                if current.devices or current.muted:
+                if current.devices or current.muted or current.mentions_only:
                     actions.append(PresenceItem.expires_at.remove())  # push needs them: kept
                 else:
                     latest = max([connection.expires_at, epoch_of(current.expires_at)])
                     actions.append(PresenceItem.expires_at.set(datetime_at(latest)))
-                    condition &= PresenceItem.devices.does_not_exist() & PresenceItem.muted.does_not_exist()
+                    condition &= (
+                        PresenceItem.devices.does_not_exist()
+                        & PresenceItem.muted.does_not_exist()
+                        & PresenceItem.mentions_only.does_not_exist()
+                    )
                 current.update(actions=actions, condition=condition)
                 return
             except PynamoDBException as exc:

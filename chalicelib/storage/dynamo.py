@@ -21,6 +21,7 @@ from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.domain import ids
+from chalicelib.domain.changes import check_reply
 from chalicelib.domain.errors import NotFound
 from chalicelib.domain.membership import Change, Roster
 from chalicelib.domain.records import (
@@ -35,6 +36,7 @@ from chalicelib.domain.records import (
 )
 from chalicelib.storage.base import SeqConflict, Store
 from chalicelib.storage.calls import get_or_none, guarded, is_condition_failure
+from chalicelib.storage.changes import DynamoChanges
 from chalicelib.storage.connections import DynamoConnections
 from chalicelib.storage.mapping import (
     chat_change_actions,
@@ -68,11 +70,21 @@ CONDITION_FAILED = "ConditionalCheckFailed"
 MAX_TRANSACTION_ITEMS = 100  # DynamoDB's limit per TransactWriteItems
 
 
+def _sees(reply_to: int | None) -> Condition | None:
+    """The sender's membership condition on a send: none, or for a reply that the replied-to
+    seq is after the one that added them (``joined_seq``, absent for a chat's first members)."""
+    if reply_to is None:
+        return None
+    joined = MembershipItem.joined_seq
+    condition: Condition = joined.does_not_exist() | (joined < reply_to)
+    return condition
+
+
 def send_key(chat_id: str, sender_id: str, client_msg_id: str) -> str:
     return f"{chat_id}|{sender_id}|{client_msg_id}"
 
 
-class DynamoStore(DynamoConnections, Store):
+class DynamoStore(DynamoConnections, DynamoChanges, Store):
     def __init__(self) -> None:
         meta = ChatItem.Meta
         self._tx_connection = PynamoConnection(
@@ -138,18 +150,21 @@ class DynamoStore(DynamoConnections, Store):
         return True
 
     @guarded
-    def set_muted(self, user_id: str, chat_id: str, muted: bool) -> None:
-        """Mute or unmute on the membership (for chat views) and the presence item (for sends)."""
+    def set_notify(self, user_id: str, chat_id: str, level: str) -> None:
+        """The level on the membership (for chat views) and the presence item (for sends)."""
         chats = {chat_id}
-        presence: list[Any] = (
-            [PresenceItem.muted.add(chats), PresenceItem.expires_at.remove()]
-            if muted
-            else [PresenceItem.muted.delete(chats)]
-        )
+        presence: list[Any] = [
+            PresenceItem.muted.add(chats) if level == "none" else PresenceItem.muted.delete(chats),
+            PresenceItem.mentions_only.add(chats)
+            if level == "mentions"
+            else PresenceItem.mentions_only.delete(chats),
+        ]
+        if level != "all":
+            presence.append(PresenceItem.expires_at.remove())  # push needs it: kept
         with TransactWrite(connection=self._tx_connection) as tx:
             tx.update(
                 MembershipItem(user_id, chat_id),
-                actions=[MembershipItem.muted.set(muted)],
+                actions=[MembershipItem.notify.set(level), MembershipItem.muted.set(level == "none")],
                 condition=MembershipItem.chat_id.exists(),
             )
             tx.update(PresenceItem(user_id), actions=presence)
@@ -295,12 +310,17 @@ class DynamoStore(DynamoConnections, Store):
             self._forget_mutes(chat.chat_id, change.removed)
 
     def _forget_mutes(self, chat_id: str, users: Iterable[str]) -> None:
-        """A member who leaves forgets having muted the chat (their membership is gone; added
-        again, they start unmuted): only the presence items that hold the mute are written."""
+        """A member who leaves forgets their notification level in the chat (their membership is
+        gone; added again, they start at "all"): only the presence items that hold one are written."""
+        chats = {chat_id}
         try:
-            for item in PresenceItem.batch_get(sorted(set(users)), attributes_to_get=["user_id", "muted"]):
-                if item.muted and chat_id in item.muted:
-                    PresenceItem(item.user_id).update(actions=[PresenceItem.muted.delete({chat_id})])
+            for item in PresenceItem.batch_get(
+                sorted(set(users)), attributes_to_get=["user_id", "muted", "mentions_only"]
+            ):
+                if chat_id in (item.muted or ()) or chat_id in (item.mentions_only or ()):
+                    PresenceItem(item.user_id).update(
+                        actions=[PresenceItem.muted.delete(chats), PresenceItem.mentions_only.delete(chats)]
+                    )
         except PynamoDBException:
             log.exception("could not forget mutes of %s; the next mute or unmute repairs them", chat_id)
 
@@ -420,6 +440,9 @@ class DynamoStore(DynamoConnections, Store):
                 tx.update(
                     MembershipItem(message.sender_id, chat.chat_id),
                     actions=[MembershipItem.read_seq.set(seq), MembershipItem.delivered_seq.set(seq)],
+                    # A reply answers a message its sender can see: after the one that added them.
+                    condition=_sees(message.reply_to),
+                    return_values="ALL_OLD",
                 )
         except TransactWriteError as exc:
             return self._explain_cancelled_send(exc, chat, message)
@@ -442,6 +465,10 @@ class DynamoStore(DynamoConnections, Store):
         for reason in reasons:
             if reason.code == CONDITION_FAILED and reason.raw_item and "last_seq" in reason.raw_item:
                 raise SeqConflict(chat_from(ChatItem.from_raw_data(reason.raw_item)))
+        for reason in reasons:
+            if reason.code == CONDITION_FAILED and reason.raw_item and "read_seq" in reason.raw_item:
+                joined = int(MembershipItem.from_raw_data(reason.raw_item).joined_seq or 0)
+                check_reply(message.reply_to or 0, joined, chat.last_seq)
         # A concurrent transaction on the same items (TransactionConflict) or the chat vanished:
         # read it again and let the caller retry.
         current = self.get_chat(chat.chat_id)

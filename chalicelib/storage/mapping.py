@@ -72,17 +72,31 @@ def _system_json(message: Message) -> str | None:
     return json.dumps(message.system.to_wire(), separators=(",", ":"), ensure_ascii=False)
 
 
+def _reactions_json(message: Message) -> str | None:
+    if not message.reactions:
+        return None
+    return json.dumps(dict(message.reactions), separators=(",", ":"), ensure_ascii=False)
+
+
 def message_from(item: MessageAttributes, chat_id: str) -> Message:
-    """The message a ``MessageItem`` or a chat's ``MessageMap`` holds (``chat_id``: whose)."""
+    """The message a ``MessageItem``, a ``ChangeItem`` or a chat's ``MessageMap`` holds
+    (``chat_id``: whose)."""
+    reactions = json.loads(item.reactions) if item.reactions else {}
     return Message(
         chat_id=chat_id,
         seq=int(item.seq),
         message_id=item.message_id,
         client_msg_id=item.client_msg_id,
         sender_id=item.sender_id,
-        text=item.text,
+        text=item.text or "",
         sent_at=item.sent_at,
         system=_system_from(item.system),
+        reply_to=int(item.reply_to) if item.reply_to is not None else None,
+        mentions=tuple(str(u) for u in item.mentions or ()),
+        reactions=tuple(sorted((str(u), str(e)) for u, e in reactions.items())),
+        edited_at=item.edited_at,
+        deleted=bool(item.deleted),
+        rev=int(item.rev or 0),
     )
 
 
@@ -97,6 +111,12 @@ def message_attributes(message: Message) -> dict[str, Any]:
         "text": message.text,
         "sent_at": message.sent_at,
         "system": _system_json(message),
+        "reply_to": message.reply_to,
+        "mentions": list(message.mentions) or None,
+        "reactions": _reactions_json(message),
+        "edited_at": message.edited_at,
+        "deleted": True if message.deleted else None,
+        "rev": message.rev or None,
     }
 
 
@@ -120,6 +140,7 @@ def chat_from(item: ChatItem) -> ChatRecord:
         members_seq=int(item.members_seq or 0),
         last_message=message_from(item.last_message, item.chat_id) if item.last_message else None,
         last_activity=item.last_activity or "",
+        last_rev=int(item.last_rev or 0),
     )
 
 
@@ -163,7 +184,7 @@ def membership_from(item: MembershipItem) -> Membership:
     return Membership(
         pointers=Pointers(delivered_seq=int(item.delivered_seq or 0), read_seq=int(item.read_seq or 0)),
         joined_seq=int(item.joined_seq or 0),
-        muted=bool(item.muted),
+        notify=item.notify or ("none" if item.muted else "all"),
         joined_at=item.joined_at or "",
     )
 
@@ -179,6 +200,7 @@ def reach_from(item: PresenceItem, now: int) -> Reach:
         connections=tuple(_presence_from(item, now)),
         has_devices=bool(item.devices),
         muted=frozenset(item.muted or ()),
+        mentions_only=frozenset(item.mentions_only or ()),
     )
 
 

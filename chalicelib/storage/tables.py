@@ -8,6 +8,7 @@
 | chat_members       | chat_id + page           | Query: the roster of a chat above 50      |
 | memberships        | user_id + chat_id        | Query: my chats; BatchGetItem: receipts   |
 | messages           | chat_id + seq            | Query: history pages                      |
+| changes            | chat_id + rev            | Query: what changed after a rev           |
 | send_keys          | send_key                 | conditional Put: idempotent sends (TTL)   |
 | devices            | user_id + device_id      | Query: a user's push devices              |
 | device_tokens      | token_key                | GetItem: who holds this token now         |
@@ -64,7 +65,8 @@ class ConnectionItem(Model):
 
 class PresenceItem(Model):
     """A user's live connections: ``conns`` maps connection id -> {"exp": epoch, "chat"?: id};
-    and what a send needs to decide on push: ``devices`` (ids) and ``muted`` (chat ids).
+    and what a send needs to decide on push: ``devices`` (ids), ``muted`` (chat ids at the
+    notification level "none") and ``mentions_only`` (chat ids at the level "mentions").
 
     One item per user so that fan-out fetches 100 members' connections in one BatchGetItem. The
     TTL removes the item of a user gone for good, but never while it holds devices or mutes.
@@ -77,6 +79,7 @@ class PresenceItem(Model):
     conns = MapAttribute(null=True)  # type: ignore[var-annotated]
     devices = UnicodeSetAttribute(null=True)
     muted = UnicodeSetAttribute(null=True)
+    mentions_only = UnicodeSetAttribute(null=True)
     expires_at = TTLAttribute(null=True)
 
 
@@ -99,6 +102,14 @@ class MessageAttributes:
     text = UnicodeAttribute()
     sent_at = UnicodeAttribute()
     system = UnicodeAttribute(null=True)  # JSON of the system event; absent on text messages
+    # Messages that change (PROTOCOL v3); each absent while empty, so an unchanged message is
+    # stored as it was before v3.
+    reply_to = NumberAttribute(null=True)
+    mentions = ListAttribute(of=UnicodeAttribute, null=True)  # type: ignore[var-annotated]
+    reactions = UnicodeAttribute(null=True)  # JSON: user id -> emoji
+    edited_at = UnicodeAttribute(null=True)
+    deleted = BooleanAttribute(null=True)
+    rev = NumberAttribute(null=True)  # the chat's rev at the latest change
 
 
 class MessageMap(MessageAttributes, MapAttribute):  # type: ignore[type-arg]
@@ -121,6 +132,7 @@ class ChatItem(Model):
     members_seq = NumberAttribute(null=True)
     last_message = MessageMap(null=True)
     last_activity = UnicodeAttribute(null=True)
+    last_rev = NumberAttribute(null=True)  # the rev of the chat's latest message change
 
 
 class ChatMembersItem(Model):
@@ -144,7 +156,8 @@ class MembershipItem(Model):
     read_seq = NumberAttribute(default=0)
     joined_seq = NumberAttribute(null=True)
     joined_at = UnicodeAttribute(null=True)
-    muted = BooleanAttribute(null=True)
+    muted = BooleanAttribute(null=True)  # v2's flag: true exactly when notify is "none"
+    notify = UnicodeAttribute(null=True)  # all (when absent and not muted) | mentions | none
 
 
 class MessageItem(MessageAttributes, Model):
@@ -155,6 +168,21 @@ class MessageItem(MessageAttributes, Model):
 
     chat_id = UnicodeAttribute(hash_key=True)
     seq = NumberAttribute(range_key=True)  # MessageAttributes.seq, made this table's range key
+
+
+class ChangeItem(MessageAttributes, Model):
+    """A changed message's current state under the chat's rev at its latest change: what
+    ``chat.changes`` reads with one Query (``rev > after_rev``). Only changed messages are here,
+    each once: a change writes its new rev's item and deletes the previous rev's, in the same
+    transaction as the message itself. A table of its own, not an index of ``messages``: a
+    Query on it is strongly consistent, so a client that read the chat's ``last_rev`` never
+    misses a change committed before it (a GSI lags; an LSI cannot be added to a live table)."""
+
+    class Meta(_Meta):
+        table_name = f"{_PREFIX}-changes"
+
+    chat_id = UnicodeAttribute(hash_key=True)
+    rev = NumberAttribute(range_key=True)  # MessageAttributes.rev, made this table's range key
 
 
 class SendKeyItem(Model):
@@ -217,6 +245,7 @@ ALL_MODELS: tuple[type[Model], ...] = (
     ChatMembersItem,
     MembershipItem,
     MessageItem,
+    ChangeItem,
     SendKeyItem,
     DeviceItem,
     DeviceTokenItem,

@@ -276,6 +276,7 @@ USER_DATA = (
     "chat_members",
     "memberships",
     "messages",
+    "changes",
     "send_keys",
     "devices",
     "device_tokens",

@@ -155,7 +155,7 @@ def test_removal_racing_sends_of_the_removed_member(harness):
         ]
         assert all(seq < removal_seq for seq in stored)
         frames = watcher.frames()
-        assert {"event": "chat:removed", "chat_id": chat_id} in frames
+        assert {"event": "chat:removed", "chat_id": chat_id, "reason": "removed"} in frames
         seqs = [f["message"]["seq"] for f in frames if "message" in f]
         assert all(seq < removal_seq for seq in seqs), (removal_seq, frames)
         b.frames()

@@ -74,8 +74,8 @@ def test_remove_tells_the_removed_and_they_lose_access_at_once(harness, group):
     b2 = harness.connect("bob")
     reply = a.send("chat.remove", chat_id=chat_id, members=["bob"])
     assert reply["event"] == "chat:updated" and reply["chat"]["members"] == ["alice"]
-    assert b.frames() == [{"event": "chat:removed", "chat_id": chat_id}]
-    assert b2.frames() == [{"event": "chat:removed", "chat_id": chat_id}]
+    assert b.frames() == [{"event": "chat:removed", "chat_id": chat_id, "reason": "removed"}]
+    assert b2.frames() == [{"event": "chat:removed", "chat_id": chat_id, "reason": "removed"}]
     a.send("message.send", chat_id=chat_id, client_msg_id="k9", text="bob is gone")
     assert b.frames() == [] and b2.frames() == []
     for action, fields in [
@@ -180,7 +180,7 @@ def test_leave_tells_own_other_devices(harness, group):
     a, b, _, _, chat_id = group
     b2 = harness.connect("bob")
     assert b.send("chat.leave", chat_id=chat_id)["event"] == "chat:left"
-    assert b2.frames() == [{"event": "chat:removed", "chat_id": chat_id}]
+    assert b2.frames() == [{"event": "chat:removed", "chat_id": chat_id, "reason": "left"}]
     assert b.frames() == []
     assert a.frames()[0]["message"]["system"] == {"type": "left", "users": ["bob"]}
 

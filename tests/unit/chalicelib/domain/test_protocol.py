@@ -106,3 +106,54 @@ def test_nan_and_infinity_are_not_json(constant):
     with pytest.raises(FrameError) as caught:
         parse_request('{"action": "message.read", "chat_id": "c1", "seq": ' + constant + "}")
     assert caught.value.error.code == "bad_request"
+
+
+# ---------------------------------------------------------------- v3: messages that change
+
+
+def test_v3_requests_are_parsed():
+    from chalicelib.domain.requests import ChatChanges, ChatNotify, MessageDelete, MessageEdit, ReactionSet
+
+    send = {"action": "message.send", "chat_id": "c", "client_msg_id": "k", "text": "hi"}
+    assert parse({**send, "reply_to": 3, "mentions": ["b", "a"]}).request == MessageSend(
+        chat_id="c", client_msg_id="k", text="hi", reply_to=3, mentions=("b", "a")
+    )
+    assert parse({"action": "message.edit", "chat_id": "c", "seq": 2, "text": "x"}).request == MessageEdit(
+        "c", 2, "x", None
+    )
+    assert parse(
+        {"action": "message.edit", "chat_id": "c", "seq": 2, "text": "x", "mentions": []}
+    ).request == (MessageEdit("c", 2, "x", ()))
+    assert parse({"action": "message.delete", "chat_id": "c", "seq": 2}).request == MessageDelete("c", 2)
+    assert parse({"action": "reaction.set", "chat_id": "c", "seq": 2, "emoji": None}).request == ReactionSet(
+        "c", 2, None
+    )
+    assert parse({"action": "chat.changes", "chat_id": "c", "after_rev": 0}).request == ChatChanges(
+        "c", 0, 50
+    )
+    assert parse({"action": "chat.notify", "chat_id": "c", "level": "mentions"}).request == ChatNotify(
+        "c", "mentions"
+    )
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"action": "message.send", "chat_id": "c", "client_msg_id": "k", "text": "x", "reply_to": 0},
+        {"action": "message.send", "chat_id": "c", "client_msg_id": "k", "text": "x", "mentions": ["a"] * 51},
+        {"action": "message.edit", "chat_id": "c", "seq": 1},
+        {"action": "message.edit", "chat_id": "c", "text": "x"},
+        {"action": "message.delete", "chat_id": "c", "seq": -1},
+        {"action": "reaction.set", "chat_id": "c", "seq": 1},
+        {"action": "reaction.set", "chat_id": "c", "seq": 1, "emoji": " "},
+        {"action": "reaction.set", "chat_id": "c", "seq": 1, "emoji": "a\u2028"},
+        {"action": "reaction.set", "chat_id": "c", "seq": 1, "emoji": "x" * 17},
+        {"action": "chat.changes", "chat_id": "c"},
+        {"action": "chat.changes", "chat_id": "c", "after_rev": 0, "limit": 101},
+        {"action": "chat.notify", "chat_id": "c", "level": "off"},
+    ],
+)
+def test_v3_refusals_are_bad_requests(body):
+    with pytest.raises(FrameError) as err:
+        parse(body)
+    assert isinstance(err.value.error, BadRequest)

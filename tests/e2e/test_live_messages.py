@@ -119,7 +119,7 @@ def test_edit_own_message_and_everyone_sees_edited(as_user, device, screenshot):
     send(alice, "See you tomorow")
     send(bob, "ok")
     expect(bubble(alice, "ok")).to_be_visible()
-    mine, theirs = bubble(alice, "See you tomorow"), bubble(alice, "ok")
+    mine, theirs = alice.locator('#messages .msg[data-seq="1"]'), bubble(alice, "ok")  # by seq: it changes
     assert menu_choices(alice, mine) == ["Reply", "React", "Edit", "Delete"]
     assert menu_choices(alice, theirs) == ["Reply", "React"]  # bob's message
     alice.fill("#composer-input", "half-written")

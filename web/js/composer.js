@@ -242,7 +242,6 @@ function updatePicker() {
 function renderPicker() {
   const list = $("mention-picker");
   list.hidden = !picker;
-  input().setAttribute("aria-expanded", String(Boolean(picker)));
   if (!picker) return list.replaceChildren();
   list.replaceChildren(
     ...picker.users.map((user, i) => {

@@ -6,7 +6,7 @@
 // open while messages arrive; each action checks again what is allowed when it runs.
 
 import { $, el } from "./dom.js";
-import { findMessage, state } from "./store.js";
+import { findMessage, render, state } from "./store.js";
 import { act } from "./errors.js";
 import { allowed, deleteMessage, jumpTo, myReaction, toggleReaction } from "./live.js";
 import { startEdit, startReply } from "./composer.js";
@@ -139,6 +139,10 @@ function onTimelineClick(event) {
   const seq = Number(bubble.dataset.seq);
   const chip = event.target.closest(".chip");
   const quote = event.target.closest(".quote");
+  if (!quote && state.highlight) {
+    state.highlight = null; // the original a quote led to is marked until the next click
+    render();
+  }
   if (chip) act("reaction.set", toggleReaction(chatId, seq, chip.dataset.emoji));
   else if (quote) act("chat.history", jumpTo(chatId, Number(quote.dataset.seq)));
   else if (event.target.closest(".msg-menu-btn")) openMenu(chatId, seq, event.target.closest(".msg-menu-btn"));

@@ -7,9 +7,10 @@ under test; the others watch on a desktop."""
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
-from playwright.sync_api import expect
+from playwright.sync_api import WebSocketRoute, expect
 
 from tests.e2e.pages import (
     DESKTOP,
@@ -286,3 +287,40 @@ def test_a_page_offline_during_changes_converges_after_reconnecting(as_user, sta
     expect(at(60).locator(".text")).to_have_text("note 59, revised")
     expect(bob.locator("#messages .msg")).to_have_count(60)
     assert [(f["chat_id"], f["after_rev"]) for f in asked][:1] == [(chat_id, 0)], asked
+
+
+def lose_first_update(page) -> None:  # type: ignore[no-untyped-def]
+    """Stand between the page and the stack: the first chat:message:updated never arrives (as
+    a change made between a chat.open's read and the connection starting to view the chat)."""
+    lost: list[str] = []
+
+    def route(page_side: WebSocketRoute) -> None:
+        server = page_side.connect_to_server()
+
+        def from_server(message: str | bytes) -> None:
+            if not lost and json.loads(message).get("event") == "chat:message:updated":
+                lost.append(str(message))
+                return
+            page_side.send(message)
+
+        server.on_message(from_server)
+        page_side.on_message(server.send)
+
+    page.route_web_socket(re.compile(r"/ws\?"), route)
+
+
+def test_a_change_frame_past_the_next_rev_fetches_the_ones_missed(as_user, stack_url):
+    alice_id, bob_id = unique("alice"), unique("bob")
+    bob = as_user(bob_id, before_load=lose_first_update, **DESKTOP)
+    with WireUser(stack_url, alice_id) as alice:
+        chat_id = alice.request("chat.create", members=[bob_id], title="Gaps")["chat"]["chat_id"]
+        for text in ("first", "second"):
+            alice.request("message.send", chat_id=chat_id, client_msg_id=text, text=text)
+        open_chat(bob, "Gaps")
+        expect(bob.locator("#messages .msg")).to_have_count(2)
+        alice.request("message.edit", chat_id=chat_id, seq=1, text="first, fixed")  # rev 1: lost
+        alice.request("reaction.set", chat_id=chat_id, seq=2, emoji="👍")  # rev 2
+
+        expect(bob.locator('#messages .msg[data-seq="2"] .chip .count')).to_have_text("1")
+        expect(bob.locator('#messages .msg[data-seq="1"] .text')).to_have_text("first, fixed")
+    expect(bob.locator("#conn-status")).to_have_attribute("data-state", "online")  # no reconnect needed

@@ -7,12 +7,12 @@
 
 import { conn } from "./connection.js";
 import { toast } from "./dom.js";
-import { applyChange, findMessage, isAdmin, minSeq, render, state } from "./store.js";
-import { loadEarlier } from "./sync.js";
+import { findMessage, isAdmin, minSeq, render, state } from "./store.js";
+import { loadEarlier, takeChange } from "./sync.js";
 
 async function change(action, fields) {
   const reply = await conn.request(action, fields);
-  applyChange(reply.chat_id, reply.message);
+  takeChange(reply.chat_id, reply.message);
   render();
   return reply.message;
 }

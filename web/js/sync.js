@@ -127,16 +127,39 @@ export async function fetchAfter(chatId) {
   }
 }
 
-export async function fetchChanges(chatId) {
-  // What changed after the highest rev applied here, by rev ascending, page by page.
+const changesAsked = new Map(); // chat_id -> the chat.changes on its way
+
+export function fetchChanges(chatId, from = null) {
+  // What changed after `from` (by default the highest rev applied here when it is asked), by
+  // rev ascending, page by page; one at a time per chat (a second ask follows the first).
+  const before = changesAsked.get(chatId) || Promise.resolve();
+  const asking = before.catch(() => {}).then(() => changesAfter(chatId, from ?? (state.revs.get(chatId) || 0)));
+  changesAsked.set(chatId, asking);
+  asking.finally(() => changesAsked.get(chatId) === asking && changesAsked.delete(chatId)).catch(() => {});
+  return asking;
+}
+
+export function takeChange(chatId, message) {
+  // A change heard of (a frame, or the reply to this page's own): applied, and if its rev is
+  // past the next one, what came between is asked for (a frame still on its way, or a change
+  // made while this connection was not yet viewing the chat; revs may also skip a number).
+  const seen = state.revs.get(chatId);
+  if (state.messages.has(chatId) && seen !== undefined && (message.rev || 0) > seen + 1) {
+    fetchChanges(chatId, seen).catch(() => {});
+  }
+  applyChange(chatId, message);
+}
+
+async function changesAfter(chatId, rev) {
+  let after = rev;
   for (let page = 0; page < 100; page++) {
-    const after = state.revs.get(chatId) || 0;
     const reply = await conn.request("chat.changes", { chat_id: chatId, after_rev: after, limit: 100 });
     for (const m of reply.messages) applyChange(chatId, m);
     if (!reply.has_more || !reply.messages.length) {
       noteRev(chatId, reply.last_rev); // revs need not be gapless: the last may be no message's
       break;
     }
+    after = Math.max(after, ...reply.messages.map((m) => m.rev));
   }
   render();
 }
@@ -175,7 +198,7 @@ export function onFrame(frame) {
       dropChat(frame.chat_id, "removed");
       break;
     case "chat:message:updated":
-      if (frame.message && state.chats.has(frame.message.chat_id)) applyChange(frame.message.chat_id, frame.message);
+      if (frame.message && state.chats.has(frame.message.chat_id)) takeChange(frame.message.chat_id, frame.message);
       break;
     case "chat:receipt":
       applyPointers(frame.chat_id, frame.user_id, frame);

@@ -324,3 +324,30 @@ def test_a_change_frame_past_the_next_rev_fetches_the_ones_missed(as_user, stack
         expect(bob.locator('#messages .msg[data-seq="2"] .chip .count')).to_have_text("1")
         expect(bob.locator('#messages .msg[data-seq="1"] .text')).to_have_text("first, fixed")
     expect(bob.locator("#conn-status")).to_have_attribute("data-state", "online")  # no reconnect needed
+
+
+def test_a_reaction_past_twenty_emoji_is_refused_and_changes_nothing(as_user, stack_url):
+    alice_id, bob_id = unique("alice"), unique("bob")
+    others = [unique("fan") for _ in range(20)]
+    with WireUser(stack_url, alice_id) as alice:
+        chat_id = alice.request("chat.create", members=[bob_id, *others], title="Crowd")["chat"]["chat_id"]
+        alice.request("message.send", chat_id=chat_id, client_msg_id="hi", text="Big news")
+    for i, fan in enumerate(others):  # twenty different emoji: the most a message may have
+        with WireUser(stack_url, fan) as wire:
+            wire.request("reaction.set", chat_id=chat_id, seq=1, emoji=f"r{i}")
+    bob = as_user(bob_id, **DESKTOP)
+    open_chat(bob, "Crowd")
+    news = bubble(bob, "Big news")
+    expect(news.locator(".chip")).to_have_count(20)
+
+    react(bob, news, "🎉")
+
+    expect(bob.locator("#toast")).to_have_text("A message can have at most 20 different reactions")
+    expect(news.locator(".chip")).to_have_count(20)
+    expect(news.locator(".chip.mine")).to_have_count(0)
+    react(bob, news, "👍")  # still refused: a 21st emoji whichever it is
+    with WireUser(stack_url, bob_id) as wire:
+        stored = wire.request("chat.history", chat_id=chat_id)["messages"][0]["reactions"]
+    assert sorted(stored) == sorted(f"r{i}" for i in range(20))
+    tap(bob, chip(bob, news, "r0"))  # joining an emoji already there is fine
+    expect(chip(bob, news, "r0").locator(".count")).to_have_text("2")

@@ -51,10 +51,11 @@ unit functional integration e2e: $(STAMP)
 	$(PY) -m pytest tests/$@
 
 ## bench: the local stack under load, then a send's deployed latency and cost (bench.aws; see
-## docs/latency.md and docs/cost.md)
+## docs/latency.md and docs/cost.md), then what edits, reactions and deletes cost (bench.changes)
 bench: $(STAMP)
 	$(PY) -m bench.load
 	$(PY) -m bench.aws
+	$(PY) -m bench.changes
 
 ## cost: what a message.send costs on AWS (measured counts, us-east-1 prices, Ably and Pusher
 ## beside it); prints the tables and rewrites docs/cost.md

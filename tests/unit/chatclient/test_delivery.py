@@ -282,7 +282,9 @@ def test_resync_keeps_a_chat_the_list_missed_when_the_server_still_answers_for_i
 
 def test_what_arrives_is_confirmed_once_a_second_per_chat_for_its_highest_seq():
     """PROTOCOL v3, "Reach": message.delivered for the highest seq received as a frame, the
-    first at once, then at most once per interval (shortened here from 1 s)."""
+    first at once, then at most once per interval (2 s here: the burst must arrive within it,
+    which a loaded machine does; 0.2 s did not always). The rule itself is clock-free in
+    tests/unit/chatclient/test_confirm.py."""
     from chatclient.confirm import Confirmations
 
     server = FakeServer()
@@ -290,7 +292,7 @@ def test_what_arrives_is_confirmed_once_a_second_per_chat_for_its_highest_seq():
 
     async def scenario():
         client = client_for(server)
-        client._confirms = Confirmations(interval=0.2)
+        client._confirms = Confirmations(interval=2.0)
         await client.start()
         ws = server.connections[-1]
         for _ in range(5):
@@ -301,7 +303,10 @@ def test_what_arrives_is_confirmed_once_a_second_per_chat_for_its_highest_seq():
         )  # my other device
         await settle()
         at_once = [(r["chat_id"], r["seq"]) for r in requests(server, "message.delivered")]
-        await asyncio.sleep(0.4)
+        for _ in range(200):  # until the interval is up and the burst's highest has gone
+            if len(requests(server, "message.delivered")) > 2:
+                break
+            await asyncio.sleep(0.05)
         await settle()
         await client.close()
         return at_once, [(r["chat_id"], r["seq"]) for r in requests(server, "message.delivered")]

@@ -6,6 +6,8 @@ messages handed to the application come once each, in seq order, and a current m
 every message of their current membership (handed, or their own send). No chat:message frame
 reaches a user who was not a member at that seq (membership per seq comes from the stored
 system messages). No connection record outlives its socket by more than the record's TTL.
+Messages change (edits, deletes, reactions racing reconnects): at the end every client's local
+copy of each chat it is in shows each message as the server stores it now.
 """
 
 from __future__ import annotations
@@ -50,16 +52,18 @@ class Findings:
     lost: list[str] = field(default_factory=list)
     leaked: list[str] = field(default_factory=list)
     disorder: list[str] = field(default_factory=list)
+    diverged: list[str] = field(default_factory=list)  # a local copy that is not what is stored
 
     @property
     def violations(self) -> list[str]:
-        return [*self.duplicates, *self.lost, *self.leaked, *self.disorder]
+        return [*self.duplicates, *self.lost, *self.leaked, *self.disorder, *self.diverged]
 
     def extend(self, other: Findings) -> None:
         self.duplicates += other.duplicates
         self.lost += other.lost
         self.leaked += other.leaked
         self.disorder += other.disorder
+        self.diverged += other.diverged
 
 
 def membership(initial: Iterable[str], stored: Sequence[Stored]) -> list[frozenset[str]]:
@@ -154,6 +158,16 @@ def check_frames(frames: Iterable[Frame], members: Mapping[str, Sequence[frozens
         chat = members.get(frame.chat_id)
         if chat is None or frame.seq >= len(chat) or frame.user not in chat[frame.seq]:
             found.leaked.append(f"{frame.user} received {frame.chat_id} seq {frame.seq} as a non-member")
+    return found
+
+
+def check_copy(user: str, chat_id: str, copy: Mapping[int, object], stored: Mapping[int, object]) -> Findings:
+    """A client's local copy of a chat (seq -> message, what it has seen) against the messages
+    as stored now (a fresh ``chat.history``): each held message as stored, none that is not."""
+    found = Findings()
+    stale = sorted(seq for seq, message in copy.items() if stored.get(seq) != message)
+    if stale:
+        found.diverged.append(f"{user}'s copy of {chat_id} is not what is stored at seqs {stale[:10]}")
     return found
 
 

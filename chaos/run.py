@@ -1,8 +1,9 @@
 """A chaos run: the local stack with faults firing at a set rate, paused (SIGSTOP) now and then,
 connections cut; N ``chatclient`` clients in M chats send with unique client_msg_ids while the
-chats' admins add and remove members. At the end every client resyncs and ``chaos.checks``
-looks at what was stored (read through the stack's embedded DynamoDB), acknowledged, received
-and handed to the application.
+chats' admins add and remove members and the clients edit, delete and react (``chaos.changes``).
+At the end every client resyncs and ``chaos.checks`` looks at what was stored (read through the
+stack's embedded DynamoDB), acknowledged, received and handed to the application, and at each
+client's local copy of its chats against a fresh ``chat.history``.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from typing import Any
 import websockets
 
 from chaos import checks
+from chaos.changes import ChangeTally, ChangeTraffic, check_copies
 from chaos.checks import Findings, Frame, Record, Stored
 from chatclient import Chat, ChatClient, ChatError, ConnectionLost, Message, RequestTimeout
 from chatclient.backoff import Backoff
@@ -62,6 +64,7 @@ class Options:
     fanout_threshold: int = 2  # connections above which fan-out goes through SQS
     converge_timeout: float = 120.0
     send_timeout: float = 90.0
+    change_interval: float = 2.0  # mean seconds between a client's edits, deletes, reactions (0: none)
 
 
 @dataclass
@@ -122,6 +125,7 @@ class Result:
     findings: Findings
     trace: Path | None = None  # what each client saw, written when something was wrong
     repeated_frames: int = 0
+    changes: ChangeTally = field(default_factory=ChangeTally)
 
     @property
     def ok(self) -> bool:
@@ -143,7 +147,7 @@ class _Tap:
         raw = await self._iterator.__anext__()
         with contextlib.suppress(ValueError, TypeError, KeyError, AttributeError):
             frame = json.loads(raw)
-            if str(frame.get("event", "")).startswith("chat:message"):
+            if frame.get("event") in ("chat:message", "chat:message:background"):
                 message = frame["message"]
                 self._user.frames.append(Frame(self._user.name, message["chat_id"], int(message["seq"])))
                 self._user.note(frame["event"], message["chat_id"], int(message["seq"]))
@@ -174,6 +178,7 @@ class Chaos:
         self.connections: dict[str, dict[str, Any]] = {}  # connection id -> {user, closed_at}
         self._stop = asyncio.Event()
         self._dynamodb: Any = None
+        self.changes = ChangeTraffic(random.Random(options.seed + 1), options.change_interval)
 
     # -- setup -------------------------------------------------------------------------------------
 
@@ -439,8 +444,8 @@ class Chaos:
                 found.extend(checks.check_client(user.name, chat_id, handed, own, members))
         return found
 
-    def findings(self, stored: dict[str, list[Stored]], records: list[Record]) -> Findings:
-        found = Findings()
+    def findings(self, stored: dict[str, list[Stored]], records: list[Record], copies: Findings) -> Findings:
+        found = copies
         members = {c: checks.membership(self.initial[c], m) for c, m in stored.items()}
         for chat_id, messages in stored.items():
             acks = {
@@ -466,8 +471,10 @@ class Chaos:
                 len(self.chats),
                 self.options.duration,
             )
+            changers = await self.changes.start(list(self.users.values()), self.members, self._stop)
             workers = [
                 *(asyncio.ensure_future(self.sender(u)) for u in self.users.values()),
+                *changers,
                 asyncio.ensure_future(self.churner()),
                 asyncio.ensure_future(self.pauser()),
                 asyncio.ensure_future(self.cutter()),
@@ -478,11 +485,12 @@ class Chaos:
             log.info("sending stopped; every client resyncs")
             converge_seconds = await self.converge()
             log.info("converged in %s s; checking", converge_seconds)
+            copies = await check_copies(self.users, self.options.converge_timeout)
             stored = await asyncio.to_thread(self.read_messages)
             await asyncio.gather(*(u.client.close() for u in self.users.values()))
             await asyncio.sleep(1.5)  # the watcher (every second) sees every socket closed
             records = await asyncio.to_thread(self.connection_records)
-            return self.findings(stored, records), converge_seconds, stored, len(records)
+            return self.findings(stored, records, copies), converge_seconds, stored, len(records)
         finally:
             watcher.cancel()
             for user in self.users.values():
@@ -527,6 +535,7 @@ def run_chaos(options: Options) -> Result:
         findings=findings,
         trace=trace,
         repeated_frames=checks.repeated_frames(f for u in users for f in u.frames),
+        changes=chaos.changes.tally,
     )
 
 
@@ -562,6 +571,7 @@ def table(result: Result) -> str:
         ("stack paused", f"{t.paused} times, {t.paused_seconds:.1f} s in all"),
         ("connections cut", str(t.cuts)),
         ("membership changes", f"{t.changes} ({t.change_errors} given up after 5 tries)"),
+        ("message changes", result.changes.summary()),
         ("messages stored", f"{result.messages} ({result.system_messages} membership events)"),
         ("sends", str(result.sends)),
         ("acks", str(result.acks)),
@@ -577,6 +587,7 @@ def table(result: Result) -> str:
         ("lost", str(len(f.lost))),
         ("leaked", str(len(f.leaked))),
         ("out of order", str(len(f.disorder))),
+        ("copies unlike the store", str(len(f.diverged))),
         ("time to converge", converge),
     ]
     width = max(len(name) for name, _ in rows)

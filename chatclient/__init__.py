@@ -5,7 +5,9 @@ reconnect so the application sees each message exactly once and in ``seq`` order
 messages to per-chat handlers or a background handler, and retries sends until acknowledged
 without ever storing a duplicate. Version 2: direct chats, groups whose members and admins
 change (their system messages are delivered like any message), paged chat lists, devices for
-push notifications and muted chats. See docs/client.md.
+push notifications and muted chats. Version 3: replies, mentions, edits, deletes, reactions
+and notification levels; the client keeps a local copy of each chat that follows every change,
+also those made while it was offline. See docs/client.md.
 
 Its modules, each importing only those above it (the standard library and ``websockets``
 aside; nothing of the backend, the emulator or the tests):
@@ -23,7 +25,10 @@ from chatclient.backoff import Backoff
 from chatclient.client import UNSET, ChatClient
 from chatclient.errors import AuthError, CannotConnect, ConnectionLost, ProtocolViolation, RequestTimeout
 from chatclient.models import (
+    NOTIFY_LEVELS,
     Ack,
+    Attachment,
+    Changes,
     Chat,
     ChatError,
     ChatPage,
@@ -38,11 +43,14 @@ from chatclient.models import (
 )
 
 __all__ = [
+    "NOTIFY_LEVELS",
     "UNSET",
     "Ack",
+    "Attachment",
     "AuthError",
     "Backoff",
     "CannotConnect",
+    "Changes",
     "Chat",
     "ChatClient",
     "ChatError",

@@ -13,6 +13,7 @@ Three layers, each in its module, each a class on top of the one below:
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import enum
 import logging
 import uuid
@@ -23,9 +24,20 @@ import websockets
 
 from chatclient.backoff import Backoff
 from chatclient.connection import Handler, TokenSource
-from chatclient.delivery import Delivery, chat_page, follow_pages, page_fields
+from chatclient.delivery import Delivery, changes_follow_open, chat_page, follow_pages, page_fields
 from chatclient.errors import AuthError, CannotConnect, ConnectionLost, ProtocolViolation, RequestTimeout
-from chatclient.models import Ack, Chat, ChatError, ChatPage, Device, Members, Message, Opened
+from chatclient.models import (
+    NOTIFY_LEVELS,
+    Ack,
+    Changes,
+    Chat,
+    ChatError,
+    ChatPage,
+    Device,
+    Members,
+    Message,
+    Opened,
+)
 from chatclient.push import register_fields
 
 __all__ = [
@@ -54,6 +66,20 @@ def _user_list(users: Sequence[str], what: str, *, allow_empty: bool = False) ->
     if not users and not allow_empty:
         raise ValueError(f"{what}: give at least one user id")
     return list(users)
+
+
+def _seq(seq: int, what: str) -> int:
+    if isinstance(seq, bool) or not isinstance(seq, int):
+        raise TypeError(f"{what}: seq is a message's number (an int), not {seq!r}")
+    if seq < 1:
+        raise ValueError(f"{what}: seq starts at 1, not {seq}")
+    return seq
+
+
+def _text(text: str, what: str) -> str:
+    if not isinstance(text, str):
+        raise TypeError(f"{what}: text must be a string, not {text!r}")
+    return text
 
 
 class ChatClient(Delivery):
@@ -207,6 +233,73 @@ class ChatClient(Delivery):
             raise TypeError(f"mute: muted must be True or False, not {muted!r}")
         return bool((await self.request("chat.mute", chat_id=chat_id, muted=muted))["muted"])
 
+    async def set_notify(self, chat_id: str, level: str) -> str:
+        """Your notification level for a chat: ``"all"``, ``"mentions"`` (only messages that
+        mention you or reply to one of yours) or ``"none"`` (muted). Returns the level now
+        (``Chat.notify``; ``Chat.muted`` is True exactly at ``"none"``)."""
+        if level not in NOTIFY_LEVELS:
+            raise ValueError(f"set_notify: level is one of {', '.join(NOTIFY_LEVELS)}, not {level!r}")
+        return str((await self.request("chat.notify", chat_id=chat_id, level=level))["notify"])
+
+    # -- messages that change --------------------------------------------------------------------
+
+    async def edit(self, chat_id: str, seq: int, text: str, mentions: Sequence[str] | None = None) -> Message:
+        """Your own message's new text; ``mentions`` replaces its mentions (None keeps them).
+        Returns the message as it now stands (``edited_at`` set, a higher ``rev``)."""
+        fields: dict[str, Any] = {"chat_id": chat_id, "seq": _seq(seq, "edit"), "text": _text(text, "edit")}
+        if mentions is not None:
+            fields["mentions"] = _user_list(mentions, "edit mentions", allow_empty=True)
+        return await self._own_change(await self.request("message.edit", **fields))
+
+    async def delete(self, chat_id: str, seq: int) -> Message:
+        """Delete your message (an admin of a group: anyone's). Its text, mentions, reactions
+        and files are gone for everyone; what stays says it was deleted. Deleting it again
+        changes nothing."""
+        fields = {"chat_id": chat_id, "seq": _seq(seq, "delete")}
+        return await self._own_change(await self.request("message.delete", **fields))
+
+    async def react(self, chat_id: str, seq: int, emoji: str | None) -> Message:
+        """Your reaction to a message: one per user, so it replaces your previous one; None
+        takes it back. Returns the message with its reactions now."""
+        if emoji is not None and (not isinstance(emoji, str) or not emoji):
+            raise ValueError(f"react: give an emoji, or None to take yours back, not {emoji!r}")
+        fields = {"chat_id": chat_id, "seq": _seq(seq, "react"), "emoji": emoji}
+        return await self._own_change(await self.request("reaction.set", **fields))
+
+    async def _own_change(self, reply: dict[str, Any]) -> Message:
+        """``message:updated``, the reply to our own change: into the local copy (the server
+        does not post it back to this connection); the application has it as the result."""
+        message = Message.from_wire(reply["message"])
+        async with self._lock(message.chat_id):
+            return self._order.copies.offer(message)
+
+    async def changes(self, chat_id: str, after_rev: int = 0, limit: int | None = None) -> Changes:
+        """One page of ``chat.changes``: the messages changed past ``after_rev``, as they are
+        now, by ``rev`` ascending. The client already asks for them after every reconnect
+        (``local_messages`` has them); this is for reading them yourself."""
+        if isinstance(after_rev, bool) or not isinstance(after_rev, int) or after_rev < 0:
+            raise ValueError(f"changes: after_rev is an int >= 0, not {after_rev!r}")
+        fields: dict[str, Any] = {"chat_id": chat_id, "after_rev": after_rev}
+        if limit is not None:
+            fields["limit"] = limit
+        page = Changes.from_wire(await self.request("chat.changes", **fields))
+        messages = [self._order.copies.offer(m) for m in page.messages]
+        return Changes(page.chat_id, messages, page.last_rev, page.has_more)
+
+    def local_messages(self, chat_id: str) -> list[Message]:
+        """The client's copy of a chat: every message of it the client has seen (opened,
+        fetched, delivered, changed), as it now stands, ascending by ``seq``."""
+        return self._order.copies.of(chat_id)
+
+    @property
+    def local_chats(self) -> list[str]:
+        """The chats the client keeps a local copy of (every chat it tracks)."""
+        return sorted(self._order.copies.synced)
+
+    def local_message(self, chat_id: str, seq: int) -> Message | None:
+        """One message of the local copy, or None if the client has not seen it."""
+        return self._order.copies.message(chat_id, seq)
+
     async def history(
         self, chat_id: str, *, after: int | None = None, before: int | None = None, limit: int = 50
     ) -> tuple[list[Message], bool]:
@@ -218,7 +311,8 @@ class ChatClient(Delivery):
         if before is not None:
             fields["before"] = before
         reply = await self.request("chat.history", **fields)
-        return [Message.from_wire(m) for m in reply["messages"]], bool(reply.get("has_more"))
+        messages = [self._order.copies.offer(Message.from_wire(m)) for m in reply["messages"]]
+        return messages, bool(reply.get("has_more"))
 
     async def history_pages(
         self, chat_id: str, *, before: int | None = None, limit: int = 50
@@ -236,13 +330,21 @@ class ChatClient(Delivery):
         """View a chat: its ``chat:message`` frames (and its missed messages) go to ``handler``."""
         self._chat_handlers[chat_id] = handler
         try:
-            opened = Opened.from_wire(await self.request("chat.open", chat_id=chat_id))
+            reply = await self.request("chat.open", chat_id=chat_id)
+            opened = Opened.from_wire(reply)
         except (ChatError, ConnectionLost, RequestTimeout):
             if self._chat_handlers.get(chat_id) is handler:
                 del self._chat_handlers[chat_id]
             raise
         async with self._lock(chat_id):
             self._order.opened(chat_id, opened.chat)
+            messages = [self._order.copies.offer(m) for m in opened.messages]
+            opened = dataclasses.replace(opened, messages=messages)
+            if changes_follow_open(reply) or self._order.copies.behind(chat_id, opened.chat.last_rev):
+                try:  # changed while it was not viewed: bring the copy up to date
+                    await self._changes(chat_id)
+                except (ConnectionLost, RequestTimeout, ChatError) as exc:
+                    log.info("%s: changes not fetched yet (%s); the next resync does", chat_id, exc)
         return opened
 
     async def close_chat(self, chat_id: str) -> None:
@@ -255,14 +357,34 @@ class ChatClient(Delivery):
     async def mark_delivered(self, chat_id: str, seq: int) -> dict[str, Any]:
         return await self.request("message.delivered", chat_id=chat_id, seq=seq)
 
+    async def reply(self, chat_id: str, seq: int, text: str, mentions: Sequence[str] | None = None) -> Ack:
+        """Send ``text`` as an answer to message ``seq`` (a ``send`` with ``reply_to``)."""
+        return await self.send(chat_id, text, reply_to=seq, mentions=mentions)
+
     async def typing(self, chat_id: str, typing: bool = True) -> None:
         await self.wait_online(self.request_timeout)
         await self._post({"action": "typing", "chat_id": chat_id, "typing": typing})
 
-    async def send(self, chat_id: str, text: str, client_msg_id: str | None = None) -> Ack:
+    async def send(
+        self,
+        chat_id: str,
+        text: str,
+        client_msg_id: str | None = None,
+        *,
+        reply_to: int | None = None,
+        mentions: Sequence[str] | None = None,
+    ) -> Ack:
         """Send until acknowledged. Retries (timeouts, reconnects, ``unavailable``) reuse the
-        ``client_msg_id``, so the backend stores the message once whatever happens."""
+        ``client_msg_id``, so the backend stores the message once whatever happens.
+        ``reply_to``: the seq of the message this one answers; ``mentions``: user ids (the
+        server keeps the members among them, you excepted)."""
+        fields: dict[str, Any] = {"chat_id": chat_id, "text": _text(text, "send")}
+        if reply_to is not None:
+            fields["reply_to"] = _seq(reply_to, "send reply_to")
+        if mentions is not None:
+            fields["mentions"] = _user_list(mentions, "send mentions", allow_empty=True)
         client_msg_id = client_msg_id or uuid.uuid4().hex
+        fields["client_msg_id"] = client_msg_id
         self._order.sending(client_msg_id)
         loop = asyncio.get_running_loop()
         deadline = None if self.send_timeout is None else loop.time() + self.send_timeout
@@ -270,9 +392,7 @@ class ChatClient(Delivery):
         while True:
             try:
                 await self.wait_online(self._remaining(deadline))
-                reply = await self._request(
-                    "message.send", {"chat_id": chat_id, "client_msg_id": client_msg_id, "text": text}
-                )
+                reply = await self._request("message.send", fields)
                 ack = Ack.from_wire(reply)
                 await self._own_sent(ack)
                 return ack

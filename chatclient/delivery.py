@@ -13,6 +13,15 @@ Each chat's messages that arrive as frames are confirmed with ``message.delivere
 ``chatclient.confirm`` decides (the highest seq, at most once a second per chat), so the
 backend does not push to the user's phone what this connection already has (PROTOCOL v3,
 "Reach"). ``auto_confirm = False`` turns that off.
+
+Messages change (edits, deletes, reactions): every message the client sees goes into the
+``Ordering``'s local copy (``Copies``), which keeps the newest view of each. A
+``chat:message:updated`` frame replaces the copy's view when its ``rev`` is higher, and the
+application hears of it (``on_message_updated``); a message is handed over as the copy has it,
+so a change that overtook its message is not lost. After every reconnect, each listed chat whose
+``last_rev`` is past what the copy knows is asked ``chat.changes`` (every page), after its
+messages are filled: what changed while the client was offline reaches the copy and the
+application as if it had been online.
 """
 
 from __future__ import annotations
@@ -25,7 +34,7 @@ from typing import Any, Final
 from chatclient.confirm import Confirmations
 from chatclient.connection import Connection, Handler, TokenSource, call_handler
 from chatclient.errors import ConnectionLost, ProtocolViolation, RequestTimeout
-from chatclient.models import Ack, Chat, ChatError, ChatPage, Message, Receipt, Typing
+from chatclient.models import Ack, Changes, Chat, ChatError, ChatPage, Message, Receipt, Typing
 from chatclient.ordering import Ordering, Verdict, earlier_request
 
 log = logging.getLogger("chatclient")
@@ -33,6 +42,14 @@ log = logging.getLogger("chatclient")
 # What a resync step can fail with besides a lost connection: the server's refusal, or a reply
 # the client cannot read. Either leaves that step for later instead of ending the connection.
 RESYNC_REFUSALS = (ChatError, ProtocolViolation, KeyError, TypeError, ValueError, AttributeError)
+
+
+def changes_follow_open(reply: dict[str, Any]) -> bool:
+    """After ``chat.open`` (a v3 server: its chat has ``last_rev``), ``chat.changes`` is asked
+    whatever the rev: the server reads the chat before the connection counts as viewing it, so
+    a change made in between is in neither the reply nor a frame; the walk reads after."""
+    chat = reply.get("chat")
+    return isinstance(chat, dict) and "last_rev" in chat
 
 
 def page_fields(limit: int | None, cursor: str | None) -> dict[str, Any]:
@@ -81,6 +98,7 @@ class Delivery(Connection):
         self.on_chat_added: Handler | None = None  # gets the Chat
         self.on_chat_removed: Handler | None = None  # gets the chat_id
         self.on_chat_updated: Handler | None = None  # gets the Chat
+        self.on_message_updated: Handler | None = None  # gets the Message, edited, deleted or reacted to
         self.auto_confirm = True  # message.delivered for what arrives (see chatclient.confirm)
         self._confirms = Confirmations()
         self._confirming: set[asyncio.Future[None]] = set()
@@ -177,7 +195,7 @@ class Delivery(Connection):
             after = self._order.last_of(chat_id)
             reply = await self._request("chat.history", self._order.fill_request(chat_id))
             for raw in reply["messages"]:
-                message = Message.from_wire(raw)
+                message = self._order.copies.offer(Message.from_wire(raw))
                 if upto is not None and message.seq > upto:
                     return
                 if self._order.accept(message):
@@ -187,7 +205,9 @@ class Delivery(Connection):
 
     async def _hand_over(self, message: Message) -> None:
         """To the chat's handler while it is open, else to the background handler (unless the
-        ``Ordering`` says the application had it already, or sent it)."""
+        ``Ordering`` says the application had it already, or sent it), as the local copy has
+        it: a change that came before the message is not lost."""
+        message = self._order.copies.offer(message)
         if self._order.hand_over(message):
             handler = self._chat_handlers.get(message.chat_id)
             await call_handler(handler if handler is not None else self.on_background, message)
@@ -222,6 +242,26 @@ class Delivery(Connection):
         message = Message.from_wire(frame["message"])
         await self._deliver_in_order(message)
         self._received(message)
+
+    async def _on_message_updated(self, frame: dict[str, Any]) -> None:
+        message = Message.from_wire(frame["message"])
+        async with self._lock(message.chat_id):
+            if self._order.message_changed(message):
+                await call_handler(self.on_message_updated, message)
+
+    async def _changes(self, chat_id: str) -> None:
+        """Every change of ``chat_id`` past what the copy knows (``chat.changes``, every page),
+        into the copy, and to the application; the caller holds the lock."""
+        after: int | None = None
+        while True:
+            fields = self._order.copies.changes_request(chat_id, after)
+            page = Changes.from_wire(await self._request("chat.changes", fields))
+            for message in page.messages:
+                if message.chat_id == chat_id and self._order.message_changed(message):
+                    await call_handler(self.on_message_updated, message)
+            after = self._order.copies.changes_page(fields["after_rev"], page)
+            if after is None:
+                return
 
     # -- confirming what arrived -----------------------------------------------------------------
 
@@ -289,6 +329,7 @@ class Delivery(Connection):
     _routes: Final[dict[str, Callable[[Delivery, dict[str, Any]], Awaitable[None]]]] = {
         "chat:message": _on_message,
         "chat:message:background": _on_message,
+        "chat:message:updated": _on_message_updated,
         "chat:added": _on_chat_added,
         "chat:removed": _on_chat_removed,
         "chat:updated": _on_chat_updated,
@@ -341,12 +382,21 @@ class Delivery(Connection):
         return chat_page(await self._request("chat.list", page_fields(None, cursor)))
 
     async def _reopen(self, chat_id: str) -> None:
-        await self._request("chat.open", {"chat_id": chat_id})
+        reply = await self._request("chat.open", {"chat_id": chat_id})
+        async with self._lock(chat_id):  # its messages as they stand now: changes while away
+            for raw in reply.get("messages") or ():
+                message = Message.from_wire(raw)
+                if self._order.message_changed(message):
+                    await call_handler(self.on_message_updated, message)
+            if changes_follow_open(reply):
+                await self._changes(chat_id)
 
     async def _resync_chat(self, chat: Chat) -> None:
         async with self._lock(chat.chat_id):
             if self._order.relisted(chat):  # a member again, if its chat:added was lost
                 await self._fill(chat.chat_id, chat.last_seq)
+            if self._order.copies.behind(chat.chat_id, chat.last_rev):  # changed while away
+                await self._changes(chat.chat_id)
 
     async def _resync_missing(self, chat_id: str) -> None:
         """A chat we knew that the list did not show: ask for what follows ``last``. Refused

@@ -2,12 +2,16 @@
 
 Version 2 fields are optional on the wire where the contract makes them so, and each class says
 what an absent field becomes: ``Chat.members`` is ``None`` when the server leaves it out (chats
-of more than 50 members: ask ``ChatClient.members``), ``Opened.receipts`` likewise.
+of more than 50 members: ask ``ChatClient.members``), ``Opened.receipts`` likewise. Version 3
+fields (a message's ``reply_to``, ``mentions``, ``attachments``, ``reactions``, ``edited_at``,
+``deleted``, ``rev``; a chat's ``last_rev`` and ``notify``) take the values a message or chat
+that never changed has when a version 2 server leaves them out.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 RETRYABLE = frozenset({"unavailable", "rate_limited", "internal"})
@@ -16,6 +20,7 @@ RETRYABLE = frozenset({"unavailable", "rate_limited", "internal"})
 UNREGISTERED = "this connection is not registered"
 SYSTEM_TYPES = frozenset({"added", "removed", "left", "updated"})
 PLATFORMS = ("apns", "fcm", "webpush")  # device.register's platforms
+NOTIFY_LEVELS = ("all", "mentions", "none")  # chat.notify's levels
 
 
 class ChatError(Exception):
@@ -94,8 +99,46 @@ class SystemEvent:
         )
 
 
+def _int_or_none(value: Any) -> int | None:
+    return None if value is None else int(value)
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """A file of a message. ``url`` downloads it for a while (an hour at least): a fresh one
+    comes with every ``chat.history``, so two views of one message may differ in it only."""
+
+    attachment_id: str
+    name: str
+    content_type: str
+    size: int
+    url: str = field(default="", compare=False)
+
+    @classmethod
+    def from_wire(cls, data: dict[str, Any]) -> Attachment:
+        return cls(
+            attachment_id=str(data["attachment_id"]),
+            name=str(data.get("name", "")),
+            content_type=str(data.get("content_type", "")),
+            size=int(data.get("size", 0)),
+            url=str(data.get("url", "")),
+        )
+
+
+def _reactions(value: Any) -> dict[str, tuple[str, ...]]:
+    if not isinstance(value, dict):
+        return {}
+    return {str(emoji): _users(users) for emoji, users in value.items() if users}
+
+
 @dataclass(frozen=True)
 class Message:
+    """A message as the server last showed it. ``rev`` orders its versions: 0 for a message
+    never changed, else the chat's ``rev`` at its latest change (an edit, a delete, a
+    reaction); of two views of one message, the one with the higher ``rev`` is the newer.
+    A deleted message keeps ``seq``, ``message_id``, ``sender_id`` and ``sent_at``; its text is
+    ``""`` and its mentions, attachments, reactions and ``reply_to`` are gone."""
+
     chat_id: str
     seq: int
     message_id: str
@@ -105,10 +148,18 @@ class Message:
     sent_at: str
     kind: str = "text"  # "text" or "system"
     system: SystemEvent | None = None  # set when kind is "system"
+    reply_to: int | None = None  # the seq this message answers
+    mentions: tuple[str, ...] = ()  # sorted user ids
+    attachments: tuple[Attachment, ...] = ()
+    reactions: Mapping[str, tuple[str, ...]] = field(default_factory=dict, hash=False)  # emoji -> users
+    edited_at: str | None = None  # when the text last changed
+    deleted: bool = False
+    rev: int = 0
 
     @classmethod
     def from_wire(cls, data: dict[str, Any]) -> Message:
         system = data.get("system")
+        edited_at = data.get("edited_at")
         return cls(
             chat_id=str(data["chat_id"]),
             seq=int(data["seq"]),
@@ -119,11 +170,32 @@ class Message:
             sent_at=str(data["sent_at"]),
             kind=str(data.get("kind", "text")),
             system=SystemEvent.from_wire(system) if isinstance(system, dict) else None,
+            reply_to=_int_or_none(data.get("reply_to")),
+            mentions=_users(data.get("mentions")),
+            attachments=tuple(
+                Attachment.from_wire(a) for a in data.get("attachments") or () if isinstance(a, dict)
+            ),
+            reactions=_reactions(data.get("reactions")),
+            edited_at=None if edited_at is None else str(edited_at),
+            deleted=bool(data.get("deleted", False)),
+            rev=int(data.get("rev", 0)),
         )
 
     @property
     def is_system(self) -> bool:
         return self.kind == "system"
+
+    @property
+    def edited(self) -> bool:
+        return self.edited_at is not None and not self.deleted
+
+    def reaction_of(self, user: str | None) -> str | None:
+        """The emoji ``user`` reacted with (a user has at most one per message), or None."""
+        return next((emoji for emoji, users in self.reactions.items() if user in users), None)
+
+    def reaction_counts(self) -> list[tuple[str, int]]:
+        """``[(emoji, how many)]``, the most used first (ties by emoji)."""
+        return sorted(((e, len(u)) for e, u in self.reactions.items()), key=lambda p: (-p[1], p[0]))
 
 
 @dataclass(frozen=True)
@@ -143,6 +215,8 @@ class Chat:
     member_count: int = 0
     joined_seq: int = 0  # this user sees only messages with seq > joined_seq
     muted: bool = False  # this user muted it: no push notifications for it, not in the badge
+    last_rev: int = 0  # the chat's change counter: its latest edit, delete or reaction
+    notify: str = "all"  # this user's level: "all", "mentions" (mentions and replies) or "none"
 
     @classmethod
     def from_wire(cls, data: dict[str, Any]) -> Chat:
@@ -165,6 +239,8 @@ class Chat:
             member_count=int(data.get("member_count", len(member_tuple or ()))),
             joined_seq=int(data.get("joined_seq", 0)),
             muted=bool(data.get("muted", False)),
+            last_rev=int(data.get("last_rev", 0)),
+            notify=str(data.get("notify", "none" if data.get("muted") else "all")),
         )
 
     @property
@@ -300,4 +376,25 @@ class Device:
             platform=str(data["platform"]),
             preview=bool(data.get("preview", True)),
             registered_at=str(data.get("registered_at", "")),
+        )
+
+
+@dataclass(frozen=True)
+class Changes:
+    """One ``chat:changes`` page: the messages whose ``rev`` is past the ``after_rev`` asked
+    for, as they are now, by ``rev`` ascending; ``last_rev`` is the chat's; ``has_more``: ask
+    again with ``after_rev`` the last message's ``rev``."""
+
+    chat_id: str
+    messages: list[Message]
+    last_rev: int
+    has_more: bool
+
+    @classmethod
+    def from_wire(cls, data: dict[str, Any]) -> Changes:
+        return cls(
+            chat_id=str(data["chat_id"]),
+            messages=[Message.from_wire(m) for m in data.get("messages", [])],
+            last_rev=int(data.get("last_rev", 0)),
+            has_more=bool(data.get("has_more", False)),
         )

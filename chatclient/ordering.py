@@ -23,6 +23,16 @@ A message of a chat not tracked yet (it reached a newly added member before ``ch
 first brings the earlier messages the user may see. Frames of a chat the user is out of are
 ignored until ``chat:added``, and a ``(chat_id, seq)`` is handed over at most once in the
 client's life: a fan-out redelivered late can re-post an old frame.
+
+Messages change (protocol v3: edits, deletes, reactions). ``Copies`` is the client's local copy
+of each chat it tracks: every message it has seen, as it now stands. Of two views of a message
+the one with the higher ``rev`` wins, whatever order they come in (a ``chat:message:updated``
+frame can overtake the message's own frame). Per chat it keeps ``synced``: a rev up to which
+every change is in the copy. Only a complete ``chat.changes`` walk moves it (to the reply's
+``last_rev``), never a live frame, as frames of changes can arrive out of order and one missed
+while the connection was down would be skipped. After a reconnect, a chat whose listed
+``last_rev`` is past ``synced`` is asked ``chat.changes after_rev=synced`` (every page), so an
+offline client ends with the state a live one has.
 """
 
 from __future__ import annotations
@@ -32,9 +42,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from chatclient.models import Chat, Message
+from chatclient.models import Changes, Chat, Message
 
 HISTORY_PAGE = 100  # messages asked for per chat.history request of a gap fill
+CHANGES_PAGE = 100  # messages asked for per chat.changes request
 
 
 class Verdict(enum.Enum):
@@ -62,6 +73,82 @@ def earlier_request(chat_id: str, before: int) -> dict[str, Any]:
     return {"chat_id": chat_id, "before": before, "limit": HISTORY_PAGE}
 
 
+class Copies:
+    """The local copy of each chat held: its messages by ``seq`` as they now stand, and
+    ``synced``, the rev up to which every change of the chat is in the copy."""
+
+    def __init__(self) -> None:
+        self.messages: dict[str, dict[int, Message]] = {}
+        self.synced: dict[str, int] = {}
+
+    def holds(self, chat_id: str) -> bool:
+        return chat_id in self.synced
+
+    def hold(self, chat_id: str, last_rev: int) -> None:
+        """Start a copy of ``chat_id`` (nothing if held already). It is empty, so no change up
+        to the chat's ``last_rev`` now is missing from it: every message it takes from now on
+        comes as it stands then or later."""
+        if chat_id not in self.synced:
+            self.synced[chat_id] = max(0, last_rev)
+            self.messages[chat_id] = {}
+
+    def drop(self, chat_id: str) -> None:
+        self.synced.pop(chat_id, None)
+        self.messages.pop(chat_id, None)
+
+    def message(self, chat_id: str, seq: int) -> Message | None:
+        return self.messages.get(chat_id, {}).get(seq)
+
+    def of(self, chat_id: str) -> list[Message]:
+        """The copy of ``chat_id``, ascending by ``seq`` (it may have holes: only what was seen)."""
+        held = self.messages.get(chat_id, {})
+        return [held[seq] for seq in sorted(held)]
+
+    def offer(self, message: Message) -> Message:
+        """A view of ``message`` (a frame, a history page, a reply): the copy keeps it unless it
+        holds a newer one. Returns the newest view, which is what the application should get."""
+        current = self.message(message.chat_id, message.seq)
+        if self.update(message) or current is None:
+            return message
+        return current
+
+    def update(self, message: Message) -> bool:
+        """A view of ``message`` newer than the copy's (or of one it did not have): taken, True.
+        An older or equal view changes nothing (False); so does one of a chat not held."""
+        held = self.messages.get(message.chat_id)
+        if held is None:
+            return False
+        current = held.get(message.seq)
+        if current is not None and current.rev >= message.rev:
+            return False
+        held[message.seq] = message
+        return True
+
+    def behind(self, chat_id: str, last_rev: int) -> bool:
+        """The chat (held) has changed past what the copy knows of: ask ``chat.changes``."""
+        return chat_id in self.synced and last_rev > self.synced[chat_id]
+
+    def changes_request(self, chat_id: str, after_rev: int | None = None) -> dict[str, Any]:
+        """The ``chat.changes`` fields: after ``after_rev`` (None: after ``synced``)."""
+        after = self.synced.get(chat_id, 0) if after_rev is None else after_rev
+        return {"chat_id": chat_id, "after_rev": after, "limit": CHANGES_PAGE}
+
+    def changes_page(self, after_rev: int, page: Changes) -> int | None:
+        """A ``chat:changes`` page asked for with ``after_rev`` (its messages already taken by
+        ``update``). A page that carries on from ``synced`` moves it: to its last message's
+        rev while ``has_more`` (pages come by rev ascending), to the chat's ``last_rev`` on the
+        last page. Returns the ``after_rev`` of the next page, or None when there is none."""
+        chat_id = page.chat_id
+        synced = self.synced.get(chat_id)
+        revs = [m.rev for m in page.messages if m.rev > after_rev]
+        if synced is not None and after_rev <= synced:
+            reached = max(revs, default=after_rev) if page.has_more else max(page.last_rev, *revs, after_rev)
+            self.synced[chat_id] = max(synced, reached)
+        if page.has_more and revs:
+            return max(revs)
+        return None
+
+
 class Ordering:
     """Per chat: what the application has (``last``), what it was ever handed (``handed``),
     which of our own sends it need not be handed (``own``), and the chats we are out of."""
@@ -73,6 +160,7 @@ class Ordering:
         self.own: dict[str, set[int]] = {}  # chat_id -> seqs of our own acked sends not yet passed
         self.sent_ids: set[str] = set()  # client_msg_ids this client sent
         self.synced_once = False  # a chat list came in: chats are tracked from it on
+        self.copies = Copies()  # the local copy of each tracked chat, as its messages now stand
 
     # -- what is known ---------------------------------------------------------------------------
 
@@ -91,6 +179,7 @@ class Ordering:
         ``joined_seq`` (the messages up to it are not this user's to see)."""
         last = self.last.get(chat.chat_id, start)
         self.last[chat.chat_id] = max(last, chat.joined_seq)
+        self.copies.hold(chat.chat_id, chat.last_rev)
 
     def forget(self, chat_id: str) -> bool:
         """We are out of ``chat_id``: drop its state; its stray frames are ignored until
@@ -99,6 +188,7 @@ class Ordering:
         self.removed_from.add(chat_id)
         self.last.pop(chat_id, None)
         self.own.pop(chat_id, None)
+        self.copies.drop(chat_id)
         return tracked
 
     def rejoin(self, chat_id: str) -> None:
@@ -153,6 +243,7 @@ class Ordering:
         """Track a chat first seen at message ``seq``, from the first of the ``earlier``
         messages the user may see (none: from ``seq`` itself)."""
         self.last[chat_id] = (earlier[0].seq if earlier else seq) - 1
+        self.copies.hold(chat_id, 0)  # its last_rev is not known: every change is asked for
 
     def is_next(self, message: Message) -> bool:
         return message.seq == self.last.get(message.chat_id, 0) + 1
@@ -172,6 +263,20 @@ class Ordering:
             return False
         self.handed[message.chat_id] = message.seq
         return message.client_msg_id not in self.sent_ids
+
+    def message_changed(self, message: Message) -> bool:
+        """A view of ``message`` that may be a change (``chat:message:updated``, a ``chat.changes``
+        page, the messages of a chat re-opened after a reconnect): the copy takes it if newer.
+        True if the application is to hear of it: it is newer than the copy's view (or changed,
+        and not in the copy) and the application has had the message (or passed it: its own,
+        or older than the client), so a change never overtakes the message itself (that comes
+        later, as it now stands)."""
+        if message.chat_id in self.removed_from:
+            return False
+        before = self.copies.message(message.chat_id, message.seq)
+        if not self.copies.update(message) or (before is None and message.rev == 0):
+            return False  # not newer; or a message never changed that the copy did not hold
+        return message.seq <= self.last.get(message.chat_id, 0)
 
     # -- gap fill --------------------------------------------------------------------------------
 

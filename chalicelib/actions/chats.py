@@ -233,6 +233,11 @@ class ChatActions(ActionBase):
     @handles(ChatOpen)
     def open(self, ctx: Context, r: ChatOpen) -> Outcome:
         chat, membership = self._member_chat(ctx, r.chat_id)
+        # Viewing first, then the page: a message or change stored before the connection views
+        # the chat is in the page (or, older, in chat.changes after the chat's last_rev read
+        # above); one stored after it comes as a frame. The other order loses a change made in
+        # between: in neither the page nor any frame.
+        self.store.set_viewing(ctx.connection, chat.chat_id)
         page = self.store.messages(chat.chat_id, None, None, OPEN_PAGE_SIZE, floor=membership.joined_seq)
         members = self._members(chat)
         pointers = {
@@ -244,7 +249,6 @@ class ChatActions(ActionBase):
             min((p.delivered_seq for p in others), default=chat.last_seq),
             min((p.read_seq for p in others), default=chat.last_seq),
         )
-        self.store.set_viewing(ctx.connection, chat.chat_id)
         reply = frame(
             "chat:opened",
             ctx.req,

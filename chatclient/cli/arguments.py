@@ -97,6 +97,11 @@ INTERACTIVE: dict[str, Spec] = {
     "/remove": Spec("USER...", "remove members from the open chat (admins)"),
     "/rename": Spec("[TITLE...] [--title TITLE]", "rename the open chat; no TITLE clears it (admins)"),
     "/leave": Spec("", "leave the open chat"),
+    "/reply": Spec("SEQ TEXT...", "answer message SEQ (the number beside it) in the open chat"),
+    "/edit": Spec("SEQ TEXT...", "give your message SEQ a new text (its @mentions too)"),
+    "/delete": Spec("SEQ", "delete message SEQ for everyone (yours; an admin: anyone's)"),
+    "/react": Spec("SEQ [EMOJI]", "react to message SEQ with EMOJI; no EMOJI takes yours back"),
+    "/notify": Spec("LEVEL", "notifications for the open chat: all, mentions (and replies to you) or none"),
     "/mute": Spec("", "no push notifications for the open chat (muted chats say so in /chats)"),
     "/unmute": Spec("", "push notifications for the open chat again"),
     "/devices": Spec("", "your devices registered for push notifications"),
@@ -111,10 +116,23 @@ def _help_text() -> str:
         usage = f"{name} {spec.arguments}".strip()
         lines.append(f"  {usage:<27} {spec.help.split('. ')[0]}")
     lines.append("anything else is sent to the open chat; /help COMMAND shows its usage")
+    lines.append("@USER in a message mentions USER; a line ending in \\ goes on on the next line")
     return "\n".join(lines)
 
 
 HELP = _help_text()
+
+NOTIFY_USAGE = "give a level: all, mentions (only mentions of you and replies to you) or none"
+SEQ_USAGE = "the message's number, as shown beside it"
+
+
+def parse_seq(word: str | None, usage: str) -> int:
+    """A message's number (its ``seq``, shown beside it); ``usage``: the command's usage line."""
+    if word is None or not word.isdigit() or int(word) < 1:
+        shown = "nothing" if word is None else repr(word)
+        raise UsageError(f"give {SEQ_USAGE}, not {shown}: {usage}")
+    return int(word)
+
 
 REGISTER_USAGE = (
     "usage: chat register-device PLATFORM TOKEN [--no-preview] "

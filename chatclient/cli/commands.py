@@ -1,18 +1,34 @@
 """What each command does, for the interactive shell and the one-shot subcommands alike: one
 request (or a few) through ``ChatClient``, and its answer printed as lines. A chat is named by
 its id, an id prefix, the start of its title (or of the other person's name) or its number in
-the last ``/chats`` (``find_chat``).
+the last ``/chats`` (``find_chat``); a message by its number, the ``seq`` printed beside it.
+``@user`` in a text mentions that user (``mentions_in``).
 
 Imports ``chatclient.client`` and the CLI's ``output`` and ``arguments``."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 
-from chatclient.cli.arguments import UsageError, parse_create, parse_register
-from chatclient.cli.output import chat_line, device_line, message_text, out, plural
+from chatclient.cli.arguments import NOTIFY_USAGE, UsageError, parse_create, parse_register
+from chatclient.cli.output import chat_line, device_line, message_line, out, plural
 from chatclient.client import ChatClient
-from chatclient.models import Chat, Message
+from chatclient.models import NOTIFY_LEVELS, Chat, Message
+
+# "@bob" mentions bob (user ids are 1-64 of A-Za-z0-9_.@-); not the "@" inside an address.
+MENTION = re.compile(r"(?<![\w@.])@([A-Za-z0-9_.@-]{1,64})")
+
+
+def mentions_in(text: str) -> list[str]:
+    """The users a text mentions with ``@user``, in order, each once (a full stop after the
+    name ends the sentence, not the name)."""
+    found: list[str] = []
+    for match in MENTION.finditer(text):
+        user = match.group(1).rstrip(".")
+        if user and user not in found:
+            found.append(user)
+    return found
 
 
 def find_chat(query: str, chats: Sequence[Chat], me: str | None) -> Chat:
@@ -49,14 +65,30 @@ class Commands:
         self.open: str | None = None
         self.last_seen: dict[str, int] = {}
         self.listed: list[Chat] = []  # the last /chats, for /open NUMBER
+        self.sent: dict[tuple[str, int], Message] = {}  # our own sends, for quoting replies to them
 
     @property
     def me(self) -> str | None:
         return self.client.user_id
 
+    def quote_of(self, message: Message) -> Message | None:
+        """The message ``message`` answers, if the client has seen it (or we sent it here)."""
+        if message.reply_to is None:
+            return None
+        seen = self.client.local_message(message.chat_id, message.reply_to)
+        return seen or self.sent.get((message.chat_id, message.reply_to))
+
+    def show(self, message: Message) -> str:
+        """``5 alice: hi``, a reply quoting the message it answers (when the client has it)."""
+        return message_line(message, self.me, self.quote_of(message))
+
     def in_chat(self, message: Message) -> None:
-        out(f"[{message.chat_id}] {message_text(message)}")
+        out(f"[{message.chat_id}] {self.show(message)}")
         self.last_seen[message.chat_id] = message.seq
+
+    def changed(self, message: Message) -> None:
+        """A message edited, deleted or reacted to by someone else (or by you elsewhere)."""
+        out(f"[changed] {message.chat_id} {self.show(message)}")
 
     def need_open(self) -> str:
         if self.open is None:
@@ -108,13 +140,35 @@ class Commands:
             raise UsageError(f"/history takes a message number (SEQ), not {before!r}: /history [SEQ]")
         messages, has_more = await self.client.history(chat_id, before=int(before) if before else None)
         for message in messages:
-            out(f"  {message.seq} {message_text(message)}")
+            out(f"  {self.show(message)}")
         out(f"[more] /history {messages[0].seq} shows older" if has_more and messages else "[end]")
 
-    async def say(self, chat_id: str, text: str) -> None:
-        ack = await self.client.send(chat_id, text)
+    async def say(self, chat_id: str, text: str, reply_to: int | None = None) -> None:
+        mentions = mentions_in(text)
+        ack = await self.client.send(chat_id, text, reply_to=reply_to, mentions=mentions or None)
+        self.sent[(chat_id, ack.seq)] = Message(
+            chat_id, ack.seq, ack.message_id, ack.client_msg_id, self.me or "", text, ack.sent_at
+        )
         self.last_seen[chat_id] = max(ack.seq, self.last_seen.get(chat_id, 0))
         out(f"[ack] {ack.chat_id} seq {ack.seq}")
+
+    async def edit(self, chat_id: str, seq: int, text: str) -> None:
+        message = await self.client.edit(chat_id, seq, text, mentions=mentions_in(text))
+        out(f"[edited] {chat_id} {self.show(message)}")
+
+    async def delete(self, chat_id: str, seq: int) -> None:
+        message = await self.client.delete(chat_id, seq)
+        out(f"[deleted] {chat_id} {self.show(message)}")
+
+    async def react(self, chat_id: str, seq: int, emoji: str | None) -> None:
+        message = await self.client.react(chat_id, seq, emoji)
+        out(f"[reacted] {chat_id} {self.show(message)}")
+
+    async def notify(self, chat_id: str, level: str | None) -> None:
+        if level not in NOTIFY_LEVELS:
+            raise UsageError(f"{NOTIFY_USAGE}, not {level!r}" if level else NOTIFY_USAGE)
+        now = await self.client.set_notify(chat_id, level)
+        out(f"[notify] {chat_id} {now}")
 
     async def open_chat(self, query: str) -> None:
         chat_id = await self.chat_named(query)
@@ -123,7 +177,7 @@ class Commands:
         count = plural(len(opened.messages), "message")
         out(f"[opened] {chat_id} {opened.chat.display_name(self.me)} ({count})")
         for message in opened.messages:
-            out(f"  {message.seq} {message_text(message)}")
+            out(f"  {self.show(message)}")
         if opened.messages:
             self.last_seen[chat_id] = opened.messages[-1].seq
             await self.client.mark_read(chat_id, opened.messages[-1].seq)

@@ -31,11 +31,42 @@ def error_line(exc: ChatError) -> str:
     return f"[error] {PLAIN.get(exc.code, exc.code)}: {exc.message}"
 
 
-def message_text(message: Message) -> str:
-    """``alice: hi`` for text, ``* alice added carol`` for a system message."""
+QUOTE_LENGTH = 40  # characters of a replied-to message quoted beside the reply
+CONTINUED = "\n    "  # the further lines of a multi-line message, indented under the first
+
+
+def message_text(message: Message, me: str | None = None, quote: Message | None = None) -> str:
+    """``alice: hi`` for text, ``* alice added carol`` for a system message. A reply quotes
+    the message it answers (``quote``, if the caller has it); then come ``(edited)``, the
+    mentions (``you`` for ``me``) and the reactions with their counts. A deleted message is
+    ``alice: (deleted)``. The lines of a multi-line text after the first are indented."""
     if message.is_system:
         return f"* {message.text or _describe_system(message)}"
-    return f"{message.sender_id}: {message.text}"
+    if message.deleted:
+        return f"{message.sender_id}: (deleted)"
+    parts = [f"{message.sender_id}:"]
+    if message.reply_to is not None:
+        parts.append(reply_quote(message.reply_to, quote))
+    parts.append(message.text.replace("\r\n", "\n").replace("\n", CONTINUED))
+    if message.edited:
+        parts.append("(edited)")
+    if message.mentions:
+        parts.append(f"(mentions {', '.join('you' if user == me else user for user in message.mentions)})")
+    if message.reactions:
+        parts.append(f"[{', '.join(f'{emoji} {count}' for emoji, count in message.reaction_counts())}]")
+    return " ".join(parts)
+
+
+def reply_quote(seq: int, original: Message | None) -> str:
+    """``(re 3 bob: "how are you?")``: the start of the message a reply answers, on one line."""
+    if original is None:
+        return f"(re {seq})"
+    if original.deleted:
+        return f"(re {seq}: deleted)"
+    text = " ".join(original.text.split())
+    if len(text) > QUOTE_LENGTH:
+        text = text[: QUOTE_LENGTH - 1] + "…"
+    return f'(re {seq} {original.sender_id}: "{text}")'
 
 
 def _describe_system(message: Message) -> str:
@@ -45,10 +76,15 @@ def _describe_system(message: Message) -> str:
     return " ".join([message.sender_id, event.type, *event.users]).strip()
 
 
+def message_line(message: Message, me: str | None = None, quote: Message | None = None) -> str:
+    """A message with its number, the one commands take (``/reply 5 ...``): ``5 alice: hi``."""
+    return f"{message.seq} {message_text(message, me, quote)}"
+
+
 def chat_line(chat: Chat, me: str | None) -> str:
-    muted = " (muted)" if chat.muted else ""
+    muted = " (muted)" if chat.muted else " (mentions only)" if chat.notify == "mentions" else ""
     badge = f" [{chat.unread}]" if chat.unread else ""
-    last = f" - {message_text(chat.last_message)}" if chat.last_message else ""
+    last = f" - {message_text(chat.last_message, me)}" if chat.last_message else ""
     return f"{chat.chat_id} {chat.display_name(me)}{muted}{badge}{last}"
 
 

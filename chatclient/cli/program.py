@@ -4,7 +4,12 @@
     chat --user alice create bob --title Hi    # a new group; prints its id
     chat --user alice dm bob                   # the direct chat with bob, opened (interactive)
     chat --user alice open Hi                  # a chat by id, id prefix, title prefix or number
-    chat --user alice send c_01... "hello"     # send one message
+    chat --user alice send c_01... "hello"     # send one message (@bob mentions bob)
+    chat --user alice reply c_01... 3 "yes"    # answer message 3 (the number shown beside it)
+    chat --user alice edit c_01... 4 "hello"   # a new text for your message 4
+    chat --user alice delete c_01... 4         # delete message 4 for everyone
+    chat --user alice react c_01... 3 👍       # react to message 3 (no emoji: take it back)
+    chat --user alice notify c_01... mentions  # push only for mentions and replies (all, none)
     chat --user alice read c_01...             # mark everything in it read
     chat --user alice members c_01...          # who is in it (admins marked)
     chat --user alice add c_01... carol dave   # admins: add members
@@ -40,7 +45,7 @@ import urllib.parse
 import urllib.request
 from collections.abc import Awaitable, Callable
 
-from chatclient.cli.arguments import CHAT_HELP, REGISTER_USAGE, HelpShown, Spec, UsageError
+from chatclient.cli.arguments import CHAT_HELP, REGISTER_USAGE, HelpShown, Spec, UsageError, parse_seq
 from chatclient.cli.output import error_line, out
 from chatclient.cli.shell import Shell
 from chatclient.client import ChatClient
@@ -68,6 +73,30 @@ async def _chat_id(shell: Shell, ns: argparse.Namespace) -> str:
 
 async def _send(sh: Shell, ns: argparse.Namespace) -> None:
     await sh.say(await _chat_id(sh, ns), " ".join(ns.text))
+
+
+def _seq(ns: argparse.Namespace, command: str) -> int:
+    return parse_seq(ns.seq, f"chat {command} {ONE_SHOT[command][0].arguments}")
+
+
+async def _reply(sh: Shell, ns: argparse.Namespace) -> None:
+    await sh.say(await _chat_id(sh, ns), " ".join(ns.text), reply_to=_seq(ns, "reply"))
+
+
+async def _edit(sh: Shell, ns: argparse.Namespace) -> None:
+    await sh.edit(await _chat_id(sh, ns), _seq(ns, "edit"), " ".join(ns.text))
+
+
+async def _delete(sh: Shell, ns: argparse.Namespace) -> None:
+    await sh.delete(await _chat_id(sh, ns), _seq(ns, "delete"))
+
+
+async def _react(sh: Shell, ns: argparse.Namespace) -> None:
+    await sh.react(await _chat_id(sh, ns), _seq(ns, "react"), ns.emoji)
+
+
+async def _notify(sh: Shell, ns: argparse.Namespace) -> None:
+    await sh.notify(await _chat_id(sh, ns), ns.level)
 
 
 async def _read(sh: Shell, ns: argparse.Namespace) -> None:
@@ -114,7 +143,12 @@ ONE_SHOT: dict[str, tuple[Spec, OneShot]] = {
         Spec("USER... [--title TITLE]", "create a group with USERs; prints its id"),
         lambda sh, ns: sh.create(ns.user, ns.title),
     ),
-    "send": (Spec("CHAT TEXT...", "send one message to CHAT"), _send),
+    "send": (Spec("CHAT TEXT...", "send one message to CHAT (@USER mentions USER)"), _send),
+    "reply": (Spec("CHAT SEQ TEXT...", "answer message SEQ (the number shown beside it)"), _reply),
+    "edit": (Spec("CHAT SEQ TEXT...", "a new text for your message SEQ"), _edit),
+    "delete": (Spec("CHAT SEQ", "delete message SEQ for everyone (yours; an admin: anyone's)"), _delete),
+    "react": (Spec("CHAT SEQ [EMOJI]", "react to message SEQ; no EMOJI takes your reaction back"), _react),
+    "notify": (Spec("CHAT LEVEL", "notifications for CHAT: all, mentions (and replies) or none"), _notify),
     "read": (Spec("CHAT", "mark everything in CHAT read"), _read),
     "members": (Spec("CHAT", "who is in CHAT (admins marked)"), _members),
     "add": (Spec("CHAT USER...", "add members to CHAT (admins)"), _add),

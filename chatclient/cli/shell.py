@@ -1,6 +1,8 @@
 """The interactive shell: lines from stdin, read by the event loop itself (``Lines``: Ctrl-C
 and a stopped client end the wait at once), each run as a command (``/open CHAT``...) or sent
-to the open chat, with what the server pushes printed as it comes.
+to the open chat, with what the server pushes printed as it comes. A line ending in a
+backslash goes on on the next line (``Entry``): multi-line messages, and multi-line texts of
+``/reply`` and ``/edit``, which take their text as typed (no shell quoting).
 
 Imports ``chatclient.client`` and the CLI's ``output``, ``arguments`` and ``commands``."""
 
@@ -13,7 +15,7 @@ import shlex
 import sys
 from collections.abc import Awaitable, Callable
 
-from chatclient.cli.arguments import HELP, INTERACTIVE, HelpShown, UsageError, parse_title
+from chatclient.cli.arguments import HELP, INTERACTIVE, HelpShown, UsageError, parse_seq, parse_title
 from chatclient.cli.commands import Commands
 from chatclient.cli.output import error_line, message_text, out
 from chatclient.client import ChatClient
@@ -57,6 +59,33 @@ class Lines:
             self._loop.remove_reader(self._fd)
 
 
+class Entry:
+    """Typed lines into entries: a line ending in a backslash goes on on the next line (the
+    backslash becomes a line break), so a message or a command's text can span lines."""
+
+    def __init__(self) -> None:
+        self.pending: list[str] = []
+
+    def add(self, line: str) -> str | None:
+        """The entry ``line`` completes, or None while it goes on."""
+        line = line.rstrip("\r\n")  # a line read from a file keeps its line break
+        if line.endswith("\\"):
+            self.pending.append(line[:-1])
+            return None
+        return self.finish(line)
+
+    def finish(self, line: str = "") -> str | None:
+        """What is pending (the input ended), with ``line``; None if nothing is."""
+        if not self.pending and not line:
+            return None
+        entry = "\n".join([*self.pending, line]) if self.pending else line
+        self.pending = []
+        return entry
+
+
+RAW_TEXT = ("/reply", "/edit")  # SEQ and then the text as typed, line breaks and quotes kept
+
+
 class Shell(Commands):
     """The interactive commands (``commands``: one per ``INTERACTIVE`` entry but ``/quit``) on
     top of the actions, and the client's pushed events printed as lines."""
@@ -68,6 +97,7 @@ class Shell(Commands):
         client.on_chat_added = lambda chat: out(f"[added] {chat.chat_id} {chat.display_name(self.me)}")
         client.on_chat_removed = self.removed
         client.on_chat_updated = lambda chat: out(f"[updated] {chat.chat_id} {chat.display_name(self.me)}")
+        client.on_message_updated = self.changed
         client.on_receipt = self.receipt
         client.on_typing = self.typing
         client.on_state = lambda state: out(f"[{state}]") if state in ("offline", "online") else None
@@ -86,6 +116,11 @@ class Shell(Commands):
             "/remove": lambda a: self.remove(self.need_open(), a),
             "/rename": lambda a: self.rename(self.need_open(), parse_title(a, "/rename")),
             "/leave": lambda a: self.leave(self.need_open()),
+            "/reply": lambda a: self.raw_text_command("/reply", a[0]),
+            "/edit": lambda a: self.raw_text_command("/edit", a[0]),
+            "/delete": lambda a: self.delete(self.need_open(), parse_seq(a[0], "/delete SEQ")),
+            "/react": self.react_command,
+            "/notify": lambda a: self.notify(self.need_open(), a[0]),
             "/mute": lambda a: self.mute(self.need_open(), True),
             "/unmute": lambda a: self.mute(self.need_open(), False),
             "/devices": lambda a: self.devices(),
@@ -94,7 +129,7 @@ class Shell(Commands):
     # -- what the server pushes ------------------------------------------------------------------
 
     def background(self, message: Message) -> None:
-        out(f"[bg] {message.chat_id} {message_text(message)}")
+        out(f"[bg] {message.chat_id} {message_text(message, self.me, self.quote_of(message))}")
 
     def removed(self, chat_id: str) -> None:
         closed = "; closed it" if self.open == chat_id else ""
@@ -126,12 +161,16 @@ class Shell(Commands):
         if not line.startswith("/"):
             await self.say(self.need_open(), line)
             return True
-        name, _, rest = line.partition(" ")
+        name, *others = line.split(maxsplit=1)  # a space or a line break ends the name
+        rest = others[0] if others else ""
         if name == "/quit":
             return False
         command, spec = self.commands.get(name), INTERACTIVE.get(name)
         if command is None or spec is None:
             raise UsageError(f"unknown command {name!r}: /help lists them")
+        if name in RAW_TEXT:  # the text as typed: no shell quoting, line breaks kept
+            await command([rest])
+            return True
         try:
             words = shlex.split(rest)
         except ValueError as exc:  # an unbalanced quote
@@ -142,6 +181,26 @@ class Shell(Commands):
             spec.parse(name, words)
         await command(words)
         return True
+
+    async def raw_text_command(self, name: str, rest: str) -> None:
+        """``/reply SEQ TEXT`` and ``/edit SEQ TEXT``: the text as typed (quotes, line breaks)."""
+        usage = f"{name} {INTERACTIVE[name].arguments}"
+        seq_word, *others = rest.split(maxsplit=1) or [""]
+        text = others[0] if others else ""
+        if seq_word in ("-h", "--help"):
+            raise UsageError(INTERACTIVE[name].parser(name).format_help().rstrip())
+        seq = parse_seq(seq_word or None, usage)
+        if not text.strip():
+            raise UsageError(f"give the text too: {usage}")
+        chat_id = self.need_open()
+        if name == "/reply":
+            await self.say(chat_id, text.strip(), reply_to=seq)
+        else:
+            await self.edit(chat_id, seq, text.strip())
+
+    async def react_command(self, words: list[str]) -> None:
+        seq = parse_seq(words[0] if words else None, "/react SEQ [EMOJI]")
+        await self.react(self.need_open(), seq, words[1] if len(words) > 1 else None)
 
     async def help(self, words: list[str]) -> None:
         if not words:
@@ -156,11 +215,15 @@ class Shell(Commands):
     async def interactive(self) -> None:
         """Lines from stdin until /quit, the end of input, or the client giving up."""
         self.lines = Lines()
+        entry = Entry()
         out("[ready] /help lists the commands")
         try:
             while self.client.error is None:
                 line = await self.lines.queue.get()
-                if line is None or not await self.run_reporting(self.command(line)):
+                typed = entry.finish() if line is None else entry.add(line)
+                if typed is not None and not await self.run_reporting(self.command(typed)):
+                    return
+                if line is None:
                     return
         finally:
             self.lines.close()

@@ -84,3 +84,13 @@ def test_a_record_that_outlives_its_socket_by_more_than_its_ttl_leaks():
 def test_repeated_frames_count_the_copies_beyond_the_first():
     frames = [Frame("b", "c1", 3), Frame("b", "c1", 3), Frame("b", "c1", 3), Frame("c", "c1", 3)]
     assert checks.repeated_frames(frames) == 2
+
+
+def test_a_copy_showing_each_held_message_as_stored_passes_and_a_stale_one_diverges():
+    stored = {1: "hello (edited)", 2: "(deleted)", 3: "hi [👍 2]"}
+    assert checks.check_copy("b", "c1", {1: "hello (edited)", 3: "hi [👍 2]"}, stored).violations == []
+    stale = checks.check_copy("b", "c1", {1: "helo", 2: "(deleted)", 3: "hi [👍 1]"}, stored)
+    assert stale.diverged == ["b's copy of c1 is not what is stored at seqs [1, 3]"]
+    assert stale.violations == stale.diverged
+    unknown = checks.check_copy("b", "c1", {4: "never stored"}, stored)
+    assert unknown.diverged and "[4]" in unknown.diverged[0]

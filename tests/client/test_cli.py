@@ -4,6 +4,7 @@ direct chat opened by user name, a group whose members change, with the notices 
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -39,7 +40,7 @@ def test_alice_and_bob_chat_and_bob_sees_the_background_notice(stack, user, clis
     bob.expect(rf"^  1 {alice_id}: hello bob")
     bob.type("hi alice")
     bob.expect(rf"^\[ack\] {chat_id} seq 2")
-    alice.expect(rf"^\[{chat_id}\] {bob_id}: hi alice$")  # alice views the chat: real time
+    alice.expect(rf"^\[{chat_id}\] 2 {bob_id}: hi alice$")  # alice views the chat: real time
 
     assert alice.quit() == 0 and bob.quit() == 0
 
@@ -63,7 +64,7 @@ def test_direct_chat_by_user_name_is_listed_under_the_other_person(stack, user, 
     bob.type(f"/dm {alice_id}")  # the same chat, not a new one
     bob.expect(rf"^\[opened\] {chat_id} {alice_id} \(1 message\)$")
     bob.type("hello alice")
-    alice.expect(rf"^\[{chat_id}\] {bob_id}: hello alice$")
+    alice.expect(rf"^\[{chat_id}\] 2 {bob_id}: hello alice$")
 
     alice.type("/add someone")  # a direct chat keeps its two people
     alice.expect(r"^\[error\] refused: ")
@@ -84,9 +85,9 @@ def test_members_added_removed_and_leaving_print_notices_to_everyone(stack, user
         cli.expect(rf"^\[opened\] {chat_id} Team")
 
     alice.type(f"/add {carol_id}")
-    alice.expect(rf"^\[{chat_id}\] \* {alice_id} added {carol_id}$")  # the acting user sees it too
+    alice.expect(rf"^\[{chat_id}\] 1 \* {alice_id} added {carol_id}$")  # the acting user sees it too
     alice.expect(rf"^\[updated\] {chat_id} Team \(3 members\)$")
-    bob.expect(rf"^\[{chat_id}\] \* {alice_id} added {carol_id}$")
+    bob.expect(rf"^\[{chat_id}\] 1 \* {alice_id} added {carol_id}$")
     carol.expect(rf"^\[added\] {chat_id} Team$")
 
     bob.type(f"/add {dave_id}")  # bob is not an admin
@@ -99,14 +100,14 @@ def test_members_added_removed_and_leaving_print_notices_to_everyone(stack, user
     carol.type(f"/open {chat_id}")
     carol.expect(rf"^\[opened\] {chat_id} Team \(0 messages\)$")  # nothing from before she joined
     alice.type(f"/remove {carol_id}")
-    bob.expect(rf"^\[{chat_id}\] \* .*{alice_id}.* removed .*{carol_id}")
+    bob.expect(rf"^\[{chat_id}\] \d+ \* .*{alice_id}.* removed .*{carol_id}")
     carol.expect(rf"^\[removed\] {chat_id}: you are no longer a member; closed it$")
     carol.type("still here?")
     carol.expect(r"^\[error\] no chat open")
 
     bob.type("/leave")
     bob.expect(rf"^\[left\] {chat_id}$")
-    alice.expect(rf"^\[{chat_id}\] \* .*{bob_id}.* left")
+    alice.expect(rf"^\[{chat_id}\] \d+ \* .*{bob_id}.* left")
     alice.type("/rename")
     alice.expect(rf"^\[updated\] {chat_id} {alice_id} \(1 member\)$")  # no title: named by members
     carol.never(chat_id)  # removed: nothing about the chat reaches her any more
@@ -309,3 +310,86 @@ def test_a_restarted_server_with_a_new_secret_ends_a_chat_token_cli_and_a_dev_to
             if process.poll() is None:
                 process.kill()
                 process.wait(timeout=10)
+
+
+def test_reply_edit_delete_react_and_levels_by_message_number_with_multi_line_input(stack, user, clis):
+    alice_id, bob_id = user("alice"), user("bob")
+    alice, bob = Cli(stack.url, alice_id), Cli(stack.url, bob_id)
+    clis += [alice, bob]
+    alice.expect(r"^\[ready\]")
+    bob.expect(r"^\[ready\]")
+    alice.type(f"/create {bob_id} -- Live")
+    chat_id = alice.expect(r"^\[created\] (c_\S+) Live").group(1)
+    bob.expect(rf"^\[added\] {chat_id} Live")
+    for cli in (alice, bob):
+        cli.type(f"/open {chat_id}")
+        cli.expect(rf"^\[opened\] {chat_id} Live")
+
+    alice.type("helo bob,\\")  # a trailing backslash: the message goes on on the next line
+    alice.type("see you at ten")
+    alice.expect(rf"^\[ack\] {chat_id} seq 1$")
+    bob.expect(rf"^\[{chat_id}\] 1 {alice_id}: helo bob,$")
+    bob.expect(r"^    see you at ten$")
+    bob.type(f"/reply 1 we'll be there @{alice_id}")
+    bob.expect(rf"^\[ack\] {chat_id} seq 2$")
+    alice.expect(
+        rf'^\[{chat_id}\] 2 {bob_id}: \(re 1 {alice_id}: "helo bob, see you at ten"\) '
+        rf"we'll be there @{alice_id} \(mentions you\)$"
+    )
+
+    alice.type("/edit 1 hello bob, see you at ten")
+    alice.expect(rf"^\[edited\] {chat_id} 1 {alice_id}: hello bob, see you at ten \(edited\)$")
+    bob.expect(rf"^\[changed\] {chat_id} 1 {alice_id}: hello bob, see you at ten \(edited\)$")
+    bob.type("/react 1 👍")
+    bob.expect(rf"^\[reacted\] {chat_id} 1 {alice_id}: hello bob, see you at ten \(edited\) \[👍 1\]$")
+    alice.expect(rf"^\[changed\] {chat_id} 1 .* \[👍 1\]$")
+    bob.type("/edit 1 not mine")
+    bob.expect(r"^\[error\] not allowed: ")
+    bob.type("/delete 2")
+    bob.expect(rf"^\[deleted\] {chat_id} 2 {bob_id}: \(deleted\)$")
+    alice.expect(rf"^\[changed\] {chat_id} 2 {bob_id}: \(deleted\)$")
+    bob.type("/react 2 🎉")
+    bob.expect(r"^\[error\] refused: ")
+
+    alice.type("/history")
+    alice.expect(rf"^  1 {alice_id}: hello bob, see you at ten \(edited\) \[👍 1\]$")
+    alice.expect(rf"^  2 {bob_id}: \(deleted\)$")
+    alice.type("/notify mentions")
+    alice.expect(rf"^\[notify\] {chat_id} mentions$")
+    alice.type("/notify loud")
+    alice.expect(r"^\[error\] give a level: all, mentions")
+    alice.type("/chats")
+    alice.expect(rf"^1\. {chat_id} Live \(mentions only\) \[1\] - {bob_id}: \(deleted\)$")
+    alice.type("/help")
+    for command in (
+        "/reply SEQ TEXT...",
+        "/edit SEQ TEXT...",
+        "/delete SEQ",
+        "/react SEQ [EMOJI]",
+        "/notify LEVEL",
+    ):
+        alice.expect(rf"^  {re.escape(command)} ")
+    alice.expect(r"a line ending in \\ goes on on the next line")
+    assert alice.quit() == 0 and bob.quit() == 0
+
+    def chat(who: str, *args: str) -> tuple[int, list[str]]:
+        rc, output, _ = run_chat("--server", stack.url, "--user", who, *args)
+        return rc, output.splitlines()
+
+    assert chat(bob_id, "react", chat_id, "1", "🎉") == (
+        0,
+        [f"[reacted] {chat_id} 1 {alice_id}: hello bob, see you at ten (edited) [🎉 1]"],
+    )
+    assert chat(alice_id, "reply", chat_id, "1", "see", "you") == (0, [f"[ack] {chat_id} seq 3"])
+    assert chat(alice_id, "edit", chat_id, "3", "see you all") == (
+        0,
+        [f"[edited] {chat_id} 3 {alice_id}: (re 1) see you all (edited)"],  # a new process: 1 unseen
+    )
+    assert chat(alice_id, "delete", chat_id, "3") == (0, [f"[deleted] {chat_id} 3 {alice_id}: (deleted)"])
+    assert chat(alice_id, "notify", chat_id, "none") == (0, [f"[notify] {chat_id} none"])
+    assert chat(alice_id, "edit", chat_id, "x", "text") == (
+        2,
+        ["[error] give the message's number, as shown beside it, not 'x': chat edit CHAT SEQ TEXT..."],
+    )
+    rc, lines = chat(alice_id, "delete", chat_id, "99")
+    assert rc == 1 and lines[-1].startswith("[error] not found: ")

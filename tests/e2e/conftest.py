@@ -61,8 +61,11 @@ def as_user(browser, stack_url):
     """Open the web chat logged in as a user, in a browser context of its own."""
     contexts = []
 
-    def open_page(user: str, before_load=None, viewport=(1100, 700)):
-        context = browser.new_context(viewport={"width": viewport[0], "height": viewport[1]})
+    def open_page(user: str, before_load=None, viewport=(1100, 700), touch=False):
+        # touch: a phone's browser (touch events, no hover, the mobile viewport)
+        context = browser.new_context(
+            viewport={"width": viewport[0], "height": viewport[1]}, has_touch=touch, is_mobile=touch
+        )
         contexts.append(context)
         page = context.new_page()
         page.set_default_timeout(10_000)

@@ -161,3 +161,93 @@ def chat_id_of(page: Page, title: str) -> str:
     chat_id = chat_item(page, title).get_attribute("data-chat-id")
     assert chat_id, f"no chat {title!r} listed"
     return chat_id
+
+
+# -- messages that live (issue 22): menus, long presses, chips ------------------------------------
+
+PHONE = {"viewport": (390, 844), "touch": True}
+DESKTOP = {"viewport": (1280, 800), "touch": False}
+DEVICES = {"phone": PHONE, "desktop": DESKTOP}
+
+
+def is_touch(page: Page) -> bool:
+    touch: bool = page.evaluate("matchMedia('(hover: none)').matches && navigator.maxTouchPoints > 0")
+    return touch
+
+
+def bubble(page: Page, text: str) -> Locator:
+    """The bubble of the message whose text contains ``text``."""
+    return page.locator("#messages .msg", has=page.locator(":scope > .text", has_text=text))
+
+
+def long_press(page: Page, target: Locator, until: Locator) -> None:
+    """Hold a finger on ``target`` until ``until`` shows (a condition, not a duration), then lift it."""
+    target.scroll_into_view_if_needed()
+    box = target.bounding_box()
+    assert box, "nothing to press"
+    x, y = box["x"] + min(box["width"] / 2, 40), box["y"] + box["height"] / 2
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("Input.dispatchTouchEvent", {"type": "touchStart", "touchPoints": [{"x": x, "y": y}]})
+    try:
+        expect(until).to_be_visible()
+    finally:
+        cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
+        cdp.detach()
+
+
+def message_menu(page: Page, target: Locator) -> Locator:
+    """Open a message's menu: a long press on a phone, the hover button on a desktop."""
+    menu = page.locator("#msg-menu")
+    if is_touch(page):
+        long_press(page, target.locator(":scope > .text"), until=menu)  # not on a chip or a quote
+    else:
+        target.hover()
+        target.locator(".msg-menu-btn").click()
+        expect(menu).to_be_visible()
+    return menu
+
+
+def menu_choices(page: Page, target: Locator) -> list[str]:
+    """What a message's menu offers (then closed again)."""
+    menu = message_menu(page, target)
+    choices: list[str] = menu.locator("[role=menuitem]").all_inner_texts()
+    page.keyboard.press("Escape")
+    expect(menu).to_be_hidden()
+    return choices
+
+
+def choose(page: Page, target: Locator, action: str) -> None:
+    """Reply, React, Edit or Delete from a message's menu."""
+    tap(page, message_menu(page, target).get_by_role("menuitem", name=action))
+
+
+def tap(page: Page, target: Locator) -> None:
+    if is_touch(page):
+        target.tap()
+    else:
+        target.click()
+
+
+def chip(page: Page, target: Locator, emoji: str) -> Locator:
+    return target.locator(f'.chip[data-emoji="{emoji}"]')
+
+
+def react(page: Page, target: Locator, emoji: str) -> None:
+    choose(page, target, "React")
+    tap(page, page.locator(f'#emoji-picker [data-emoji="{emoji}"]'))
+
+
+def switch_chat(page: Page, title: str) -> None:
+    """Open another chat: on a phone, back to the list first."""
+    if page.locator("#back-btn").is_visible():
+        page.click("#back-btn")
+    open_chat(page, title)
+
+
+def new_group(stack_url: str, owner: str, members: list[str], title: str) -> str:
+    """A group made over the owner's own socket (the pages hear of it as chat:added): its id."""
+    from tests.e2e.wire import WireUser
+
+    with WireUser(stack_url, owner) as wire:
+        chat_id: str = wire.request("chat.create", members=members, title=title)["chat"]["chat_id"]
+    return chat_id

@@ -1,18 +1,20 @@
 // Actions: the requests a user's clicks make to change chats, each applying the reply to the
 // state: start (or find) the direct chat with someone, add / remove members, rename, make
-// admins, leave, mute. Sending a message is the outbox's (outbox.js); the forms and buttons
+// admins, leave, set the notification level. Sending a message is the outbox's (outbox.js); the forms and buttons
 // that call these are wired in app.js and render.js.
 
 import { conn } from "./connection.js";
 import { maxSeq, render, state, storeChat } from "./store.js";
 import { dropChat, fetchAfter, markRead } from "./sync.js";
 
-export async function setMuted(chatId, muted) {
-  const reply = await conn.request("chat.mute", { chat_id: chatId, muted });
+export async function setNotify(chatId, level) {
+  // The chat's notification level: "all", "mentions" or "none" (muted).
+  const reply = await conn.request("chat.notify", { chat_id: chatId, level });
   const chat = state.chats.get(chatId);
   if (!chat) return; // left or removed meanwhile
-  state.muted.set(chatId, reply.muted);
-  chat.muted = reply.muted;
+  state.notify.set(chatId, reply.notify);
+  chat.notify = reply.notify;
+  chat.muted = reply.notify === "none";
   render();
 }
 

@@ -18,6 +18,12 @@
 //   hidden, chat not muted); a mute toggle per chat (server-side `muted`, marked in the list);
 //   a Web Push subscription registered as this user's device, for when no page is connected.
 //   Opening the page at /?chat=ID (a notification's click) opens that chat.
+// - Messages that live (protocol v3): a menu on each message (the "⋯" button on hover, or a
+//   long press on touch) to reply, react, edit and delete; quotes of the message answered, in
+//   the bubble and above the composer; "edited" and "This message was deleted"; reaction chips;
+//   `@` mentions (the user's own highlighted); the chat's notification level (All, Mentions,
+//   Off) in its header; a multi-line composer keeping a draft per chat. Edits, deletes and
+//   reactions arrive as chat:message:updated; after a reconnect, chat.changes catches up.
 // Rendering reads state only and uses textContent, never HTML from the network.
 //
 // This module is the page's entry (index.html loads it as a native ES module; no build step)
@@ -32,19 +38,26 @@
 //   notify.js         the browser's notifications and Web Push subscription (sw.js shows pushes)
 //   notifications.js  the page's Notifier, the permission click, this page's Web Push device
 //   sync.js           resync after (re)connect, frames from the server, opening a chat, receipts
-//   actions.js        the requests a click makes to change chats (add, remove, rename, leave, mute)
-//   messages.js       how one message shows: text with links, time, ticks, day separators
+//   actions.js        the requests a click makes to change chats (add, remove, rename, leave, level)
+//   live.js           the requests that change a message (edit, delete, react), jumping to one
+//   mentions.js       `@user` in text: the one being typed, the ones a text mentions (no DOM)
+//   composer.js       the multi-line composer: drafts per chat, reply / edit, the `@` picker
+//   menu.js           a message's menu, the emoji picker, reaction chips' clicks, long presses
+//   bubble.js         a bubble's quote, reaction chips, "edited" mark and menu button
+//   messages.js       how one message shows: text with links and mentions, time, ticks, days
 //   render.js         the page drawn from the state: chat list, conversation, members panel
 
 import { conn, connect } from "./connection.js";
 import { $, toast } from "./dom.js";
 import { chatTitle, render, setRenderer, state, storeChat } from "./store.js";
 import { act, badUserIds, plainError, splitUserIds, USER_ID, USER_ID_RULE } from "./errors.js";
-import { loadOutbox, send } from "./outbox.js";
+import { loadOutbox } from "./outbox.js";
 import { pageHidden } from "./notify.js";
 import { enableNotifications, notifier, webPush } from "./notifications.js";
 import { loadEarlier, markRead, onFrame, openChat, openWhenListed, resync, showChat } from "./sync.js";
-import { changeChat, leaveChat, setMuted, startDirect } from "./actions.js";
+import { changeChat, leaveChat, setNotify, startDirect } from "./actions.js";
+import { loadDrafts, setupComposer } from "./composer.js";
+import { setupMenus } from "./menu.js";
 import { membersRequested, renderPage } from "./render.js";
 
 async function fetchToken(user) {
@@ -62,6 +75,7 @@ function login(user) {
   }
   $("me").textContent = user;
   loadOutbox();
+  loadDrafts();
   $("login").hidden = true;
   $("app").hidden = false;
   const scheme = location.protocol === "https:" ? "wss" : "ws";
@@ -75,9 +89,6 @@ function login(user) {
     },
   });
 }
-
-let typingSent = 0;
-let typingTimer = null;
 
 function takeInput(id) {
   // Read and clear a field at once: a reply that comes late must not wipe what was typed since.
@@ -205,28 +216,8 @@ function setupConversation() {
   $("messages").onscroll = () => {
     if (state.open && $("messages").scrollTop < 20) loadEarlier(state.open).catch(() => {});
   };
-  $("composer").onsubmit = (event) => {
-    event.preventDefault();
-    const text = $("composer-input").value;
-    if (!text.trim() || !state.open) return;
-    $("composer-input").value = "";
-    send(state.open, text);
-    conn.tell("typing", { chat_id: state.open, typing: false });
-    typingSent = 0;
-  };
-  $("composer-input").oninput = () => {
-    if (!state.open) return;
-    const chatId = state.open;
-    if (Date.now() - typingSent > 3000) {
-      conn.tell("typing", { chat_id: chatId, typing: true });
-      typingSent = Date.now();
-    }
-    clearTimeout(typingTimer);
-    typingTimer = setTimeout(() => {
-      conn.tell("typing", { chat_id: chatId, typing: false });
-      typingSent = 0;
-    }, 4000);
-  };
+  setupComposer();
+  setupMenus();
 }
 
 function setup() {
@@ -267,9 +258,13 @@ function rememberedUser() {
 function setupNotifications() {
   notifier.registerWorker();
   $("notify-btn").onclick = () => enableNotifications().catch((err) => toast(plainError(err)));
-  $("mute-btn").onclick = () => {
+  $("notify-level").onchange = () => {
     const chat = state.open && state.chats.get(state.open);
-    if (chat) act("chat.mute", setMuted(chat.chat_id, !chat.muted));
+    if (!chat) return;
+    act("chat.notify", setNotify(chat.chat_id, $("notify-level").value).catch((err) => {
+      render(); // the control shows the level the server kept
+      throw err;
+    }));
   };
   document.addEventListener("visibilitychange", () => {
     if (pageHidden() || !state.open) return;

@@ -24,6 +24,24 @@ const WHAT_FAILED = {
     bad_request: `Check the user ids: ${USER_ID_RULE}`,
   },
   "message.send": { too_large: "The message is too long", bad_request: "The message cannot be sent as written" },
+  "message.edit": {
+    forbidden: "Only the sender can edit a message",
+    bad_request: "This message can no longer be edited",
+    not_found: "That message is not there any more",
+    too_large: "The message is too long",
+  },
+  "message.delete": {
+    forbidden: "Only the sender or a group admin can delete this message",
+    bad_request: "This message cannot be deleted",
+    not_found: "That message is not there any more",
+  },
+  "reaction.set": {
+    too_large: "A message can have at most 20 different reactions",
+    bad_request: "You cannot react to this message",
+    not_found: "That message is not there any more",
+  },
+  "chat.notify": { forbidden: "You are not in this chat any more" },
+  "chat.history": { not_found: "That message is not there any more" },
 };
 
 const ANY_FAILED = {

@@ -1,10 +1,13 @@
-// How one message shows: its text with http(s) URLs as links (built node by node, never as
-// HTML), its time, its ticks (sent, delivered, read: each its own shape and words, counting
-// only the members who could see it), day separators, and the chat list's times. Builds
-// elements from state; it asks nothing of the server.
+// How one message shows: its text with http(s) URLs as links and mentions marked (built node by
+// node, never as HTML), a reply's quote, "edited" and reaction chips (bubble.js), its time, its
+// ticks (sent, delivered, read: each its own shape and words, counting only the members who
+// could see it), day separators, and the chat list's times. Builds elements from state; it asks
+// nothing of the server (but the original of a reply, for its quote).
 
 import { el } from "./dom.js";
 import { otherMembers, state } from "./store.js";
+import { splitMentions } from "./mentions.js";
+import { DELETED_TEXT, editedMark, menuButton, quoteBlock, reactionChips } from "./bubble.js";
 
 const LARGE_CHAT = 50; // above this many members, chats come without `members` and `receipts`
 
@@ -64,17 +67,24 @@ function tickIcon(status) {
 
 const LINK = /https?:\/\/[^\s<>"]+/gi;
 
-function messageText(text) {
-  // The text as text nodes, with http(s) URLs as links: built node by node, never as HTML.
+function messageText(text, mentions = []) {
+  // The text as text nodes, with http(s) URLs as links and mentions marked (the user's own
+  // apart): built node by node, never as HTML.
   const span = el("span", "text");
+  const plain = (part) => {
+    for (const run of splitMentions(part, mentions)) {
+      if (!run.user) span.append(document.createTextNode(run.text));
+      else span.append(el("span", "mention" + (run.user === state.me ? " me" : ""), run.text));
+    }
+  };
   let at = 0;
   for (const match of text.matchAll(LINK)) {
     const url = match[0].replace(/[.,;:!?)\]'"]+$/, ""); // trailing punctuation is not the link's
-    if (match.index > at) span.append(document.createTextNode(text.slice(at, match.index)));
+    if (match.index > at) plain(text.slice(at, match.index));
     span.append(link(url));
     at = match.index + url.length;
   }
-  if (at < text.length) span.append(document.createTextNode(text.slice(at)));
+  if (at < text.length) plain(text.slice(at));
   return span;
 }
 
@@ -144,21 +154,31 @@ export function messageItem(chat, m, joined) {
   const mine = m.sender_id === state.me;
   const item = el("li", "msg" + (mine ? " mine" : ""));
   item.dataset.seq = String(m.seq);
+  item.classList.toggle("deleted", Boolean(m.deleted));
+  item.classList.toggle("mentions-me", !m.deleted && (m.mentions || []).includes(state.me));
+  const highlight = state.highlight;
+  item.classList.toggle("highlight", highlight?.chat_id === chat.chat_id && highlight.seq === m.seq);
   if (!mine && chat.kind !== "direct" && chat.member_count > 2) item.append(el("span", "sender", m.sender_id));
-  item.append(messageText(m.text));
+  if (m.reply_to && !m.deleted) item.append(quoteBlock(chat.chat_id, m.reply_to));
+  item.append(m.deleted ? el("span", "text deleted-text", DELETED_TEXT) : messageText(m.text, m.mentions || []));
   const meta = el("span", "meta");
+  if (m.edited_at && !m.deleted) meta.append(editedMark(m));
   const time = el("time", null, clockTime(m.sent_at));
   time.dateTime = m.sent_at;
   time.title = new Date(m.sent_at).toLocaleString();
   meta.append(time);
   if (mine) meta.append(tickIcon(tickStatus(chat, m, joined)));
   item.append(meta);
+  const chips = m.deleted ? null : reactionChips(m);
+  if (chips) item.append(chips);
+  item.append(menuButton());
   return item;
 }
 
 export function pendingItem(p) {
   const item = el("li", "msg mine pending");
-  item.append(messageText(p.text));
+  if (p.reply_to) item.append(quoteBlock(p.chat_id, p.reply_to));
+  item.append(messageText(p.text, p.mentions || []));
   const meta = el("span", "meta");
   meta.append(tickIcon(p.failed ? "failed" : "pending"));
   item.append(meta);

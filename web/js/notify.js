@@ -2,7 +2,8 @@
 //
 // - While this page is connected, the server sends it every message as a frame, so the page
 //   itself tells the user (Notification API) about messages they cannot see: the tab is hidden,
-//   the chat is not muted, and someone else wrote it. Clicking one focuses the tab and opens
+//   the chat's level lets it notify (not "none"; at "mentions" only a mention of the user or a
+//   reply to them), and someone else wrote it. Clicking one focuses the tab and opens
 //   the chat. Permission is asked only from a click on "Enable notifications".
 // - While no page is connected, the server pushes (Web Push) to the subscription this page
 //   registered: /static/sw.js shows those. Subscribing needs the browser's PushManager and the
@@ -52,10 +53,12 @@ export class Notifier {
     return Notification.requestPermission();
   }
 
-  wanted(chat, message, me) {
-    // Someone else's words in a chat that is not muted, that the user cannot see now. (System
+  wanted(chat, message, me, repliesToMe = false) {
+    // Someone else's words in a chat that is not muted, that the user cannot see now; at the
+    // level "mentions", only a message that mentions the user or replies to one of theirs. (System
     // notices are not notified: the server pushes them only to the users they add.)
     if (!chat || chat.muted || message.kind === "system" || message.sender_id === me) return false;
+    if (chat.notify === "mentions" && !(message.mentions || []).includes(me) && !repliesToMe) return false;
     return pageHidden() && this.permission === "granted";
   }
 

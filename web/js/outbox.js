@@ -5,6 +5,7 @@
 // a retry (timeout, lost connection, busy, rate limited after the server's retry_after_ms)
 // reuses the client_msg_id, which the server stores once. A message the server refuses shows as
 // not sent and the ones after it go on. An acknowledged message joins the loaded timeline.
+// A message may answer another (`reply_to`, a seq) and mention members (`mentions`).
 
 import { conn } from "./connection.js";
 import { toast } from "./dom.js";
@@ -16,9 +17,9 @@ function newClientMsgId() {
   return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
-export function send(chatId, text) {
+export function send(chatId, text, { replyTo = null, mentions = [] } = {}) {
   const id = newClientMsgId();
-  state.pending.set(id, { chat_id: chatId, text, failed: false });
+  state.pending.set(id, { chat_id: chatId, text, reply_to: replyTo, mentions, failed: false });
   saveOutbox();
   render();
   sendNext(chatId);
@@ -31,7 +32,7 @@ function outboxKey() {
 export function saveOutbox() {
   const unsent = [...state.pending.entries()]
     .filter(([, p]) => !p.failed)
-    .map(([id, p]) => ({ id, chat_id: p.chat_id, text: p.text }));
+    .map(([id, p]) => ({ id, chat_id: p.chat_id, text: p.text, reply_to: p.reply_to, mentions: p.mentions }));
   try {
     if (unsent.length) localStorage.setItem(outboxKey(), JSON.stringify(unsent));
     else localStorage.removeItem(outboxKey());
@@ -50,7 +51,9 @@ export function loadOutbox() {
   if (!Array.isArray(saved)) return;
   for (const m of saved) {
     if (m && typeof m.id === "string" && typeof m.chat_id === "string" && typeof m.text === "string") {
-      state.pending.set(m.id, { chat_id: m.chat_id, text: m.text, failed: false });
+      const replyTo = Number.isInteger(m.reply_to) ? m.reply_to : null;
+      const mentions = Array.isArray(m.mentions) ? m.mentions.filter((u) => typeof u === "string") : [];
+      state.pending.set(m.id, { chat_id: m.chat_id, text: m.text, reply_to: replyTo, mentions, failed: false });
     }
   }
 }
@@ -79,8 +82,11 @@ function trySend(id) {
     state.sending.delete(p.chat_id);
     sendNext(p.chat_id);
   };
+  const fields = { chat_id: p.chat_id, client_msg_id: id, text: p.text };
+  if (p.reply_to) fields.reply_to = p.reply_to;
+  if (p.mentions?.length) fields.mentions = p.mentions;
   conn
-    .request("message.send", { chat_id: p.chat_id, client_msg_id: id, text: p.text })
+    .request("message.send", fields)
     .then((ack) => {
       state.pending.delete(id);
       saveOutbox();
@@ -89,7 +95,9 @@ function trySend(id) {
       addMessages(p.chat_id, [
         {
           chat_id: p.chat_id, seq: ack.seq, message_id: ack.message_id, client_msg_id: id,
-          sender_id: state.me, text: p.text, sent_at: ack.sent_at, kind: "text",
+          sender_id: state.me, text: p.text, sent_at: ack.sent_at, kind: "text", reply_to: p.reply_to || null,
+          mentions: [...new Set(p.mentions || [])].filter((u) => u !== state.me).sort(), attachments: [],
+          reactions: {}, edited_at: null, deleted: false, rev: 0,
         },
       ]);
       applyPointers(p.chat_id, state.me, { delivered_seq: ack.seq, read_seq: ack.seq });

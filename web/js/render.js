@@ -1,7 +1,8 @@
 // Rendering: the page drawn from the state, all of it on every render (renderPage, plugged
 // into store.js's render() by app.js): the chat list (unread badges, muted bells, times,
-// previews), the conversation (title, timeline, pending sends, typing, "load earlier"), the
-// members panel (with an admin's buttons), the notifications control and the tab title.
+// previews), the conversation (title, notification level, timeline, pending sends, typing,
+// "load earlier"), the members panel (with an admin's buttons), the notifications control and
+// the tab title; then the composer's draft (composer.js) and the message menus (menu.js).
 // Below 700 px one view shows at a time (the list, or the conversation with a back button).
 // It reads state only and uses textContent, never HTML from the network.
 
@@ -12,11 +13,15 @@ import { pageHidden } from "./notify.js";
 import { notifier } from "./notifications.js";
 import { loadEarlier, loadingEarlier, loadMembers, openChat } from "./sync.js";
 import { changeChat } from "./actions.js";
+import { syncComposer } from "./composer.js";
+import { syncMenus } from "./menu.js";
+import { DELETED_TEXT } from "./bubble.js";
 import { dayKey, daySeparator, joinedAt, listTime, messageItem, pendingItem, systemItem } from "./messages.js";
 
 function preview(message) {
   if (!message) return "no messages yet";
-  return message.kind === "system" ? message.text : `${message.sender_id}: ${message.text}`;
+  if (message.kind === "system") return message.text;
+  return `${message.sender_id}: ${message.deleted ? DELETED_TEXT : message.text}`;
 }
 
 function renderList() {
@@ -36,6 +41,7 @@ function renderList() {
       titleRow.style.gridColumn = "1";
       titleRow.append(el("span", "title", chatTitle(chat)));
       if (chat.muted) titleRow.append(mutedIcon());
+      else if (chat.notify === "mentions") titleRow.append(mentionsIcon());
       item.append(titleRow);
       const unread = chat.chat_id === state.open ? 0 : chat.unread;
       const badge = el("span", "badge", String(unread));
@@ -85,16 +91,25 @@ function bellIcon(off) {
   return svg;
 }
 
-function renderMuteToggle(chat) {
-  // A toggle: its name stays "Mute", aria-pressed says whether the chat is muted.
-  const button = $("mute-btn");
-  button.hidden = !chat;
+function mentionsIcon() {
+  const icon = el("span", "mentions-icon", "@");
+  icon.setAttribute("role", "img");
+  icon.setAttribute("aria-label", "Mentions only");
+  icon.title = "Notifications only for mentions and replies to you";
+  return icon;
+}
+
+function renderNotifyLevel(chat) {
+  // The chat's notification level in the header: All, Mentions or Off (the server's `notify`).
+  $("notify-level-wrap").hidden = !chat;
   if (!chat) return;
-  const muted = Boolean(chat.muted);
-  if (button.getAttribute("aria-pressed") === String(muted) && button.childElementCount) return;
-  button.setAttribute("aria-pressed", String(muted));
-  button.title = muted ? "Muted: no notifications for this chat. Click to unmute" : "Mute this chat's notifications";
-  button.replaceChildren(bellIcon(muted), document.createTextNode("Mute"));
+  const level = chat.notify || (chat.muted ? "none" : "all");
+  if ($("notify-level").value !== level) $("notify-level").value = level;
+  $("notify-level-wrap").dataset.level = level;
+  if (!$("notify-level-icon").childElementCount || $("notify-level-icon").dataset.off !== String(level === "none")) {
+    $("notify-level-icon").replaceChildren(bellIcon(level === "none"));
+    $("notify-level-icon").dataset.off = String(level === "none");
+  }
 }
 
 function renderNotifyControl() {
@@ -110,7 +125,7 @@ function renderConversation() {
   const chat = state.open && state.chats.get(state.open);
   $("composer").hidden = !chat;
   $("members-btn").hidden = !chat;
-  renderMuteToggle(chat);
+  renderNotifyLevel(chat);
   $("conv-notice").hidden = Boolean(chat) || !state.notice;
   $("conv-notice").textContent = state.notice || "";
   if (!chat) {
@@ -139,6 +154,7 @@ function renderTimeline(chat) {
   const box = $("messages");
   const switched = box.dataset.chatId !== chat.chat_id;
   box.dataset.chatId = chat.chat_id;
+  if (switched) box.replaceChildren(); // nothing of another chat's timeline is kept
   const atBottom = switched || box.scrollHeight - box.scrollTop - box.clientHeight < 40;
   const earlier = [];
   if (state.olderExist.get(chat.chat_id)) {
@@ -156,8 +172,24 @@ function renderTimeline(chat) {
     items.push(m.kind === "system" ? systemItem(m) : messageItem(chat, m, joined));
   }
   if (pending.length && day !== dayKey(new Date().toISOString())) items.push(daySeparator(new Date().toISOString()));
-  box.replaceChildren(...earlier, ...items, ...pending.map(([, p]) => pendingItem(p)));
+  keepUnchanged(box, [...earlier, ...items, ...pending.map(([, p]) => pendingItem(p))]);
   if (atBottom) box.scrollTop = box.scrollHeight;
+}
+
+function keepUnchanged(box, fresh) {
+  // Show the fresh items, keeping the elements already shown that are the same (by their
+  // HTML): a frame that changes one message leaves the others, their hover, focus and text
+  // selection alone.
+  const shown = new Map();
+  for (const node of box.children) {
+    if (!shown.has(node.outerHTML)) shown.set(node.outerHTML, []);
+    shown.get(node.outerHTML).push(node);
+  }
+  const next = fresh.map((node) => shown.get(node.outerHTML)?.shift() || node);
+  next.forEach((node, i) => {
+    if (box.children[i] !== node) box.insertBefore(node, box.children[i] || null);
+  });
+  while (box.children.length > next.length) box.lastElementChild.remove();
 }
 
 function renderMembersPanel() {
@@ -218,6 +250,8 @@ export function renderPage() {
   renderList();
   renderConversation();
   renderMembersPanel();
+  syncComposer();
+  syncMenus();
 }
 
 function renderTabTitle() {

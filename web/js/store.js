@@ -6,6 +6,8 @@
 // messages (title, members, admins) and read pointers, joining a chat:opened page to what is
 // loaded, and naming a chat. render() asks for a redraw: the renderer (render.js) is plugged
 // in by app.js, so the modules that change state need not import the DOM code.
+// Messages change (protocol v3): every message has a `rev`; of two copies of one message the
+// higher `rev` is the newer, so a late reply never undoes a change that arrived before it.
 
 export const state = {
   me: null,
@@ -22,8 +24,14 @@ export const state = {
   panel: false, // the members panel is shown
   notice: null, // why the conversation on screen closed ("You left Weekend")
   gone: new Map(), // chat_id -> last_seq this page knew when the user left or was removed
-  muted: new Map(), // chat_id -> muted, as this page set it since it connected: newer than any
-  //                   chat object still on its way (nothing tells a page about mutes made elsewhere)
+  notify: new Map(), // chat_id -> notification level ("all", "mentions", "none") as this page set
+  //                    it since it connected: newer than any chat object still on its way (nothing
+  //                    tells a page about levels set elsewhere)
+  revs: new Map(), // chat_id -> the highest rev this page has applied: chat.changes asks after it
+  changed: new Map(), // chat_id -> Map(seq -> Message): the newest copy of each changed message heard of
+  quoted: new Map(), // chat_id -> Map(seq -> Message or null): originals of replies, fetched for
+  //                    their quotes while not loaded in the timeline (null: not visible to this user)
+  highlight: null, // {chat_id, seq}: the message a quote's click scrolled to
 };
 
 let renderer = () => {};
@@ -58,10 +66,12 @@ export function storeChat(chat) {
   if (known && known.last_seq > chat.last_seq) return;
   if (known && known.joined_seq !== chat.joined_seq) {
     // Removed and added again: the messages loaded before are no longer visible to this user.
-    state.messages.delete(chat.chat_id);
-    state.olderExist.delete(chat.chat_id);
+    for (const map of [state.messages, state.olderExist, state.revs, state.changed, state.quoted]) map.delete(chat.chat_id);
   }
-  if (state.muted.has(chat.chat_id)) chat.muted = state.muted.get(chat.chat_id);
+  if (state.notify.has(chat.chat_id)) chat.notify = state.notify.get(chat.chat_id);
+  chat.notify = chat.notify || (chat.muted ? "none" : "all");
+  chat.muted = chat.notify === "none";
+  if (chat.last_message) chat.last_message = newer(chat.last_message, state.changed.get(chat.chat_id)?.get(chat.last_message.seq));
   state.chats.set(chat.chat_id, chat);
   state.metaSeq.set(chat.chat_id, chat.last_seq);
 }
@@ -73,8 +83,47 @@ function recountUnread(chat) {
 export function addMessages(chatId, messages) {
   if (!state.messages.has(chatId)) state.messages.set(chatId, new Map());
   const loaded = state.messages.get(chatId);
-  for (const m of messages) loaded.set(m.seq, m);
-  noteMessages(chatId, messages);
+  const changed = state.changed.get(chatId);
+  const newest = messages.map((m) => newer(newer(m, changed?.get(m.seq)), loaded.get(m.seq)));
+  for (const m of newest) loaded.set(m.seq, m);
+  noteMessages(chatId, newest);
+}
+
+export function newer(a, b) {
+  // Of two copies of one message, the one with the higher rev (a on a tie: it came later).
+  if (!b) return a;
+  if (!a) return b;
+  return (b.rev || 0) > (a.rev || 0) ? b : a;
+}
+
+export function applyChange(chatId, message) {
+  // An edited, deleted or reacted message (a chat:message:updated frame, a message:updated
+  // reply, chat.changes): replace the copies this page holds, unless they are newer. A message
+  // not loaded yet is remembered, so a page that loads it later shows it as it is now.
+  if (!state.changed.has(chatId)) state.changed.set(chatId, new Map());
+  const changed = state.changed.get(chatId);
+  const latest = newer(message, changed.get(message.seq));
+  changed.set(message.seq, latest);
+  noteRev(chatId, latest.rev);
+  const loaded = state.messages.get(chatId);
+  if (loaded?.has(message.seq)) loaded.set(message.seq, newer(latest, loaded.get(message.seq)));
+  const quoted = state.quoted.get(chatId);
+  if (quoted?.get(message.seq)) quoted.set(message.seq, newer(latest, quoted.get(message.seq)));
+  const chat = state.chats.get(chatId);
+  if (chat?.last_message?.seq === message.seq) chat.last_message = newer(latest, chat.last_message);
+}
+
+export function noteRev(chatId, rev) {
+  if ((rev || 0) > (state.revs.get(chatId) || 0)) state.revs.set(chatId, rev);
+}
+
+export function findMessage(chatId, seq) {
+  // A message as this page knows it now: loaded, changed, or fetched for a quote (null: the
+  // user cannot see it; undefined: not known yet).
+  const loaded = state.messages.get(chatId)?.get(seq);
+  const known = newer(loaded, state.changed.get(chatId)?.get(seq));
+  if (known) return newer(known, state.quoted.get(chatId)?.get(seq) || undefined);
+  return state.quoted.get(chatId)?.get(seq);
 }
 
 export function noteMessages(chatId, messages) {

@@ -4,7 +4,11 @@
 //   from it (removed while away, or gone), chat.history `after` for loaded chats, re-open the
 //   chat on screen, then the outbox goes again and Web Push is subscribed (once).
 // - Frames the server sends unasked: messages (a gap fetches what is missing; a chat not yet
-//   known resyncs), chat:added / chat:updated / chat:removed, receipts, typing.
+//   known resyncs), chat:added / chat:updated / chat:removed, receipts, typing, and
+//   chat:message:updated (a message edited, deleted or reacted to).
+// - Changes missed (offline, or viewing another chat: only the connections viewing a chat get
+//   chat:message:updated): after every (re)connect and on opening a chat, chat.changes from the
+//   highest rev this page has applied, for every chat whose messages are loaded.
 // - Opening a chat (chat.open joined to what is loaded), older pages on request (`has_more`),
 //   delivered / read receipts (read only while the tab is visible; delivered through
 //   confirm.js, at most once a second per chat), notifying a message the user cannot see, and
@@ -13,8 +17,8 @@
 import { conn } from "./connection.js";
 import { keepScrollPosition, toast } from "./dom.js";
 import {
-  addMessages, applyPointers, chatTitle, maxSeq, minSeq, newerReceipts, noteMessages, render, state, storeChat,
-  takeLatestPage,
+  addMessages, applyChange, applyPointers, chatTitle, findMessage, maxSeq, minSeq, newerReceipts, noteMessages, noteRev,
+  render, state, storeChat, takeLatestPage,
 } from "./store.js";
 import { plainError } from "./errors.js";
 import { dropUnknownOutbox, saveOutbox, sendAll } from "./outbox.js";
@@ -45,7 +49,7 @@ export function dropChat(chatId, how) {
   confirmer.forget(chatId);
   for (const map of [
     state.chats, state.metaSeq, state.messages, state.olderExist,
-    state.receipts, state.receiptsMin, state.typing, state.muted,
+    state.receipts, state.receiptsMin, state.typing, state.notify, state.revs, state.changed, state.quoted,
   ]) map.delete(chatId);
   for (const [id, p] of state.pending) if (p.chat_id === chatId) state.pending.delete(id);
   saveOutbox();
@@ -60,7 +64,7 @@ export function dropChat(chatId, how) {
 
 export async function resync() {
   const known = new Set(state.chats.keys());
-  state.muted.clear(); // the list below says what is muted, this page's mutes included
+  state.notify.clear(); // the list below says each chat's level, this page's settings included
   const listed = await listAllChats();
   for (const chat of listed.values()) storeChat(chat);
   for (const chatId of known) {
@@ -69,6 +73,7 @@ export async function resync() {
   for (const chatId of state.messages.keys()) {
     const chat = state.chats.get(chatId);
     if (chat && chat.last_seq > maxSeq(chatId)) await fetchAfter(chatId);
+    if (chat && (chat.last_rev || 0) > (state.revs.get(chatId) || 0)) await fetchChanges(chatId);
   }
   if (state.open) await openChat(state.open);
   dropUnknownOutbox();
@@ -122,20 +127,61 @@ export async function fetchAfter(chatId) {
   }
 }
 
-export const loadingEarlier = new Set();
+const changesAsked = new Map(); // chat_id -> the chat.changes on its way
 
-export async function loadEarlier(chatId) {
-  // One page below the oldest loaded message; the reply may be short of `limit` (128 KiB cap).
-  if (loadingEarlier.has(chatId) || !state.olderExist.get(chatId)) return;
-  loadingEarlier.add(chatId);
-  try {
-    const reply = await conn.request("chat.history", { chat_id: chatId, before: minSeq(chatId), limit: 50 });
-    addMessages(chatId, reply.messages);
-    state.olderExist.set(chatId, reply.has_more && reply.messages.length > 0);
-  } finally {
-    loadingEarlier.delete(chatId);
+export function fetchChanges(chatId, from = null) {
+  // What changed after `from` (by default the highest rev applied here when it is asked), by
+  // rev ascending, page by page; one at a time per chat (a second ask follows the first).
+  const before = changesAsked.get(chatId) || Promise.resolve();
+  const asking = before.catch(() => {}).then(() => changesAfter(chatId, from ?? (state.revs.get(chatId) || 0)));
+  changesAsked.set(chatId, asking);
+  asking.finally(() => changesAsked.get(chatId) === asking && changesAsked.delete(chatId)).catch(() => {});
+  return asking;
+}
+
+export function takeChange(chatId, message) {
+  // A change heard of (a frame, or the reply to this page's own): applied, and if its rev is
+  // past the next one, what came between is asked for (a frame still on its way, or a change
+  // made while this connection was not yet viewing the chat; revs may also skip a number).
+  const seen = state.revs.get(chatId);
+  if (state.messages.has(chatId) && seen !== undefined && (message.rev || 0) > seen + 1) {
+    fetchChanges(chatId, seen).catch(() => {});
   }
-  keepScrollPosition(render);
+  applyChange(chatId, message);
+}
+
+async function changesAfter(chatId, rev) {
+  let after = rev;
+  for (let page = 0; page < 100; page++) {
+    const reply = await conn.request("chat.changes", { chat_id: chatId, after_rev: after, limit: 100 });
+    for (const m of reply.messages) applyChange(chatId, m);
+    if (!reply.has_more || !reply.messages.length) {
+      noteRev(chatId, reply.last_rev); // revs need not be gapless: the last may be no message's
+      break;
+    }
+    after = Math.max(after, ...reply.messages.map((m) => m.rev));
+  }
+  render();
+}
+
+export const loadingEarlier = new Map(); // chat_id -> the page of older messages on its way
+
+export function loadEarlier(chatId, limit = 50) {
+  // One page below the oldest loaded message; the reply may be short of `limit` (128 KiB cap).
+  if (loadingEarlier.has(chatId)) return loadingEarlier.get(chatId);
+  if (!state.olderExist.get(chatId)) return Promise.resolve();
+  const loading = (async () => {
+    try {
+      const reply = await conn.request("chat.history", { chat_id: chatId, before: minSeq(chatId), limit });
+      addMessages(chatId, reply.messages);
+      state.olderExist.set(chatId, reply.has_more && reply.messages.length > 0);
+    } finally {
+      loadingEarlier.delete(chatId);
+    }
+    keepScrollPosition(render);
+  })();
+  loadingEarlier.set(chatId, loading);
+  return loading;
 }
 
 export function onFrame(frame) {
@@ -150,6 +196,9 @@ export function onFrame(frame) {
       break;
     case "chat:removed":
       dropChat(frame.chat_id, "removed");
+      break;
+    case "chat:message:updated":
+      if (frame.message && state.chats.has(frame.message.chat_id)) takeChange(frame.message.chat_id, frame.message);
       break;
     case "chat:receipt":
       applyPointers(frame.chat_id, frame.user_id, frame);
@@ -187,7 +236,8 @@ function onMessage(message, live) {
     return;
   }
   if (gap) fetchAfter(chatId).then(render).catch(() => {});
-  if (notifier.wanted(state.chats.get(chatId), message, state.me)) notifier.show(state.chats.get(chatId), message);
+  const repliesToMe = message.reply_to ? findMessage(chatId, message.reply_to)?.sender_id === state.me : false;
+  if (notifier.wanted(state.chats.get(chatId), message, state.me, repliesToMe)) notifier.show(state.chats.get(chatId), message);
   // In a hidden tab nobody reads it yet: delivered now, read when the tab is shown.
   if (live && state.open === chatId && !pageHidden()) markRead(chatId);
   else confirmer.received(chatId, message.seq);
@@ -224,7 +274,11 @@ export async function openChat(chatId) {
   }
   storeChat(reply.chat);
   if (!state.chats.has(chatId)) return; // removed while the reply was on its way
+  const firstLoad = !state.messages.get(chatId)?.size;
   takeLatestPage(chatId, reply);
+  // A first page shows its messages as they are now: changes after it are what to ask for.
+  if (firstLoad && !state.revs.has(chatId)) state.revs.set(chatId, reply.chat.last_rev || 0);
+  else if ((reply.chat.last_rev || 0) > (state.revs.get(chatId) || 0)) await fetchChanges(chatId);
   state.receipts.set(chatId, newerReceipts(state.receipts.get(chatId), reply.receipts || {}));
   state.receiptsMin.set(chatId, reply.receipts_min || null);
   // Newer than the reply's chat: messages that arrived while it was on its way.

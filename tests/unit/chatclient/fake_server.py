@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+from collections.abc import Callable
 from typing import Any
 
 import websockets
@@ -33,13 +34,22 @@ def _message(chat_id: str, seq: int, sender: str = "bob", cmid: str | None = Non
         "text": f"text {seq}",
         "sent_at": "2026-11-24T10:00:00.000Z",
         "kind": "text",
+        "reply_to": None,
+        "mentions": [],
+        "attachments": [],
+        "reactions": {},
+        "edited_at": None,
+        "deleted": False,
+        "rev": 0,
     }
 
 
 class FakeServer:
     """Enough of protocol v2 for the client, for the one user ``alice``: a member sees only the
     messages after the one that added her (a history request reaching back to or before it is
-    refused, so a client that asks for it fails the test), non-members are refused."""
+    refused, so a client that asks for it fails the test), non-members are refused. Of v3: the
+    changes (``message.edit``, ``message.delete``, ``reaction.set``, and ``change`` for the
+    other users' ones), ``chat.changes`` and ``chat.notify``."""
 
     def __init__(self) -> None:
         self.messages: dict[str, list[dict[str, Any]]] = {}
@@ -53,6 +63,10 @@ class FakeServer:
         self.devices: dict[str, dict[str, Any]] = {}  # token (or endpoint) -> alice's device
         self.platforms = {"apns", "fcm", "webpush"}  # the platforms push is configured for
         self.history_cap = 100  # at most this many messages per history page (frame size)
+        self.last_rev: dict[str, int] = {}
+        self.notify: dict[str, str] = {}  # chat -> alice's level
+        self.changes_cap = 100  # at most this many messages per chat.changes page
+        self.after_open_read: Callable[[], object] = lambda: None
         self.add_chat("c1", [ME, "bob"])
 
     async def connect(self, url: str, **_: Any) -> FakeWs:
@@ -107,12 +121,23 @@ class FakeServer:
             "admins": sorted(self.info[chat_id]["admins"]),
             "joined_seq": joined,
             "muted": chat_id in self.muted,
+            "notify": self.notify.get(chat_id, "none" if chat_id in self.muted else "all"),
+            "last_rev": self.last_rev.get(chat_id, 0),
             "last_seq": len(messages),
             "last_message": visible[-1] if visible else None,
             "unread": 0,
             "read_seq": 0,
             "delivered_seq": 0,
         }
+
+    def change(self, chat_id: str, seq: int, **fields: Any) -> dict[str, Any]:
+        """Another user's change of message ``seq``: it takes the chat's next rev."""
+        message = self.messages[chat_id][seq - 1]
+        self.last_rev[chat_id] = self.last_rev.get(chat_id, 0) + 1
+        message.update(fields, rev=self.last_rev[chat_id])
+        if fields.get("deleted"):
+            message.update(text="", mentions=[], reactions={}, attachments=[], reply_to=None)
+        return dict(message)
 
     # -- the protocol ----------------------------------------------------------------------------
 
@@ -161,13 +186,15 @@ class FakeServer:
     def do_chat_open(self, frame: dict[str, Any]) -> dict[str, Any]:
         chat = self.chat(frame["chat_id"])
         visible = [m for m in self.messages[frame["chat_id"]] if m["seq"] > chat["joined_seq"]]
-        return {
+        reply = {
             "event": "chat:opened",
             "chat": chat,
-            "messages": visible[-50:],
+            "messages": [dict(m) for m in visible[-50:]],
             "has_more": len(visible) > 50,
             "receipts_min": {"delivered_seq": 0, "read_seq": 0},
         }
+        self.after_open_read()  # what happens after the server read the chat, before it views it
+        return reply
 
     def do_chat_close(self, frame: dict[str, Any]) -> dict[str, Any]:
         return {"event": "chat:closed", "chat_id": frame["chat_id"]}
@@ -233,6 +260,8 @@ class FakeServer:
         chat_id = frame["chat_id"]
         existing = [m for m in self.messages[chat_id] if m["client_msg_id"] == frame["client_msg_id"]]
         stored = existing[0] if existing else self.store(chat_id, ME, frame["client_msg_id"])
+        if not existing:
+            stored.update(reply_to=frame.get("reply_to"), mentions=sorted(set(frame.get("mentions", []))))
         fields = {k: stored[k] for k in ("chat_id", "client_msg_id", "seq", "message_id", "sent_at")}
         return {"event": "message:ack", **fields, "duplicate": bool(existing)}
 
@@ -241,6 +270,64 @@ class FakeServer:
             raise ChatError("bad_request", "'muted' must be true or false")
         (self.muted.add if frame["muted"] else self.muted.discard)(frame["chat_id"])
         return {"event": "chat:muted", "chat_id": frame["chat_id"], "muted": frame["muted"]}
+
+    def _visible(self, frame: dict[str, Any]) -> dict[str, Any]:
+        chat_id, seq = frame["chat_id"], frame["seq"]
+        if not self.joined[chat_id][ME] < seq <= len(self.messages[chat_id]):
+            raise ChatError("not_found", f"no message {seq} you can see")
+        return self.messages[chat_id][seq - 1]
+
+    def _updated(self, chat_id: str, message: dict[str, Any], **fields: Any) -> dict[str, Any]:
+        if any(message.get(k) != v for k, v in fields.items()):
+            message = self.change(chat_id, message["seq"], **fields)
+        return {"event": "message:updated", "chat_id": chat_id, "message": dict(message)}
+
+    def do_message_edit(self, frame: dict[str, Any]) -> dict[str, Any]:
+        message = self._visible(frame)
+        if message["sender_id"] != ME:
+            raise ChatError("forbidden", "only its sender edits a message")
+        if message["deleted"]:
+            raise ChatError("bad_request", "the message is deleted")
+        fields = {"text": frame["text"]}
+        if "mentions" in frame:
+            fields["mentions"] = sorted(set(frame["mentions"]))
+        if all(message.get(k) == v for k, v in fields.items()):
+            return {"event": "message:updated", "chat_id": frame["chat_id"], "message": dict(message)}
+        return self._updated(frame["chat_id"], message, **fields, edited_at="2026-12-06T10:00:00.000Z")
+
+    def do_message_delete(self, frame: dict[str, Any]) -> dict[str, Any]:
+        message = self._visible(frame)
+        return self._updated(frame["chat_id"], message, deleted=True)
+
+    def do_reaction_set(self, frame: dict[str, Any]) -> dict[str, Any]:
+        message = self._visible(frame)
+        reactions = {e: [u for u in us if u != ME] for e, us in message["reactions"].items()}
+        if frame["emoji"] is not None:
+            reactions[frame["emoji"]] = sorted([*reactions.get(frame["emoji"], []), ME])
+        return self._updated(frame["chat_id"], message, reactions={e: u for e, u in reactions.items() if u})
+
+    def do_chat_changes(self, frame: dict[str, Any]) -> dict[str, Any]:
+        chat_id, after = frame["chat_id"], frame["after_rev"]
+        joined = self.joined[chat_id][ME]
+        visible = [m for m in self.messages[chat_id] if m["seq"] > joined]
+        changed = sorted((m for m in visible if m["rev"] > after), key=lambda m: m["rev"])
+        limit = min(frame.get("limit", 50), self.changes_cap)
+        return {
+            "event": "chat:changes",
+            "chat_id": chat_id,
+            "messages": [dict(m) for m in changed[:limit]],
+            "last_rev": self.last_rev.get(chat_id, 0),
+            "has_more": len(changed) > limit,
+        }
+
+    def do_chat_notify(self, frame: dict[str, Any]) -> dict[str, Any]:
+        level = frame.get("level")
+        if level not in ("all", "mentions", "none"):
+            raise ChatError("bad_request", "'level' is all, mentions or none")
+        self.notify[frame["chat_id"]] = level
+        (self.muted.add if level == "none" else self.muted.discard)(frame["chat_id"])
+        muted = level == "none"
+        return {"event": "chat:notify", "chat_id": frame["chat_id"], "notify": level, "muted": muted}
 
     def do_device_register(self, frame: dict[str, Any]) -> dict[str, Any]:
         platform = frame.get("platform")

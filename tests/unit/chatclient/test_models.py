@@ -83,3 +83,63 @@ def test_opened_reads_has_more_and_receipts_min_and_absent_receipts_stay_absent(
 def test_an_unregistered_connection_is_not_taken_for_leaving_a_chat(frame, unregistered, not_a_member):
     error = ChatError.from_frame({"event": "error", **frame})
     assert (error.means_unregistered, error.means_not_a_member) == (unregistered, not_a_member)
+
+
+def test_v3_message_fields_and_their_v2_defaults():
+    base = _message("c1", 4, "alice", "k4")
+    v2 = Message.from_wire(
+        {
+            k: v
+            for k, v in base.items()
+            if k in ("chat_id", "seq", "message_id", "sender_id", "text", "sent_at")
+        }
+    )
+    assert (v2.reply_to, v2.mentions, v2.attachments, dict(v2.reactions)) == (None, (), (), {})
+    assert (v2.edited_at, v2.deleted, v2.rev, v2.edited) == (None, False, 0, False)
+    v3 = Message.from_wire(
+        {
+            **base,
+            "reply_to": 2,
+            "mentions": ["bob", "carol"],
+            "attachments": [
+                {"attachment_id": "a1", "name": "x.png", "content_type": "image/png", "size": 3, "url": "u1"}
+            ],
+            "reactions": {"👍": ["bob", "carol"], "❤️": ["alice"], "🎉": []},
+            "edited_at": "2026-12-06T10:00:00.000Z",
+            "rev": 7,
+        }
+    )
+    assert v3.reply_to == 2 and v3.mentions == ("bob", "carol") and v3.rev == 7 and v3.edited
+    assert dict(v3.reactions) == {"👍": ("bob", "carol"), "❤️": ("alice",)}  # an empty emoji is absent
+    assert v3.reaction_counts() == [("👍", 2), ("❤️", 1)]
+    assert v3.reaction_of("alice") == "❤️" and v3.reaction_of("dave") is None
+    (attachment,) = v3.attachments
+    assert (attachment.name, attachment.size) == ("x.png", 3)
+    # a fresh download URL with every history page: the same file either way
+    again = Message.from_wire(
+        {
+            **base,
+            "attachments": [
+                {"attachment_id": "a1", "name": "x.png", "content_type": "image/png", "size": 3, "url": "u2"}
+            ],
+        }
+    )
+    assert again.attachments == v3.attachments
+    hash(v3)  # reactions do not make it unhashable
+
+
+def test_a_deleted_message_is_not_shown_as_edited():
+    deleted = Message.from_wire(
+        {**_message("c1", 4), "text": "", "deleted": True, "edited_at": "2026-12-06T10:00:00.000Z", "rev": 3}
+    )
+    assert deleted.deleted and not deleted.edited
+
+
+def test_chat_notify_and_last_rev_with_their_v2_defaults():
+    v2_muted = Chat.from_wire({"chat_id": "c1", "title": None, "muted": True})
+    v2 = Chat.from_wire({"chat_id": "c1", "title": None})
+    v3 = Chat.from_wire(
+        {"chat_id": "c1", "title": None, "notify": "mentions", "muted": False, "last_rev": 12}
+    )
+    assert (v2_muted.notify, v2.notify, v2.last_rev) == ("none", "all", 0)
+    assert (v3.notify, v3.muted, v3.last_rev) == ("mentions", False, 12)

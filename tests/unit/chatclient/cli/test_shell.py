@@ -5,7 +5,7 @@ from __future__ import annotations
 from chatclient import Chat
 from chatclient.cli.arguments import HELP, INTERACTIVE
 from chatclient.cli.output import chat_line
-from chatclient.cli.shell import Shell
+from chatclient.cli.shell import Entry, Shell
 from tests.unit.chatclient.fake_server import ME, FakeServer, FakeWs, client_for, run, settle
 
 
@@ -109,8 +109,8 @@ def test_shell_dm_names_the_chat_after_the_other_person_and_prints_system_notice
     out = capsys.readouterr().out.splitlines()
     direct = next(c for c in server.messages if server.info[c]["kind"] == "direct")
     assert f"[opened] {direct} bob (0 messages)" in out
-    assert f"[{direct}] bob: text 1" in out
-    assert f"[{direct}] * bob added carol" in out
+    assert f"[{direct}] 1 bob: text 1" in out  # with its number, for /reply 1 and the like
+    assert f"[{direct}] 2 * bob added carol" in out
     assert f"[removed] {direct}: you are no longer a member; closed it" in out
     assert shell.open is None
     assert chat_line(Chat.from_wire(server.chat("c1")), ME) == "c1 bob"
@@ -120,7 +120,7 @@ def test_shell_add_prints_its_own_system_notice_and_the_new_count(capsys):
     server = FakeServer()
     run_shell(server, ["/open c1", "/add carol", "/members", "/rename Trip", "/rename", "/leave"])
     out = capsys.readouterr().out.splitlines()
-    assert "[c1] * alice added carol" in out
+    assert "[c1] 1 * alice added carol" in out
     assert "[updated] c1 bob, carol (3 members)" in out
     assert out[out.index("[updated] c1 bob, carol (3 members)") + 1 :][:4] == [
         "  alice (admin)",
@@ -151,3 +151,103 @@ def test_shell_mute_unmute_and_devices(capsys):
         "  dv_7 fcm (preview) since 2026-11-27T09:00:00.000Z",
         "[end]",
     ]
+
+
+def test_reply_edit_delete_react_and_notify_address_messages_by_their_number(capsys):
+    server = FakeServer()
+    server.add_chat("c2", [ME, "bob", "carol"], title="Team")
+    server.store("c2")  # 1 bob: text 1
+    run_shell(
+        server,
+        [
+            "/open Team",
+            "/reply 1 yes, @carol and I'll be there",
+            '/edit 2 yes, @bob it\'s "fine"',
+            "/react 1 👍",
+            "/react 1",
+            "/react 2 🎉",
+            "/delete 2",
+            "/notify mentions",
+            "/chats",
+        ],
+    )
+    out = capsys.readouterr().out.splitlines()
+    assert out[:2] == ["[opened] c2 Team (1 message)", "  1 bob: text 1"]
+    assert out[2:] == [
+        "[ack] c2 seq 2",
+        '[edited] c2 2 alice: (re 1 bob: "text 1") yes, @bob it\'s "fine" (edited) (mentions bob)',
+        "[reacted] c2 1 bob: text 1 [👍 1]",
+        "[reacted] c2 1 bob: text 1",
+        '[reacted] c2 2 alice: (re 1 bob: "text 1") yes, @bob it\'s "fine" (edited) (mentions bob) [🎉 1]',
+        "[deleted] c2 2 alice: (deleted)",
+        "[notify] c2 mentions",
+        "1. c1 bob",
+        "2. c2 Team (mentions only) - alice: (deleted)",
+        "[end]",
+    ]
+    sends = [r for r in server.requests if r["action"] == "message.send"]
+    assert sends[0]["reply_to"] == 1 and sends[0]["mentions"] == ["carol"]
+    assert sends[0]["text"] == "yes, @carol and I'll be there"  # typed as is: no shell quoting
+
+
+SEQ_MISUSE = {
+    "/reply": "[error] give the message's number, as shown beside it, not nothing: /reply SEQ TEXT...",
+    "/reply x hi": "[error] give the message's number, as shown beside it, not 'x': /reply SEQ TEXT...",
+    "/reply 1": "[error] give the text too: /reply SEQ TEXT...",
+    "/edit 0 hi": "[error] give the message's number, as shown beside it, not '0': /edit SEQ TEXT...",
+    "/edit 1 mine": "[error] not allowed: only its sender edits a message",
+    "/delete": "[error] usage: /delete SEQ (the following arguments are required: SEQ)",
+    "/delete one": "[error] give the message's number, as shown beside it, not 'one': /delete SEQ",
+    "/delete 9": "[error] not found: no message 9 you can see",
+    "/react": "[error] usage: /react SEQ [EMOJI] (the following arguments are required: SEQ)",
+    "/react 1 👍 ❤️": "[error] usage: /react SEQ [EMOJI] (unrecognized arguments: ❤️)",
+    "/notify": "[error] usage: /notify LEVEL (the following arguments are required: LEVEL)",
+    "/notify loud": "[error] give a level: all, mentions (only mentions of you and replies to you) or none, "
+    "not 'loud'",
+}
+
+
+def test_misused_message_commands_get_one_line_and_change_nothing(capsys):
+    server = FakeServer()
+    server.store("c1")
+    run_shell(server, ["/edit 1 no chat open yet", "/open c1", *SEQ_MISUSE])
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "[error] no chat open: /open CHAT or /dm USER first (/chats lists them)"
+    assert out[3:] == list(SEQ_MISUSE.values())
+    assert server.last_rev.get("c1", 0) == 0 and "c1" not in server.notify
+    assert not [r for r in server.requests if r["action"] == "message.send"]
+
+
+def test_a_line_ending_in_a_backslash_goes_on_on_the_next_line():
+    entry = Entry()
+    assert entry.add("first line\\") is None
+    assert entry.add("second\\\r\n") is None  # as read from a file
+    assert entry.add("third") == "first line\nsecond\nthird"
+    assert entry.add("alone") == "alone"
+    assert entry.add("cut off by the end\\") is None
+    assert entry.finish() == "cut off by the end\n"
+    assert entry.finish() is None
+
+
+def test_multi_line_messages_and_edits_are_sent_with_their_line_breaks(capsys):
+    server = FakeServer()
+    run_shell(
+        server, ["/open c1", "dear bob,\nsee you\n  at ten", "/edit 1\nnew first\nnew second", "/reply\n1 ok"]
+    )
+    out = capsys.readouterr().out.splitlines()
+    texts = [r["text"] for r in server.requests if r["action"] in ("message.send", "message.edit")]
+    assert texts == ["dear bob,\nsee you\n  at ten", "new first\nnew second", "ok"]
+    assert out[-3:-1] == ["[edited] c1 1 alice: new first", "    new second (edited)"]
+
+
+def test_changes_by_others_print_with_the_message_number(capsys):
+    server = FakeServer()
+    server.store("c1")
+
+    def bob_edits(ws: FakeWs) -> None:
+        if not server.last_rev.get("c1"):
+            changed = server.change("c1", 1, text="text one", edited_at="2026-12-06T10:00:00.000Z")
+            ws.push({"event": "chat:message:updated", "message": changed})
+
+    run_shell(server, ["/open c1"], bob_edits)
+    assert capsys.readouterr().out.splitlines()[-1] == "[changed] c1 1 bob: text one (edited)"

@@ -72,6 +72,13 @@ def test_an_upload_forms_tagging_tags_the_object_and_the_answer_follows_the_buck
     assert [o["Key"] for o in listed] == ["attachments/c/a1", "attachments/c/a2"]
     # the bucket exists now: a second start keeps it
     assert _bucket() == s3.Bucket(BUCKET, created=False, cors=True)
+    # another S3's existing bucket keeps its own rules
+    client.put_bucket_cors(Bucket=BUCKET, CORSConfiguration=s3.cors_rules(["https://theirs.example"]))
+    env = {"CHAT_ATTACHMENTS_BUCKET": BUCKET, "AWS_REGION": "us-east-1"}
+    assert s3.ensure_bucket(env, [PAGE], embedded=False) == s3.Bucket(BUCKET, created=False, cors=False)
+    assert client.get_bucket_cors(Bucket=BUCKET)["CORSRules"][0]["AllowedOrigins"] == [
+        "https://theirs.example"
+    ]
 
 
 def test_the_cors_origins_are_the_stacks_own_page():

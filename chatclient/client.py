@@ -489,9 +489,14 @@ class ChatClient(Delivery):
         files = [outgoing(path, kind) for path, kind in zip(paths, types, strict=True)]
         if text is not None:
             _text(text, "send_files")
-        async with asyncio.TaskGroup() as group:
-            uploads = [group.create_task(self.upload(chat_id, file)) for file in files]
-        ids = [task.result().attachment_id for task in uploads]
+        uploads = [asyncio.ensure_future(self.upload(chat_id, file)) for file in files]
+        try:
+            ids = [attachment.attachment_id for attachment in await asyncio.gather(*uploads)]
+        except BaseException:  # the first failure (or a cancel) stops the others: nothing is sent
+            for task in uploads:
+                task.cancel()
+            await asyncio.gather(*uploads, return_exceptions=True)
+            raise
         return await self.send(
             chat_id, text or "", client_msg_id, reply_to=reply_to, mentions=mentions, attachments=ids
         )

@@ -9,6 +9,7 @@ ends a transfer between chunks (the caller was cancelled).
 from __future__ import annotations
 
 import contextlib
+import http.client
 import os
 import re
 import tempfile
@@ -82,7 +83,7 @@ def post_form(
         raise
     except urllib.error.URLError as exc:
         raise TransferError(f"upload failed ({exc.reason})", None) from exc
-    except (OSError, ValueError) as exc:  # a reset, a timeout, a broken pipe, a bad URL
+    except (OSError, ValueError, http.client.HTTPException) as exc:  # a reset, a timeout, a bad URL
         raise TransferError(f"upload failed ({exc})", None) from exc
 
 
@@ -113,7 +114,7 @@ def fetch(
                 raise TransferError("download refused", exc.code, code, detail) from None
             except urllib.error.URLError as exc:
                 raise TransferError(f"download failed ({exc.reason})", None) from exc
-            except (ConnectionError, TimeoutError) as exc:
+            except (ConnectionError, TimeoutError, http.client.HTTPException) as exc:
                 raise TransferError(f"download failed ({exc})", None) from exc
         if size is not None and received != size:
             raise TransferError(f"download incomplete: {received:,} of {size:,} bytes", None)

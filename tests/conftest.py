@@ -20,6 +20,7 @@ os.environ.update(
         "AWS_SESSION_TOKEN": "testing",
         "CHAT_TABLE_PREFIX": "test",
         "CHAT_JWT_SECRET": "test-secret-that-is-long-enough-for-hs256",
+        "CHAT_ATTACHMENTS_BUCKET": "test-attachments",
     }
 )
 os.environ.pop("AWS_ENDPOINT_URL_DYNAMODB", None)

@@ -106,7 +106,9 @@ def device(request):  # type: ignore[no-untyped-def]
     return DEVICES[request.param]
 
 
-def test_a_photo_shows_as_an_image_for_the_other_member_and_downloads_the_same_bytes(as_user, device):
+def test_a_photo_shows_as_an_image_for_the_other_member_and_downloads_the_same_bytes(
+    as_user, device, screenshot
+):
     alice, bob, alice_id = two_in_a_chat(as_user, device, "Photos")
     photo = png(seed=7)
     attach(alice, ("beach.png", "image/png", photo))
@@ -125,12 +127,14 @@ def test_a_photo_shows_as_an_image_for_the_other_member_and_downloads_the_same_b
     assert url and url.startswith("http://127.0.0.1:"), url
     assert requests.get(url, timeout=30).content == photo  # the link downloads the very bytes sent
     expect(chat_item(bob, "Photos").locator(".preview")).to_have_text(f"{alice_id}: 📎 beach.png")
+    screenshot(bob, "image")
 
     # Full size in the viewer, and closed again.
     bob.locator("#messages .thumb").click()
     expect(bob.locator("#viewer")).to_be_visible()
     expect(bob.locator("#viewer-img")).to_have_attribute("src", url)
     expect(bob.locator("#viewer-download")).to_have_attribute("href", url)
+    screenshot(bob, "viewer")
     bob.keyboard.press("Escape")
     expect(bob.locator("#viewer")).to_be_hidden()
 
@@ -204,7 +208,7 @@ def test_a_files_only_message_notifies_with_the_first_file_name(as_user, stack_u
     assert (shown[0]["title"], shown[0]["body"]) == ("Trip", f"{alice_id}: 📎 map.png")
 
 
-def test_several_files_in_one_message_from_the_picker_a_drop_and_a_paste(as_user):
+def test_several_files_in_one_message_from_the_picker_a_drop_and_a_paste(as_user, screenshot):
     frames: list[dict[str, Any]] = []
     alice, bob, _ = two_in_a_chat(as_user, DESKTOP, "Album", frames)
     first, pasted = png(seed=1), png(32, 32, seed=2)
@@ -235,6 +239,7 @@ def test_several_files_in_one_message_from_the_picker_a_drop_and_a_paste(as_user
     expect(message.locator(".thumb img").first).to_have_attribute("alt", "one.png")  # the order sent
     expect(message.locator(".thumb img").last).to_have_attribute("alt", "image.png")
     expect(message.locator(".file-chip .file-name")).to_have_text("report.pdf")
+    screenshot(bob, "three")
     assert (
         requests.get(message.locator(".thumb img").last.get_attribute("src") or "", timeout=30).content
         == pasted
@@ -330,7 +335,7 @@ def test_a_failed_upload_is_an_error_and_nothing_is_sent(as_user, where):
 
 
 @pytest.mark.parametrize("device_name", sorted(DEVICES))
-def test_a_canceled_upload_is_left_out_and_the_message_waits_for_the_others(as_user, device_name):
+def test_a_canceled_upload_is_left_out_and_the_message_waits_for_the_others(as_user, device_name, screenshot):
     frames: list[dict[str, Any]] = []
     alice, bob, _ = two_in_a_chat(as_user, DEVICES[device_name], "Cancel", frames)
     held: list[Route] = []
@@ -352,6 +357,7 @@ def test_a_canceled_upload_is_left_out_and_the_message_waits_for_the_others(as_u
     expect(pending.locator('.upload.is-done[data-name="quick.txt"]')).to_be_visible()
     expect(pending.locator('.upload[data-name="slow.bin"] progress')).to_be_visible()
     assert actions(frames, "message.send") == []  # sent only when every upload is done
+    screenshot(alice, "waiting")
     pending.locator('.upload-cancel[aria-label="Cancel slow.bin"]').click()
 
     message = bob.locator("#messages .msg", has=bob.locator(".text", has_text="two files, one slow"))

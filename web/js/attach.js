@@ -8,7 +8,7 @@
 import { $, toast } from "./dom.js";
 import { render, state } from "./store.js";
 import { cancelUpload, forget, MAX_FILES, onSettled, refusal, startUpload } from "./uploads.js";
-import { closeViewer, openViewer, uploadItem } from "./files.js";
+import { closeViewer, icon, openViewer, uploadItem } from "./files.js";
 import { entryOf, removeFile } from "./outbox.js";
 
 const trays = new Map(); // chat_id -> [upload], the files chosen for the next message
@@ -142,6 +142,7 @@ function onPaste(event) {
 }
 
 export function setupAttach() {
+  $("attach-btn").replaceChildren(icon("clip"));
   $("attach-btn").onclick = () => $("attach-input").click();
   $("attach-input").onchange = () => {
     addFiles([...$("attach-input").files]);

@@ -59,10 +59,28 @@ function fileChip(file) {
   return link;
 }
 
+// Drawn here, as the bell is (render.js): no icon font or emoji font to count on.
+const ICONS = {
+  file: "M6 2h8l5 5v15H6z M14 2v5h5",
+  clip: "M16.5 6.5l-8 8a2 2 0 0 0 2.8 2.8l8.5-8.5a4 4 0 0 0-5.7-5.7L5.6 11.6a6 6 0 0 0 8.5 8.5l6.4-6.4",
+};
+
+export function icon(name) {
+  const svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
+  svg.setAttribute("viewBox", "0 0 24 24");
+  svg.setAttribute("class", "icon");
+  svg.setAttribute("aria-hidden", "true");
+  const path = document.createElementNS("http://www.w3.org/2000/svg", "path");
+  const look = { d: ICONS[name], fill: "none", stroke: "currentColor", "stroke-width": "1.8", "stroke-linejoin": "round" };
+  for (const [key, value] of Object.entries(look)) path.setAttribute(key, value);
+  svg.append(path);
+  return svg;
+}
+
 function fileIcon() {
-  const icon = el("span", "file-icon", "📄");
-  icon.setAttribute("aria-hidden", "true");
-  return icon;
+  const box = el("span", "file-icon");
+  box.append(icon("file"));
+  return box;
 }
 
 export function uploadItem(upload) {

@@ -366,3 +366,30 @@ def test_a_canceled_upload_is_left_out_and_the_message_waits_for_the_others(as_u
     sends = actions(frames, "message.send")
     assert len(sends) == 1 and len(sends[0]["attachments"]) == 1, sends
     assert len(actions(frames, "attachment.create")) == 3
+
+
+def test_an_image_whose_link_fails_to_load_gets_a_fresh_link(as_user):
+    alice, bob, _ = two_in_a_chat(as_user, DESKTOP, "Stale")
+    failed: list[str] = []
+
+    def first_fails(route: Route) -> None:
+        if route.request.method == "GET" and not failed:
+            failed.append(route.request.url)
+            route.abort()  # as an expired link is refused
+        else:
+            route.continue_()
+
+    bob.route(lambda url: BUCKET in url, first_fails)
+    photo = png(seed=3)
+    attach(alice, ("old.png", "image/png", photo))
+    uploaded(alice, "old.png")
+    alice.click("#send-btn")
+
+    image = bob.locator("#messages .msg .thumb img")
+    expect(image).to_have_count(1)
+    bob.wait_for_function(  # the element may be a new one, with the new link
+        "() => { const img = document.querySelector('#messages .msg .thumb img');"
+        " return img && img.complete && img.naturalWidth === 64; }"
+    )
+    assert failed, "the first load of the image was not refused"
+    assert requests.get(image.get_attribute("src") or "", timeout=30).content == photo

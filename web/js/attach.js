@@ -3,15 +3,19 @@
 // (uploads.js: 25 MB, 10 a message; a refusal is said at once and asks nothing of the server),
 // then uploads at once, shown in the tray above the box with its progress and a cancel button,
 // one tray per chat. Send takes the tray into the message (outbox.js waits for the uploads).
-// Also the clicks on files: a thumbnail opens the viewer, a cancel button stops its upload.
+// Also the clicks on files: a thumbnail opens the viewer, a cancel button stops its upload; and
+// an image whose link no longer loads (links last two hours) asks chat.history for fresh links.
 
+import { conn } from "./connection.js";
 import { $, toast } from "./dom.js";
-import { render, state } from "./store.js";
+import { addMessages, render, state } from "./store.js";
 import { cancelUpload, forget, MAX_FILES, onSettled, refusal, startUpload } from "./uploads.js";
 import { closeViewer, icon, openViewer, uploadItem } from "./files.js";
 import { entryOf, removeFile } from "./outbox.js";
 
 const trays = new Map(); // chat_id -> [upload], the files chosen for the next message
+const relinked = new Map(); // "chat_id:seq" -> when fresh links were last asked for
+const RELINK_MS = 60000;
 
 function tray(chatId) {
   if (!trays.has(chatId)) trays.set(chatId, []);
@@ -141,6 +145,31 @@ function onPaste(event) {
   addFiles(files);
 }
 
+function onBrokenImage(event) {
+  // A thumbnail that did not load: its link expired (or the file store was away). The message
+  // as the server has it now carries fresh links; at most once a minute per message.
+  const img = event.target;
+  const thumb = img instanceof HTMLImageElement && img.closest("#messages .thumb");
+  const bubble = thumb && thumb.closest(".msg[data-seq]");
+  const chatId = state.open;
+  if (!bubble || !chatId || !conn?.online) return;
+  const seq = Number(bubble.dataset.seq);
+  const key = `${chatId}:${seq}`;
+  if (Date.now() - (relinked.get(key) || 0) < RELINK_MS) return;
+  relinked.set(key, Date.now());
+  conn
+    .request("chat.history", { chat_id: chatId, before: seq + 1, limit: 1 })
+    .then((reply) => {
+      const message = reply.messages.find((m) => m.seq === seq);
+      if (!message || !state.chats.has(chatId)) return;
+      addMessages(chatId, [message]);
+      render();
+      const fresh = (message.attachments || []).find((a) => a.attachment_id === thumb.dataset.attachment);
+      if (img.isConnected && fresh?.url) img.src = fresh.url; // loads again even when signed alike
+    })
+    .catch(() => relinked.delete(key));
+}
+
 export function setupAttach() {
   $("attach-btn").replaceChildren(icon("clip"));
   $("attach-btn").onclick = () => $("attach-input").click();
@@ -151,6 +180,7 @@ export function setupAttach() {
   $("composer-input").addEventListener("paste", onPaste);
   setupDrop();
   document.addEventListener("click", onClick);
+  document.addEventListener("error", onBrokenImage, true); // errors do not bubble: caught on the way down
   $("viewer-close").onclick = closeViewer;
   $("viewer").addEventListener("click", (event) => {
     if (event.target === $("viewer")) closeViewer(); // the backdrop

@@ -71,9 +71,11 @@ def content_disposition(name: str) -> str:
 
 
 def _missing(exc: Exception) -> bool:
+    """No object at the key. Without s3:ListBucket (which the functions are not granted, so that
+    they cannot list anyone's files) S3 answers a missing key with 403, not 404."""
     response = getattr(exc, "response", None) or {}
     error = response.get("Error", {})
-    return str(error.get("Code")) in ("404", "NoSuchKey", "NotFound")
+    return str(error.get("Code")) in ("404", "NoSuchKey", "NotFound", "403", "Forbidden", "AccessDenied")
 
 
 class Files:

@@ -324,7 +324,9 @@ def test_the_test_stage_is_the_dev_stage_with_its_own_names(project):
     assert dev["environment_variables"]["CHAT_ATTACHMENTS_BUCKET"] == ""
     bucket = ci["environment_variables"].pop("CHAT_ATTACHMENTS_BUCKET")
     assert bucket == f"chat-{TEST_STAGE}-attachments-123456789012-{REGION}"
-    assert ci == json.loads(rename_stage(json.dumps(dev)))
+    renamed = json.loads(rename_stage(json.dumps(dev)))
+    del renamed["environment_variables"]["CHAT_ATTACHMENTS_BUCKET"]
+    assert ci == renamed
     ci_text = json.dumps(ci) + (project / ".chalice" / ci["iam_policy_file"]).read_text()
     dev_text = json.dumps(dev) + (ROOT / ".chalice" / dev["iam_policy_file"]).read_text()
     assert not re.search(rf"\b{TEMPLATE_STAGE}\b", ci_text)

@@ -51,11 +51,13 @@ unit functional integration e2e: $(STAMP)
 	$(PY) -m pytest tests/$@
 
 ## bench: the local stack under load, then a send's deployed latency and cost (bench.aws; see
-## docs/latency.md and docs/cost.md), then what edits, reactions and deletes cost (bench.changes)
+## docs/latency.md and docs/cost.md), then what edits, reactions and deletes cost (bench.changes),
+## then the local stack's upload throughput (MB/s for a 25 MiB file through the presigned POST)
 bench: $(STAMP)
 	$(PY) -m bench.load
 	$(PY) -m bench.aws
 	$(PY) -m bench.changes
+	$(PY) -m bench.uploads
 
 ## cost: what a message.send costs on AWS (measured counts, us-east-1 prices, Ably and Pusher
 ## beside it); prints the tables and rewrites docs/cost.md

@@ -1,6 +1,7 @@
-"""What messages that change cost: DynamoDB requests, read and write units, posts, per
-``message.edit``, ``reaction.set``, ``message.delete`` and ``chat.changes`` on chats of N members,
-beside a plain ``message.send`` and one with a reply and mentions, measured in one run.
+"""What messages that change and attachments cost: DynamoDB requests, read and write units,
+posts and S3 calls, per ``message.edit``, ``reaction.set``, ``message.delete``, ``chat.changes``,
+``attachment.create`` and a send carrying a file on chats of N members, beside a plain
+``message.send`` and one with a reply and mentions, measured in one run.
 
 The real handlers under moto, as ``bench.scenario`` runs a send (its meter counts every AWS call
 and its units from the items' stored sizes). Each chat has three members viewing it on a second
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,6 +22,7 @@ from bench import scenario
 from bench.counting import Meter
 
 DEFAULT_SIZES = (2, 10, 50, 100, 1000)
+BUCKET = "bench-attachments"
 ACTIONS: tuple[tuple[str, dict[str, Any]], ...] = (
     ("message.send", {"client_msg_id": "plain", "text": "a plain message"}),
     ("message.send (reply, mentions)", {"client_msg_id": "reply", "text": "yes", "reply_to": 1}),
@@ -38,7 +41,7 @@ class Cost:
     rru: float
     wru: float
     posts: int
-    other_calls: list[str] = field(default_factory=list)  # SQS, SNS: none for a change
+    other_calls: list[str] = field(default_factory=list)  # SQS, SNS, S3: none for a change
 
     @property
     def bound(self) -> int | None:
@@ -65,7 +68,7 @@ def measure(world: scenario.World, members: int) -> list[Cost]:
     for viewer in [harness.connect(user) for user in users[1:4]]:
         viewer.send("chat.open", chat_id=chat_id)
     owner.send("chat.open", chat_id=chat_id)
-    costs = []
+    costs = [*_attachment_costs(world, api, owner, chat_id, members)]
     for action, fields in ACTIONS:
         mentions = {"mentions": users[1:3]} if "mentions" in action else {}
         name = action.split(" ")[0]
@@ -90,18 +93,62 @@ def measure(world: scenario.World, members: int) -> list[Cost]:
     return costs
 
 
+def _attachment_costs(world: scenario.World, api: Any, owner: Any, chat_id: str, members: int) -> list[Cost]:
+    """``attachment.create``, then a send carrying the file (uploaded in between, unmetered)."""
+    import requests
+
+    out = []
+    for action in ("attachment.create", "message.send (1 file)"):
+        posted = sum(len(frames) for frames in api.frames.values())
+        mark = world.meter.mark()
+        if action == "attachment.create":
+            reply = owner.send(
+                "attachment.create", chat_id=chat_id, name="photo.jpg", content_type="image/jpeg", size=1000
+            )
+            assert reply is not None and reply["event"] == "attachment:created", reply
+            form, file_id = reply["upload"], reply["attachment"]["attachment_id"]
+        else:
+            reply = owner.send("message.send", chat_id=chat_id, client_msg_id="file", attachments=[file_id])
+            assert reply is not None and reply["event"] == "message:ack", reply
+        calls = world.meter.since(mark)
+        dynamo = [c for c in calls if c.service == "dynamodb"]
+        out.append(
+            Cost(
+                action=action,
+                members=members,
+                requests=len(dynamo),
+                rru=sum(c.rru for c in dynamo),
+                wru=sum(c.wru for c in dynamo),
+                posts=sum(len(frames) for frames in api.frames.values()) - posted,
+                other_calls=[c.operation for c in calls if c.service not in ("dynamodb", "execute-api")],
+            )
+        )
+        if action == "attachment.create":
+            answer = requests.post(
+                form["url"], data=form["fields"], files={"file": ("p", b"x" * 1000)}, timeout=30
+            )
+            assert int(answer.status_code) == 204, answer.text
+    return out
+
+
 def run(sizes: Sequence[int]) -> list[Cost]:
+    os.environ.setdefault("CHAT_ATTACHMENTS_BUCKET", BUCKET)
     scenario.prepare_environment()
     meter = Meter(scenario.stored_size, scenario.key_of, scenario.query_sizes)
     meter.install()
     world = scenario.World(meter)
     with world.running():
+        import boto3
+
+        boto3.client("s3", region_name="us-east-1").create_bucket(
+            Bucket=os.environ["CHAT_ATTACHMENTS_BUCKET"]
+        )
         return [cost for size in sizes for cost in measure(world, size)]
 
 
 def table(costs: Sequence[Cost]) -> str:
     lines = [
-        "| action | members | DynamoDB requests | bound | RRU | WRU | posts | SQS/SNS calls |",
+        "| action | members | DynamoDB requests | bound | RRU | WRU | posts | other AWS calls |",
         "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
     ]
     for c in costs:

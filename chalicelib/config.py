@@ -19,6 +19,8 @@
 | CHAT_VAPID_SUBJECT           | VAPID ``sub`` claim: mailto: or https: of the operator          |
 | CHAT_PUSH_ALLOW_LOCAL_HTTP   | "1": Web Push endpoints may be http on 127.0.0.1 (local stack)  |
 | CHAT_PUSH_LOCAL_SERVICE      | the local stack's push service URL prefix: its port takes no other endpoint |
+| CHAT_ATTACHMENTS_BUCKET      | S3 bucket of attachments (unset: attachment.create refused)     |
+| AWS_ENDPOINT_URL_S3          | another S3 (the local stack's embedded one): path-style URLs    |
 | CHAT_RATE_LIMIT_PER_SECOND   | actions per second one connection keeps up (20; 0 turns it off) |
 | CHAT_RATE_LIMIT_BURST        | actions one connection may send at once before that (200)       |
 | AWS_REGION / AWS_DEFAULT_REGION | region of the tables and the API                             |
@@ -76,6 +78,7 @@ class Settings:
     push_local_service: str | None = None
     rate_limit_per_second: float = 20.0
     rate_limit_burst: int = 200
+    attachments_bucket: str | None = None
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -101,6 +104,7 @@ class Settings:
             push_local_service=env.get("CHAT_PUSH_LOCAL_SERVICE") or None,
             rate_limit_per_second=_rate(env.get("CHAT_RATE_LIMIT_PER_SECOND", "20")),
             rate_limit_burst=_burst(env.get("CHAT_RATE_LIMIT_BURST", "200")),
+            attachments_bucket=env.get("CHAT_ATTACHMENTS_BUCKET") or None,
         )
 
 

@@ -22,6 +22,7 @@ from chalicelib.queues import Queue, SqsQueue
 from chalicelib.secret import JwtSecret, vapid_key
 from chalicelib.service import ChatService
 from chalicelib.storage import Store
+from chalicelib.storage.files import Files, s3_client
 
 _override: ChatService | None = None
 _push_sink: Callable[[Device, Notification], None] | None = None
@@ -43,6 +44,18 @@ def _sns_client(region: str) -> Any:
     from botocore.config import Config
 
     return boto3.client("sns", region_name=region, config=Config(**SNS_CLIENT_CONFIG))
+
+
+@functools.lru_cache(maxsize=4)
+def _s3(region: str) -> Any:
+    return s3_client(region)
+
+
+def _files(settings: Settings) -> Files | None:
+    """The attachments bucket, when this deployment has one."""
+    if not settings.attachments_bucket:
+        return None
+    return Files(settings.attachments_bucket, functools.partial(_s3, settings.region))
 
 
 def _queue(settings: Settings, name: str | None) -> Queue | None:
@@ -71,6 +84,7 @@ def build_service(
     fanout_queue: Queue | None = None,
     push_queue: Queue | None = None,
     providers: Providers | None = None,
+    files: Files | None = None,
 ) -> ChatService:
     """The one place a ``ChatService`` is assembled: the Lambda handlers (``service()``), the
     local stack, the benchmark and every test build it here. ``poster`` makes a management API
@@ -84,7 +98,8 @@ def build_service(
         store = DynamoStore()
     delivery = Delivery(poster, settings.fanout_concurrency)
     fanout = Fanout(delivery, fanout_queue, settings.fanout_threshold, settings.fanout_shard_size)
-    return ChatService(store, fanout, JwtSecret(settings), settings, Notifier(push_queue), providers)
+    files = files if files is not None else _files(settings)  # the bucket named by the settings
+    return ChatService(store, fanout, JwtSecret(settings), settings, Notifier(push_queue), providers, files)
 
 
 @functools.lru_cache(maxsize=1)

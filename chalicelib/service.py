@@ -31,6 +31,7 @@ from chalicelib.push.providers import Providers
 from chalicelib.ratelimit import RateGate, RateLimit
 from chalicelib.secret import JwtSecret, SecretUnavailable
 from chalicelib.storage import Store
+from chalicelib.storage.files import Files
 from chalicelib.wsevent import WsEvent
 
 log = logging.getLogger(__name__)
@@ -50,6 +51,7 @@ class ChatService:
         settings: Settings,
         notifier: Notifier | None = None,
         providers: Providers | None = None,
+        files: Files | None = None,
     ) -> None:
         self.store = store
         self.fanout = fanout
@@ -63,6 +65,7 @@ class ChatService:
             providers=self.providers,
             endpoint_policy=EndpointPolicy(settings.push_allow_local_http, settings.push_local_service),
             direct_key=self.direct_chat_key,
+            files=files,
         )
         self._direct_chat_key: bytes | None = None
 

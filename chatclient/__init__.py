@@ -6,8 +6,8 @@ messages to per-chat handlers or a background handler, and retries sends until a
 without ever storing a duplicate. Version 2: direct chats, groups whose members and admins
 change (their system messages are delivered like any message), paged chat lists, devices for
 push notifications and muted chats. Version 3: replies, mentions, edits, deletes, reactions
-and notification levels; the client keeps a local copy of each chat that follows every change,
-also those made while it was offline. See docs/client.md.
+and notification levels; files (``send_file``, ``download``). The client keeps a local copy
+of each chat that follows every change, also those made while it was offline. See docs/client.md.
 
 Its modules, each importing only those above it (the standard library and ``websockets``
 aside; nothing of the backend, the emulator or the tests):
@@ -23,7 +23,15 @@ aside; nothing of the backend, the emulator or the tests):
 
 from chatclient.backoff import Backoff
 from chatclient.client import UNSET, ChatClient
-from chatclient.errors import AuthError, CannotConnect, ConnectionLost, ProtocolViolation, RequestTimeout
+from chatclient.errors import (
+    AuthError,
+    CannotConnect,
+    ConnectionLost,
+    DownloadFailed,
+    ProtocolViolation,
+    RequestTimeout,
+    UploadFailed,
+)
 from chatclient.models import (
     NOTIFY_LEVELS,
     Ack,
@@ -57,6 +65,7 @@ __all__ = [
     "ChatPage",
     "ConnectionLost",
     "Device",
+    "DownloadFailed",
     "Members",
     "Message",
     "Opened",
@@ -66,4 +75,5 @@ __all__ = [
     "RequestTimeout",
     "SystemEvent",
     "Typing",
+    "UploadFailed",
 ]

@@ -16,8 +16,13 @@ import asyncio
 import dataclasses
 import enum
 import logging
+import os
+import threading
+import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from datetime import datetime
+from pathlib import Path
 from typing import Any, Final
 
 import websockets
@@ -25,10 +30,30 @@ import websockets
 from chatclient.backoff import Backoff
 from chatclient.connection import Handler, TokenSource
 from chatclient.delivery import Delivery, changes_follow_open, chat_page, follow_pages, page_fields
-from chatclient.errors import AuthError, CannotConnect, ConnectionLost, ProtocolViolation, RequestTimeout
+from chatclient.errors import (
+    AuthError,
+    CannotConnect,
+    ConnectionLost,
+    DownloadFailed,
+    ProtocolViolation,
+    RequestTimeout,
+    UploadFailed,
+)
+from chatclient.files.form import (
+    MAX_FILES,
+    FileChanged,
+    Multipart,
+    Next,
+    Outgoing,
+    UploadRetry,
+    form_fields,
+    outgoing,
+)
+from chatclient.files.transfer import TransferError, destination, fetch, post_form
 from chatclient.models import (
     NOTIFY_LEVELS,
     Ack,
+    Attachment,
     Changes,
     Chat,
     ChatError,
@@ -46,11 +71,15 @@ __all__ = [
     "CannotConnect",
     "ChatClient",
     "ConnectionLost",
+    "DownloadFailed",
     "ProtocolViolation",
     "RequestTimeout",
+    "UploadFailed",
 ]
 
 log = logging.getLogger("chatclient")
+
+FORM_SECONDS = 15 * 60  # how long an upload form lasts, when its expires_at cannot be read
 
 
 class _Unset(enum.Enum):
@@ -373,12 +402,18 @@ class ChatClient(Delivery):
         *,
         reply_to: int | None = None,
         mentions: Sequence[str] | None = None,
+        attachments: Sequence[str] | None = None,
     ) -> Ack:
         """Send until acknowledged. Retries (timeouts, reconnects, ``unavailable``) reuse the
         ``client_msg_id``, so the backend stores the message once whatever happens.
         ``reply_to``: the seq of the message this one answers; ``mentions``: user ids (the
-        server keeps the members among them, you excepted)."""
+        server keeps the members among them, you excepted); ``attachments``: ids of files
+        uploaded for this chat (``send_files`` does it all), and then ``text`` may be ""."""
         fields: dict[str, Any] = {"chat_id": chat_id, "text": _text(text, "send")}
+        if attachments is not None:
+            if isinstance(attachments, str) or not attachments:
+                raise ValueError(f"send: attachments is a non-empty list of ids, not {attachments!r}")
+            fields["attachments"] = list(attachments)
         if reply_to is not None:
             fields["reply_to"] = _seq(reply_to, "send reply_to")
         if mentions is not None:
@@ -413,3 +448,133 @@ class ChatClient(Delivery):
         if deadline is None:
             return None
         return max(0.0, deadline - asyncio.get_running_loop().time())
+
+    # -- files -----------------------------------------------------------------------------------
+
+    async def send_file(
+        self,
+        chat_id: str,
+        path: str | os.PathLike[str],
+        text: str | None = None,
+        content_type: str | None = None,
+        *,
+        client_msg_id: str | None = None,
+    ) -> Ack:
+        """Send one file (with ``text``, if given) as a message: ``send_files`` of one file."""
+        return await self.send_files(chat_id, [path], text, [content_type], client_msg_id=client_msg_id)
+
+    async def send_files(
+        self,
+        chat_id: str,
+        paths: Sequence[str | os.PathLike[str]],
+        text: str | None = None,
+        content_types: Sequence[str | None] | None = None,
+        *,
+        client_msg_id: str | None = None,
+        reply_to: int | None = None,
+        mentions: Sequence[str] | None = None,
+    ) -> Ack:
+        """Send up to 10 files (and ``text``) as one message, in the order given. Every file is
+        checked first (``ValueError``: missing, empty, over 25 MiB...) before any request; each
+        then gets an upload form (``attachment.create``) and is uploaded straight to S3, all at
+        once, in threads. An upload that fails transiently is posted again with the same form,
+        with a new form once that expired; if a file cannot be uploaded, ``UploadFailed`` and
+        nothing is sent. Then one ``send`` (retried with one ``client_msg_id``). Content types:
+        guessed from the names (``mimetypes``) where not given."""
+        if isinstance(paths, str | os.PathLike) or not 1 <= len(paths) <= MAX_FILES:
+            raise ValueError(f"send_files: give a list of 1 to {MAX_FILES} files, not {paths!r}")
+        types = list(content_types) if content_types is not None else [None] * len(paths)
+        if len(types) != len(paths):
+            raise ValueError("send_files: give one content type (or None) per file")
+        files = [outgoing(path, kind) for path, kind in zip(paths, types, strict=True)]
+        if text is not None:
+            _text(text, "send_files")
+        uploads = [asyncio.ensure_future(self.upload(chat_id, file)) for file in files]
+        try:
+            ids = [attachment.attachment_id for attachment in await asyncio.gather(*uploads)]
+        except BaseException:  # the first failure (or a cancel) stops the others: nothing is sent
+            for task in uploads:
+                task.cancel()
+            await asyncio.gather(*uploads, return_exceptions=True)
+            raise
+        return await self.send(
+            chat_id, text or "", client_msg_id, reply_to=reply_to, mentions=mentions, attachments=ids
+        )
+
+    async def upload(self, chat_id: str, file: Outgoing) -> Attachment:
+        """One file's ``attachment.create`` and its upload to S3 (the first two steps of a file
+        send; ``send(..., attachments=[id])`` is the third). ``UploadFailed`` if it cannot be."""
+        loop = asyncio.get_running_loop()
+        attachment, url, fields, expires = await self._upload_form(chat_id, file)
+        retry = UploadRetry(expires_at=expires)
+        attempt = 0
+        while True:
+            form = Multipart(fields, file.name, file.content_type, file.size)
+            stop = threading.Event()
+            try:
+                await asyncio.to_thread(post_form, url, form, file.path, stop=stop)
+                return attachment
+            except TransferError as exc:
+                decision = retry.after(exc.status, loop.time(), exc.code, exc.detail)
+                failure = exc
+            except FileChanged as exc:
+                raise UploadFailed(file.path, str(exc)) from exc
+            except BaseException:
+                stop.set()  # cancelled: the thread stops at its next chunk
+                raise
+            if decision is Next.GIVE_UP:
+                raise UploadFailed(file.path, str(failure), failure.status) from failure
+            log.info("upload of %s: %s, again with the %s", file.path, failure, decision.value)
+            await asyncio.sleep(self.backoff.delay(attempt))
+            attempt += 1
+            if decision is Next.NEW_FORM:
+                attachment, url, fields, expires = await self._upload_form(chat_id, file)
+                retry.renewed(expires)
+
+    async def _upload_form(
+        self, chat_id: str, file: Outgoing
+    ) -> tuple[Attachment, str, dict[str, str], float]:
+        """``attachment.create`` (asked again on a transient failure: an unused form costs
+        nothing, it expires): the attachment, the form, and when it expires (``loop.time()``)."""
+        fields = {"chat_id": chat_id, "name": file.name, "content_type": file.content_type, "size": file.size}
+        attempt = 0
+        while True:
+            try:
+                reply = await self.request("attachment.create", **fields)
+                break
+            except ChatError as exc:
+                if not exc.retryable or attempt >= 4:
+                    raise
+            except (ConnectionLost, RequestTimeout):
+                if attempt >= 4:
+                    raise
+            await asyncio.sleep(self.backoff.delay(attempt))
+            attempt += 1
+        url, form = form_fields(reply["upload"])
+        lasts: float = FORM_SECONDS
+        try:
+            at = datetime.fromisoformat(str(reply["expires_at"]).replace("Z", "+00:00")).timestamp()
+            lasts = min(FORM_SECONDS, at - time.time())  # a clock ahead of the server's: sooner
+        except (KeyError, ValueError):
+            pass
+        attachment = Attachment.from_wire(reply["attachment"])
+        return attachment, url, form, asyncio.get_running_loop().time() + lasts
+
+    async def download(self, attachment: Attachment, path_or_dir: str | os.PathLike[str]) -> Path:
+        """Save a message's file: into a folder under its own name (a name taken gets " (1)"...),
+        or to exactly the path given (replacing a file there). Streamed to a temporary file
+        beside it, renamed into place once complete; returns where it went. ``DownloadFailed``
+        if it cannot be fetched (a link over an hour old may have expired: ``history`` gives
+        fresh ones); then nothing is written."""
+        if not attachment.url:
+            raise ValueError(f"{attachment.name}: no download link (a deleted message's file?)")
+        where = destination(attachment.name, attachment.attachment_id, path_or_dir)
+        stop = threading.Event()
+        try:
+            await asyncio.to_thread(fetch, attachment.url, where, attachment.size or None, stop=stop)
+        except TransferError as exc:
+            raise DownloadFailed(attachment.name, str(exc), exc.status) from exc
+        except BaseException:
+            stop.set()
+            raise
+        return Path(where)

@@ -5,6 +5,8 @@
     AuthError           the handshake was refused (401, 403): the client stops
     CannotConnect       no first connection within ``connect_timeout``: the client stops
     ProtocolViolation   the server answered in a way the protocol rules out
+    UploadFailed        a file was not uploaded to S3, so its message was not sent
+    DownloadFailed      a file was not downloaded (nothing written)
 
 Plain exceptions, no I/O: ``chatclient.connection`` turns the socket's failures into these.
 """
@@ -56,3 +58,23 @@ def _plain_cause(cause: BaseException | None) -> str:
 class ProtocolViolation(Exception):
     """The server answered in a way the protocol rules out (for example a ``chat.list``
     cursor that leads back to an earlier page)."""
+
+
+class UploadFailed(Exception):
+    """A file was not uploaded (S3 refused it, or kept failing), so no message was sent:
+    ``path`` names the file, ``status`` is S3's last HTTP status (None: no answer)."""
+
+    def __init__(self, path: str, why: str, status: int | None = None) -> None:
+        super().__init__(f"{path} not uploaded, nothing sent: {why}")
+        self.path = path
+        self.status = status
+
+
+class DownloadFailed(Exception):
+    """A file was not downloaded (``status``: the HTTP status, None: no answer); nothing was
+    written where it was to go. A link that expired (403) is fresh again in ``chat.history``."""
+
+    def __init__(self, name: str, why: str, status: int | None = None) -> None:
+        super().__init__(f"{name} not downloaded: {why}")
+        self.name = name
+        self.status = status

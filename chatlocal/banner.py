@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from chatlocal.config import is_loopback
 
 if TYPE_CHECKING:
+    from chatlocal.aws.s3 import Bucket
     from chatlocal.aws.services import Services
     from chatlocal.eventsources.sqs_poller import EventSourceMapping
     from chatlocal.functions.workers import WorkerSettings
@@ -26,6 +27,7 @@ def print_banner(
     mappings: list[EventSourceMapping],
     applications: Mapping[str, PlatformApplication],
     env: Mapping[str, str],
+    bucket: Bucket | None = None,
 ) -> None:
     ws = base.replace("http://", "ws://")
     dev_token = f"{base}/dev/token?user=<user id>"
@@ -45,6 +47,7 @@ def print_banner(
         *_kept_lines(options, persistence),
         f"  SQS             {sqs.url} ({sqs.source})",
         f"  SNS             {sns.url} ({sns.source}; {_applications_note(applications)})",
+        *_s3_lines(services, bucket, persistence),
         *(_queue_line(mapping) for mapping in mappings),
         f"  fan-out         through the queue above {env.get('CHAT_FANOUT_THRESHOLD') or 100} connections,"
         f" {env.get('CHAT_FANOUT_SHARD_SIZE') or 50} per shard",
@@ -98,6 +101,26 @@ def _kept_lines(options: Options, persistence: Persistence) -> list[str]:
         f" {options.save_interval:g} s after a change)",
         f"  journal         {data.journal_file} ({journal})",
     ]
+
+
+def _s3_lines(services: Services, bucket: Bucket | None, persistence: Persistence) -> list[str]:
+    """Where attachments go, and whether this run found saved files."""
+    if bucket is None or "s3" not in services.endpoints:
+        return []
+    s3 = services["s3"]
+    made = "created" if bucket.created else "existing"
+    cors = "CORS for this page set" if bucket.cors else "its own CORS rules kept"
+    line = f"  S3              {s3.url} ({s3.source}; bucket {bucket.name} {made}, {cors})"
+    if persistence.objects is None:
+        return [line]
+    restored = persistence.restored_objects
+    if restored is None:
+        found = "nothing saved yet"
+    else:
+        found = f"restored {restored.objects} files saved {restored.saved_at}"
+        if restored.missing_buckets:
+            found += f"; dropped buckets not in this run: {', '.join(restored.missing_buckets)}"
+    return [line, f"  files           {persistence.objects.folder} ({found}; saved with the tables)"]
 
 
 def _handlers_note(workers: WorkerSettings | None) -> str:

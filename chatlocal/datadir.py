@@ -9,6 +9,8 @@ another; ``CHAT_EPHEMERAL=1`` keeps nothing). See docs/local-stack.md.
 - ``dynamodb.journal``: every write the embedded DynamoDB answered since that save, appended
   before the answer (``chatlocal.aws.journal``; ``CHAT_JOURNAL=0`` turns it off, ``fsync`` waits
   for the disk too), replayed over ``dynamodb.json`` at start.
+- ``s3/``: the embedded S3's files (``chatlocal.aws.s3``): ``objects.json`` (each object's bucket,
+  key, content type and tags) and ``blobs/`` (their contents), saved and restored with the tables.
 - ``lock``: held while a stack runs, so two stacks never write the same folder.
 
 ``python -m chatlocal.datadir clean`` (``make clean-data``) removes these files.
@@ -35,6 +37,7 @@ TABLES_FILE = "dynamodb.json"
 JOURNAL_FILE = "dynamodb.journal"
 JOURNAL_MODES = {"0": "0", "off": "0", "1": "1", "on": "1", "": "1", "fsync": "fsync"}
 LOCK_FILE = "lock"
+OBJECTS_FOLDER = "s3"
 
 
 def data_directory(env: Mapping[str, str]) -> Path | None:
@@ -116,6 +119,10 @@ class DataDir:
     def journal_file(self) -> Path:
         return self.path / JOURNAL_FILE
 
+    @property
+    def objects_folder(self) -> Path:
+        return self.path / OBJECTS_FOLDER
+
 
 def _our_files(path: Path) -> Iterator[Path]:
     yield path / SECRET_FILE
@@ -123,6 +130,10 @@ def _our_files(path: Path) -> Iterator[Path]:
     yield from path.glob(f"{TABLES_FILE}.tmp-*")
     yield path / JOURNAL_FILE
     yield path / f"{JOURNAL_FILE}.tmp"
+    objects = path / OBJECTS_FOLDER
+    if objects.is_dir():
+        yield from (file for file in (objects / "blobs").glob("*") if file.is_file())
+        yield from (file for file in objects.glob("*") if file.is_file())
 
 
 def clean(path: Path) -> list[Path]:
@@ -139,6 +150,9 @@ def clean(path: Path) -> list[Path]:
                 removed.append(file)
     finally:
         data.close()
+    for folder in (path / OBJECTS_FOLDER / "blobs", path / OBJECTS_FOLDER):
+        with contextlib.suppress(OSError):
+            folder.rmdir()
     with contextlib.suppress(OSError):
         (path / LOCK_FILE).unlink()
     with contextlib.suppress(OSError):

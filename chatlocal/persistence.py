@@ -2,7 +2,8 @@
 folder's, else a new one) and the embedded DynamoDB's items, restored at start, journaled as each
 write is answered (``chatlocal.aws.journal``, unless ``CHAT_JOURNAL=0``) and saved every
 ``CHAT_SAVE_INTERVAL_SECONDS`` after a change and on stop (``chatlocal.datadir``,
-``chatlocal.aws.table_store``)."""
+``chatlocal.aws.table_store``); and the embedded S3's files, restored at start and saved with them
+(``chatlocal.aws.s3``)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ import sys
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, TextIO
 
-from chatlocal.aws.moto_process import RemoteTableStore
+from chatlocal.aws.moto_process import RemoteObjectStore, RemoteTableStore
+from chatlocal.aws.s3 import ObjectStore, RestoredObjects
 from chatlocal.aws.table_store import Restored, TableStore
 from chatlocal.datadir import DataDir
 
@@ -50,6 +52,8 @@ class Persistence:
     journal: str = "1"  # CHAT_JOURNAL (chatlocal.datadir.journal_mode)
     store: TableStore | RemoteTableStore | None = None
     restored: Restored | None = None
+    objects: ObjectStore | RemoteObjectStore | None = None  # the embedded S3's files
+    restored_objects: RestoredObjects | None = None
 
 
 def table_keeper(services: Services, data: DataDir, region: str, mode: str) -> TableStore | RemoteTableStore:
@@ -60,7 +64,18 @@ def table_keeper(services: Services, data: DataDir, region: str, mode: str) -> T
     return RemoteTableStore(moto, data.tables_file, region, data.journal_file, mode)
 
 
-async def save_periodically(store: TableStore | RemoteTableStore, interval: float) -> None:
+def object_keeper(services: Services, data: DataDir) -> ObjectStore | RemoteObjectStore:
+    """The saved files' keeper: where the embedded moto runs, as its backend is read directly."""
+    moto = services.moto
+    if moto is None:
+        return ObjectStore(data.objects_folder)
+    return RemoteObjectStore(moto, data.objects_folder)
+
+
+Saved = TableStore | RemoteTableStore | ObjectStore | RemoteObjectStore
+
+
+async def save_periodically(store: Saved, interval: float) -> None:
     """Bound what a crash loses to ``interval`` seconds of writes."""
     loop = asyncio.get_running_loop()
     while True:
@@ -71,17 +86,17 @@ async def save_periodically(store: TableStore | RemoteTableStore, interval: floa
             log.error("could not save the local data to %s: %s (will retry)", store.file, exc)
 
 
-def final_save(store: TableStore | RemoteTableStore) -> None:
+def final_save(store: Saved, what: str = "data") -> None:
     """Save on stop. Never raises: the terminal may be gone (SIGHUP), and then printing fails."""
     try:
         saved = store.save_if_changed()
     except OSError as exc:
-        say(f"chatlocal: could not save the local data to {store.file}: {exc}", sys.stderr)
+        say(f"chatlocal: could not save the local {what} to {store.file}: {exc}", sys.stderr)
         return
     if isinstance(store, TableStore):
         store.close()
     if saved:
-        say(f"Saved the local data to {store.file}.")
+        say(f"Saved the local {what} to {store.file}.")
 
 
 def say(text: str, stream: TextIO | None = None) -> None:

@@ -24,6 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]  # the repository
 LISTENING = re.compile(r"listening on (http://\S+)")
 DYNAMODB = re.compile(r"DynamoDB\s+(http://\S+)")
 SQS = re.compile(r"SQS\s+(http://\S+)")
+S3 = re.compile(r"S3\s+(http://\S+)")
 
 
 def clean_env(**overrides: str) -> dict[str, str]:
@@ -49,6 +50,7 @@ class LocalStack:
         self.url = ""
         self.dynamodb_endpoint = ""
         self.sqs_endpoint = ""
+        self.s3_endpoint = ""
         self.output: list[str] = []
         self.process: subprocess.Popen[str] | None = None
         self._ready = threading.Event()
@@ -83,6 +85,8 @@ class LocalStack:
                 self.dynamodb_endpoint = match.group(1)
             if match := SQS.search(line):
                 self.sqs_endpoint = match.group(1)
+            if line.lstrip().startswith("S3 ") and (match := S3.search(line)):
+                self.s3_endpoint = match.group(1)
             if line.startswith("Ctrl-C stops it"):
                 self._ready.set()
         self._ready.set()

@@ -22,7 +22,14 @@ from chatlocal.banner import print_banner
 from chatlocal.config import bind_error
 from chatlocal.functions.workers import Workers, WorkerSettings
 from chatlocal.options import Options
-from chatlocal.persistence import Persistence, final_save, save_periodically, say, table_keeper
+from chatlocal.persistence import (
+    Persistence,
+    final_save,
+    object_keeper,
+    save_periodically,
+    say,
+    table_keeper,
+)
 
 if TYPE_CHECKING:
     from chatlocal.aws.services import Services
@@ -69,6 +76,7 @@ async def serve(
     from aiohttp import web
 
     from chalicelib import runtime
+    from chatlocal.aws import s3
     from chatlocal.aws import services as aws
     from chatlocal.aws.sigv4 import Verifier
     from chatlocal.functions.lambdas import Lambdas
@@ -93,6 +101,10 @@ async def serve(
     if not env.get("CHAT_FANOUT_QUEUE"):
         env["CHAT_FANOUT_QUEUE"] = f"{env['CHAT_TABLE_PREFIX']}-fanout"
     push.prepare_env(env, options.vapid)
+    # The attachments bucket: the app (and every worker, which takes this environment) signs its
+    # upload forms and download links for it, on AWS_ENDPOINT_URL_S3 (set below to the embedded
+    # moto unless the user named another S3).
+    env["CHAT_ATTACHMENTS_BUCKET"] = env.get("CHAT_ATTACHMENTS_BUCKET") or s3.DEFAULT_BUCKET
 
     # Started under nohup (SIGHUP ignored): meant to outlive the terminal and the shell, so
     # neither SIGHUP nor the parent's end stops it.
@@ -108,7 +120,7 @@ async def serve(
     lambdas: Lambdas | None = None
     runner: web.AppRunner | None = None
     mappings: list[EventSourceMapping] = []
-    saver: asyncio.Task[None] | None = None
+    savers: list[asyncio.Task[None]] = []
     try:
         created = await loop.run_in_executor(None, aws.create_missing_tables)
         if persistence.data is not None and services["dynamodb"].embedded:
@@ -116,6 +128,11 @@ async def serve(
                 services, persistence.data, env["AWS_REGION"], persistence.journal
             )
             persistence.restored = await loop.run_in_executor(None, persistence.store.restore)
+        origins = s3.cors_origins(options.host, port)
+        bucket = await loop.run_in_executor(None, s3.ensure_bucket, env, origins, services["s3"].embedded)
+        if persistence.data is not None and services["s3"].embedded:
+            persistence.objects = object_keeper(services, persistence.data)
+            persistence.restored_objects = await loop.run_in_executor(None, persistence.objects.restore)
         sns = await loop.run_in_executor(None, _sns_client, services, env)
         applications = await loop.run_in_executor(
             None, push.ensure_platform_applications, env, sns, services["sns"].embedded
@@ -169,9 +186,10 @@ async def serve(
             loop.add_signal_handler(signum, stop.set)
         parent = os.getppid()
         watcher = asyncio.create_task(watch_parent(parent, stop.set) if not detached else stop.wait())
-        if persistence.store is not None:
-            saver = asyncio.create_task(save_periodically(persistence.store, options.save_interval))
-        print_banner(options, persistence, base, services, created, mappings, applications, env)
+        for kept in (persistence.store, persistence.objects):
+            if kept is not None:
+                savers.append(asyncio.create_task(save_periodically(kept, options.save_interval)))
+        print_banner(options, persistence, base, services, created, mappings, applications, env, bucket)
         await stop.wait()
         watcher.cancel()
         say("\nStopping: closing connections...")
@@ -185,7 +203,7 @@ async def serve(
                 "%d invocations or $disconnects still running after %d s", unfinished, STOP_GRACE_SECONDS
             )
     finally:
-        if saver is not None:
+        for saver in savers:
             saver.cancel()
         await asyncio.gather(*(m.stop(timeout=STOP_GRACE_SECONDS) for m in mappings))
         if lambdas is not None:
@@ -195,6 +213,8 @@ async def serve(
         runtime.use_push_sink(None)
         if persistence.store is not None and persistence.store.restored:
             final_save(persistence.store)
+        if persistence.objects is not None and persistence.objects.restored:
+            final_save(persistence.objects, "files")
         services.stop()
 
 

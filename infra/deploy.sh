@@ -7,6 +7,10 @@
 #
 #   infra/deploy.sh dev            # deploy (or update) the dev stage
 #   infra/deploy.sh dev --delete   # tear it down (the tables with user data are retained)
+#
+# CHAT_ATTACHMENTS_ORIGIN=https://chat.example.com: the web page's origin, the one the attachments
+# bucket's CORS rule allows (the stack parameter AttachmentsAllowedOrigin; unset: the stack keeps
+# the value it has, none on a first deploy).
 set -euo pipefail
 
 STAGE="${1:?usage: infra/deploy.sh STAGE [--delete]}"
@@ -26,13 +30,43 @@ if [ "$ACTION" = "--delete" ]; then
   aws cloudformation wait stack-delete-complete --stack-name "$TABLES_STACK"
   echo "Deleted stage $STAGE, its fan-out and push queues included. Retained (delete by hand if you mean it):"
   echo "chat-$STAGE-presence, chat-$STAGE-chats, chat-$STAGE-chat_members, chat-$STAGE-memberships,"
-  echo "chat-$STAGE-messages, chat-$STAGE-send_keys, chat-$STAGE-devices, chat-$STAGE-device_tokens,"
-  echo "SSM $PARAM and SSM $VAPID_PARAM."
+  echo "chat-$STAGE-messages, chat-$STAGE-changes, chat-$STAGE-send_keys, chat-$STAGE-devices,"
+  echo "chat-$STAGE-device_tokens, chat-$STAGE-attachments, the attachments bucket"
+  echo "chat-$STAGE-attachments-ACCOUNT-REGION with its files, SSM $PARAM and SSM $VAPID_PARAM."
   exit 0
 fi
 
+OVERRIDES=("TablePrefix=chat-$STAGE")
+if [ -n "${CHAT_ATTACHMENTS_ORIGIN:-}" ]; then
+  OVERRIDES+=("AttachmentsAllowedOrigin=$CHAT_ATTACHMENTS_ORIGIN")
+fi
 aws cloudformation deploy --template-file infra/tables.json --stack-name "$TABLES_STACK" \
-  --parameter-overrides "TablePrefix=chat-$STAGE" --no-fail-on-empty-changeset
+  --parameter-overrides "${OVERRIDES[@]}" --no-fail-on-empty-changeset
+
+stack_output() {  # OUTPUT_KEY: that output of the tables stack
+  aws cloudformation describe-stacks --stack-name "$TABLES_STACK" \
+    --query "Stacks[0].Outputs[?OutputKey=='$1'].OutputValue" --output text
+}
+
+# The bucket's name holds the account and the region ({TablePrefix}-attachments-ACCOUNT-REGION),
+# which .chalice/config.json cannot know: the stage's CHAT_ATTACHMENTS_BUCKET must name it, or be
+# empty (attachments refused). A different name would point the functions at a bucket the stage's
+# policy does not grant and the stack did not make: stop before deploying them.
+BUCKET="$(stack_output AttachmentsBucketName)"
+CONFIGURED_BUCKET="$("$PYTHON" - "$STAGE" <<'PY'
+import json, sys
+stage = json.load(open(".chalice/config.json"))["stages"][sys.argv[1]]
+print(stage.get("environment_variables", {}).get("CHAT_ATTACHMENTS_BUCKET", ""))
+PY
+)"
+if [ -z "$CONFIGURED_BUCKET" ]; then
+  echo "Attachments are off (attachment.create is refused): set CHAT_ATTACHMENTS_BUCKET of stage $STAGE"
+  echo "in .chalice/config.json to \"$BUCKET\" and run infra/deploy.sh $STAGE again to turn them on."
+elif [ "$CONFIGURED_BUCKET" != "$BUCKET" ]; then
+  echo "CHAT_ATTACHMENTS_BUCKET of stage $STAGE in .chalice/config.json is \"$CONFIGURED_BUCKET\", but the" >&2
+  echo "stack's attachments bucket is \"$BUCKET\": set it to that (or to \"\" for no attachments)." >&2
+  exit 1
+fi
 
 if ! aws ssm get-parameter --name "$PARAM" >/dev/null 2>&1; then
   echo "Creating the JWT secret $PARAM (SecureString)"
@@ -58,8 +92,7 @@ fi
 # deletes the whole batch, failed records included. Idempotent: run after every chalice deploy.
 report_batch_item_failures() {  # WORKER (function name) QUEUE_OUTPUT (stack output with its queue ARN)
   local worker="$1" output="$2" queue_arn mapping state
-  queue_arn="$(aws cloudformation describe-stacks --stack-name "$TABLES_STACK" \
-    --query "Stacks[0].Outputs[?OutputKey=='$output'].OutputValue" --output text)"
+  queue_arn="$(stack_output "$output")"
   mapping="$(aws lambda list-event-source-mappings --function-name "$worker" --event-source-arn "$queue_arn" \
     --query 'EventSourceMappings[0].UUID' --output text)"
   if [ -z "$mapping" ] || [ "$mapping" = "None" ]; then

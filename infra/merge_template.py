@@ -1,6 +1,6 @@
 """Build the file ``chalice package --merge-template`` takes: the resources of infra/tables.json
-(tables, the fan-out and push queues with their dead-letter queues) plus their wiring into
-Chalice's functions.
+(tables, the attachments bucket, the fan-out and push queues with their dead-letter queues) plus
+their wiring into Chalice's functions.
 
     python -m infra.merge_template build/merge.json            # write the merge template
     python -m infra.merge_template --check build/package/sam.json   # after chalice package
@@ -8,8 +8,9 @@ Chalice's functions.
 infra/tables.json stays a template of its own (infra/deploy.sh deploys it alone for the
 `chalice deploy` path); this adds what only makes sense beside Chalice's resources:
 
-- every function's ``CHAT_TABLE_PREFIX``, ``CHAT_FANOUT_QUEUE`` and ``CHAT_PUSH_QUEUE`` come from
-  the stack (the ``TablePrefix`` parameter, the queues' names), not from .chalice/config.json;
+- every function's ``CHAT_TABLE_PREFIX``, ``CHAT_FANOUT_QUEUE``, ``CHAT_PUSH_QUEUE`` and
+  ``CHAT_ATTACHMENTS_BUCKET`` come from the stack (the ``TablePrefix`` parameter, the queues' and
+  the attachments bucket's names), not from .chalice/config.json;
 - the SNS platform applications push uses (``CHAT_SNS_APNS_APP_ARN``, ``CHAT_SNS_FCM_APP_ARN``)
   are stack parameters, empty by default (that platform is refused at ``device.register``);
 - each worker's SQS event reads the stack's queue (``${FanoutQueue.Arn}``, ``${PushQueue.Arn}``:
@@ -65,6 +66,7 @@ ENVIRONMENT = {
     "CHAT_TABLE_PREFIX": {"Ref": "TablePrefix"},
     "CHAT_FANOUT_QUEUE": {"Fn::GetAtt": ["FanoutQueue", "QueueName"]},
     "CHAT_PUSH_QUEUE": {"Fn::GetAtt": ["PushQueue", "QueueName"]},
+    "CHAT_ATTACHMENTS_BUCKET": {"Ref": "AttachmentsBucket"},
     "CHAT_SNS_APNS_APP_ARN": {"Ref": "ApnsPlatformApplicationArn"},
     "CHAT_SNS_FCM_APP_ARN": {"Ref": "FcmPlatformApplicationArn"},
 }

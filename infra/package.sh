@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Path 1 (CloudFormation): package the app with the tables and the fan-out and push queues merged in,
-# ready for `aws cloudformation package` + `deploy`. No AWS credentials needed for this step.
+# Path 1 (CloudFormation): package the app with the tables, the attachments bucket and the fan-out
+# and push queues merged in, ready for
+# `aws cloudformation package` + `deploy`. No AWS credentials needed for this step.
 #
 #   infra/package.sh dev build/dev        # then follow the printed commands
 set -euo pipefail
@@ -41,7 +42,10 @@ over the 51,200 bytes CloudFormation takes inline, so deploy uploads it to the b
       --s3-bucket YOUR-BUCKET --output-template-file $OUT/packaged.yaml
   aws cloudformation deploy --template-file $OUT/packaged.yaml --s3-bucket YOUR-BUCKET \\
       --stack-name chat-backend-$STAGE --capabilities CAPABILITY_IAM \\
-      --parameter-overrides TablePrefix=chat-$STAGE
+      --parameter-overrides TablePrefix=chat-$STAGE AttachmentsAllowedOrigin=https://YOUR-WEB-PAGE
+
+(AttachmentsAllowedOrigin: the origin the web page is served from, the only one whose browsers
+may upload and download attachments; leave it out for no browser uploads.)
 
 Push to phones needs the SNS platform applications' ARNs as well (docs/deploy.md):
   ApnsPlatformApplicationArn=arn:aws:sns:REGION:ACCOUNT:app/APNS/chat-$STAGE-apns

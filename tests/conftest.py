@@ -20,6 +20,7 @@ os.environ.update(
         "AWS_SESSION_TOKEN": "testing",
         "CHAT_TABLE_PREFIX": "test",
         "CHAT_JWT_SECRET": "test-secret-that-is-long-enough-for-hs256",
+        "CHAT_ATTACHMENTS_BUCKET": "test-attachments",
     }
 )
 os.environ.pop("AWS_ENDPOINT_URL_DYNAMODB", None)
@@ -28,6 +29,7 @@ os.environ.pop("AWS_PROFILE", None)
 import botocore.client
 import botocore.loaders
 import botocore.session
+import botocore.signers
 import pytest
 
 
@@ -93,10 +95,26 @@ def _tables(params: dict) -> set[str]:
 _SNS_TARGETS = ("PlatformApplicationArn", "EndpointArn", "TargetArn", "TopicArn")
 
 
+def _s3_resources(params: dict) -> set[str]:
+    """The ARNs an S3 call acts on: arn:aws:s3:::BUCKET/KEY for an object (each object of a
+    DeleteObjects), arn:aws:s3:::BUCKET for a call on the bucket itself."""
+    bucket = params.get("Bucket")
+    if not bucket:
+        return set()
+    keys = [params["Key"]] if "Key" in params else []
+    keys += [o["Key"] for o in (params.get("Delete") or {}).get("Objects") or []]
+    if keys:
+        return {f"arn:aws:s3:::{bucket}/{key}" for key in keys}
+    return {f"arn:aws:s3:::{bucket}"}
+
+
 def call_resources(service: str, params: dict) -> set[str]:
     """What a call acts on: DynamoDB tables ("Put:table" inside a transaction), the SQS queue's
-    name, the SNS application, endpoint or topic ARN, the SSM parameter name; "" if none."""
-    if service == "dynamodb":
+    name, the SNS application, endpoint or topic ARN, the SSM parameter name, the S3 object's
+    (or bucket's) ARN; "" if none."""
+    if service == "s3":
+        found = _s3_resources(params)
+    elif service == "dynamodb":
         found = _tables(params)
     elif service == "sqs":
         name = params.get("QueueName") or str(params.get("QueueUrl", "")).rstrip("/").rpartition("/")[2]
@@ -120,6 +138,34 @@ def _recording_make_api_call(self, operation_name, api_params):  # type: ignore[
 
 
 botocore.client.BaseClient._make_api_call = _recording_make_api_call
+
+
+def _recording_presigned_url(self, ClientMethod, Params=None, ExpiresIn=3600, HttpMethod=None):  # type: ignore[no-untyped-def]
+    """A presigned URL makes no request: the client that uses it does, with the signer's
+    permissions. Recorded for the IAM policy test only (not in RECORDER, which holds requests),
+    as the operation the URL performs (get_object: GetObject)."""
+    if _called_from_app():
+        operation = self._PY_TO_OP_NAME.get(ClientMethod, ClientMethod)
+        for resource in call_resources(self.meta.service_model.endpoint_prefix, dict(Params or {})):
+            APP_CALLS.add((self.meta.service_model.endpoint_prefix, operation, resource))
+    return _original_presigned_url(self, ClientMethod, Params, ExpiresIn, HttpMethod)
+
+
+def _recording_presigned_post(self, Bucket, Key, Fields=None, Conditions=None, ExpiresIn=3600):  # type: ignore[no-untyped-def]
+    """An upload form, recorded as S3's PostObject on its key (the policy test maps it to the
+    IAM actions a browser's POST of that form needs, by the fields it carries: "PostObject" for a
+    plain form, "PostObject+tagging" for one that sets object tags)."""
+    if _called_from_app():
+        operation = "PostObject+tagging" if "tagging" in (Fields or {}) else "PostObject"
+        APP_CALLS.add(("s3", operation, f"arn:aws:s3:::{Bucket}/{Key}"))
+    return _original_presigned_post(self, Bucket, Key, Fields, Conditions, ExpiresIn)
+
+
+# Made part of every S3 client class botocore creates from now on (botocore.signers adds them).
+_original_presigned_url = botocore.signers.generate_presigned_url
+_original_presigned_post = botocore.signers.generate_presigned_post
+botocore.signers.generate_presigned_url = _recording_presigned_url
+botocore.signers.generate_presigned_post = _recording_presigned_post
 
 # Every botocore session of the run shares one data loader (per data path), so a client made in a
 # new session does not read and parse the service's model and endpoints.json again: the handlers'

@@ -12,19 +12,36 @@ from chalicelib.actions.router import Context
 from chalicelib.domain.errors import Forbidden
 from chalicelib.domain.frames import Post, checked
 from chalicelib.domain.protocol import frame
-from chalicelib.domain.records import ChatRecord, Membership, Message, Presence
+from chalicelib.domain.records import Attachment, ChatRecord, Membership, Message, Presence, chat_view
 from chalicelib.push.jobs import Notifier
 from chalicelib.retry import Contention
 from chalicelib.storage import Store
+from chalicelib.storage.files import Files
 
 
 class ActionBase:
+    files: Files | None = None  # the attachments bucket (set by ``dispatch.Actions``)
+
     def __init__(
         self, store: Store, contention: Contention | None = None, notifier: Notifier | None = None
     ) -> None:
         self.store = store
         self.contention = contention or Contention()
         self.notifier = notifier or Notifier(None)
+
+    def link(self, chat_id: str, attachment: Attachment) -> str:
+        """An attachment's download URL, signed now (no request)."""
+        if self.files is None:
+            return ""
+        return self.files.link(attachment.key(chat_id), attachment.name, attachment.content_type)
+
+    def _wire(self, message: Message) -> dict[str, Any]:
+        """The protocol's Message with fresh download URLs."""
+        return message.to_wire(self.link)
+
+    def _view(self, chat: ChatRecord, membership: Membership) -> dict[str, Any]:
+        """The protocol's Chat as one member sees it, its last message's URLs fresh."""
+        return chat_view(chat, membership, self.link)
 
     # -- which chat, as whom
 
@@ -70,7 +87,7 @@ class ActionBase:
         self, presence: Iterable[Presence], message: Message, skip_connection: str | None
     ) -> list[Post]:
         """One frame per connection: ``chat:message`` where the chat is open, else background."""
-        wire = message.to_wire()
+        wire = self._wire(message)
         live = checked(frame("chat:message", message=wire))
         background = checked(frame("chat:message:background", message=wire))
         return [

@@ -107,15 +107,18 @@ class ChangeActions(ActionBase):
                 continue
         else:
             raise Unavailable("the message is changing, retry")
+        gone = [a.key(chat_id) for a in context.message.attachments if a not in after.attachments]
+        if gone and self.files is not None:  # a deleted message's files go with it, before the reply
+            self.files.delete(gone)
         return Outcome(self._updated(ctx, after), lambda: self._posts(ctx, chat, members.seeing(seq), after))
 
     def _updated(self, ctx: Context, message: Message) -> dict[str, Any]:
-        return frame("message:updated", ctx.req, chat_id=message.chat_id, message=message.to_wire())
+        return frame("message:updated", ctx.req, chat_id=message.chat_id, message=self._wire(message))
 
     def _posts(self, ctx: Context, chat: ChatRecord, audience: Iterable[str], message: Message) -> list[Post]:
         """``chat:message:updated`` to every connection viewing the chat of those who can see the
         message, the acting user's other devices included, the acting connection excepted."""
-        data = checked(frame("chat:message:updated", message=message.to_wire()))
+        data = checked(frame("chat:message:updated", message=self._wire(message)))
         return [
             (p.connection_id, data)
             for p in self._connections(audience, skip_connection=ctx.connection_id)
@@ -129,7 +132,7 @@ class ChangeActions(ActionBase):
         # the last_rev it is given without missing one.
         chat, membership = self._member_chat(ctx, r.chat_id)
         page = self.store.changes(chat.chat_id, r.after_rev, r.limit, floor=membership.joined_seq)
-        messages = [m.to_wire() for m in page.messages]
+        messages = [self._wire(m) for m in page.messages]
         last_rev = max([chat.last_rev, *(m.rev for m in page.messages)])
         reply = frame(
             "chat:changes",

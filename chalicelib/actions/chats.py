@@ -32,7 +32,7 @@ from chalicelib.domain.protocol import (
     ChatUpdate,
     frame,
 )
-from chalicelib.domain.records import INLINE_MEMBERS, MAX_MEMBERS, ChatRecord, Membership, Pointers, chat_view
+from chalicelib.domain.records import INLINE_MEMBERS, MAX_MEMBERS, ChatRecord, Membership, Pointers
 from chalicelib.push.jobs import Notifier, to_confirm, to_notify
 from chalicelib.retry import Contention
 from chalicelib.storage import SeqConflict, Store
@@ -155,10 +155,10 @@ class ChatActions(ActionBase):
                 outcome.reply["event"] = "chat:created"  # the reply chat.create promises
             return outcome
         membership = self.store.membership(ctx.user_id, existing.chat_id) or Membership()
-        return Outcome(frame("chat:created", ctx.req, chat=chat_view(existing, membership)))
+        return Outcome(frame("chat:created", ctx.req, chat=self._view(existing, membership)))
 
     def _created(self, ctx: Context, chat: ChatRecord, others: list[str]) -> Outcome:
-        view = chat_view(chat, Membership())
+        view = self._view(chat, Membership())
 
         def announce() -> list[Post]:
             if not others:
@@ -192,7 +192,7 @@ class ChatActions(ActionBase):
             found = {c.chat_id: c for c in self.store.get_chats(wanted)}
             chats = [found[cid] for cid in wanted if cid in found]
             moved = chats[: len(above)]
-        views = [chat_view(c, memberships[c.chat_id]) for c in chats]
+        views = [self._view(c, memberships[c.chat_id]) for c in chats]
         reply = frame("chat:list", ctx.req, chats=views, next_cursor=None)
         count = min(r.limit, max(1, fit(reply, "chats", views, reserve=MAX_CURSOR_CHARS)))
         reply["chats"] = views[:count]
@@ -252,14 +252,14 @@ class ChatActions(ActionBase):
         reply = frame(
             "chat:opened",
             ctx.req,
-            chat=chat_view(chat, membership),
+            chat=self._view(chat, membership),
             messages=[],
             has_more=page.has_more,
             receipts_min=lowest.to_wire(),
         )
         if chat.member_count <= INLINE_MEMBERS:
             reply["receipts"] = {u: pointers.get(u, Pointers()).to_wire() for u in members}
-        return Outcome(self._fill(reply, [m.to_wire() for m in page.messages], keep_last=True))
+        return Outcome(self._fill(reply, [self._wire(m) for m in page.messages], keep_last=True))
 
     @handles(ChatClose)
     def close(self, ctx: Context, r: ChatClose) -> Outcome:
@@ -272,7 +272,7 @@ class ChatActions(ActionBase):
         chat, membership = self._member_chat(ctx, r.chat_id)
         page = self.store.messages(chat.chat_id, r.before, r.after, r.limit, floor=membership.joined_seq)
         reply = frame("chat:history", ctx.req, chat_id=chat.chat_id, messages=[], has_more=page.has_more)
-        messages = [m.to_wire() for m in page.messages]
+        messages = [self._wire(m) for m in page.messages]
         return Outcome(self._fill(reply, messages, keep_last=r.after is None))
 
     def _fill(self, reply: dict[str, Any], messages: list[dict[str, Any]], keep_last: bool) -> dict[str, Any]:
@@ -344,7 +344,7 @@ class ChatActions(ActionBase):
                     self.store.reconcile_memberships(
                         chat.chat_id, present, [u for u in named if u not in joined]
                     )
-                return Outcome(frame("chat:updated", ctx.req, chat=self._view(ctx, chat, roster)))
+                return Outcome(frame("chat:updated", ctx.req, chat=self._roster_view(ctx, chat, roster)))
             try:
                 self.store.apply_change(chat, change)
                 break
@@ -354,11 +354,11 @@ class ChatActions(ActionBase):
             raise Unavailable("the chat is busy, retry")
         return Outcome(self._change_reply(ctx, change), lambda: self._change_posts(ctx, change))
 
-    def _view(self, ctx: Context, chat: ChatRecord, roster: Roster) -> dict[str, Any]:
+    def _roster_view(self, ctx: Context, chat: ChatRecord, roster: Roster) -> dict[str, Any]:
         membership = self.store.membership(ctx.user_id, chat.chat_id) or Membership(
             joined_seq=roster.joined().get(ctx.user_id, 0)
         )
-        return chat_view(chat, membership)
+        return self._view(chat, membership)
 
     def _change_reply(self, ctx: Context, change: Change) -> dict[str, Any]:
         chat, seq = change.chat, change.chat.last_seq
@@ -367,7 +367,7 @@ class ChatActions(ActionBase):
         joined = change.roster.joined()[ctx.user_id]
         stored = self.store.membership(ctx.user_id, chat.chat_id)  # pointers as moved, and muted
         mine = stored or Membership(Pointers(seq, seq) if change.actor_was_member else Pointers(), joined)
-        return frame("chat:updated", ctx.req, chat=chat_view(chat, mine))
+        return frame("chat:updated", ctx.req, chat=self._view(chat, mine))
 
     def _change_posts(self, ctx: Context, change: Change) -> list[Post]:
         """chat:added to those added, chat:removed to those who went, the system message to the
@@ -382,7 +382,7 @@ class ChatActions(ActionBase):
         live = to_confirm(reach, added, chat.chat_id)  # else unless they confirm it (Reach)
         self.notifier.confirm_later(live, chat, change.message, name)
         presence = {user: r.connections for user, r in reach.items()}
-        welcome = checked(frame("chat:added", chat=chat_view(chat, Membership(joined_seq=chat.last_seq))))
+        welcome = checked(frame("chat:added", chat=self._view(chat, Membership(joined_seq=chat.last_seq))))
         gone = change.message.system.type if change.message.system is not None else "removed"
         reason = "left" if gone == "left" else "removed"
         farewell = checked(frame("chat:removed", chat_id=chat.chat_id, reason=reason))

@@ -1,11 +1,12 @@
 """Every action of the protocol, on one router: the capabilities included here are all there is
-(chats, messages, message changes, devices). The service runs requests through ``Actions.run``.
+(chats, messages, message changes, devices, attachments). The service runs requests through ``Actions.run``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
+from chalicelib.actions.attachments import AttachmentActions
 from chalicelib.actions.changes import ChangeActions
 from chalicelib.actions.chats import ChatActions
 from chalicelib.actions.devices import DeviceActions
@@ -17,6 +18,7 @@ from chalicelib.push.jobs import Notifier
 from chalicelib.push.providers import Providers
 from chalicelib.retry import Contention
 from chalicelib.storage import Store
+from chalicelib.storage.files import Files
 
 
 class Actions:
@@ -30,18 +32,23 @@ class Actions:
         providers: Providers | None = None,
         endpoint_policy: EndpointPolicy | None = None,
         direct_key: Callable[[], bytes] | None = None,
+        files: Files | None = None,
     ) -> None:
         self.chats = ChatActions(store, contention, notifier, direct_key)
         self.messages = MessageActions(store, contention, notifier)
         self.changes = ChangeActions(store, contention, notifier)
         self.devices = DeviceActions(store, providers or Providers({}), endpoint_policy, contention)
+        self.attachments = AttachmentActions(store, contention, notifier)
         self.router = Router()
         for capability in self.capabilities:
+            capability.files = files
             self.router.include(capability)
 
     @property
-    def capabilities(self) -> tuple[ChatActions, MessageActions, ChangeActions, DeviceActions]:
-        return (self.chats, self.messages, self.changes, self.devices)
+    def capabilities(
+        self,
+    ) -> tuple[ChatActions, MessageActions, ChangeActions, DeviceActions, AttachmentActions]:
+        return (self.chats, self.messages, self.changes, self.devices, self.attachments)
 
     @property
     def contention(self) -> Contention:

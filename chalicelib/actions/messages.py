@@ -24,10 +24,10 @@ from chalicelib.actions.base import ActionBase
 from chalicelib.actions.router import Context, Outcome, handles
 from chalicelib.domain import ids
 from chalicelib.domain.changes import check_reply, kept_mentions
-from chalicelib.domain.errors import Forbidden, Unavailable
+from chalicelib.domain.errors import BadRequest, Forbidden, Unavailable
 from chalicelib.domain.frames import Post
 from chalicelib.domain.protocol import MessageSend, Receipt, Typing, frame
-from chalicelib.domain.records import ChatRecord, Membership, Message, Reach
+from chalicelib.domain.records import Attachment, ChatRecord, Membership, Message, Reach, StoredSend
 from chalicelib.push.jobs import notified, offline_after, to_confirm, to_notify
 from chalicelib.storage import SeqConflict, Store
 
@@ -74,6 +74,61 @@ class MessageActions(ActionBase):
     def send(self, ctx: Context, r: MessageSend) -> Outcome:
         chat = self._chat(r.chat_id)
         members = self._members(chat)
+        files: tuple[Attachment, ...] = ()
+        retried: tuple[StoredSend, ChatRecord, tuple[str, ...]] | None = None
+        if r.attachments:
+            if ctx.user_id not in members:
+                raise Forbidden(f"not a member of chat {chat.chat_id}")
+            files, retried = self._attachments(ctx, chat, r)
+        stored, chat, members = retried or self._store(ctx, chat, members, r, files)
+        if stored.message.attachments and self.files is not None:
+            # Attached: the lifecycle rule must keep them (idempotent, so a retry does it again).
+            self.files.keep(a.key(chat.chat_id) for a in stored.message.attachments)
+        return self._sent(ctx, chat, members, stored)
+
+    def _attachments(
+        self, ctx: Context, chat: ChatRecord, r: MessageSend
+    ) -> tuple[tuple[Attachment, ...], tuple[StoredSend, ChatRecord, tuple[str, ...]] | None]:
+        """The files a send names, checked: created by the sender for this chat, uploaded in
+        full with the declared size and type (the object itself, HeadObject each in parallel),
+        and no message's yet; or, when they are a message's already, the earlier send this one
+        retries (same ``client_msg_id``). 1 BatchGetItem and k HeadObject."""
+        if self.files is None:
+            raise BadRequest("attachments are not configured on this deployment")
+        records = self.store.attachments(r.attachments)
+        for attachment_id in r.attachments:
+            record = records.get(attachment_id)
+            if record is None or record.user_id != ctx.user_id or record.chat_id != chat.chat_id:
+                raise BadRequest(f"attachment {attachment_id} was not created by you for this chat")
+        if any(records[a].seq is not None for a in r.attachments):
+            probe = Message(chat.chat_id, 0, "", r.client_msg_id, ctx.user_id, r.text, "")
+            earlier = self.store.find_send(probe)
+            if earlier is None:
+                raise BadRequest("an attachment is part of another message already")
+            return (), (earlier, chat, self._members(chat))
+        files = tuple(records[a].attachment for a in r.attachments)
+        found = self.files.stat(a.key(chat.chat_id) for a in files)
+        for attachment in files:
+            stored = found.get(attachment.key(chat.chat_id))
+            if stored is None:
+                raise BadRequest(f"attachment {attachment.attachment_id} has not been uploaded")
+            declared = (attachment.size, attachment.content_type)
+            if (stored.size, stored.content_type.split(";")[0].strip().lower()) != declared:
+                raise BadRequest(
+                    f"attachment {attachment.attachment_id} was uploaded as {stored.size} bytes of "
+                    f"{stored.content_type or 'no type'}, "
+                    f"not {attachment.size} bytes of {attachment.content_type}"
+                )
+        return files, None
+
+    def _store(
+        self,
+        ctx: Context,
+        chat: ChatRecord,
+        members: tuple[str, ...],
+        r: MessageSend,
+        files: tuple[Attachment, ...],
+    ) -> tuple[StoredSend, ChatRecord, tuple[str, ...]]:
         for _ in self.contention.attempts():  # each retry is one request: the loser learns the chat
             if ctx.user_id not in members:
                 raise Forbidden(f"not a member of chat {chat.chat_id}")
@@ -89,6 +144,7 @@ class MessageActions(ActionBase):
                 sent_at=ids.iso_now(),
                 reply_to=r.reply_to,
                 mentions=kept_mentions(r.mentions, ctx.user_id, members),
+                attachments=files,
             )
             try:
                 # The store's condition on last_seq makes ``members`` the members at this seq:
@@ -109,6 +165,9 @@ class MessageActions(ActionBase):
                     members = self._members(chat)
         else:
             raise Unavailable("the chat is busy, retry")
+        return stored, chat, members
+
+    def _sent(self, ctx: Context, chat: ChatRecord, members: tuple[str, ...], stored: StoredSend) -> Outcome:
         message = stored.message
         ack = frame(
             "message:ack",

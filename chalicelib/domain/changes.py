@@ -61,13 +61,16 @@ def edit(
 
 def delete(message: Message, actor: str, admins: Collection[str]) -> Message | None:
     """The sender deletes their message, a group admin any message of the group. What is
-    deleted is gone: text, mentions, reactions and the reply leave the record."""
+    deleted is gone: text, mentions, reactions, the reply and the files leave the record (the
+    caller deletes the files' objects)."""
     _changeable(message, "deleted")
     if message.sender_id != actor and actor not in admins:
         raise Forbidden("only the sender or a group admin deletes a message")
     if message.deleted:
         return None
-    return dataclasses.replace(message, text="", mentions=(), reactions=(), reply_to=None, deleted=True)
+    return dataclasses.replace(
+        message, text="", mentions=(), reactions=(), reply_to=None, attachments=(), deleted=True
+    )
 
 
 def react(message: Message, actor: str, emoji: str | None) -> Message | None:

@@ -69,6 +69,10 @@ def new_message_id() -> str:
     return "m_" + ulid()
 
 
+def new_attachment_id() -> str:
+    return "a_" + ulid()
+
+
 def now_ms() -> int:
     return int(time.time() * 1000)
 

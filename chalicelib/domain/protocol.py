@@ -21,8 +21,17 @@ from chalicelib.domain.errors import BadRequest, ChatError, TooLarge
 from chalicelib.domain.frames import MAX_FRAME_BYTES as MAX_FRAME_BYTES
 from chalicelib.domain.frames import encode as encode
 from chalicelib.domain.ids import USER_ID_RE
-from chalicelib.domain.records import MAX_ADMINS, MAX_MEMBERS, MAX_TOKEN_CHARS, NOTIFY_LEVELS, PLATFORMS
+from chalicelib.domain.records import (
+    MAX_ADMINS,
+    MAX_ATTACHMENT_BYTES,
+    MAX_ATTACHMENTS,
+    MAX_MEMBERS,
+    MAX_TOKEN_CHARS,
+    NOTIFY_LEVELS,
+    PLATFORMS,
+)
 from chalicelib.domain.requests import LIST_DEFAULT_LIMIT as LIST_DEFAULT_LIMIT
+from chalicelib.domain.requests import AttachmentCreate as AttachmentCreate
 from chalicelib.domain.requests import ChatAdd as ChatAdd
 from chalicelib.domain.requests import ChatChanges as ChatChanges
 from chalicelib.domain.requests import ChatClose as ChatClose
@@ -60,6 +69,12 @@ OPEN_PAGE_SIZE = 50
 CHANGES_DEFAULT_LIMIT = 50
 MAX_EMOJI_CHARS = 16
 
+ATTACHMENT_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}\Z")
+# type/subtype, each an RFC 6838 restricted name (no parameters: "; charset=" is not a type)
+CONTENT_TYPE_RE = re.compile(
+    r"^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}\Z"
+)
+MAX_NAME_CHARS = 200
 CHAT_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}\Z")
 CLIENT_MSG_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}\Z")
 DEVICE_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}\Z")
@@ -290,18 +305,58 @@ def _seq(body: Mapping[str, Any], name: str = "seq") -> int:
     return seq
 
 
+def _attachment_ids(body: Mapping[str, Any]) -> tuple[str, ...]:
+    """1 to 10 distinct attachment ids, or none when absent."""
+    values = body.get("attachments")
+    if values is None:
+        return ()
+    if not isinstance(values, list) or not all(
+        isinstance(v, str) and ATTACHMENT_ID_RE.match(v) for v in values
+    ):
+        raise _fail("'attachments' must be a list of attachment ids")
+    if not 0 < len(values) <= MAX_ATTACHMENTS:
+        raise _fail(f"'attachments' must name 1 to {MAX_ATTACHMENTS} attachments")
+    if len(set(values)) != len(values):
+        raise _fail("'attachments' names an attachment twice")
+    return tuple(values)
+
+
 def _parse_send(body: Mapping[str, Any]) -> MessageSend:
     chat_id = _chat_id(body)
     client_msg_id = body.get("client_msg_id")
     if not isinstance(client_msg_id, str) or not CLIENT_MSG_ID_RE.match(client_msg_id):
         raise _fail("'client_msg_id' must be 1-64 characters of A-Za-z0-9_-")
+    attachments = _attachment_ids(body)
+    # With files, the text may be "" or absent: the files are the message.
+    text = "" if attachments and body.get("text") in (None, "") else _text(body)
     return MessageSend(
         chat_id=chat_id,
         client_msg_id=client_msg_id,
-        text=_text(body),
+        text=text,
         reply_to=_int(body, "reply_to", 1, required=False),
         mentions=_mentions(body) or (),
+        attachments=attachments,
     )
+
+
+def _parse_attachment(body: Mapping[str, Any]) -> AttachmentCreate:
+    chat_id = _chat_id(body)
+    name = body.get("name")
+    if not isinstance(name, str) or not 0 < len(name) <= MAX_NAME_CHARS:
+        raise _fail(f"'name' must be a file name of 1-{MAX_NAME_CHARS} characters")
+    if any(unicodedata.category(char) in ("Cc", "Zl", "Zp") for char in _valid_unicode(name, "name")):
+        raise _fail("'name' must not contain control characters")
+    content_type = body.get("content_type")
+    if not isinstance(content_type, str) or not CONTENT_TYPE_RE.match(content_type):
+        raise _fail("'content_type' must be a media type, type/subtype (like image/jpeg)")
+    size = body.get("size")
+    if isinstance(size, bool) or not isinstance(size, int):
+        raise _fail("'size' must be an integer number of bytes")
+    if size < 1:
+        raise _fail("'size' must be at least 1 byte")
+    if size > MAX_ATTACHMENT_BYTES:
+        raise TooLarge(f"'size' is over {MAX_ATTACHMENT_BYTES} bytes (25 MiB)")
+    return AttachmentCreate(chat_id=chat_id, name=name, content_type=content_type.lower(), size=size)
 
 
 def _parse_edit(body: Mapping[str, Any]) -> MessageEdit:
@@ -376,6 +431,7 @@ _PARSERS: dict[str, Callable[[Mapping[str, Any]], Request]] = {
     "chat.history": _parse_history,
     "message.send": _parse_send,
     "message.edit": _parse_edit,
+    "attachment.create": _parse_attachment,
     "message.delete": lambda body: MessageDelete(chat_id=_chat_id(body), seq=_seq(body)),
     "reaction.set": lambda body: ReactionSet(chat_id=_chat_id(body), seq=_seq(body), emoji=_emoji(body)),
     "chat.changes": _parse_changes,

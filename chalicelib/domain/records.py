@@ -4,6 +4,7 @@ and storage share ``Device``. Nothing here does I/O."""
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -51,6 +52,52 @@ class SystemEvent:
         )
 
 
+MAX_ATTACHMENTS = 10  # files per message
+MAX_ATTACHMENT_BYTES = 25 * 1024 * 1024  # 26,214,400: one file
+ATTACHMENT_PREFIX = "attachments/"  # every object key starts with it (IAM grants this prefix only)
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """A file as a message carries it (the wire adds a download ``url``, signed when the frame is
+    built). Its object's key is ``attachments/{chat_id}/{attachment_id}``."""
+
+    attachment_id: str
+    name: str
+    content_type: str
+    size: int
+
+    def key(self, chat_id: str) -> str:
+        return attachment_key(chat_id, self.attachment_id)
+
+    def to_wire(self) -> dict[str, Any]:
+        return {
+            "attachment_id": self.attachment_id,
+            "name": self.name,
+            "content_type": self.content_type,
+            "size": self.size,
+        }
+
+
+def attachment_key(chat_id: str, attachment_id: str) -> str:
+    return f"{ATTACHMENT_PREFIX}{chat_id}/{attachment_id}"
+
+
+Link = Callable[[str, Attachment], str]  # (chat id, attachment) -> a download URL
+
+
+@dataclass(frozen=True)
+class AttachmentRecord:
+    """An attachment as ``attachment.create`` made it: whose, for which chat, and the message
+    (``seq``) it became part of, if any yet."""
+
+    attachment: Attachment
+    user_id: str
+    chat_id: str
+    created_at: str
+    seq: int | None = None
+
+
 @dataclass(frozen=True)
 class Message:
     """A message as it is now. ``reactions`` holds each reacting user's one emoji as sorted
@@ -72,6 +119,7 @@ class Message:
     edited_at: str | None = None
     deleted: bool = False
     rev: int = 0
+    attachments: tuple[Attachment, ...] = ()
 
     @property
     def kind(self) -> str:
@@ -84,7 +132,12 @@ class Message:
             grouped.setdefault(emoji, []).append(user)
         return grouped
 
-    def to_wire(self) -> dict[str, Any]:
+    def to_wire(self, link: Link | None = None) -> dict[str, Any]:
+        """The protocol's Message; ``link`` gives each attachment its download URL (signed now)."""
+        files = [a.to_wire() for a in self.attachments]
+        if link is not None:
+            for entry, attachment in zip(files, self.attachments, strict=True):
+                entry["url"] = link(self.chat_id, attachment)
         out: dict[str, Any] = {
             "chat_id": self.chat_id,
             "seq": self.seq,
@@ -96,7 +149,7 @@ class Message:
             "kind": self.kind,
             "reply_to": self.reply_to,
             "mentions": list(self.mentions),
-            "attachments": [],
+            "attachments": files,
             "reactions": self.reactions_wire(),
             "edited_at": self.edited_at,
             "deleted": self.deleted,
@@ -266,7 +319,7 @@ class Page:
     has_more: bool = False
 
 
-def chat_view(chat: ChatRecord, membership: Membership) -> dict[str, Any]:
+def chat_view(chat: ChatRecord, membership: Membership, link: Link | None = None) -> dict[str, Any]:
     """The protocol's Chat object as seen by one member."""
     joined = membership.joined_seq
     pointers = membership.pointers
@@ -281,7 +334,7 @@ def chat_view(chat: ChatRecord, membership: Membership) -> dict[str, Any]:
         "member_count": chat.member_count,
         "last_seq": chat.last_seq,
         "last_rev": chat.last_rev,
-        "last_message": last.to_wire() if last else None,
+        "last_message": last.to_wire(link) if last else None,
         "unread": max(0, chat.last_seq - max(pointers.read_seq, joined)),
         "read_seq": pointers.read_seq,
         "delivered_seq": pointers.delivered_seq,

@@ -84,6 +84,15 @@ class MessageSend:
     text: str
     reply_to: int | None = None
     mentions: tuple[str, ...] = ()
+    attachments: tuple[str, ...] = ()  # attachment ids, in the order the files are shown
+
+
+@dataclass(frozen=True)
+class AttachmentCreate:
+    chat_id: str
+    name: str
+    content_type: str
+    size: int
 
 
 @dataclass(frozen=True)
@@ -171,6 +180,7 @@ Request = (
     | ChatLeave
     | ChatUpdate
     | MessageSend
+    | AttachmentCreate
     | MessageEdit
     | MessageDelete
     | ReactionSet

@@ -45,6 +45,12 @@ def cut(text: str, limit: int = BODY_CHARS) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def _files_line(message: dict[str, Any]) -> str:
+    """A message of files only: a paperclip and its first file's name (files keep their order)."""
+    files = message.get("attachments") or []
+    return f"📎 {files[0]['name']}" if files else ""
+
+
 def build(
     message: dict[str, Any],
     chat_title: str | None,
@@ -58,7 +64,7 @@ def build(
     group = chat_kind == "group"
     if preview:
         title = chat_title if group and chat_title else sender
-        text = str(message["text"])
+        text = str(message["text"]) or _files_line(message)
         system = message.get("kind") == "system"  # "alice added carol" names its sender already
         body = cut(f"{sender}: {text}" if group and not system else text)
     else:

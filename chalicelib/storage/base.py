@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from chalicelib.domain.membership import Change, Roster
 from chalicelib.domain.records import (
+    AttachmentRecord,
     ChatRecord,
     Connection,
     Device,
@@ -214,7 +215,9 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def append_message(self, chat: ChatRecord, message: Message) -> StoredSend:
         """Store ``message`` as seq ``chat.last_seq + 1`` in one transaction that also moves the
-        chat's counter and the sender's pointers and records the client_msg_id.
+        chat's counter and the sender's pointers, records the client_msg_id, and marks each of
+        its attachments as this message's (on the condition that it is the sender's, for this
+        chat, and no message's yet: else ``BadRequest``).
 
         Returns the stored message, or the original one with ``duplicate=True`` for a retry.
         Raises ``SeqConflict`` when the chat moved since ``chat`` was read.
@@ -235,6 +238,18 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def message_at(self, chat_id: str, seq: int) -> Message | None:
         """One stored message (1 GetItem); None if there is none at that seq."""
+
+    # -- attachments
+
+    @abc.abstractmethod
+    def create_attachment(self, record: AttachmentRecord, expires_at: int) -> bool:
+        """Store a new attachment record, expiring at ``expires_at`` (epoch seconds) unless a
+        message takes it, if its user is a member of its chat (1 TransactWriteItems: a check of
+        the membership and the put); False, and nothing stored, when not a member."""
+
+    @abc.abstractmethod
+    def attachments(self, attachment_ids: Iterable[str]) -> Mapping[str, AttachmentRecord]:
+        """The records of these ids that exist (1 BatchGetItem)."""
 
     # -- messages that change
 

@@ -22,7 +22,7 @@ from pynamodb.transactions import TransactWrite
 
 from chalicelib.domain import ids
 from chalicelib.domain.changes import check_reply
-from chalicelib.domain.errors import NotFound
+from chalicelib.domain.errors import BadRequest, NotFound
 from chalicelib.domain.membership import Change, Roster
 from chalicelib.domain.records import (
     SEND_KEY_TTL_SECONDS,
@@ -34,6 +34,7 @@ from chalicelib.domain.records import (
     Pointers,
     StoredSend,
 )
+from chalicelib.storage.attachments import DynamoAttachments
 from chalicelib.storage.base import SeqConflict, Store
 from chalicelib.storage.calls import get_or_none, guarded, is_condition_failure
 from chalicelib.storage.changes import DynamoChanges
@@ -52,6 +53,7 @@ from chalicelib.storage.mapping import (
     stored_send,
 )
 from chalicelib.storage.tables import (
+    AttachmentItem,
     ChatItem,
     ChatMembersItem,
     DeviceItem,
@@ -84,7 +86,7 @@ def send_key(chat_id: str, sender_id: str, client_msg_id: str) -> str:
     return f"{chat_id}|{sender_id}|{client_msg_id}"
 
 
-class DynamoStore(DynamoConnections, DynamoChanges, Store):
+class DynamoStore(DynamoConnections, DynamoChanges, DynamoAttachments, Store):
     def __init__(self) -> None:
         meta = ChatItem.Meta
         self._tx_connection = PynamoConnection(
@@ -444,6 +446,15 @@ class DynamoStore(DynamoConnections, DynamoChanges, Store):
                     condition=_sees(message.reply_to),
                     return_values="ALL_OLD",
                 )
+                for attachment in message.attachments:  # each file goes with one message only
+                    tx.update(
+                        AttachmentItem(attachment.attachment_id),
+                        actions=[AttachmentItem.seq.set(seq), AttachmentItem.expires_at.remove()],
+                        condition=AttachmentItem.seq.does_not_exist()
+                        & (AttachmentItem.user_id == message.sender_id)
+                        & (AttachmentItem.chat_id == chat.chat_id),
+                        return_values="ALL_OLD",
+                    )
         except TransactWriteError as exc:
             return self._explain_cancelled_send(exc, chat, message)
         return StoredSend(message=stored, duplicate=False)
@@ -469,6 +480,14 @@ class DynamoStore(DynamoConnections, DynamoChanges, Store):
             if reason.code == CONDITION_FAILED and reason.raw_item and "read_seq" in reason.raw_item:
                 joined = int(MembershipItem.from_raw_data(reason.raw_item).joined_seq or 0)
                 check_reply(message.reply_to or 0, joined, chat.last_seq)
+        # The attachments' updates follow the message, the send key, the chat and the membership.
+        for attachment, cancelled in zip(
+            message.attachments, (exc.cancellation_reasons or [])[4:], strict=False
+        ):
+            if cancelled is not None and cancelled.code == CONDITION_FAILED:
+                raise BadRequest(
+                    f"attachment {attachment.attachment_id} is part of another message, or not yours to send"
+                )
         # A concurrent transaction on the same items (TransactionConflict) or the chat vanished:
         # read it again and let the caller retry.
         current = self.get_chat(chat.chat_id)

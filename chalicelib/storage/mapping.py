@@ -14,6 +14,8 @@ from datetime import UTC, datetime
 from typing import Any, cast
 
 from chalicelib.domain.records import (
+    Attachment,
+    AttachmentRecord,
     ChatRecord,
     Connection,
     Device,
@@ -26,6 +28,7 @@ from chalicelib.domain.records import (
     SystemEvent,
 )
 from chalicelib.storage.tables import (
+    AttachmentItem,
     ChatItem,
     ConnectionItem,
     DeviceItem,
@@ -78,6 +81,26 @@ def _reactions_json(message: Message) -> str | None:
     return json.dumps(dict(message.reactions), separators=(",", ":"), ensure_ascii=False)
 
 
+def _attachments_json(message: Message) -> str | None:
+    if not message.attachments:
+        return None
+    return json.dumps([a.to_wire() for a in message.attachments], separators=(",", ":"), ensure_ascii=False)
+
+
+def _attachments_from(raw: str | None) -> tuple[Attachment, ...]:
+    return tuple(Attachment(**entry) for entry in json.loads(raw)) if raw else ()
+
+
+def attachment_from(item: AttachmentItem) -> AttachmentRecord:
+    return AttachmentRecord(
+        attachment=Attachment(item.attachment_id, item.name, item.content_type, int(item.size)),
+        user_id=item.user_id,
+        chat_id=item.chat_id,
+        created_at=item.created_at,
+        seq=int(item.seq) if item.seq is not None else None,
+    )
+
+
 def message_from(item: MessageAttributes, chat_id: str) -> Message:
     """The message a ``MessageItem``, a ``ChangeItem`` or a chat's ``MessageMap`` holds
     (``chat_id``: whose)."""
@@ -97,6 +120,7 @@ def message_from(item: MessageAttributes, chat_id: str) -> Message:
         edited_at=item.edited_at,
         deleted=bool(item.deleted),
         rev=int(item.rev or 0),
+        attachments=_attachments_from(item.attachments),
     )
 
 
@@ -117,6 +141,7 @@ def message_attributes(message: Message) -> dict[str, Any]:
         "edited_at": message.edited_at,
         "deleted": True if message.deleted else None,
         "rev": message.rev or None,
+        "attachments": _attachments_json(message),
     }
 
 

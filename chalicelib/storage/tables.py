@@ -9,6 +9,7 @@
 | memberships        | user_id + chat_id        | Query: my chats; BatchGetItem: receipts   |
 | messages           | chat_id + seq            | Query: history pages                      |
 | changes            | chat_id + rev            | Query: what changed after a rev           |
+| attachments        | attachment_id            | BatchGetItem: the files a send names      |
 | send_keys          | send_key                 | conditional Put: idempotent sends (TTL)   |
 | devices            | user_id + device_id      | Query: a user's push devices              |
 | device_tokens      | token_key                | GetItem: who holds this token now         |
@@ -110,6 +111,7 @@ class MessageAttributes:
     edited_at = UnicodeAttribute(null=True)
     deleted = BooleanAttribute(null=True)
     rev = NumberAttribute(null=True)  # the chat's rev at the latest change
+    attachments = UnicodeAttribute(null=True)  # JSON: [{attachment_id, name, content_type, size}]
 
 
 class MessageMap(MessageAttributes, MapAttribute):  # type: ignore[type-arg]
@@ -185,6 +187,26 @@ class ChangeItem(MessageAttributes, Model):
     rev = NumberAttribute(range_key=True)  # MessageAttributes.rev, made this table's range key
 
 
+class AttachmentItem(Model):
+    """A file ``attachment.create`` allowed a user to upload for a chat; ``seq`` once a message
+    of theirs carries it (the send's transaction sets it, on the condition that it is unset).
+    Unattached, it goes with its TTL a day after its upload form expired, as its object does
+    (the bucket's lifecycle rule)."""
+
+    class Meta(_Meta):
+        table_name = f"{_PREFIX}-attachments"
+
+    attachment_id = UnicodeAttribute(hash_key=True)
+    user_id = UnicodeAttribute()
+    chat_id = UnicodeAttribute()
+    name = UnicodeAttribute()
+    content_type = UnicodeAttribute()
+    size = NumberAttribute()
+    created_at = UnicodeAttribute()
+    seq = NumberAttribute(null=True)
+    expires_at = TTLAttribute(null=True)
+
+
 class SendKeyItem(Model):
     """``{chat_id}|{sender_id}|{client_msg_id}`` -> the seq it was stored as; ``fanned_out``
     once the message was handed to delivery (a retry finding it absent delivers it); gone after
@@ -246,6 +268,7 @@ ALL_MODELS: tuple[type[Model], ...] = (
     MembershipItem,
     MessageItem,
     ChangeItem,
+    AttachmentItem,
     SendKeyItem,
     DeviceItem,
     DeviceTokenItem,

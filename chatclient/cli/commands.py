@@ -8,11 +8,12 @@ Imports ``chatclient.client`` and the CLI's ``output`` and ``arguments``."""
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable, Sequence
 
 from chatclient.cli.arguments import NOTIFY_USAGE, UsageError, parse_create, parse_register
-from chatclient.cli.output import chat_line, device_line, message_line, out, plural
+from chatclient.cli.output import chat_line, device_line, file_label, message_line, out, plural
 from chatclient.client import ChatClient
 from chatclient.models import NOTIFY_LEVELS, Chat, Message
 
@@ -151,6 +152,33 @@ class Commands:
         )
         self.last_seen[chat_id] = max(ack.seq, self.last_seen.get(chat_id, 0))
         out(f"[ack] {ack.chat_id} seq {ack.seq}")
+
+    async def send_file(self, chat_id: str, path: str, text: str = "") -> None:
+        """Upload the file at ``path`` and send it (with ``text``) as one message."""
+        text = text.strip()
+        mentions = mentions_in(text)
+        ack = await self.client.send_files(chat_id, [path], text or None, mentions=mentions or None)
+        self.sent[(chat_id, ack.seq)] = Message(
+            chat_id, ack.seq, ack.message_id, ack.client_msg_id, self.me or "", text, ack.sent_at
+        )
+        self.last_seen[chat_id] = max(ack.seq, self.last_seen.get(chat_id, 0))
+        out(f"[ack] {ack.chat_id} seq {ack.seq}")
+
+    async def save(self, chat_id: str, seq: int, folder: str | None) -> None:
+        """Save the files of message ``seq`` into ``folder``, each under its own name (a name
+        taken gets " (1)"): links fresh from ``chat.history``, so an old message's work too."""
+        folder = folder or "."
+        if not os.path.isdir(folder):
+            raise UsageError(f"no folder {folder!r} to save into")
+        messages, _ = await self.client.history(chat_id, after=seq - 1, limit=1)
+        message = next((m for m in messages if m.seq == seq), None)
+        if message is None:
+            raise UsageError(f"no message {seq} in this chat that you can see")
+        if not message.attachments:
+            raise UsageError(f"message {seq} has no files")
+        for attachment in message.attachments:
+            where = await self.client.download(attachment, folder)
+            out(f"[saved] {where} {file_label(attachment)}")
 
     async def edit(self, chat_id: str, seq: int, text: str) -> None:
         message = await self.client.edit(chat_id, seq, text, mentions=mentions_in(text))

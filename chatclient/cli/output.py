@@ -5,7 +5,7 @@ Imports only ``chatclient.models``."""
 
 from __future__ import annotations
 
-from chatclient.models import Chat, ChatError, Device, Message
+from chatclient.models import Attachment, Chat, ChatError, Device, Message
 
 # The protocol's error codes, said plainly (the server's message follows).
 PLAIN = {
@@ -39,7 +39,8 @@ def message_text(message: Message, me: str | None = None, quote: Message | None 
     """``alice: hi`` for text, ``* alice added carol`` for a system message. A reply quotes
     the message it answers (``quote``, if the caller has it); then come ``(edited)``, the
     mentions (``you`` for ``me``) and the reactions with their counts. A deleted message is
-    ``alice: (deleted)``. The lines of a multi-line text after the first are indented."""
+    ``alice: (deleted)``. The lines of a multi-line text after the first are indented; a
+    message's files follow its text, each with its name, type and size."""
     if message.is_system:
         return f"* {message.text or _describe_system(message)}"
     if message.deleted:
@@ -47,7 +48,9 @@ def message_text(message: Message, me: str | None = None, quote: Message | None 
     parts = [f"{message.sender_id}:"]
     if message.reply_to is not None:
         parts.append(reply_quote(message.reply_to, quote))
-    parts.append(message.text.replace("\r\n", "\n").replace("\n", CONTINUED))
+    if message.text:
+        parts.append(message.text.replace("\r\n", "\n").replace("\n", CONTINUED))
+    parts.extend(file_label(attachment) for attachment in message.attachments)
     if message.edited:
         parts.append("(edited)")
     if message.mentions:
@@ -55,6 +58,20 @@ def message_text(message: Message, me: str | None = None, quote: Message | None 
     if message.reactions:
         parts.append(f"[{', '.join(f'{emoji} {count}' for emoji, count in message.reaction_counts())}]")
     return " ".join(parts)
+
+
+def size_text(size: int) -> str:
+    """``1 byte``, ``900 bytes``, ``3.4 KiB``, ``25.0 MiB``."""
+    if size < 1024:
+        return plural(size, "byte")
+    if size < 1024 * 1024:
+        return f"{size / 1024:.1f} KiB"
+    return f"{size / (1024 * 1024):.1f} MiB"
+
+
+def file_label(attachment: Attachment) -> str:
+    """A message's file: ``[file beach.jpg, image/jpeg, 340.0 KiB]`` (``/save SEQ`` saves it)."""
+    return f"[file {attachment.name}, {attachment.content_type}, {size_text(attachment.size)}]"
 
 
 def reply_quote(seq: int, original: Message | None) -> str:

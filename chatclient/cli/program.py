@@ -9,6 +9,8 @@
     chat --user alice edit c_01... 4 "hello"   # a new text for your message 4
     chat --user alice delete c_01... 4         # delete message 4 for everyone
     chat --user alice react c_01... 3 👍       # react to message 3 (no emoji: take it back)
+    chat --user alice file c_01... beach.jpg "the view"  # send a file (at most 25 MiB), with text
+    chat --user alice save c_01... 7 ~/Downloads       # save message 7's files there
     chat --user alice notify c_01... mentions  # push only for mentions and replies (all, none)
     chat --user alice read c_01...             # mark everything in it read
     chat --user alice members c_01...          # who is in it (admins marked)
@@ -49,7 +51,14 @@ from chatclient.cli.arguments import CHAT_HELP, REGISTER_USAGE, HelpShown, Spec,
 from chatclient.cli.output import error_line, out
 from chatclient.cli.shell import Shell
 from chatclient.client import ChatClient
-from chatclient.errors import AuthError, CannotConnect, ConnectionLost, RequestTimeout
+from chatclient.errors import (
+    AuthError,
+    CannotConnect,
+    ConnectionLost,
+    DownloadFailed,
+    RequestTimeout,
+    UploadFailed,
+)
 from chatclient.models import ChatError
 
 
@@ -93,6 +102,14 @@ async def _delete(sh: Shell, ns: argparse.Namespace) -> None:
 
 async def _react(sh: Shell, ns: argparse.Namespace) -> None:
     await sh.react(await _chat_id(sh, ns), _seq(ns, "react"), ns.emoji)
+
+
+async def _file(sh: Shell, ns: argparse.Namespace) -> None:
+    await sh.send_file(await _chat_id(sh, ns), ns.path, " ".join(ns.text))
+
+
+async def _save(sh: Shell, ns: argparse.Namespace) -> None:
+    await sh.save(await _chat_id(sh, ns), _seq(ns, "save"), ns.dir)
 
 
 async def _notify(sh: Shell, ns: argparse.Namespace) -> None:
@@ -148,6 +165,8 @@ ONE_SHOT: dict[str, tuple[Spec, OneShot]] = {
     "edit": (Spec("CHAT SEQ TEXT...", "a new text for your message SEQ"), _edit),
     "delete": (Spec("CHAT SEQ", "delete message SEQ for everyone (yours; an admin: anyone's)"), _delete),
     "react": (Spec("CHAT SEQ [EMOJI]", "react to message SEQ; no EMOJI takes your reaction back"), _react),
+    "file": (Spec("CHAT PATH [TEXT...]", "send the file at PATH (at most 25 MiB) to CHAT, with TEXT"), _file),
+    "save": (Spec("CHAT SEQ [DIR]", "save the files of message SEQ into DIR (default: here)"), _save),
     "notify": (Spec("CHAT LEVEL", "notifications for CHAT: all, mentions (and replies) or none"), _notify),
     "read": (Spec("CHAT", "mark everything in CHAT read"), _read),
     "members": (Spec("CHAT", "who is in CHAT (admins marked)"), _members),
@@ -281,7 +300,7 @@ async def _main(args: argparse.Namespace) -> int:
     except (UsageError, ValueError, TypeError) as exc:
         out(f"[error] {exc}")
         return 2
-    except (ConnectionLost, RequestTimeout) as exc:
+    except (ConnectionLost, RequestTimeout, UploadFailed, DownloadFailed) as exc:
         out(f"[error] {exc}")
         return 1
     except (AuthError, CannotConnect) as exc:

@@ -19,7 +19,14 @@ from chatclient.cli.arguments import HELP, INTERACTIVE, HelpShown, UsageError, p
 from chatclient.cli.commands import Commands
 from chatclient.cli.output import error_line, message_text, out
 from chatclient.client import ChatClient
-from chatclient.errors import AuthError, CannotConnect, ConnectionLost, RequestTimeout
+from chatclient.errors import (
+    AuthError,
+    CannotConnect,
+    ConnectionLost,
+    DownloadFailed,
+    RequestTimeout,
+    UploadFailed,
+)
 from chatclient.models import ChatError, Message, Receipt, Typing
 
 
@@ -120,6 +127,10 @@ class Shell(Commands):
             "/edit": lambda a: self.raw_text_command("/edit", a[0]),
             "/delete": lambda a: self.delete(self.need_open(), parse_seq(a[0], "/delete SEQ")),
             "/react": self.react_command,
+            "/file": lambda a: self.send_file(self.need_open(), a[0], " ".join(a[1:])),
+            "/save": lambda a: self.save(
+                self.need_open(), parse_seq(a[0], "/save SEQ [DIR]"), a[1] if len(a) > 1 else None
+            ),
             "/notify": lambda a: self.notify(self.need_open(), a[0]),
             "/mute": lambda a: self.mute(self.need_open(), True),
             "/unmute": lambda a: self.mute(self.need_open(), False),
@@ -241,6 +252,8 @@ class Shell(Commands):
             pass
         except (ConnectionLost, RequestTimeout) as exc:
             out(f"[error] {exc}: try again")
+        except (UploadFailed, DownloadFailed) as exc:
+            out(f"[error] {exc}")
         except (AuthError, CannotConnect):
             return False  # the client stopped: the caller says why
         return True

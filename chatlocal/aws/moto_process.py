@@ -15,6 +15,9 @@ runs). It talks to the parent in lines of JSON: its first line on stdout is ``{"
   "replayed"}}`` (the journal, ``chatlocal.aws.journal``, is kept here too: it is written where
   moto answers);
 - ``{"op": "save_if_changed"}`` -> ``{"saved": true | false}``;
+- ``{"op": "restore_objects", "folder": PATH}`` -> ``{"restored": null | {"objects", "buckets",
+  "missing_buckets", "saved_at"}}`` and ``{"op": "save_objects_if_changed"}`` -> ``{"saved": ...}``:
+  the same for the embedded S3's objects (``chatlocal.aws.s3.ObjectStore``);
 - any failure -> ``{"error": MESSAGE, "startup": true | false}`` (startup: the saved data cannot
   be read, a StartupError in the parent).
 
@@ -39,6 +42,7 @@ from typing import IO, Any
 
 from chatlocal.aws.gcpause import freeze_after_full_collections
 from chatlocal.aws.moto_server import start_moto_here
+from chatlocal.aws.s3 import ObjectStore, RestoredObjects
 from chatlocal.aws.table_store import Restored, TableStore
 from chatlocal.config import StartupError
 
@@ -141,6 +145,34 @@ class RemoteTableStore:
             raise OSError(str(exc)) from None
 
 
+class RemoteObjectStore:
+    """``ObjectStore``'s methods the stack calls, run by the moto process on its backend."""
+
+    def __init__(self, moto: MotoProcess, folder: Path) -> None:
+        self.moto = moto
+        self.folder = folder
+        self.file = folder / "objects.json"
+        self.restored = False
+
+    def restore(self) -> RestoredObjects | None:
+        found = self.moto.request(op="restore_objects", folder=str(self.folder)).get("restored")
+        self.restored = True
+        if found is None:
+            return None
+        return RestoredObjects(
+            int(found["objects"]),
+            int(found["buckets"]),
+            tuple(found["missing_buckets"]),
+            str(found["saved_at"]),
+        )
+
+    def save_if_changed(self) -> bool:
+        try:
+            return bool(self.moto.request(op="save_objects_if_changed")["saved"])
+        except MotoProcessError as exc:
+            raise OSError(str(exc)) from None
+
+
 def _read_answer(process: subprocess.Popen[str], timeout: float | None) -> dict[str, Any]:
     stdout = process.stdout
     assert stdout is not None
@@ -183,46 +215,66 @@ def serve(host: str, requests: IO[str], answers: IO[str]) -> int:
         _answer(answers, {"error": f"{type(exc).__name__}: {exc}"})
         return 1
     _answer(answers, {"url": url})
-    store: TableStore | None = None
+    kept = _Kept()
     try:
         for line in requests:
-            store, answer = _handle(store, line)
-            _answer(answers, answer)
+            _answer(answers, _handle(kept, line))
     finally:
+        store = kept.tables
         if store is not None and store.restored:
             try:  # the parent saved already unless it was killed: then this is the save
                 store.save_if_changed()
             except Exception:
                 log.exception("moto process: the last save failed (the journal keeps the writes)")
             store.close()
+        if kept.objects is not None and kept.objects.restored:
+            try:
+                kept.objects.save_if_changed()
+            except Exception:
+                log.exception("moto process: the last save of the files failed")
         server.stop()
     return 0
 
 
-def _handle(store: TableStore | None, line: str) -> tuple[TableStore | None, dict[str, Any]]:
+class _Kept:
+    """What the child keeps for the parent: the tables' store and the objects' store."""
+
+    tables: TableStore | None = None
+    objects: ObjectStore | None = None
+
+
+def _handle(kept: _Kept, line: str) -> dict[str, Any]:
     try:
         request = json.loads(line)
         op = request.get("op") if isinstance(request, dict) else None
         if op == "restore":
             journal_file = request.get("journal")
-            store = TableStore(
+            kept.tables = TableStore(
                 Path(request["file"]),
                 str(request["region"]),
                 None if journal_file is None else Path(journal_file),
                 str(request.get("mode", "1")),
             )
-            restored = store.restore()
-            return store, {"restored": None if restored is None else asdict(restored)}
+            restored = kept.tables.restore()
+            return {"restored": None if restored is None else asdict(restored)}
         if op == "save_if_changed":
-            if store is None:
-                return store, {"error": "save before restore", "startup": False}
-            return store, {"saved": store.save_if_changed()}
-        return store, {"error": f"unknown request {line.strip()[:200]!r}", "startup": False}
+            if kept.tables is None:
+                return {"error": "save before restore", "startup": False}
+            return {"saved": kept.tables.save_if_changed()}
+        if op == "restore_objects":
+            kept.objects = ObjectStore(Path(request["folder"]))
+            found = kept.objects.restore()
+            return {"restored": None if found is None else asdict(found)}
+        if op == "save_objects_if_changed":
+            if kept.objects is None:
+                return {"error": "save before restore", "startup": False}
+            return {"saved": kept.objects.save_if_changed()}
+        return {"error": f"unknown request {line.strip()[:200]!r}", "startup": False}
     except StartupError as exc:
-        return store, {"error": str(exc), "startup": True}
+        return {"error": str(exc), "startup": True}
     except Exception as exc:  # an OSError writing the file, a malformed request: answered
         log.exception("moto process request failed")
-        return store, {"error": f"{type(exc).__name__}: {exc}", "startup": False}
+        return {"error": f"{type(exc).__name__}: {exc}", "startup": False}
 
 
 def _answer(answers: IO[str], answer: dict[str, Any]) -> None:

@@ -1,7 +1,8 @@
 """moto's server in this process, made to behave like the services it stands in for: requests
 serialized per service (``chatlocal.aws.moto_atomic``), DynamoDB answers serialized fast
-(``chatlocal.aws.moto_fast``). ``chatlocal.aws.services`` runs it in the stack's process,
-``chatlocal.aws.moto_process`` in a child of its own.
+(``chatlocal.aws.moto_fast``), S3's CORS and upload tags as S3 has them (``chatlocal.aws.s3``).
+``chatlocal.aws.services`` runs it in the stack's process, ``chatlocal.aws.moto_process`` in a
+child of its own.
 """
 
 from __future__ import annotations
@@ -16,10 +17,12 @@ def start_moto_here(host: str) -> tuple[Any, str]:
 
     from chatlocal.aws.moto_atomic import serialize_dynamodb_requests, serialize_sqs_requests
     from chatlocal.aws.moto_fast import answer_dynamodb_fast
+    from chatlocal.aws.s3 import behave_like_s3
 
     serialize_dynamodb_requests()
     answer_dynamodb_fast()
     serialize_sqs_requests()
+    behave_like_s3()
     _list_moto_modules_once()
     # Small request/response pairs on loopback: don't let Nagle hold back the last segment.
     MotoRequestHandler.disable_nagle_algorithm = True

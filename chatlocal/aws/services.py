@@ -1,5 +1,5 @@
-"""The AWS services the app calls, for the local stack: the endpoint the user named for a
-service, or else one embedded moto server that serves every service left unnamed.
+"""The AWS services the app calls (DynamoDB, SQS, SNS, S3), for the local stack: the endpoint the
+user named for a service, or else one embedded moto server that serves every service left unnamed.
 
 A service's endpoint reaches both boto3 and PynamoDB through its ``AWS_ENDPOINT_URL_<SERVICE>``
 variable, which botocore reads for every client created without an explicit endpoint: the app's
@@ -25,8 +25,11 @@ ENDPOINT_VARIABLES = {
     "dynamodb": "AWS_ENDPOINT_URL_DYNAMODB",
     "sqs": "AWS_ENDPOINT_URL_SQS",
     "sns": "AWS_ENDPOINT_URL_SNS",
+    "s3": "AWS_ENDPOINT_URL_S3",
 }
-STACK_SERVICES = ("dynamodb", "sqs", "sns")  # what `make run` needs: tables, queues, mobile push
+# what `make run` needs: tables, queues, mobile push, attachments (a browser on this machine
+# reaches the embedded S3 too: the moto server listens on 127.0.0.1)
+STACK_SERVICES = ("dynamodb", "sqs", "sns", "s3")
 LOCAL_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}
 
 
@@ -43,7 +46,8 @@ class Endpoint:
 
 @dataclass
 class Services:
-    """The endpoint of each service (``dynamodb``, ``sqs``, ``sns``), and the embedded server if any."""
+    """The endpoint of each service (``dynamodb``, ``sqs``, ``sns``, ``s3``), and the embedded
+    server if any."""
 
     endpoints: Mapping[str, Endpoint]
     _server: Any = field(default=None, repr=False)

@@ -49,6 +49,7 @@ def python_snippets(markdown: str) -> list[Snippet]:
 
 SNIPPETS = python_snippets(README)
 LOCAL_STACK_SNIPPETS = python_snippets((ROOT / "docs" / "local-stack.md").read_text())
+PROTOCOL_SNIPPETS = python_snippets((ROOT / "docs" / "protocol.md").read_text())
 BANNER_SQS = "http://127.0.0.1:40861"  # docs/local-stack.md's example of the banner's SQS line
 CLI_LINES = [
     line.split("  #")[0].strip()
@@ -63,7 +64,7 @@ def test_the_readme_has_its_snippets():
     assert any(s.stop_after for s in SNIPPETS)
 
 
-@pytest.mark.parametrize("doc", ["README.md", "docs/client.md"])
+@pytest.mark.parametrize("doc", ["README.md", "docs/client.md", "docs/protocol.md"])
 def test_every_snippet_that_defines_main_calls_it(doc):
     for snippet in python_snippets((ROOT / doc).read_text()):
         if "def main(" in snippet.code:
@@ -133,6 +134,23 @@ def test_local_stack_doc_python_snippet_runs_as_written(stack, number, tmp_path)
         [sys.executable, "-u", str(script)], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=90
     )
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_the_protocol_doc_has_its_attachments_example():
+    assert any("attachment.create" in s.code for s in PROTOCOL_SNIPPETS)
+
+
+@pytest.mark.parametrize("number", range(len(PROTOCOL_SNIPPETS)))
+def test_protocol_doc_python_snippet_runs_as_written(stack, number, tmp_path):
+    """docs/protocol.md's examples (the attachments round trip: create, upload with requests,
+    send, download byte for byte), the stack's own address put in."""
+    script = _script(stack, PROTOCOL_SNIPPETS[number], tmp_path)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run(
+        [sys.executable, "-u", str(script)], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=90
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "downloaded byte for byte" in done.stdout
 
 
 def test_readme_cli_lines_run_in_order(stack, user):

@@ -38,6 +38,12 @@ RUNTIME = f"python{sys.version_info.major}.{sys.version_info.minor}"  # Chalice'
 PACKAGE_CACHE = ROOT / "build" / "deploy-test-packages"
 PACKAGES_KEPT = 6
 PROJECT_FILES = ("app.py", "chalicelib", "requirements.txt", "infra")
+ACCOUNT = "123456789012"  # moto's
+
+
+def attachments_bucket(stage: str = TEST_STAGE) -> str:
+    """The stage's attachments bucket in the fake account, as infra/tables.json names it."""
+    return f"chat-{stage}-attachments-{ACCOUNT}-{REGION}"
 
 
 def free_port() -> int:
@@ -127,7 +133,9 @@ def rename_stage(text: str, stage: str = TEST_STAGE) -> str:
 
 def make_project(dest: Path, stage: str = TEST_STAGE) -> Path:
     """The files `chalice deploy` and infra/deploy.sh read, copied to ``dest``, with ``stage``
-    added to .chalice/config.json and its policy file made from TEMPLATE_STAGE's."""
+    added to .chalice/config.json and its policy file made from TEMPLATE_STAGE's. The stage's
+    CHAT_ATTACHMENTS_BUCKET names its bucket in the fake account, as docs/deploy.md tells a
+    user to set it (TEMPLATE_STAGE leaves it empty: the account is not known before)."""
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
     dest.mkdir(parents=True)
     for name in PROJECT_FILES:
@@ -141,6 +149,7 @@ def make_project(dest: Path, stage: str = TEST_STAGE) -> Path:
     config = json.loads((ROOT / ".chalice" / "config.json").read_text())
     template = config["stages"][TEMPLATE_STAGE]
     config["stages"][stage] = json.loads(rename_stage(json.dumps(template), stage))
+    config["stages"][stage]["environment_variables"]["CHAT_ATTACHMENTS_BUCKET"] = attachments_bucket(stage)
     (chalice_dir / "config.json").write_text(json.dumps(config, indent=2))
     policy_file = template["iam_policy_file"]
     policy = rename_stage((ROOT / ".chalice" / policy_file).read_text(), stage)

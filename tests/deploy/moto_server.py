@@ -1,4 +1,4 @@
-"""moto's server with the three gaps that stop our deploy path filled in. Test harness only: the
+"""moto's server with the four gaps that stop our deploy path filled in. Test harness only: the
 deploy tier runs `python tests/deploy/moto_server.py PORT` and points AWS_ENDPOINT_URL at it.
 
 1. API Gateway v2 CreateDeployment, which `chalice deploy` calls and moto 5.2 answers with 404.
@@ -9,7 +9,12 @@ deploy tier runs `python tests/deploy/moto_server.py PORT` and points AWS_ENDPOI
    gives the ARN, infra/deploy.sh asks by name).
 3. A stack's Outputs after a change set: `aws cloudformation deploy` (infra/deploy.sh) creates
    stacks through change sets, and moto 5.2 computes their outputs before the resources exist
-   (describe-stacks then shows none, while create-stack shows them all)."""
+   (describe-stacks then shows none, while create-stack shows them all).
+4. The attachments bucket's settings in CloudFormation: moto 5.2's AWS::S3::Bucket applies only
+   BucketEncryption and Tags (not PublicAccessBlockConfiguration, OwnershipControls,
+   CorsConfiguration, LifecycleConfiguration), and it has no AWS::S3::BucketPolicy. They are
+   applied here through moto's own S3 backend, given in the shapes its XML API parses, so the
+   deploy tier reads them back through the S3 API as a user would."""
 
 from __future__ import annotations
 
@@ -25,8 +30,11 @@ from moto.apigatewayv2.responses import ApiGatewayV2Response
 from moto.awslambda.models import EventSourceMapping, LambdaBackend
 from moto.cloudformation.models import ChangeSet
 from moto.cloudformation.parsing import OutputMap
+from moto.core.common_models import CloudFormationModel
 from moto.core.common_types import TYPE_RESPONSE
+from moto.s3.models import FakeBucket, s3_backends
 from moto.server import main
+from moto.utilities.utils import get_partition
 
 DEPLOYMENTS_PATH = "{0}/v2/apis/(?P<api_id>[^/]+)/deployments$"
 
@@ -87,12 +95,112 @@ def _list_event_source_mappings_by_any_name(
     return [m for m in mappings if m.function_arn == function_arn]
 
 
+_create_bucket = FakeBucket.create_from_cloudformation_json.__func__  # type: ignore[attr-defined]
+
+
+def _listed(values: list[Any]) -> list[str]:
+    return [str(v) for v in values]
+
+
+def _cors_rule(rule: dict[str, Any]) -> dict[str, Any]:
+    """A CloudFormation CorsRule as moto parses a <CORSRule>."""
+    parsed: dict[str, Any] = {
+        "AllowedMethod": _listed(rule["AllowedMethods"]),
+        "AllowedOrigin": _listed(rule["AllowedOrigins"]),
+    }
+    for cfn, xml in (("AllowedHeaders", "AllowedHeader"), ("ExposedHeaders", "ExposeHeader")):
+        if rule.get(cfn):
+            parsed[xml] = _listed(rule[cfn])
+    if "MaxAge" in rule:
+        parsed["MaxAgeSeconds"] = str(rule["MaxAge"])
+    if "Id" in rule:
+        parsed["ID"] = rule["Id"]
+    return parsed
+
+
+def _lifecycle_rule(rule: dict[str, Any]) -> dict[str, Any]:
+    """A CloudFormation lifecycle Rule as moto parses a <Rule>: Prefix and TagFilters become
+    the rule's Filter (an And of both when both are given)."""
+    parsed: dict[str, Any] = {"ID": rule.get("Id"), "Status": rule["Status"]}
+    prefix, tags = (
+        rule.get("Prefix"),
+        [{"Key": t["Key"], "Value": t["Value"]} for t in rule.get("TagFilters", [])],
+    )
+    if tags:
+        parsed["Filter"] = {"And": {"Prefix": prefix or "", "Tag": tags}}
+    else:
+        parsed["Filter"] = {"Prefix": prefix or ""}
+    if "ExpirationInDays" in rule:
+        parsed["Expiration"] = {"Days": str(rule["ExpirationInDays"])}
+    if "AbortIncompleteMultipartUpload" in rule:
+        days = rule["AbortIncompleteMultipartUpload"]["DaysAfterInitiation"]
+        parsed["AbortIncompleteMultipartUpload"] = {"DaysAfterInitiation": str(days)}
+    return parsed
+
+
+def _create_bucket_with_its_settings(
+    cls: type[FakeBucket],
+    resource_name: str,
+    cloudformation_json: Any,
+    account_id: str,
+    region_name: str,
+    **kwargs: Any,
+) -> FakeBucket:
+    bucket = _create_bucket(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs)
+    backend = s3_backends[account_id][get_partition(region_name)]
+    properties = cloudformation_json.get("Properties", {})
+    if properties.get("PublicAccessBlockConfiguration"):
+        backend.put_public_access_block(bucket.name, properties["PublicAccessBlockConfiguration"])
+    if properties.get("OwnershipControls"):
+        (rule,) = properties["OwnershipControls"]["Rules"]
+        backend.put_bucket_ownership_controls(bucket.name, rule["ObjectOwnership"])
+    if properties.get("CorsConfiguration"):
+        backend.put_bucket_cors(
+            bucket.name, [_cors_rule(r) for r in properties["CorsConfiguration"]["CorsRules"]]
+        )
+    if properties.get("LifecycleConfiguration"):
+        rules = [_lifecycle_rule(r) for r in properties["LifecycleConfiguration"]["Rules"]]
+        backend.put_bucket_lifecycle_configuration(bucket.name, rules)
+    return bucket
+
+
+class BucketPolicy(CloudFormationModel):
+    """AWS::S3::BucketPolicy: the policy document on the bucket, as PutBucketPolicy sets it."""
+
+    __module__ = "moto.s3.harness"  # moto's model registry files a model under its module's service
+
+    def __init__(self, bucket: str) -> None:
+        self.bucket = bucket
+
+    @property
+    def physical_resource_id(self) -> str:
+        return self.bucket
+
+    @staticmethod
+    def cloudformation_name_type() -> str:
+        return ""
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::S3::BucketPolicy"
+
+    @classmethod
+    def create_from_cloudformation_json(  # type: ignore[misc]
+        cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kwargs: Any
+    ) -> BucketPolicy:
+        properties = cloudformation_json["Properties"]
+        backend = s3_backends[account_id][get_partition(region_name)]
+        backend.put_bucket_policy(properties["Bucket"], json.dumps(properties["PolicyDocument"]).encode())
+        return cls(properties["Bucket"])
+
+
 def install() -> None:
     if DEPLOYMENTS_PATH in urls.url_paths:
         raise RuntimeError("moto serves /deployments itself now: drop tests/deploy/moto_server.py's handler")
     urls.url_paths[DEPLOYMENTS_PATH] = DeploymentsResponse.dispatch
     ChangeSet.apply = _apply_change_set_with_outputs  # type: ignore[method-assign]
     LambdaBackend.list_event_source_mappings = _list_event_source_mappings_by_any_name  # type: ignore[method-assign]
+    FakeBucket.create_from_cloudformation_json = classmethod(_create_bucket_with_its_settings)  # type: ignore[assignment,method-assign]
 
 
 if __name__ == "__main__":

@@ -26,6 +26,7 @@ from tests.deploy.aws_harness import (
     RUNTIME,
     TEMPLATE_STAGE,
     TEST_STAGE,
+    attachments_bucket,
     aws_env,
     client,
     declared,
@@ -37,6 +38,7 @@ from tests.deploy.aws_harness import (
     run,
     stage_settings,
 )
+from tests.deploy.template.test_policy import allowed
 from tests.stack import ROOT
 
 # Chalice names a WebSocket route's function by the route, whatever the Python function is called.
@@ -82,6 +84,58 @@ def _infra_names(resource_type: str, retained_only: bool = False) -> list[str]:
         for r in resources
         if r["Type"] == resource_type and (r.get("DeletionPolicy") == "Retain" or not retained_only)
     )
+
+
+ORIGIN = "https://chat.example.com"  # the web page's origin infra/deploy.sh is given
+
+
+def _check_attachments_bucket(endpoint: str, origin: str | None) -> None:
+    """The stack's attachments bucket, read back through the S3 API: private (all four public
+    access blocks, ACLs off), SSE-S3, a policy refusing any request without TLS, CORS for the
+    web page's origin only (none without one), and uploads still tagged pending=true expiring
+    after a day, incomplete multipart uploads aborted."""
+    s3 = client("s3", endpoint)
+    bucket = attachments_bucket()
+    assert bucket in [b["Name"] for b in s3.list_buckets()["Buckets"]]
+    assert s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"] == {
+        "BlockPublicAcls": True,
+        "IgnorePublicAcls": True,
+        "BlockPublicPolicy": True,
+        "RestrictPublicBuckets": True,
+    }
+    ownership = s3.get_bucket_ownership_controls(Bucket=bucket)["OwnershipControls"]["Rules"]
+    assert ownership == [{"ObjectOwnership": "BucketOwnerEnforced"}]
+    (encryption,) = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"]
+    assert encryption["ApplyServerSideEncryptionByDefault"] == {"SSEAlgorithm": "AES256"}
+    (statement,) = json.loads(s3.get_bucket_policy(Bucket=bucket)["Policy"])["Statement"]
+    assert statement == {
+        "Sid": "DenyInsecureTransport",
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": "s3:*",
+        "Resource": [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"],
+        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+    }
+    if origin is None:
+        with pytest.raises(botocore.exceptions.ClientError) as none:
+            s3.get_bucket_cors(Bucket=bucket)
+        assert none.value.response["Error"]["Code"] == "NoSuchCORSConfiguration"
+    else:
+        (cors,) = s3.get_bucket_cors(Bucket=bucket)["CORSRules"]
+        assert cors["AllowedOrigins"] == [origin]
+        assert sorted(cors["AllowedMethods"]) == ["GET", "HEAD", "POST"]
+        assert (cors["AllowedHeaders"], cors["ExposeHeaders"]) == (["*"], ["ETag"])
+    rules = {r["ID"]: r for r in s3.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"]}
+    assert rules["expire-pending-uploads"]["Status"] == "Enabled"
+    assert rules["expire-pending-uploads"]["Filter"] == {
+        "And": {"Prefix": "attachments/", "Tags": [{"Key": "pending", "Value": "true"}]}
+    }
+    assert rules["expire-pending-uploads"]["Expiration"] == {"Days": 1}
+    assert rules["abort-incomplete-multipart-uploads"]["Filter"] == {"Prefix": ""}
+    assert rules["abort-incomplete-multipart-uploads"]["AbortIncompleteMultipartUpload"] == {
+        "DaysAfterInitiation": 1
+    }
+    assert len(rules) == 2
 
 
 def _timed(label: str, command: list[str], project: Path, env: dict[str, str]) -> str:
@@ -218,6 +272,7 @@ def test_chalice_deploy_redeploy_and_delete_against_moto(aws, project, tmp_path)
     assert settings["autogen_policy"] is False
     app = declared(project, env)
     _create_tables_stack(aws, TEST_STAGE)
+    _check_attachments_bucket(aws, origin=None)  # no AttachmentsAllowedOrigin: no CORS rule
 
     output = _timed("chalice deploy", [CHALICE, "deploy", "--stage", TEST_STAGE], project, env)
 
@@ -257,6 +312,7 @@ def test_chalice_deploy_redeploy_and_delete_against_moto(aws, project, tmp_path)
     assert sorted(client("dynamodb", aws).list_tables()["TableNames"]) == _infra_names("AWS::DynamoDB::Table")
     queues = [url.rsplit("/", 1)[1] for url in client("sqs", aws).list_queues()["QueueUrls"]]
     assert sorted(queues) == _infra_names("AWS::SQS::Queue")
+    assert [b["Name"] for b in client("s3", aws).list_buckets()["Buckets"]] == [attachments_bucket()]
 
 
 def test_the_test_stage_is_the_dev_stage_with_its_own_names(project):
@@ -264,7 +320,13 @@ def test_the_test_stage_is_the_dev_stage_with_its_own_names(project):
     rename missed would deploy ci against dev's tables, queues or secrets."""
     config = json.loads((project / ".chalice" / "config.json").read_text())
     ci, dev = config["stages"][TEST_STAGE], config["stages"][TEMPLATE_STAGE]
-    assert ci == json.loads(rename_stage(json.dumps(dev)))
+    # The one setting a user fills in after the first deploy: the bucket's name holds the account.
+    assert dev["environment_variables"]["CHAT_ATTACHMENTS_BUCKET"] == ""
+    bucket = ci["environment_variables"].pop("CHAT_ATTACHMENTS_BUCKET")
+    assert bucket == f"chat-{TEST_STAGE}-attachments-123456789012-{REGION}"
+    renamed = json.loads(rename_stage(json.dumps(dev)))
+    del renamed["environment_variables"]["CHAT_ATTACHMENTS_BUCKET"]
+    assert ci == renamed
     ci_text = json.dumps(ci) + (project / ".chalice" / ci["iam_policy_file"]).read_text()
     dev_text = json.dumps(dev) + (ROOT / ".chalice" / dev["iam_policy_file"]).read_text()
     assert not re.search(rf"\b{TEMPLATE_STAGE}\b", ci_text)
@@ -330,7 +392,7 @@ def test_infra_deploy_sh_deploys_and_deletes_against_moto(aws, project, tmp_path
     """Path 2 end to end, as docs/deploy.md tells it: the tables stack, both secrets, chalice
     deploy, partial batch responses on both workers; then --delete, which keeps what users made.
     (A second run is not covered: moto refuses the empty change set CloudFormation accepts.)"""
-    env = aws_env(aws, tmp_path / "home")
+    env = {**aws_env(aws, tmp_path / "home"), "CHAT_ATTACHMENTS_ORIGIN": ORIGIN}
     settings = stage_settings(project)
     app = declared(project, env)
     deploy = ["bash", "infra/deploy.sh", TEST_STAGE]
@@ -338,6 +400,12 @@ def test_infra_deploy_sh_deploys_and_deletes_against_moto(aws, project, tmp_path
     output = _timed("infra/deploy.sh", deploy, project, env)
 
     outputs = _stack_outputs(aws, TEST_STAGE)
+    _check_attachments_bucket(aws, origin=ORIGIN)
+    # The functions' bucket (config.json, as the user set it) is the stack's, which the policy grants.
+    bucket = outputs["AttachmentsBucketName"]
+    assert bucket == settings["environment"]["CHAT_ATTACHMENTS_BUCKET"] == attachments_bucket()
+    assert "Attachments are off" not in output
+    assert allowed(settings["policy"], "s3:PutObject", f"arn:aws:s3:::{bucket}/attachments/c_1/a_1")
     jwt_secret = _ssm_secure_string(aws, settings["environment"]["CHAT_JWT_SECRET_PARAM"])
     vapid = _ssm_secure_string(aws, settings["environment"]["CHAT_VAPID_PRIVATE_KEY_PARAM"])
     assert len(jwt_secret) >= 48
@@ -364,4 +432,7 @@ def test_infra_deploy_sh_deploys_and_deletes_against_moto(aws, project, tmp_path
     retained = _infra_names("AWS::DynamoDB::Table", retained_only=True)
     assert retained and len(retained) < len(_infra_names("AWS::DynamoDB::Table"))
     assert sorted(client("dynamodb", aws).list_tables()["TableNames"]) == retained
+    # The files stay with their bucket, and so does its TLS-only policy.
+    assert [b["Name"] for b in client("s3", aws).list_buckets()["Buckets"]] == [bucket]
+    _check_attachments_bucket(aws, origin=ORIGIN)
     assert _ssm_secure_string(aws, settings["environment"]["CHAT_JWT_SECRET_PARAM"]) == jwt_secret

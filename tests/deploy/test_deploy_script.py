@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from infra import vapid_key
+from tests.deploy.aws_harness import TEST_STAGE, attachments_bucket, make_project, rename_stage
 from tests.deploy.conftest import config, stage_env
 from tests.stack import ROOT
 
@@ -22,6 +23,7 @@ QUEUE_ARNS = {
     "PushQueueArn": "arn:aws:sqs:eu-west-1:123456789012:chat-dev-push",
 }
 UUIDS = {"fanout": "6d9bfbb7-0c1a-4a0e-9a39-0c4f0d9a1f33", "push": "0b7e3c55-51d2-4f0b-8a57-4bd0f2a9c6e1"}
+BUCKET = "chat-dev-attachments-123456789012-eu-west-1"
 
 
 def _responses(mappings: list[list[dict[str, Any]]]) -> dict[str, Any]:
@@ -34,6 +36,7 @@ def _responses(mappings: list[list[dict[str, Any]]]) -> dict[str, Any]:
                     "Outputs": [
                         {"OutputKey": "FanoutQueueUrl", "OutputValue": "https://sqs.example/chat-dev-fanout"},
                         *({"OutputKey": key, "OutputValue": arn} for key, arn in QUEUE_ARNS.items()),
+                        {"OutputKey": "AttachmentsBucketName", "OutputValue": BUCKET},
                     ]
                 }
             ]
@@ -46,7 +49,11 @@ def _responses(mappings: list[list[dict[str, Any]]]) -> dict[str, Any]:
 
 
 def _run(
-    tmp_path: Path, *args: str, responses: dict[str, Any]
+    tmp_path: Path,
+    *args: str,
+    responses: dict[str, Any],
+    script: Path = ROOT / "infra" / "deploy.sh",
+    extra_env: dict[str, str] | None = None,
 ) -> tuple[subprocess.CompletedProcess[str], list]:
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir(exist_ok=True)
@@ -55,8 +62,8 @@ def _run(
         f'#!/bin/sh\nexec "{sys.executable}" -c \'import json, os, sys; '
         'open(os.environ["FAKE_AWS_LOG"], "a").write(json.dumps(["chalice", *sys.argv[1:]]) + "\\n")\' "$@"\n'
     )
-    for script in bin_dir.iterdir():
-        script.chmod(0o755)
+    for stand_in in bin_dir.iterdir():
+        stand_in.chmod(0o755)
     (tmp_path / "responses.json").write_text(json.dumps(responses))
     log = tmp_path / "calls.jsonl"
     log.touch()
@@ -67,9 +74,10 @@ def _run(
         "PYTHON": sys.executable,
         "FAKE_AWS_LOG": str(log),
         "FAKE_AWS_RESPONSES": str(tmp_path / "responses.json"),
+        **(extra_env or {}),
     }
     done = subprocess.run(
-        ["bash", str(ROOT / "infra" / "deploy.sh"), *args],
+        ["bash", str(script), *args],
         cwd=tmp_path,
         env=env,
         capture_output=True,
@@ -110,6 +118,7 @@ def test_deploy_makes_the_queues_first_and_turns_on_partial_batch_responses_for_
     ]
     assert commands == [
         ["aws", "cloudformation", "deploy"],  # tables and queues, before anything consumes them
+        ["aws", "cloudformation", "describe-stacks"],  # the attachments bucket's name
         ["aws", "ssm", "get-parameter"],  # the JWT secret exists: not created again
         ["aws", "ssm", "get-parameter"],  # so does the VAPID key
         ["chalice", "deploy"],
@@ -119,13 +128,21 @@ def test_deploy_makes_the_queues_first_and_turns_on_partial_batch_responses_for_
         *worker_steps,  # the push worker
         ["aws", "lambda", "update-event-source-mapping"],
     ]
-    tables, jwt, vapid, chalice = calls[:4]
+    tables, bucket, jwt, vapid, chalice = calls[:5]
     assert _option(tables, "--template-file") == "infra/tables.json"
-    assert "TablePrefix=chat-dev" in tables
+    assert tables[tables.index("--parameter-overrides") + 1 :][:2] == [
+        "TablePrefix=chat-dev",
+        "--no-fail-on-empty-changeset",
+    ]
+    assert "OutputKey=='AttachmentsBucketName'" in _option(bucket, "--query")
+    # dev's CHAT_ATTACHMENTS_BUCKET is empty in the repository: deployed without attachments, and
+    # told which name to set.
+    assert stage_env("dev")["CHAT_ATTACHMENTS_BUCKET"] == ""
+    assert "Attachments are off" in done.stdout and f'to "{BUCKET}"' in done.stdout
     assert _option(jwt, "--name") == stage_env("dev")["CHAT_JWT_SECRET_PARAM"]
     assert _option(vapid, "--name") == stage_env("dev")["CHAT_VAPID_PRIVATE_KEY_PARAM"]
     assert chalice == ["chalice", "deploy", "--stage", "dev"]
-    stacks = [c for c in calls if c[1:3] == ["cloudformation", "describe-stacks"]]
+    stacks = [c for c in calls if c[1:3] == ["cloudformation", "describe-stacks"]][1:]
     listings = [c for c in calls if c[1:3] == ["lambda", "list-event-source-mappings"]]
     updates = [c for c in calls if c[1:3] == ["lambda", "update-event-source-mapping"]]
     for worker, stack, listing, update in zip(UUIDS, stacks, listings, updates, strict=True):
@@ -137,6 +154,56 @@ def test_deploy_makes_the_queues_first_and_turns_on_partial_batch_responses_for_
         assert _option(update, "--uuid") == UUIDS[worker]
         assert update[update.index("--function-response-types") + 1 :] == ["ReportBatchItemFailures"]
         assert UUIDS[worker] in done.stdout
+
+
+def test_deploy_gives_the_bucket_the_web_page_origin_it_is_given(tmp_path):
+    origin = "https://chat.example.com"
+    done, calls = _run(
+        tmp_path, "dev", responses=_responses(BOTH), extra_env={"CHAT_ATTACHMENTS_ORIGIN": origin}
+    )
+
+    assert done.returncode == 0, done.stdout + done.stderr
+    tables = calls[0]
+    overrides = tables[tables.index("--parameter-overrides") + 1 :]
+    assert overrides[:3] == [
+        "TablePrefix=chat-dev",
+        f"AttachmentsAllowedOrigin={origin}",
+        "--no-fail-on-empty-changeset",
+    ]
+
+
+@pytest.mark.parametrize("configured", ["chat-ci-attachments-123456789012-us-east-1", "chat-ci-attachments"])
+def test_deploy_stops_before_chalice_when_the_configured_bucket_is_not_the_stacks(tmp_path, configured):
+    """A CHAT_ATTACHMENTS_BUCKET other than the stack's bucket (another region, a guess) would
+    point the functions at a bucket the stack did not make: nothing is deployed."""
+    project = make_project(tmp_path / "project")
+    config_path = project / ".chalice" / "config.json"
+    project_config = json.loads(config_path.read_text())
+    project_config["stages"][TEST_STAGE]["environment_variables"]["CHAT_ATTACHMENTS_BUCKET"] = configured
+    config_path.write_text(json.dumps(project_config))
+    responses = json.loads(rename_stage(json.dumps(_responses(BOTH))))
+    script = project / "infra" / "deploy.sh"
+
+    done, calls = _run(tmp_path, TEST_STAGE, responses=responses, script=script)
+
+    assert done.returncode != 0
+    assert f'is "{configured}", but the' in done.stderr
+    assert f'stack\'s attachments bucket is "{attachments_bucket()}"' in done.stderr
+    assert [c[:3] for c in calls] == [
+        ["aws", "cloudformation", "deploy"],
+        ["aws", "cloudformation", "describe-stacks"],
+    ]
+
+
+def test_deploy_passes_when_the_configured_bucket_is_the_stacks(tmp_path):
+    project = make_project(tmp_path / "project")  # CHAT_ATTACHMENTS_BUCKET: the fake account's bucket
+    responses = json.loads(rename_stage(json.dumps(_responses(BOTH))))
+
+    done, calls = _run(tmp_path, TEST_STAGE, responses=responses, script=project / "infra" / "deploy.sh")
+
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "Attachments are off" not in done.stdout
+    assert ["chalice", "deploy", "--stage", TEST_STAGE] in calls
 
 
 def test_deploy_creates_a_missing_secret(tmp_path):
@@ -207,9 +274,12 @@ def test_delete_removes_the_app_then_the_stack_and_names_what_is_retained(tmp_pa
     retained = [
         r["Properties"]["TableName"]["Fn::Sub"].replace("${TablePrefix}", "chat-dev")
         for r in tables
-        if r.get("DeletionPolicy") == "Retain"
+        if r["Type"] == "AWS::DynamoDB::Table" and r.get("DeletionPolicy") == "Retain"
     ]
     assert retained and all(f"{name}," in done.stdout for name in retained)
+    buckets = [r for r in tables if r["Type"] == "AWS::S3::Bucket"]
+    assert [r.get("DeletionPolicy") for r in buckets] == ["Retain"]
+    assert "the attachments bucket\nchat-dev-attachments-ACCOUNT-REGION with its files" in done.stdout
     deleted = [
         r["Properties"]["TableName"]["Fn::Sub"].replace("${TablePrefix}", "chat-dev")
         for r in tables

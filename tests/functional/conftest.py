@@ -27,7 +27,10 @@ answer_dynamodb_fast()  # moto's answers, byte for byte (tests/unit/chatlocal/aw
 
 @pytest.fixture(scope="session")
 def moto_aws():
+    import boto3
+
     with mock_aws():
+        boto3.client("s3", region_name="us-east-1").create_bucket(Bucket="test-attachments")
         yield
 
 

@@ -1,10 +1,11 @@
 """The integration tier's scenarios (tests/integration/test_scenarios.py), every one of them, and
-push scenarios that read the stack's push record and send real Web Push, against the stack
-serving the deployment package (this folder's ``stack``)."""
+push scenarios that read the stack's push record and send real Web Push, and a file uploaded,
+sent and downloaded, against the stack serving the deployment package (this folder's ``stack``)."""
 
 from __future__ import annotations
 
 from tests.integration import test_scenarios
+from tests.integration.attachments import test_attachments
 from tests.integration.push import test_push
 
 SCENARIOS = {name: test for name, test in vars(test_scenarios).items() if name.startswith("test_")}
@@ -14,3 +15,6 @@ PUSH = (  # the record (/dev/push) comes from the push workers through their pip
 )
 globals().update(SCENARIOS)
 globals().update({name: getattr(test_push, name) for name in PUSH})
+# the workers get the bucket and the embedded S3's address as the source tree's do
+ATTACHMENTS = "test_a_file_uploaded_and_sent_reaches_the_other_member_and_downloads_identically"
+globals()[ATTACHMENTS] = getattr(test_attachments, ATTACHMENTS)

@@ -15,7 +15,7 @@
 //   members panel adds, removes, renames, makes admins and leaves; direct chats are named after
 //   the other person. Pages may be short (128 KiB frames): older history follows `has_more`.
 // - Push (notify.js, sw.js): a browser notification for a message the user cannot see (tab
-//   hidden, chat not muted); a mute toggle per chat (server-side `muted`, marked in the list);
+//   hidden, the chat's level lets it); the level per chat in its header (marked in the list);
 //   a Web Push subscription registered as this user's device, for when no page is connected.
 //   Opening the page at /?chat=ID (a notification's click) opens that chat.
 // - Messages that live (protocol v3): a menu on each message (the "⋯" button on hover, or a
@@ -24,6 +24,10 @@
 //   `@` mentions (the user's own highlighted); the chat's notification level (All, Mentions,
 //   Off) in its header; a multi-line composer keeping a draft per chat. Edits, deletes and
 //   reactions arrive as chat:message:updated; after a reconnect, chat.changes catches up.
+// - Files (protocol v3, attachments): attached with the 📎 button, dropped on the conversation or
+//   pasted; each uploads straight to the bucket with its progress and a cancel button, and the
+//   message is sent once every upload is done. Images show inline and open in a viewer; other
+//   files are chips that download.
 // Rendering reads state only and uses textContent, never HTML from the network.
 //
 // This module is the page's entry (index.html loads it as a native ES module; no build step)
@@ -34,6 +38,8 @@
 //   dom.js            $, el, button, toast (the error banner)
 //   store.js          the state and the rules that keep it current; render() asks for a redraw
 //   errors.js         errors in words for people, the user id format
+//   uploads.js        files to the bucket: attachment.create, the form's POST, progress, cancel
+//   files.js          how files show: thumbnails, file chips, uploads with progress, the viewer
 //   outbox.js         unacknowledged messages: localStorage, one send at a time per chat
 //   notify.js         the browser's notifications and Web Push subscription (sw.js shows pushes)
 //   notifications.js  the page's Notifier, the permission click, this page's Web Push device
@@ -41,6 +47,7 @@
 //   actions.js        the requests a click makes to change chats (add, remove, rename, leave, level)
 //   live.js           the requests that change a message (edit, delete, react), jumping to one
 //   mentions.js       `@user` in text: the one being typed, the ones a text mentions (no DOM)
+//   attach.js         the composer's files: attach button, drop, paste, the tray, their clicks
 //   composer.js       the multi-line composer: drafts per chat, reply / edit, the `@` picker
 //   menu.js           a message's menu, the emoji picker, reaction chips' clicks, long presses
 //   bubble.js         a bubble's quote, reaction chips, "edited" mark and menu button

@@ -2,7 +2,8 @@
 // text up to a cap, then scrolls), a draft per chat (text and the message it replies to, kept
 // when switching chats and in localStorage across reloads, per user), the quote of the message
 // being answered above the box (cancelable), editing one's own message in the same box, the
-// `@` picker of the chat's members (sends carry `mentions`), and the typing indicator.
+// `@` picker of the chat's members (sends carry `mentions`), the typing indicator, and the files
+// attached to the next message (attach.js: its tray, the attach button, drop and paste).
 
 import { conn } from "./connection.js";
 import { $, el, toast } from "./dom.js";
@@ -12,6 +13,7 @@ import { send } from "./outbox.js";
 import { loadMembers } from "./sync.js";
 import { editMessage, fetchQuoted } from "./live.js";
 import { mentionCandidates, mentionQuery, mentionsIn } from "./mentions.js";
+import { hasFiles, renderTray, setupAttach, takeFiles } from "./attach.js";
 
 const MAX_HEIGHT_PX = 160;
 const drafts = new Map(); // chat_id -> {text, replyTo, edit: {seq, stash: {text, replyTo}} | null, picked: Set}
@@ -80,6 +82,7 @@ export function syncComposer() {
     grow();
   }
   renderContext();
+  renderTray();
 }
 
 function quoteText(message) {
@@ -177,8 +180,10 @@ async function submit(event) {
   const d = draft(chatId);
   const text = input().value.replace(/^\n+|\s+$/g, "");
   if (d.edit) return saveEdit(chatId, d, text);
-  if (!text.trim()) return;
-  send(chatId, text, { replyTo: d.replyTo, mentions: mentionsFor(chatId, text) });
+  const files = hasFiles(chatId) ? takeFiles(chatId) : [];
+  if (files === null) return; // one did not upload: said in the banner, nothing sent
+  if (!text.trim() && !files.length) return;
+  send(chatId, text, { replyTo: d.replyTo, mentions: mentionsFor(chatId, text), files });
   Object.assign(d, { text: "", replyTo: null, picked: new Set() });
   input().value = "";
   grow();
@@ -315,4 +320,5 @@ export function setupComposer() {
   input().onclick = updatePicker;
   input().onblur = () => closePicker();
   $("context-cancel").onclick = cancelContext;
+  setupAttach();
 }

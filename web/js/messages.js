@@ -8,6 +8,7 @@ import { el } from "./dom.js";
 import { otherMembers, state } from "./store.js";
 import { splitMentions } from "./mentions.js";
 import { DELETED_TEXT, editedMark, menuButton, quoteBlock, reactionChips } from "./bubble.js";
+import { attachmentsBlock, uploadItem } from "./files.js";
 
 const LARGE_CHAT = 50; // above this many members, chats come without `members` and `receipts`
 
@@ -160,7 +161,10 @@ export function messageItem(chat, m, joined) {
   item.classList.toggle("highlight", highlight?.chat_id === chat.chat_id && highlight.seq === m.seq);
   if (!mine && chat.kind !== "direct" && chat.member_count > 2) item.append(el("span", "sender", m.sender_id));
   if (m.reply_to && !m.deleted) item.append(quoteBlock(chat.chat_id, m.reply_to));
-  item.append(m.deleted ? el("span", "text deleted-text", DELETED_TEXT) : messageText(m.text, m.mentions || []));
+  const files = attachmentsBlock(m); // none once deleted
+  if (files) item.append(files);
+  if (m.deleted) item.append(el("span", "text deleted-text", DELETED_TEXT));
+  else if (m.text || !files) item.append(messageText(m.text, m.mentions || []));
   const meta = el("span", "meta");
   if (m.edited_at && !m.deleted) meta.append(editedMark(m));
   const time = el("time", null, clockTime(m.sent_at));
@@ -178,7 +182,13 @@ export function messageItem(chat, m, joined) {
 export function pendingItem(p) {
   const item = el("li", "msg mine pending");
   if (p.reply_to) item.append(quoteBlock(p.chat_id, p.reply_to));
-  item.append(messageText(p.text, p.mentions || []));
+  if (p.files?.length) {
+    const files = el("div", "files uploads");
+    files.append(...p.files.map(uploadItem));
+    item.append(files);
+  }
+  if (p.text || !p.files?.length) item.append(messageText(p.text, p.mentions || []));
+  if (p.failed && p.files?.some((u) => u.status === "failed")) item.classList.add("failed");
   const meta = el("span", "meta");
   meta.append(tickIcon(p.failed ? "failed" : "pending"));
   item.append(meta);

@@ -18,12 +18,19 @@ export function cut(text, limit = BODY_CHARS) {
   return text.length <= limit ? text : text.slice(0, limit - 1) + "…";
 }
 
+export function messageWords(message) {
+  // A message in words: its text, or for files only "📎 " and the first file's name.
+  const files = message.attachments || [];
+  if (!message.text && files.length && !message.deleted) return `📎 ${files[0].name}`;
+  return message.text || "";
+}
+
 export function notificationText(chat, message) {
   // The title and body the server gives a push notification of this message: a titled group's
   // title, else the sender; in groups the body names the sender.
   const group = chat.kind !== "direct";
   const title = group && chat.title ? chat.title : message.sender_id;
-  const text = message.text || "";
+  const text = messageWords(message);
   return { title, body: cut(group ? `${message.sender_id}: ${text}` : text) };
 }
 

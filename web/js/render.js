@@ -9,7 +9,7 @@
 import { $, button, el, toast } from "./dom.js";
 import { chatTitle, isAdmin, membersOf, state } from "./store.js";
 import { act, plainError } from "./errors.js";
-import { pageHidden } from "./notify.js";
+import { messageWords, pageHidden } from "./notify.js";
 import { notifier } from "./notifications.js";
 import { loadEarlier, loadingEarlier, loadMembers, openChat } from "./sync.js";
 import { changeChat } from "./actions.js";
@@ -21,7 +21,7 @@ import { dayKey, daySeparator, joinedAt, listTime, messageItem, pendingItem, sys
 function preview(message) {
   if (!message) return "no messages yet";
   if (message.kind === "system") return message.text;
-  return `${message.sender_id}: ${message.deleted ? DELETED_TEXT : message.text}`;
+  return `${message.sender_id}: ${message.deleted ? DELETED_TEXT : messageWords(message)}`;
 }
 
 function renderList() {

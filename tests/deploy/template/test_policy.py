@@ -1,8 +1,13 @@
 """The IAM policy of each stage allows every AWS call the handlers make, on the right resources,
-and nothing more: the DynamoDB, SQS, SNS and SSM actions are exactly those the functional suite
-recorded (plus what Lambda's event source mappings do for the two workers), on the stage's
-tables, queues, SNS platform applications and endpoints, and secrets only; no action is a
-wildcard.
+and nothing more: the DynamoDB, SQS, SNS, SSM and S3 actions are exactly those the functional
+suite recorded (plus what Lambda's event source mappings do for the two workers), on the stage's
+tables, queues, SNS platform applications and endpoints, secrets, and the objects under
+attachments/ of the stage's attachments bucket only; no action is a wildcard.
+
+A presigned URL or POST form makes no request when it is made: the client using it does, with
+the signer's permissions. tests/conftest.py records making one as the operation it performs
+(GetObject for a download link; PostObject, or PostObject+tagging for a form that sets object
+tags, for an upload form), and this test asks for the IAM actions S3 checks when it is used.
 
 The calls are the ones recorded (at the botocore level) while the functional tier drove the real
 handlers in this run: in this process, or under `make test` in every test worker process (each
@@ -133,6 +138,48 @@ SNS_ARN = re.compile(
 )
 # A stage's APNs application is either APNs environment: the code makes the same calls on both.
 SNS_PLATFORMS = {"APNS": ("apns", ("APNS", "APNS_SANDBOX")), "GCM": ("fcm", ("GCM",))}
+# The IAM actions S3 checks for each recorded operation (https://docs.aws.amazon.com/service-
+# authorization/latest/reference/list_amazons3.html): HeadObject is authorized by s3:GetObject,
+# DeleteObjects by s3:DeleteObject on each object, a POST upload by s3:PutObject, and also by
+# s3:PutObjectTagging when the form sets tags (its "tagging" field).
+S3_ACTIONS = {
+    "GetObject": ("s3:GetObject",),
+    "HeadObject": ("s3:GetObject",),
+    "PutObject": ("s3:PutObject",),
+    "PostObject": ("s3:PutObject",),
+    "PostObject+tagging": ("s3:PutObject", "s3:PutObjectTagging"),
+    "DeleteObject": ("s3:DeleteObject",),
+    "DeleteObjects": ("s3:DeleteObject",),
+    "DeleteObjectTagging": ("s3:DeleteObjectTagging",),
+}
+TEMPLATE = ROOT / "infra" / "tables.json"
+
+
+def attachments_bucket(stage: str, account: str = ACCOUNT, region: str = REGION) -> str:
+    """The stage's bucket as infra/tables.json names it, in ``account`` and ``region``."""
+    resources = json.loads(TEMPLATE.read_text())["Resources"]
+    name = str(resources["AttachmentsBucket"]["Properties"]["BucketName"]["Fn::Sub"])
+    values = {
+        "TablePrefix": stage_env(stage)["CHAT_TABLE_PREFIX"],
+        "AWS::AccountId": account,
+        "AWS::Region": region,
+    }
+    for variable, value in values.items():
+        name = name.replace(f"${{{variable}}}", value)
+    assert "$" not in name, name
+    return name
+
+
+def _stage_object(stage: str, arn: str) -> str:
+    """The stage's object ARN in place of one in the functional tier's bucket."""
+    bucket, _, key = arn.removeprefix("arn:aws:s3:::").partition("/")
+    if bucket != os.environ["CHAT_ATTACHMENTS_BUCKET"]:
+        return f"unknown bucket {bucket!r}"  # no policy allows it: the test names it
+    return (
+        f"arn:aws:s3:::{attachments_bucket(stage)}/{key}"
+        if key
+        else f"arn:aws:s3:::{attachments_bucket(stage)}"
+    )
 
 
 def _queue_arn(stage: str, setting: str = "CHAT_FANOUT_QUEUE") -> str:
@@ -187,6 +234,8 @@ def _iam_requests(calls: list[tuple[str, str, str]], stage: str) -> set[tuple[st
             needed.add(("execute-api:ManageConnections", post))
         elif service == "ssm":
             needed.add((f"ssm:{operation}", _stage_parameter(stage, target)))
+        elif service == "s3" and operation in S3_ACTIONS:
+            needed.update((action, _stage_object(stage, target)) for action in S3_ACTIONS[operation])
         else:
             needed.add((f"{service}:{operation}", "*"))  # an unexpected service: no policy covers it
     return needed
@@ -225,6 +274,14 @@ def test_policy_allows_every_recorded_call_and_no_other_action(recorded_calls, v
     assert ("sqs", "SendMessageBatch") in operations, "no shards or push jobs were queued"
     for operation in ("CreatePlatformEndpoint", "SetEndpointAttributes", "Publish", "DeleteEndpoint"):
         assert ("sns", operation) in operations, f"no SNS {operation} was recorded"
+    for operation in (
+        "PostObject+tagging",
+        "GetObject",
+        "HeadObject",
+        "DeleteObjectTagging",
+        "DeleteObjects",
+    ):
+        assert ("s3", operation) in operations, f"no S3 {operation} was recorded"
     queues = {target.rstrip("0123456789") for service, _, target in calls if service == "sqs"}
     assert queues == set(TEST_QUEUES), queues
     policy = _policy(stage)
@@ -240,7 +297,7 @@ def test_policy_allows_every_recorded_call_and_no_other_action(recorded_calls, v
     used = needed | consumed
     unused = sorted(
         (action, resource)
-        for action, resource in _granted(policy, ("dynamodb", "sqs", "sns", "ssm"))
+        for action, resource in _granted(policy, ("dynamodb", "sqs", "sns", "ssm", "s3"))
         if not any(a == action and fnmatchcase(r, resource) for a, r in used)
     )
     assert unused == [], f"the {stage} policy grants actions nothing uses: {unused}"
@@ -299,6 +356,8 @@ def test_policy_is_scoped_to_the_stage(stage):
                 assert resource in queues, resource
             if any(a.startswith("sns:") for a in actions):
                 assert sns.fullmatch(resource), resource
+            if any(a.startswith("s3:") for a in actions):
+                assert resource == f"arn:aws:s3:::{prefix}-attachments-????????????-*/attachments/*"
     other = "prod" if stage == "dev" else "dev"
     # The stage's connections can be posted to; the other stage's, and other methods, cannot.
     post = f"arn:aws:execute-api:{REGION}:{ACCOUNT}:{API}/{stage}/POST/@connections/abcDEF123="
@@ -316,6 +375,70 @@ def test_policy_is_scoped_to_the_stage(stage):
         parameter = f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/chat-backend/{other}/{secret}"
         assert not allowed(policy, "ssm:GetParameter", parameter)
         assert allowed(policy, "ssm:GetParameter", parameter.replace(f"/{other}/", f"/{stage}/"))
+
+
+# Accounts and regions the bucket's name may hold: the longest region names of each kind too.
+BUCKET_PLACES = [(ACCOUNT, REGION), ("000000000001", "us-east-1"), ("999999999999", "ap-southeast-2")]
+BUCKET_PLACES += [("123456789012", "us-isof-south-1"), ("123456789012", "il-central-1")]
+S3_GRANTED = (
+    "s3:PutObject",
+    "s3:PutObjectTagging",
+    "s3:GetObject",
+    "s3:DeleteObject",
+    "s3:DeleteObjectTagging",
+)
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_attachment_objects_are_reachable_under_the_prefix_of_the_stage_bucket_only(stage):
+    """The functions may put, tag, read and delete objects under attachments/ of the stage's
+    bucket (as infra/tables.json names it, in any account and region), and nothing else of S3:
+    not the bucket itself (no listing, no configuration), not other keys, not another stage's
+    bucket or a bucket named otherwise."""
+    policy = _policy(stage)
+    other = "prod" if stage == "dev" else "dev"
+    key = "attachments/c_0123456789abcdef/a_0123456789abcdef"
+    for account, region in BUCKET_PLACES:
+        bucket = attachments_bucket(stage, account, region)
+        assert len(bucket) <= 63 and re.fullmatch(r"[a-z0-9][a-z0-9.-]*[a-z0-9]", bucket), bucket
+        for action in S3_GRANTED:
+            assert allowed(policy, action, f"arn:aws:s3:::{bucket}/{key}"), (action, bucket)
+            for outside in ("other/x", "attachments", "attachmentsX/y", "Attachments/c/a", "x"):
+                assert not allowed(policy, action, f"arn:aws:s3:::{bucket}/{outside}"), (action, outside)
+            assert not allowed(policy, action, f"arn:aws:s3:::{bucket}"), action
+            theirs = attachments_bucket(other, account, region)
+            assert not allowed(policy, action, f"arn:aws:s3:::{theirs}/{key}"), action
+        for action in (
+            "s3:ListBucket",
+            "s3:DeleteBucket",
+            "s3:PutBucketPolicy",
+            "s3:PutLifecycleConfiguration",
+        ):
+            assert not allowed(policy, action, f"arn:aws:s3:::{bucket}"), action
+        for action in ("s3:PutObjectAcl", "s3:GetObjectAcl", "s3:GetObjectTagging", "s3:ListBucket"):
+            assert not allowed(policy, action, f"arn:aws:s3:::{bucket}/{key}"), action
+    prefix = stage_env(stage)["CHAT_TABLE_PREFIX"]
+    for bucket in (
+        f"{prefix}-attachments",
+        f"{prefix}-attachments-evil",
+        f"{prefix}-attachments-12345678901-x",
+    ):
+        assert not allowed(policy, "s3:PutObject", f"arn:aws:s3:::{bucket}/{key}"), bucket
+    assert not allowed(policy, "s3:GetObject", f"arn:aws:s3:::other-bucket/{key}")
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_configured_attachments_bucket_is_the_one_the_stack_makes_and_the_policy_grants(stage):
+    """`chalice deploy` takes CHAT_ATTACHMENTS_BUCKET from .chalice/config.json: empty
+    (attachments refused; infra/deploy.sh prints the name to set) or the stack's bucket."""
+    bucket = stage_env(stage)["CHAT_ATTACHMENTS_BUCKET"]
+    if bucket:
+        assert re.fullmatch(attachments_bucket(stage, r"[0-9]{12}", r"[a-z]{2}(-[a-z]+)+-[0-9]"), bucket), (
+            bucket
+        )
+        assert allowed(_policy(stage), "s3:PutObject", f"arn:aws:s3:::{bucket}/attachments/c/a"), bucket
+    else:
+        assert bucket == "", "an unset bucket is an empty string (Lambda keeps the variable)"
 
 
 @pytest.mark.parametrize("stage", STAGES)

@@ -1,6 +1,8 @@
 """The packaged template: cfn-lint clean, the WebSocket API and its routes, the tables exactly as
-the PynamoDB models declare them, the fan-out and push workers each on its queue (partial batch
-responses, a dead-letter queue), the push stack parameters, and the functions wired to them."""
+the PynamoDB models declare them, the attachments bucket (private, encrypted, TLS only, CORS for
+the web page, pending uploads expiring), the fan-out and push workers each on its queue (partial
+batch responses, a dead-letter queue), the push stack parameters, and the functions wired to
+them."""
 
 from __future__ import annotations
 
@@ -100,6 +102,7 @@ def test_functions_are_wired_to_the_tables_the_queues_the_secrets_and_push(templ
         assert variables["CHAT_TABLE_PREFIX"] == {"Ref": "TablePrefix"}
         assert variables["CHAT_FANOUT_QUEUE"] == {"Fn::GetAtt": ["FanoutQueue", "QueueName"]}
         assert variables["CHAT_PUSH_QUEUE"] == {"Fn::GetAtt": ["PushQueue", "QueueName"]}
+        assert variables["CHAT_ATTACHMENTS_BUCKET"] == {"Ref": "AttachmentsBucket"}
         assert variables["CHAT_SNS_APNS_APP_ARN"] == {"Ref": "ApnsPlatformApplicationArn"}
         assert variables["CHAT_SNS_FCM_APP_ARN"] == {"Ref": "FcmPlatformApplicationArn"}
         assert variables["CHAT_JWT_SECRET_PARAM"] == f"/chat-backend/{stage}/jwt-secret"
@@ -280,6 +283,7 @@ USER_DATA = (
     "send_keys",
     "devices",
     "device_tokens",
+    "attachments",
 )
 
 
@@ -362,3 +366,120 @@ def test_the_stage_application_a_parameter_names_is_granted_by_the_stage_policy(
             arn = f"{ACCOUNT_ARN}:app/{platform}/chat-{stage}-{suffix}"
             assert re.fullmatch(parameters[parameter]["AllowedPattern"], arn), arn
             assert allowed(_policy(stage), "sns:CreatePlatformEndpoint", arn), arn
+
+
+@pytest.mark.parametrize("source", ["packaged-dev", "packaged-prod", "infra/tables.json"])
+def test_attachments_bucket_is_private_encrypted_tls_only_and_expires_pending_uploads(templates, source):
+    if source == "infra/tables.json":
+        template = json.loads(TABLES_TEMPLATE.read_text())
+    else:
+        template = templates[source.split("-")[1]]
+    resources = template["Resources"]
+    (bucket_id,) = [k for k, v in resources.items() if v["Type"] == "AWS::S3::Bucket"]
+    assert bucket_id == "AttachmentsBucket"
+    bucket = resources[bucket_id]
+    assert (bucket["DeletionPolicy"], bucket["UpdateReplacePolicy"]) == ("Retain", "Retain")
+    props = bucket["Properties"]
+    assert props["BucketName"] == {"Fn::Sub": "${TablePrefix}-attachments-${AWS::AccountId}-${AWS::Region}"}
+    assert props["PublicAccessBlockConfiguration"] == {
+        "BlockPublicAcls": True,
+        "BlockPublicPolicy": True,
+        "IgnorePublicAcls": True,
+        "RestrictPublicBuckets": True,
+    }
+    assert props["OwnershipControls"] == {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]}
+    assert props["BucketEncryption"] == {
+        "ServerSideEncryptionConfiguration": [{"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]
+    }
+    assert "AccessControl" not in props and "WebsiteConfiguration" not in props
+    # CORS for the web page's origin only, and none at all when no origin is given.
+    condition, cors, otherwise = props["CorsConfiguration"]["Fn::If"]
+    assert otherwise == {"Ref": "AWS::NoValue"}
+    assert template["Conditions"][condition] == {
+        "Fn::Not": [{"Fn::Equals": [{"Ref": "AttachmentsAllowedOrigin"}, ""]}]
+    }
+    (rule,) = cors["CorsRules"]
+    assert rule["AllowedOrigins"] == [{"Ref": "AttachmentsAllowedOrigin"}]
+    assert sorted(rule["AllowedMethods"]) == ["GET", "HEAD", "POST"]
+    assert (rule["AllowedHeaders"], rule["ExposedHeaders"]) == (["*"], ["ETag"])
+    # An upload still tagged pending=true (never attached) expires after a day; so does a
+    # multipart upload left incomplete (the tag filter cannot apply to those: a rule of its own).
+    rules = {r["Id"]: r for r in props["LifecycleConfiguration"]["Rules"]}
+    assert rules == {
+        "expire-pending-uploads": {
+            "Id": "expire-pending-uploads",
+            "Status": "Enabled",
+            "Prefix": "attachments/",
+            "TagFilters": [{"Key": "pending", "Value": "true"}],
+            "ExpirationInDays": 1,
+        },
+        "abort-incomplete-multipart-uploads": {
+            "Id": "abort-incomplete-multipart-uploads",
+            "Status": "Enabled",
+            "Prefix": "",
+            "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 1},
+        },
+    }
+    # The bucket policy refuses every request without TLS, to the bucket and its objects, and
+    # stays with the retained bucket.
+    (policy_id,) = [k for k, v in resources.items() if v["Type"] == "AWS::S3::BucketPolicy"]
+    policy = resources[policy_id]
+    assert (policy["DeletionPolicy"], policy["UpdateReplacePolicy"]) == ("Retain", "Retain")
+    assert policy["Properties"]["Bucket"] == {"Ref": "AttachmentsBucket"}
+    assert policy["Properties"]["PolicyDocument"]["Statement"] == [
+        {
+            "Sid": "DenyInsecureTransport",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "s3:*",
+            "Resource": [
+                {"Fn::GetAtt": ["AttachmentsBucket", "Arn"]},
+                {"Fn::Sub": "${AttachmentsBucket.Arn}/*"},
+            ],
+            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+        }
+    ]
+    assert template["Outputs"]["AttachmentsBucketName"]["Value"] == {"Ref": "AttachmentsBucket"}
+
+
+ORIGINS = (
+    ["", "https://chat.example.com", "http://localhost:8000", "https://a.b-c.example:8443"],
+    [
+        "https://chat.example.com/",  # a path: browsers send none
+        "https://chat.example.com/app",
+        "*",
+        "https://*.example.com",
+        "chat.example.com",
+        "https://Chat.Example.com",
+        "https://chat.example.com https://evil.example",
+        "https://chat.example.com\n",
+    ],
+)
+PREFIXES = (
+    ["chat-dev", "chat-prod", "abc", "a" * 22, "team-7-chat"],
+    ["ab", "a" * 23, "Chat-Dev", "chat_dev", "chat.dev", "-chat", "chat-", "xn--chat", "sthree-chat", ""],
+)
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_bucket_parameters_take_only_what_makes_a_valid_bucket(templates, stage):
+    """CloudFormation checks AllowedPattern (a Java regex matched whole) before it deploys: the
+    origin is one browser origin or nothing; the prefix makes a valid S3 name of at most 63
+    characters with any account id and region (the longest region names are 15 characters)."""
+    parameters = templates[stage]["Parameters"]
+    origin = parameters["AttachmentsAllowedOrigin"]
+    assert (origin["Type"], origin["Default"]) == ("String", "")
+    good, bad = ORIGINS
+    for value in good:
+        assert re.fullmatch(origin["AllowedPattern"], value), value
+    for value in bad:
+        assert not re.fullmatch(origin["AllowedPattern"], value), value
+    prefix = parameters["TablePrefix"]["AllowedPattern"]
+    good, bad = PREFIXES
+    for value in good:
+        assert re.fullmatch(prefix, value), value
+        bucket = f"{value}-attachments-123456789012-us-isof-south-1"
+        assert len(bucket) <= 63 and re.fullmatch(r"[a-z0-9][a-z0-9-]*[a-z0-9]", bucket), bucket
+    for value in bad:
+        assert not re.fullmatch(prefix, value), value
+    assert re.fullmatch(prefix, stage_env(stage)["CHAT_TABLE_PREFIX"])

@@ -157,3 +157,44 @@ def test_v3_refusals_are_bad_requests(body):
     with pytest.raises(FrameError) as err:
         parse(body)
     assert isinstance(err.value.error, BadRequest)
+
+
+def test_attachments_parse_and_text_is_optional_with_files():
+    from chalicelib.domain.requests import AttachmentCreate
+
+    body = {"action": "attachment.create", "chat_id": "c", "name": "Ünïcode 📎.pdf", "size": 1}
+    assert parse({**body, "content_type": "Application/PDF"}).request == AttachmentCreate(
+        "c", "Ünïcode 📎.pdf", "application/pdf", 1
+    )
+    send = {"action": "message.send", "chat_id": "c", "client_msg_id": "k", "attachments": ["a_1", "a_2"]}
+    assert parse(send).request == MessageSend("c", "k", "", attachments=("a_1", "a_2"))
+    assert parse({**send, "text": ""}).request.text == ""
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"name": "", "content_type": "a/b", "size": 1},
+        {"name": "a\tb", "content_type": "a/b", "size": 1},
+        {"name": "ok", "content_type": "a/b/c", "size": 1},
+        {"name": "ok", "content_type": "/b", "size": 1},
+        {"name": "ok", "content_type": "a/b", "size": 0},
+        {"name": "ok", "content_type": "a/b", "size": 1.5},
+        {"name": "ok", "content_type": "a/b"},
+    ],
+)
+def test_attachment_refusals(body):
+    with pytest.raises(FrameError) as err:
+        parse({"action": "attachment.create", "chat_id": "c", **body})
+    assert isinstance(err.value.error, BadRequest)
+    with pytest.raises(FrameError) as err:
+        parse(
+            {
+                "action": "attachment.create",
+                "chat_id": "c",
+                "name": "x",
+                "content_type": "a/b",
+                "size": 26214401,
+            }
+        )
+    assert isinstance(err.value.error, TooLarge)

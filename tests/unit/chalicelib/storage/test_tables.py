@@ -40,8 +40,8 @@ def test_attribute_names_and_nullability_are_as_stored():
     for cls in (MessageItem, MessageMap):
         attributes = cls.get_attributes()
         assert {name: a.attr_name for name, a in attributes.items()} == {n: n for n in attributes}
-        # Absent until used: the system event, and what v3 lets change (an unchanged message is
-        # stored as it was before v3).
+        # Absent until used: the system event, what v3 lets change, and files (an unchanged
+        # message without files is stored as it was before v3).
         assert {name for name, a in attributes.items() if a.null} == {
             "system",
             "reply_to",
@@ -50,6 +50,7 @@ def test_attribute_names_and_nullability_are_as_stored():
             "edited_at",
             "deleted",
             "rev",
+            "attachments",
         }
 
 

@@ -10,7 +10,7 @@ import boto3
 import pytest
 
 from chatlocal.aws import services as aws
-from chatlocal.aws.moto_process import MotoProcess, MotoProcessError, RemoteTableStore, _handle, serve
+from chatlocal.aws.moto_process import MotoProcess, MotoProcessError, RemoteTableStore, _handle, _Kept, serve
 from chatlocal.config import StartupError
 
 
@@ -122,8 +122,9 @@ def test_a_request_after_the_process_ended_is_an_error(moto):
 
 
 def test_a_malformed_request_line_is_answered_not_raised():
-    store, answer = _handle(None, "{not json\n")
-    assert store is None
+    kept = _Kept()
+    answer = _handle(kept, "{not json\n")
+    assert kept.tables is None and kept.objects is None
     assert answer["startup"] is False and "JSONDecodeError" in answer["error"]
 
 

@@ -216,6 +216,19 @@ def menu_choices(page: Page, target: Locator) -> list[str]:
     return choices
 
 
+def menu_offers(page: Page, target: Locator, expected: list[str], attempts: int = 5) -> list[str]:
+    """What a message's menu offers, asked again (up to ``attempts`` times) until it is
+    ``expected``: a long press lands where the message was when it began, and a bubble that
+    arrives or re-renders meanwhile can move another message under the finger (it failed a CI
+    run once on the phone, offering the other member's message's choices)."""
+    choices = menu_choices(page, target)
+    for _ in range(attempts - 1):
+        if choices == expected:
+            break
+        choices = menu_choices(page, target)
+    return choices
+
+
 def choose(page: Page, target: Locator, action: str) -> None:
     """Reply, React, Edit or Delete from a message's menu."""
     tap(page, message_menu(page, target).get_by_role("menuitem", name=action))

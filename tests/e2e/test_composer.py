@@ -88,7 +88,7 @@ def test_notification_level_in_the_header_is_kept_by_the_server(as_user, device,
         level = bob.locator("#notify-level")
         expect(level).to_have_value("all")
 
-        level.select_option(label="Mentions")  # the list marks it (on a phone, out of sight)
+        level.select_option(label="Only mentions and replies")  # the list marks it (on a phone, out of sight)
         expect(chat_item(bob, "Busy group").locator(".mentions-icon")).to_have_count(1)
         with WireUser(stack_url, bob_id) as wire:
             listed = {c["chat_id"]: c for c in wire.request("chat.list")["chats"]}
@@ -106,14 +106,15 @@ def test_notification_level_in_the_header_is_kept_by_the_server(as_user, device,
 
     bob.reload()
     expect(bob.locator("#conn-status")).to_have_attribute("data-state", "online")
-    open_chat(bob, "Busy group")
+    expect(bob.locator("#conv-title")).to_have_text("Busy group")  # a reload reopens the chat open last
+    switch_chat(bob, "Busy group")
     expect(level).to_have_value("mentions")  # from the server
-    level.select_option(label="Off")
+    level.select_option(label="Never (muted)")
     expect(chat_item(bob, "Busy group").locator(".mute-icon")).to_have_count(1)
     with WireUser(stack_url, bob_id) as wire:
         listed = {c["chat_id"]: c for c in wire.request("chat.list")["chats"]}
     assert (listed[chat_id]["notify"], listed[chat_id]["muted"]) == ("none", True)
-    level.select_option(label="All")
+    level.select_option(label="Every message")
     expect(chat_item(bob, "Busy group").locator(".mute-icon")).to_have_count(0)
     expect(chat_item(bob, "Busy group").locator(".mentions-icon")).to_have_count(0)
 
@@ -143,7 +144,8 @@ def test_multi_line_composer_grows_sends_and_keeps_a_draft_per_chat(as_user, dev
     screenshot(alice, "multi-line")
     alice.reload()  # drafts survive a reload too
     expect(alice.locator("#conn-status")).to_have_attribute("data-state", "online")
-    open_chat(alice, "Second")
+    expect(alice.locator("#conv-title")).to_have_text("First")  # the chat open last, reopened
+    switch_chat(alice, "Second")
     expect(box).to_have_value("a draft of my own")
     switch_chat(alice, "First")
     expect(box).to_have_value("Shopping list:\neggs\nmilk\nbread")

@@ -34,6 +34,7 @@
 // and its wiring: log in, connect, and hook the forms and buttons up to the modules below.
 // Each module imports only those listed before it (no cycles; the two ways back up are
 // plugged in here: the renderer into store.js, the notifier's clicks into sync.js):
+//   session.js        the session kept across reloads: user, token, the chat open last
 //   connection.js     the WebSocket: requests by `req`, keep-alive, reconnect with backoff
 //   dom.js            $, el, button, toast (the error banner)
 //   store.js          the state and the rules that keep it current; render() asks for a redraw
@@ -60,12 +61,14 @@ import { chatTitle, render, setRenderer, state, storeChat } from "./store.js";
 import { act, badUserIds, plainError, splitUserIds, USER_ID, USER_ID_RULE } from "./errors.js";
 import { loadOutbox } from "./outbox.js";
 import { pageHidden } from "./notify.js";
-import { enableNotifications, notifier, webPush } from "./notifications.js";
+import { enableNotifications, notifier, retryNotifications, webPush } from "./notifications.js";
 import { loadEarlier, markRead, onFrame, openChat, openWhenListed, resync, showChat } from "./sync.js";
 import { changeChat, leaveChat, setNotify, startDirect } from "./actions.js";
 import { loadDrafts, setupComposer } from "./composer.js";
 import { setupMenus } from "./menu.js";
 import { membersRequested, renderPage } from "./render.js";
+import { hideChat, unhideChat } from "./hidden.js";
+import { clearSession, loadSession, saveSession, tokenExpired } from "./session.js";
 
 async function fetchToken(user) {
   const response = await fetch(`/dev/token?user=${encodeURIComponent(user)}`);
@@ -73,28 +76,62 @@ async function fetchToken(user) {
   return (await response.json()).token;
 }
 
-function login(user) {
+function login(user, keptToken = null) {
+  // Connect as `user`: with the token kept from an earlier visit first, if any (a refused one
+  // sends the person back to the login form), then with fresh dev tokens on every reconnect.
   state.me = user;
-  try {
-    localStorage.setItem("chat.user", user); // so a notification's click can open the page as you
-  } catch {
-    // storage refused (private mode): only /?user= logs in then
-  }
+  saveSession({ user });
   $("me").textContent = user;
   loadOutbox();
   loadDrafts();
   $("login").hidden = true;
   $("app").hidden = false;
   const scheme = location.protocol === "https:" ? "wss" : "ws";
+  let kept = keptToken;
+  let triedKept = false;
   connect({
-    url: async () => `${scheme}://${location.host}/ws?token=${encodeURIComponent(await fetchToken(user))}`,
+    url: async () => {
+      triedKept = Boolean(kept);
+      const token = kept || (await fetchToken(user));
+      kept = null;
+      saveSession({ user, token });
+      return `${scheme}://${location.host}/ws?token=${encodeURIComponent(token)}`;
+    },
     onFrame,
     onOpen: () => resync().catch((e) => toast(plainError(e))),
     onState: (s) => {
       $("conn-status").dataset.state = s;
       $("conn-status").textContent = s;
     },
+    onRefused: () => {
+      if (!triedKept) return false; // the server may be down: try again later, as ever
+      sessionEnded(user, "The server did not accept your saved session (it may have expired): log in again.");
+      return true;
+    },
   });
+}
+
+function showLogin(message, user = "") {
+  // The login form, saying why it shows (an expired session, a bad user id in the address).
+  $("app").hidden = true;
+  $("login").hidden = false;
+  $("login-user").value = user;
+  $("login-error").textContent = message || "";
+  $("login-error").hidden = !message;
+}
+
+function sessionEnded(user, message) {
+  saveSession({ user, token: null });
+  showLogin(message, user);
+}
+
+let rememberedChat = null;
+
+function rememberOpenChat() {
+  // The chat on screen, kept with the session so a reload reopens it.
+  if (!state.me || state.open === rememberedChat) return;
+  rememberedChat = state.open;
+  saveSession({ user: state.me, chat: state.open });
 }
 
 function takeInput(id) {
@@ -159,17 +196,15 @@ function setupSidebar() {
       return formError(plainError(err, "chat.create"));
     }
     showNewChat(false); // before the chat shows, so a form opened after that stays open
+    unhideChat(chatId); // asked for again: back in the list
     await openChat(chatId).catch((err) => toast(plainError(err)));
   };
 }
 
 function logout() {
-  // Switch user: forget who is logged in (the outbox stays, kept per user) and start over.
-  try {
-    localStorage.removeItem("chat.user");
-  } catch {
-    // storage refused: nothing remembered anyway
-  }
+  // The explicit end of a session: forget who is logged in and their token (the outbox stays,
+  // kept per user) and start over at the login form.
+  clearSession();
   location.assign("/");
 }
 
@@ -206,6 +241,19 @@ function setupMembersPanel() {
       throw err;
     }));
   };
+  $("delete-chat-btn").onclick = () => {
+    const chat = state.open && state.chats.get(state.open);
+    if (!chat) return;
+    const who = chatTitle(chat);
+    const what = `Delete the chat with ${who}? It leaves your list until a new message arrives in it; ` +
+      `${who} keeps the conversation, and when it comes back its earlier messages are still there.`;
+    if (!confirm(what)) return;
+    hideChat(chat);
+    state.open = null;
+    state.panel = false;
+    state.notice = `Deleted the chat with ${who}: it comes back when a new message arrives.`;
+    render();
+  };
   $("leave-btn").onclick = () => {
     const chat = state.open && state.chats.get(state.open);
     if (!chat || !confirm(`Leave ${chatTitle(chat)}? You will no longer get its messages.`)) return;
@@ -235,36 +283,53 @@ function setup() {
   $("login-form").onsubmit = async (event) => {
     event.preventDefault();
     const user = $("login-user").value.trim();
+    let token;
     try {
-      await fetchToken(user);
-      login(user);
+      token = await fetchToken(user);
     } catch (err) {
       $("login-error").textContent = err.message;
       $("login-error").hidden = false;
+      return;
     }
+    if (state.me) {
+      // This page was logged in before (its session ended): start afresh as the new user.
+      saveSession({ user, token });
+      location.assign("/");
+      return;
+    }
+    if (new URLSearchParams(location.search).has("user")) history.replaceState(null, "", "/"); // not the bad id again
+    login(user, token);
   };
   setupSidebar();
   setupMembersPanel();
   setupConversation();
   setupNotifications();
-  const query = new URLSearchParams(location.search);
-  const chatToOpen = query.get("chat");
-  openWhenListed(chatToOpen);
-  const preset = query.get("user") || (chatToOpen && rememberedUser());
-  if (preset) login(preset);
+  start(new URLSearchParams(location.search));
 }
 
-function rememberedUser() {
-  try {
-    return localStorage.getItem("chat.user");
-  } catch {
-    return null;
+function start(query) {
+  // Who to be: the address's ?user= (the local stack's shortcut), else the kept session; the
+  // chat to open: the address's ?chat= (a notification's click), else the one open last time.
+  const chatToOpen = query.get("chat");
+  const kept = loadSession();
+  const asked = query.get("user");
+  if (asked && !USER_ID.test(asked)) {
+    return showLogin(`The address asks to log in as “${asked}”, which is not a user id: ${USER_ID_RULE}.`);
   }
+  const user = asked || kept?.user;
+  openWhenListed(chatToOpen || (user && kept?.user === user && kept.chat) || null);
+  if (!user) return showLogin(chatToOpen ? "Log in to open that chat." : "");
+  if (asked) return login(asked); // a fresh dev token: the address says who, every time
+  if (!kept.token || tokenExpired(kept.token)) {
+    return sessionEnded(user, "Your session has expired: log in again.");
+  }
+  login(user, kept.token);
 }
 
 function setupNotifications() {
   notifier.registerWorker();
   $("notify-btn").onclick = () => enableNotifications().catch((err) => toast(plainError(err)));
+  $("notify-retry").onclick = () => retryNotifications().catch((err) => toast(plainError(err)));
   $("notify-level").onchange = () => {
     const chat = state.open && state.chats.get(state.open);
     if (!chat) return;
@@ -281,7 +346,10 @@ function setupNotifications() {
   });
 }
 
-setRenderer(renderPage);
+setRenderer(() => {
+  renderPage();
+  rememberOpenChat();
+});
 notifier.onOpenChat = (chatId) => showChat(chatId);
 setup();
 // For tests and the curious: the page's state and connection.

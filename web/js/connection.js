@@ -26,8 +26,9 @@ function isUnregistered(frame) {
 }
 
 export class Connection {
-  constructor({ url, onFrame, onOpen, onState }) {
+  constructor({ url, onFrame, onOpen, onState, onRefused = () => false }) {
     this.url = url; // () => Promise<string>: a fresh URL (and token) for every attempt
+    this.onRefused = onRefused; // () => bool: the handshake closed before opening; true stops retrying
     this.onFrame = onFrame;
     this.onOpen = onOpen;
     this.onState = onState;
@@ -50,7 +51,9 @@ export class Connection {
     }
     const ws = new WebSocket(url);
     this.ws = ws;
+    let opened = false;
     ws.onopen = () => {
+      opened = true;
       // The backoff starts over at the first answered request, not here: a connection the
       // server opens but does not know (every request refused) must not reconnect in a loop.
       this.onState("online");
@@ -68,6 +71,7 @@ export class Connection {
       }
       this.waiting.clear();
       this.onState("offline");
+      if (!opened && this.onRefused()) return; // the token was refused: the page asks to log in again
       this.retryLater();
     };
   }

@@ -5,7 +5,8 @@
 // nothing of the server (but the original of a reply, for its quote).
 
 import { el } from "./dom.js";
-import { otherMembers, state } from "./store.js";
+import { state } from "./store.js";
+import { neverBackwards, recipients } from "./ticks.js";
 import { splitMentions } from "./mentions.js";
 import { DELETED_TEXT, editedMark, menuButton, quoteBlock, reactionChips } from "./bubble.js";
 import { attachmentsBlock, uploadItem } from "./files.js";
@@ -23,10 +24,15 @@ export function joinedAt(chatId) {
 }
 
 function tickStatus(chat, message, joined) {
-  // A member added after a message never sees it: they do not hold its ticks back.
+  return neverBackwards(chat.chat_id, message.seq, reachedStatus(chat, message, joined));
+}
+
+function reachedStatus(chat, message, joined) {
+  // A member added after a message never sees it: they do not hold its ticks back; one who
+  // left after it still counts, by the pointers last heard from them (ticks.js).
   const reached = (field) => {
     if (chat.member_count > LARGE_CHAT || !chat.members) return (state.receiptsMin.get(chat.chat_id)?.[field] || 0) >= message.seq;
-    const others = otherMembers(chat).filter((u) => !(joined.get(u) > message.seq));
+    const others = recipients(chat, message, joined);
     const pointers = state.receipts.get(chat.chat_id) || {};
     return others.length > 0 && others.every((u) => (pointers[u]?.[field] || 0) >= message.seq);
   };

@@ -10,13 +10,17 @@ import { $, button, el, toast } from "./dom.js";
 import { chatTitle, isAdmin, membersOf, state } from "./store.js";
 import { act, plainError } from "./errors.js";
 import { messageWords, pageHidden } from "./notify.js";
-import { notifier } from "./notifications.js";
+import { notificationStatus } from "./notifications.js";
 import { loadEarlier, loadingEarlier, loadMembers, openChat } from "./sync.js";
 import { changeChat } from "./actions.js";
 import { syncComposer } from "./composer.js";
 import { syncMenus } from "./menu.js";
 import { DELETED_TEXT } from "./bubble.js";
 import { dayKey, daySeparator, joinedAt, listTime, messageItem, pendingItem, systemItem } from "./messages.js";
+import { isHidden } from "./hidden.js";
+import { chatIcon, createdLine } from "./titles.js";
+import { scrollToUnread, withDivider } from "./unread.js";
+import { readingPosition } from "./anchor.js";
 
 function preview(message) {
   if (!message) return "no messages yet";
@@ -26,7 +30,8 @@ function preview(message) {
 
 function renderList() {
   const list = $("chat-list");
-  const chats = [...state.chats.values()].sort((a, b) => {
+  const listed = [...state.chats.values()].filter((chat) => chat.chat_id === state.open || !isHidden(chat));
+  const chats = listed.sort((a, b) => {
     const at = a.last_message ? a.last_message.sent_at : a.created_at;
     const bt = b.last_message ? b.last_message.sent_at : b.created_at;
     return bt.localeCompare(at);
@@ -39,6 +44,8 @@ function renderList() {
       item.classList.toggle("is-muted", Boolean(chat.muted));
       const titleRow = el("span", "title-row");
       titleRow.style.gridColumn = "1";
+      const icon = chatIcon(chat);
+      if (icon) titleRow.append(icon);
       titleRow.append(el("span", "title", chatTitle(chat)));
       if (chat.muted) titleRow.append(mutedIcon());
       else if (chat.notify === "mentions") titleRow.append(mentionsIcon());
@@ -113,15 +120,17 @@ function renderNotifyLevel(chat) {
 }
 
 function renderNotifyControl() {
-  const permission = notifier.permission;
-  $("notify").hidden = permission === "unsupported";
-  $("notify-btn").hidden = permission !== "default";
+  // The real state: on only when Web Push is registered; otherwise why not, and a retry.
+  const status = notificationStatus();
+  $("notify").hidden = status.state === "unsupported";
+  $("notify").dataset.state = status.state;
+  $("notify-btn").hidden = !status.enable;
   if (!$("notify-btn").childElementCount) $("notify-btn").prepend(bellIcon(false));
-  $("notify-state").textContent =
-    permission === "granted" ? "Notifications on" : permission === "denied" ? "Notifications blocked by the browser" : "";
+  $("notify-retry").hidden = !status.retry;
+  if ($("notify-state").textContent !== status.text) $("notify-state").textContent = status.text;
 }
 
-function renderConversation() {
+function renderConversation(reading) {
   const chat = state.open && state.chats.get(state.open);
   $("composer").hidden = !chat;
   $("members-btn").hidden = !chat;
@@ -137,9 +146,15 @@ function renderConversation() {
     return;
   }
   $("conv-title").textContent = chatTitle(chat);
+  const icon = chatIcon(chat);
+  if ($("conv-icon").dataset.kind !== (chat.kind || "group")) {
+    $("conv-icon").replaceChildren(...(icon ? [icon] : []));
+    $("conv-icon").dataset.kind = chat.kind || "group";
+  }
+  $("conv-icon").hidden = !icon;
   $("conv-members").textContent = chat.kind === "direct" ? "direct chat"
     : chat.members ? chat.members.join(", ") : `${chat.member_count} members`;
-  renderTimeline(chat);
+  renderTimeline(chat, reading);
   const now = Date.now();
   const typing = [...(state.typing.get(chat.chat_id) || new Map()).entries()]
     .filter(([, until]) => until > now)
@@ -147,7 +162,7 @@ function renderConversation() {
   $("typing").textContent = typing.length ? `${typing.join(", ")} ${typing.length > 1 ? "are" : "is"} typing…` : "";
 }
 
-function renderTimeline(chat) {
+function renderTimeline(chat, reading) {
   const loaded = [...(state.messages.get(chat.chat_id) || new Map()).values()].sort((a, b) => a.seq - b.seq);
   const pending = [...state.pending.entries()].filter(([, p]) => p.chat_id === chat.chat_id);
   const joined = joinedAt(chat.chat_id);
@@ -155,25 +170,29 @@ function renderTimeline(chat) {
   const switched = box.dataset.chatId !== chat.chat_id;
   box.dataset.chatId = chat.chat_id;
   if (switched) box.replaceChildren(); // nothing of another chat's timeline is kept
-  const atBottom = switched || box.scrollHeight - box.scrollTop - box.clientHeight < 40;
   const earlier = [];
   if (state.olderExist.get(chat.chat_id)) {
     const item = el("li", "load-earlier");
     item.append(button("plain", loadingEarlier.has(chat.chat_id) ? "Loading…" : "Load earlier messages", () =>
       loadEarlier(chat.chat_id).catch((e) => toast(plainError(e)))));
     earlier.push(item);
+  } else {
+    const created = createdLine(chat); // the whole history is loaded: the group's first line
+    if (created) earlier.push(created);
   }
-  const items = [];
+  const items = []; // [seq or null, element]
   let day = null;
   for (const m of loaded) {
     const thisDay = dayKey(m.sent_at);
-    if (thisDay !== day) items.push(daySeparator(m.sent_at));
+    if (thisDay !== day) items.push([null, daySeparator(m.sent_at)]);
     day = thisDay;
-    items.push(m.kind === "system" ? systemItem(m) : messageItem(chat, m, joined));
+    items.push([m.seq, m.kind === "system" ? systemItem(m) : messageItem(chat, m, joined)]);
   }
-  if (pending.length && day !== dayKey(new Date().toISOString())) items.push(daySeparator(new Date().toISOString()));
-  keepUnchanged(box, [...earlier, ...items, ...pending.map(([, p]) => pendingItem(p))]);
-  if (atBottom) box.scrollTop = box.scrollHeight;
+  if (pending.length && day !== dayKey(new Date().toISOString())) items.push([null, daySeparator(new Date().toISOString())]);
+  keepUnchanged(box, [...earlier, ...withDivider(chat.chat_id, items), ...pending.map(([, p]) => pendingItem(p))]);
+  if (scrollToUnread(box)) return;
+  if (switched) box.scrollTop = box.scrollHeight;
+  else reading.restore(); // where the reader was, though the page around it changed
 }
 
 function keepUnchanged(box, fresh) {
@@ -209,6 +228,7 @@ function renderMembersPanel() {
   $("rename-input").placeholder = chat.title || "a name for this chat";
   $("admin-hint").hidden = !group || admin;
   $("leave-btn").hidden = !group;
+  $("delete-chat-btn").hidden = group; // a direct chat is deleted from the list, not left
 }
 
 export const membersRequested = new Set(); // a failed load is not retried until the panel is reopened
@@ -242,14 +262,15 @@ function memberItem(chat, user, iAmAdmin) {
 }
 
 export function renderPage() {
+  const reading = readingPosition($("messages")); // before anything moves
   const inChat = Boolean(state.open || state.notice); // below 700 px: one view at a time
   $("app").classList.toggle("view-chat", inChat);
   $("app").classList.toggle("view-list", !inChat);
   renderTabTitle();
   renderNotifyControl();
   renderList();
-  renderConversation();
-  renderMembersPanel();
+  renderMembersPanel(); // first: it narrows the conversation, whose timeline then keeps its place
+  renderConversation(reading);
   syncComposer();
   syncMenus();
 }
@@ -258,7 +279,9 @@ function renderTabTitle() {
   // "(3) Chat": unread messages in chats other than the one being read.
   let unread = 0;
   const reading = pageHidden() ? null : state.open; // a hidden tab reads nothing
-  for (const chat of state.chats.values()) if (chat.chat_id !== reading && !chat.muted) unread += chat.unread || 0;
+  for (const chat of state.chats.values()) {
+    if (chat.chat_id !== reading && !chat.muted && !isHidden(chat)) unread += chat.unread || 0;
+  }
   const title = unread ? `(${unread}) Chat` : "Chat";
   if (document.title !== title) document.title = title;
 }

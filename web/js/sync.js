@@ -25,6 +25,7 @@ import { dropUnknownOutbox, saveOutbox, sendAll } from "./outbox.js";
 import { pageHidden } from "./notify.js";
 import { notifier, subscribeWebPush } from "./notifications.js";
 import { Confirmer } from "./confirm.js";
+import { noteUnread } from "./unread.js";
 
 const TYPING_SHOW_MS = 6000;
 
@@ -259,6 +260,8 @@ export function markRead(chatId) {
 }
 
 export async function openChat(chatId) {
+  const chat = state.chats.get(chatId);
+  if (chat && state.open !== chatId) noteUnread(chat); // before it is read: where the divider goes
   state.open = chatId;
   state.notice = null;
   notifier.closeFor(chatId);

@@ -341,13 +341,14 @@ def test_an_untitled_group_has_a_group_icon_member_names_and_says_who_made_it(as
     expect(
         chat_item(alice, carol_id).filter(has_not_text=bob_id).get_by_role("img", name="Group")
     ).to_have_count(0)
-    first = alice.locator("#messages > li").first
-    expect(first).to_have_class("system created")
-    expect(first).to_contain_text("You created this group on")
+    timeline = alice.locator("#messages > li")
+    expect(timeline.nth(0)).to_have_class("day")  # its first line, under the day it was made
+    expect(timeline.nth(1)).to_have_class("created")
+    expect(timeline.nth(1)).to_contain_text("You created this group on")
 
     bob = as_user(bob_id)
     open_chat(bob, f"{alice_id}, {carol_id}")
-    expect(bob.locator("#messages > li").first).to_contain_text(f"{alice_id} created this group on")
+    expect(bob.locator("#messages > li").nth(1)).to_contain_text(f"{alice_id} created this group on")
 
 
 # -- 9. the notification level ---------------------------------------------------------------------

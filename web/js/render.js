@@ -176,12 +176,14 @@ function renderTimeline(chat, reading) {
     item.append(button("plain", loadingEarlier.has(chat.chat_id) ? "Loading…" : "Load earlier messages", () =>
       loadEarlier(chat.chat_id).catch((e) => toast(plainError(e)))));
     earlier.push(item);
-  } else {
-    const created = createdLine(chat); // the whole history is loaded: the group's first line
-    if (created) earlier.push(created);
   }
   const items = []; // [seq or null, element]
   let day = null;
+  const created = state.olderExist.get(chat.chat_id) ? null : createdLine(chat); // the whole history is loaded
+  if (created) {
+    items.push([null, daySeparator(chat.created_at)], [null, created]);
+    day = dayKey(chat.created_at);
+  }
   for (const m of loaded) {
     const thisDay = dayKey(m.sent_at);
     if (thisDay !== day) items.push([null, daySeparator(m.sent_at)]);

@@ -42,7 +42,7 @@ export function createdLine(chat) {
   if (chat.kind === "direct" || !chat.created_by || !chat.created_at) return null;
   const who = chat.created_by === state.me ? "You" : chat.created_by;
   const when = new Date(chat.created_at).toLocaleString([], { dateStyle: "long", timeStyle: "short" });
-  const item = el("li", "system created", `${who} created this group on ${when}`);
+  const item = el("li", "created", `${who} created this group on ${when}`);
   item.title = new Date(chat.created_at).toLocaleString();
   return item;
 }

@@ -8,6 +8,8 @@
 // - After every (re)connect: resync (every page of chat.list, then chat.history `after` for
 //   loaded chats, re-open the chat on screen, re-send unacknowledged messages with their
 //   client_msg_id).
+// - Session (issue 25): the user, their token and the chat open last survive a reload; "Log out"
+//   ends it; a kept token that expired or is refused brings back the login form, saying why.
 // - Layout: below 700 px one view at a time (the chat list, or the conversation with a back
 //   button); the tab title counts unread messages; errors show in a banner above the composer.
 // - Chats change (protocol v2): system messages (kind "system") patch a chat's title, members
@@ -52,7 +54,12 @@
 //   composer.js       the multi-line composer: drafts per chat, reply / edit, the `@` picker
 //   menu.js           a message's menu, the emoji picker, reaction chips' clicks, long presses
 //   bubble.js         a bubble's quote, reaction chips, "edited" mark and menu button
+//   ticks.js          ticks judged against the members a message went to, never going back
 //   messages.js       how one message shows: text with links and mentions, time, ticks, days
+//   hidden.js         direct chats deleted from the list, until a new message arrives
+//   titles.js         a group's icon, and its timeline's first line (who created it, when)
+//   unread.js         the "N unread messages" line and the scroll to it on opening a chat
+//   anchor.js         the timeline's place kept while the page around it changes
 //   render.js         the page drawn from the state: chat list, conversation, members panel
 
 import { conn, connect } from "./connection.js";

@@ -64,7 +64,8 @@ def print_banner(
 
 
 def _data_note(options: Options, persistence: Persistence) -> str:
-    """Where the data lives and whether this run found any."""
+    """Where the data lives, whether this run found any, and when it was last saved (the
+    snapshot's time, and the last journaled write's when a stop did not save after it)."""
     if persistence.data is None:
         return "nothing kept (CHAT_EPHEMERAL=1): the tables start empty and vanish on stop"
     if persistence.store is None:
@@ -77,6 +78,8 @@ def _data_note(options: Options, persistence: Persistence) -> str:
         found = f"restored {restored.items} items in {restored.tables} tables {saved}"
         if restored.replayed:
             found += f" and {restored.replayed} journaled writes"
+            if restored.journaled_at:
+                found += f" (the last {restored.journaled_at})"
         if restored.missing_tables:
             found += f"; dropped tables not created this run: {', '.join(restored.missing_tables)}"
     return f"{persistence.data.path} ({found}; make clean-data wipes it)"

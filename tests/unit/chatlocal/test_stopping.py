@@ -11,10 +11,10 @@ from chatlocal import persistence
 from chatlocal.stack import STOP_SIGNALS, watch_parent
 
 
-def test_sighup_stops_the_stack_like_ctrl_c():
+def test_sighup_and_sigquit_stop_the_stack_like_ctrl_c():
     import signal
 
-    assert set(STOP_SIGNALS) == {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
+    assert set(STOP_SIGNALS) == {signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT}
 
 
 def test_the_stack_stops_once_its_parent_is_gone():

@@ -10,6 +10,7 @@ import asyncio
 import importlib
 import logging
 import os
+import select
 import signal
 import socket
 import sys
@@ -189,7 +190,10 @@ async def serve(
             mapping.start()
 
         signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
-        watcher = asyncio.create_task(watch_parent(parent, stop.set) if not detached else stop.wait())
+        hung_up = terminal_watch()
+        watcher = asyncio.create_task(
+            watch_parent(parent, stop.set, hung_up=hung_up) if not detached else stop.wait()
+        )
         for kept in (persistence.store, persistence.objects):
             if kept is not None:
                 savers.append(asyncio.create_task(save_periodically(kept, options.save_interval)))
@@ -227,13 +231,39 @@ async def watch_parent(
     stop: Callable[[], None],
     interval: float = PARENT_CHECK_SECONDS,
     getppid: Callable[[], int] = os.getppid,
+    hung_up: Callable[[], bool] = lambda: False,
 ) -> None:
     """Stop when the process that started the stack is gone (``make`` killed: the stack would
-    run on, orphaned, holding the port and the data folder): it is then a child of another."""
+    run on, orphaned, holding the port and the data folder): it is then a child of another. Or
+    when its terminal has closed: SIGHUP reaches only the session's leader, and when that is
+    ``make`` itself (``ssh -t host make run``, a terminal opened on ``make run``), make waits
+    for the stack, which hears nothing (a shell passes SIGHUP on to its jobs; make does not)."""
     while getppid() == parent:
+        if hung_up():
+            log.warning("the terminal has closed: stopping")
+            break
         await asyncio.sleep(interval)
-    log.warning("the process that started the stack (%d) has ended: stopping", parent)
+    else:
+        log.warning("the process that started the stack (%d) has ended: stopping", parent)
     stop()
+
+
+def terminal_watch() -> Callable[[], bool]:
+    """Whether the terminal the stack started on has hung up (closed): a poll of it answers
+    POLLHUP from then on. Always False without a terminal (a pipe's end is not the stack's stop)."""
+    terminal = next((fd for fd in (0, 1, 2) if _is_terminal(fd)), None)
+    if terminal is None:
+        return lambda: False
+    poller = select.poll()
+    poller.register(terminal, select.POLLOUT)
+    return lambda: any(event & (select.POLLHUP | select.POLLERR) for _, event in poller.poll(0))
+
+
+def _is_terminal(fd: int) -> bool:
+    try:
+        return os.isatty(fd)
+    except OSError:
+        return False
 
 
 def _start_workers(

@@ -75,8 +75,8 @@ def _port_is_free(port: int) -> bool:
 
 @pytest.mark.parametrize(
     ("when", "signum"),
-    [("up", signal.SIGTERM), ("up", signal.SIGINT), ("starting", signal.SIGTERM)],
-    ids=["timeout-once-up", "ctrl-c-once-up", "timeout-while-starting"],
+    [("up", signal.SIGTERM), ("starting", signal.SIGTERM), ("starting", signal.SIGINT)],
+    ids=["timeout-once-up", "timeout-while-starting", "ctrl-c-while-starting"],
 )
 def test_stopping_make_bench_ends_every_stack_it_started(tmp_path, when, signum):
     bench = MakeBench(tmp_path)

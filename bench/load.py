@@ -36,7 +36,7 @@ from dataclasses import dataclass, replace
 
 from bench import loadgen
 from chatlocal.functions.workers import SINGLE_PROCESS_VARIABLE
-from chatlocal.process import LocalStack
+from chatlocal.process import LocalStack, exit_on_stop_signals
 
 SHAPES = {
     # Messages stay in flight until delivered everywhere (paced), about two per chat at once: a
@@ -320,6 +320,7 @@ def main(argv: list[str] | None = None) -> int:
         "--mode", action="append", choices=list(MODES), help="run this mode only (default: every mode)"
     )
     args = parser.parse_args(argv)
+    exit_on_stop_signals()  # timeout or a closed terminal: the stacks started here stop first
     if args.url:
         rows = run_all(args.url.rstrip("/"), args.scale, args.only, args.concurrency)
         return 0 if all(row.ok for row in rows) else 1

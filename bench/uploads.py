@@ -28,7 +28,7 @@ from typing import Any
 import requests
 import websockets
 
-from chatlocal.process import LocalStack
+from chatlocal.process import LocalStack, exit_on_stop_signals
 
 MIB = 1024 * 1024
 _req = itertools.count(1)
@@ -130,6 +130,7 @@ def main(argv: list[str] | None = None) -> int:
     size = int(args.mib * MIB)
     if not 0 < size <= 25 * MIB or args.runs < 1:
         parser.error("--mib must be above 0 and at most 25, --runs at least 1")
+    exit_on_stop_signals()  # timeout or a closed terminal: the stack started here stops first
     if args.url:
         results = asyncio.run(measure(args.url.rstrip("/"), size, args.runs))
     else:

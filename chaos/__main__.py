@@ -8,6 +8,7 @@ import logging
 import sys
 
 from chaos.run import DEFAULT_KINDS, Options, run_chaos, table
+from chatlocal.process import exit_on_stop_signals
 
 
 def parse(argv: list[str]) -> Options:
@@ -48,6 +49,7 @@ def parse(argv: list[str]) -> Options:
 def main(argv: list[str] | None = None) -> int:
     options = parse(sys.argv[1:] if argv is None else argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    exit_on_stop_signals()  # timeout or a closed terminal: the stack started here stops first
     result = run_chaos(options)
     print(table(result), flush=True)
     return 0 if result.ok else 1

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import os
 import sys
@@ -18,7 +19,7 @@ from collections.abc import Sequence
 from chatlocal.config import StartupError, exposed_warning, is_loopback, log_level
 from chatlocal.datadir import DataDir, journal_mode
 from chatlocal.options import Options
-from chatlocal.persistence import Persistence, resolve_secret, say
+from chatlocal.persistence import Persistence, resolve_secret, resolve_vapid, say
 
 # Looked up here when main runs, so that a test can replace them (bind elsewhere, serve nothing).
 from chatlocal.stack import bind as _bind
@@ -43,6 +44,7 @@ def main(argv: Sequence[str] = ()) -> int:
         journal = journal_mode(env)
         data = DataDir.open(options.data_dir) if options.data_dir is not None else None
         persistence = Persistence(data, resolve_secret(options, data), journal)
+        options = dataclasses.replace(options, vapid=resolve_vapid(options, data))
         sock = _bind(options.host, options.port)
         if not is_loopback(options.host):
             warning = exposed_warning(options.host, sock.getsockname()[1], options.allow_remote_dev)

@@ -35,7 +35,6 @@ def print_banner(
         dev_token = "off, as every /dev/* route (HOST is not loopback; --allow-remote-dev turns them on)"
     dynamodb, sqs, sns = services["dynamodb"], services["sqs"], services["sns"]
     tables = ", ".join(created) or "none missing"
-    vapid_note = " (generated; set CHAT_VAPID_PRIVATE_KEY to keep one)" if options.vapid.generated else ""
     lines = [
         f"Chat backend local stack listening on {base}",
         f"  web chat        {base}/",
@@ -55,7 +54,7 @@ def print_banner(
         f" POST {base}/dev/push/reject?token=<token>",
         f"  web push        {base}/dev/webpush/<id> (a local push service; http endpoints on 127.0.0.1"
         f" {'allowed' if env.get('CHAT_PUSH_ALLOW_LOCAL_HTTP') == '1' else 'refused'})",
-        f"  VAPID key       {options.vapid.public_key} (GET {base}/dev/vapid){vapid_note}",
+        f"  VAPID key       {options.vapid.public_key} (GET {base}/dev/vapid; {options.vapid.origin})",
         f"  JWT secret      {persistence.secret.value} ({persistence.secret.origin})",
         f"  idle timeout    {options.idle_timeout:g} s",
         f"  handlers        {_handlers_note(options.workers)}",
@@ -65,7 +64,8 @@ def print_banner(
 
 
 def _data_note(options: Options, persistence: Persistence) -> str:
-    """Where the data lives and whether this run found any."""
+    """Where the data lives, whether this run found any, and when it was last saved (the
+    snapshot's time, and the last journaled write's when a stop did not save after it)."""
     if persistence.data is None:
         return "nothing kept (CHAT_EPHEMERAL=1): the tables start empty and vanish on stop"
     if persistence.store is None:
@@ -78,6 +78,8 @@ def _data_note(options: Options, persistence: Persistence) -> str:
         found = f"restored {restored.items} items in {restored.tables} tables {saved}"
         if restored.replayed:
             found += f" and {restored.replayed} journaled writes"
+            if restored.journaled_at:
+                found += f" (the last {restored.journaled_at})"
         if restored.missing_tables:
             found += f"; dropped tables not created this run: {', '.join(restored.missing_tables)}"
     return f"{persistence.data.path} ({found}; make clean-data wipes it)"

@@ -3,6 +3,8 @@ another; ``CHAT_EPHEMERAL=1`` keeps nothing). See docs/local-stack.md.
 
 - ``jwt-secret``: the JWT secret, generated on the first run (mode 0600), so tokens outlive a
   restart.
+- ``vapid-private-key``: the Web Push VAPID private key, generated on the first run (mode 0600),
+  so a browser's push subscription outlives a restart.
 - ``dynamodb.json``: every item of the embedded DynamoDB's tables (``chatlocal.aws.table_store``),
   written on stop and every ``CHAT_SAVE_INTERVAL_SECONDS`` when something was written; put back
   at start.
@@ -23,7 +25,7 @@ import fcntl
 import os
 import secrets
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -33,6 +35,7 @@ from chatlocal.config import StartupError, env_flag
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DIR = ROOT / ".local"
 SECRET_FILE = "jwt-secret"
+VAPID_FILE = "vapid-private-key"
 TABLES_FILE = "dynamodb.json"
 JOURNAL_FILE = "dynamodb.journal"
 JOURNAL_MODES = {"0": "0", "off": "0", "1": "1", "on": "1", "": "1", "fsync": "fsync"}
@@ -89,27 +92,34 @@ class DataDir:
     def secret(self) -> tuple[str, bool]:
         """The stored JWT secret, generated and stored (mode 0600) on the first call ever.
         Returns the secret and whether it was just generated."""
-        file = self.path / SECRET_FILE
+        return self._kept(SECRET_FILE, "JWT secret", lambda: secrets.token_urlsafe(32))
+
+    def vapid_key(self, generate: Callable[[], str]) -> tuple[str, bool]:
+        """The stored Web Push VAPID private key, as ``secret``: ``generate`` makes the first."""
+        return self._kept(VAPID_FILE, "VAPID private key", generate)
+
+    def _kept(self, name: str, what: str, generate: Callable[[], str]) -> tuple[str, bool]:
+        file = self.path / name
         try:
             fd = os.open(file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         except FileExistsError:
-            return self._read_secret(file), False
-        secret = secrets.token_urlsafe(32)
+            return self._read_kept(file, what), False
+        value = generate()
         with os.fdopen(fd, "w") as out:
-            out.write(secret + "\n")
-        return secret, True
+            out.write(value + "\n")
+        return value, True
 
     @staticmethod
-    def _read_secret(file: Path) -> str:
+    def _read_kept(file: Path, what: str) -> str:
         try:
-            secret = file.read_text().strip()
+            value = file.read_text().strip()
         except OSError as exc:
-            raise StartupError(f"cannot read the JWT secret {file}: {exc.strerror or exc}") from None
-        if not secret:
-            raise StartupError(f"the JWT secret file {file} is empty: delete it to generate a new one")
+            raise StartupError(f"cannot read the {what} {file}: {exc.strerror or exc}") from None
+        if not value:
+            raise StartupError(f"the {what} file {file} is empty: delete it to generate a new one")
         if file.stat().st_mode & 0o077:
             file.chmod(0o600)
-        return secret
+        return value
 
     @property
     def tables_file(self) -> Path:
@@ -126,6 +136,7 @@ class DataDir:
 
 def _our_files(path: Path) -> Iterator[Path]:
     yield path / SECRET_FILE
+    yield path / VAPID_FILE
     yield path / TABLES_FILE
     yield from path.glob(f"{TABLES_FILE}.tmp-*")
     yield path / JOURNAL_FILE

@@ -1,7 +1,7 @@
-"""What a run of the local stack keeps: its JWT secret (the environment's, else the data
-folder's, else a new one) and the embedded DynamoDB's items, restored at start, journaled as each
-write is answered (``chatlocal.aws.journal``, unless ``CHAT_JOURNAL=0``) and saved every
-``CHAT_SAVE_INTERVAL_SECONDS`` after a change and on stop (``chatlocal.datadir``,
+"""What a run of the local stack keeps: its JWT secret and its Web Push VAPID key (each the
+environment's, else the data folder's, else a new one); the embedded DynamoDB's items, restored at
+start, journaled as each write is answered (``chatlocal.aws.journal``, unless ``CHAT_JOURNAL=0``)
+and saved every ``CHAT_SAVE_INTERVAL_SECONDS`` after a change and on stop (``chatlocal.datadir``,
 ``chatlocal.aws.table_store``); and the embedded S3's files, restored at start and saved with them
 (``chatlocal.aws.s3``)."""
 
@@ -12,13 +12,15 @@ import contextlib
 import logging
 import secrets
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, TextIO
 
 from chatlocal.aws.moto_process import RemoteObjectStore, RemoteTableStore
 from chatlocal.aws.s3 import ObjectStore, RestoredObjects
 from chatlocal.aws.table_store import Restored, TableStore
-from chatlocal.datadir import DataDir
+from chatlocal.config import StartupError
+from chatlocal.datadir import VAPID_FILE, DataDir
+from chatlocal.push.providers import VapidKeys
 
 if TYPE_CHECKING:
     from chatlocal.aws.services import Services
@@ -41,6 +43,24 @@ def resolve_secret(options: Options, data: DataDir | None) -> Secret:
     value, created = data.secret()
     where = data.path / "jwt-secret"
     return Secret(value, f"{'generated and ' if created else ''}kept in {where}")
+
+
+def resolve_vapid(options: Options, data: DataDir | None) -> VapidKeys:
+    """The Web Push key pair: the environment's, else the data folder's (generated there on the
+    first run), else one for this run only. A browser's subscription names the public key, so
+    keeping it keeps the subscriptions working after a restart."""
+    if options.vapid.given:
+        return options.vapid
+    if data is None:
+        return replace(options.vapid, origin="generated for this run only (CHAT_EPHEMERAL=1)")
+    from infra.vapid_key import new_private_key
+
+    private, created = data.vapid_key(new_private_key)
+    where = data.path / VAPID_FILE
+    try:
+        return VapidKeys.of(private, f"{'generated and ' if created else ''}kept in {where}", str(where))
+    except ValueError as exc:
+        raise StartupError(f"{exc}: delete the file to generate a new key") from None
 
 
 @dataclass

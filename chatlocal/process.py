@@ -1,5 +1,11 @@
 """Start the local stack (``python -m chatlocal``) as a subprocess, as ``make run`` does, on a
-free port, and talk to its HTTP side; used by the test tiers and the benchmarks."""
+free port, and talk to its HTTP side; used by the test tiers and the benchmarks.
+
+A stack ends with whoever started it: ``with LocalStack(...)`` stops it on the way out, Ctrl-C
+while it starts or stops kills it, and a program that calls ``exit_on_stop_signals()`` (the
+benchmarks, the chaos run) turns SIGTERM (``timeout``, a killed ``make``) and SIGHUP (a closed
+terminal) into that same way out. Killed outright, it leaves the stack to notice its parent's
+end (``chatlocal.stack.watch_parent``)."""
 
 from __future__ import annotations
 
@@ -25,6 +31,7 @@ LISTENING = re.compile(r"listening on (http://\S+)")
 DYNAMODB = re.compile(r"DynamoDB\s+(http://\S+)")
 SQS = re.compile(r"SQS\s+(http://\S+)")
 S3 = re.compile(r"S3\s+(http://\S+)")
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)  # exit_on_stop_signals: Ctrl-C raises already
 
 
 def clean_env(**overrides: str) -> dict[str, str]:
@@ -40,6 +47,23 @@ def clean_env(**overrides: str) -> dict[str, str]:
     env["CHAT_EPHEMERAL"] = "1"
     env.update(overrides)
     return env
+
+
+def exit_on_stop_signals() -> None:
+    """In the main thread of a program that starts stacks: SIGTERM and SIGHUP raise SystemExit as
+    Ctrl-C raises KeyboardInterrupt, so every ``with LocalStack(...)`` stops its stack before the
+    program ends (``timeout 60 make bench`` sends SIGTERM; a closed terminal, SIGHUP). The first
+    one is acted on; the rest are ignored while the stacks stop. A signal already ignored (under
+    ``nohup``) stays ignored."""
+
+    def leave(signum: int, frame: object) -> None:
+        for other in STOP_SIGNALS:
+            signal.signal(other, signal.SIG_IGN)
+        raise SystemExit(128 + signum)
+
+    for signum in STOP_SIGNALS:
+        if signal.getsignal(signum) == signal.SIG_DFL:
+            signal.signal(signum, leave)
 
 
 class LocalStack:
@@ -67,8 +91,13 @@ class LocalStack:
             text=True,
             start_new_session=True,  # signals reach `make` and its child together
         )
-        threading.Thread(target=self._read_output, daemon=True).start()
-        if not self._ready.wait(self.start_timeout) or not self.url:
+        try:
+            threading.Thread(target=self._read_output, daemon=True).start()
+            ready = self._ready.wait(self.start_timeout)
+        except BaseException:  # Ctrl-C or a stop signal while it starts: it ends with its owner
+            self.kill()
+            raise
+        if not ready or not self.url:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 self.process.wait(2)  # it stopped by itself (its output ended): keep its status
             self.kill()
@@ -101,6 +130,7 @@ class LocalStack:
         started = time.monotonic()
         if self.process.poll() is None:
             os.killpg(self.process.pid, signum)
+            os.killpg(self.process.pid, signal.SIGCONT)  # a paused stack (the chaos run) must act on it
             try:
                 self.process.wait(timeout)
             except subprocess.TimeoutExpired:
@@ -121,6 +151,9 @@ class LocalStack:
             self.stop()
         except Exception:
             self.kill()
+        except BaseException:  # a second Ctrl-C while it stops: it ends now
+            self.kill()
+            raise
 
     # -- what it serves --------------------------------------------------------------------------
 

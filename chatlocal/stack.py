@@ -1,7 +1,8 @@
 """The local stack, assembled and run: the AWS services, the functions, their event sources, the
 gateway and the push providers, started in that order on one event loop, until SIGINT, SIGTERM,
-SIGHUP (the terminal closed) or the end of its parent process (``make`` killed) stops them in the
-reverse order (see docs/local-stack.md); started under ``nohup``, only SIGINT and SIGTERM do."""
+SIGHUP (the terminal closed), SIGQUIT (Ctrl-\\) or the end of its parent process (``make`` killed)
+stops them in the reverse order (see docs/local-stack.md); started under ``nohup``, SIGHUP does
+not. A stop that comes while the stack starts takes the same way once it is up."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import asyncio
 import importlib
 import logging
 import os
+import select
 import signal
 import socket
 import sys
@@ -42,8 +44,8 @@ if TYPE_CHECKING:
 ROOT = Path(__file__).resolve().parent.parent
 log = logging.getLogger("chatlocal")
 STOP_GRACE_SECONDS = 3  # for running invocations after Ctrl-C, then for the rest
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
-DETACHED_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)  # under nohup
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
+DETACHED_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGQUIT)  # under nohup
 PARENT_CHECK_SECONDS = 1.0
 LOCAL_FANOUT_CONCURRENCY = 8  # posts at once per invocation (CHAT_FANOUT_CONCURRENCY; 32 deployed)
 
@@ -85,6 +87,7 @@ async def serve(
     from chatlocal.gateway.websocket_api import Gateway
     from chatlocal.push import providers as push
 
+    parent = os.getppid()  # read now: a parent that ends while the stack starts is noticed too
     port = sock.getsockname()[1]
     base = f"http://{reachable(options.host)}:{port}"
     # The app reads these at its first invocation: set them before it runs.
@@ -109,11 +112,16 @@ async def serve(
     # Started under nohup (SIGHUP ignored): meant to outlive the terminal and the shell, so
     # neither SIGHUP nor the parent's end stops it.
     detached = signal.getsignal(signal.SIGHUP) == signal.SIG_IGN
-    # Ignored until the handler below is set, and so ignored by every process started meanwhile
-    # (the moto and worker processes inherit it, as under nohup): the terminal closing sends
-    # SIGHUP to the whole group, and the stack needs them alive to stop cleanly and save.
-    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    # The stop signals are held (blocked) until every part is up, and so held by every process
+    # started meanwhile (the moto and worker processes inherit the mask until they ignore them
+    # themselves): Ctrl-C or the terminal closing reaches the whole group, and the stack needs
+    # them alive to stop cleanly and save. A stop held meanwhile is delivered to the handler
+    # once the stack is up, and takes the same way as any other.
+    signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
     loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for signum in STOP_SIGNALS if not detached else DETACHED_STOP_SIGNALS:
+        loop.add_signal_handler(signum, stop.set)
     services = await loop.run_in_executor(
         None, lambda: aws.start(env, services=aws.STACK_SERVICES, own_process=not options.one_process)
     )
@@ -181,11 +189,11 @@ async def serve(
         for mapping in mappings:
             mapping.start()
 
-        stop = asyncio.Event()
-        for signum in STOP_SIGNALS if not detached else DETACHED_STOP_SIGNALS:
-            loop.add_signal_handler(signum, stop.set)
-        parent = os.getppid()
-        watcher = asyncio.create_task(watch_parent(parent, stop.set) if not detached else stop.wait())
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
+        hung_up = terminal_watch()
+        watcher = asyncio.create_task(
+            watch_parent(parent, stop.set, hung_up=hung_up) if not detached else stop.wait()
+        )
         for kept in (persistence.store, persistence.objects):
             if kept is not None:
                 savers.append(asyncio.create_task(save_periodically(kept, options.save_interval)))
@@ -223,13 +231,39 @@ async def watch_parent(
     stop: Callable[[], None],
     interval: float = PARENT_CHECK_SECONDS,
     getppid: Callable[[], int] = os.getppid,
+    hung_up: Callable[[], bool] = lambda: False,
 ) -> None:
     """Stop when the process that started the stack is gone (``make`` killed: the stack would
-    run on, orphaned, holding the port and the data folder): it is then a child of another."""
+    run on, orphaned, holding the port and the data folder): it is then a child of another. Or
+    when its terminal has closed: SIGHUP reaches only the session's leader, and when that is
+    ``make`` itself (``ssh -t host make run``, a terminal opened on ``make run``), make waits
+    for the stack, which hears nothing (a shell passes SIGHUP on to its jobs; make does not)."""
     while getppid() == parent:
+        if hung_up():
+            log.warning("the terminal has closed: stopping")
+            break
         await asyncio.sleep(interval)
-    log.warning("the process that started the stack (%d) has ended: stopping", parent)
+    else:
+        log.warning("the process that started the stack (%d) has ended: stopping", parent)
     stop()
+
+
+def terminal_watch() -> Callable[[], bool]:
+    """Whether the terminal the stack started on has hung up (closed): a poll of it answers
+    POLLHUP from then on. Always False without a terminal (a pipe's end is not the stack's stop)."""
+    terminal = next((fd for fd in (0, 1, 2) if _is_terminal(fd)), None)
+    if terminal is None:
+        return lambda: False
+    poller = select.poll()
+    poller.register(terminal, select.POLLOUT)
+    return lambda: any(event & (select.POLLHUP | select.POLLERR) for _, event in poller.poll(0))
+
+
+def _is_terminal(fd: int) -> bool:
+    try:
+        return os.isatty(fd)
+    except OSError:
+        return False
 
 
 def _start_workers(

@@ -12,8 +12,8 @@ runs). It talks to the parent in lines of JSON: its first line on stdout is ``{"
 
 - ``{"op": "restore", "file": PATH, "region": REGION, "journal": PATH | null, "mode": "0" | "1" |
   "fsync"}`` -> ``{"restored": null | {"items", "tables", "missing_tables", "saved_at",
-  "replayed"}}`` (the journal, ``chatlocal.aws.journal``, is kept here too: it is written where
-  moto answers);
+  "replayed", "journaled_at"}}`` (the journal, ``chatlocal.aws.journal``, is kept here too: it
+  is written where moto answers);
 - ``{"op": "save_if_changed"}`` -> ``{"saved": true | false}``;
 - ``{"op": "restore_objects", "folder": PATH}`` -> ``{"restored": null | {"objects", "buckets",
   "missing_buckets", "saved_at"}}`` and ``{"op": "save_objects_if_changed"}`` -> ``{"saved": ...}``:
@@ -23,8 +23,8 @@ runs). It talks to the parent in lines of JSON: its first line on stdout is ``{"
 
 End of stdin stops the server, after a last save if anything changed (the parent closes the pipe
 after its own save; when the parent is killed the pipe ends too); the child exits 0. SIGINT,
-SIGTERM and SIGHUP are ignored (Ctrl-C, or the terminal closing, reaches the whole process
-group): the parent saves and then closes the pipe.
+SIGTERM, SIGHUP and SIGQUIT are ignored (Ctrl-C, Ctrl-\\ or the terminal closing reaches the whole
+process group): the parent saves and then closes the pipe.
 """
 
 from __future__ import annotations
@@ -135,6 +135,7 @@ class RemoteTableStore:
             tuple(found["missing_tables"]),
             str(found["saved_at"]),
             int(found.get("replayed", 0)),
+            str(found.get("journaled_at", "")),
         )
 
     def save_if_changed(self) -> bool:
@@ -286,7 +287,7 @@ def main(argv: list[str]) -> int:
     if len(argv) != 1:
         print("usage: python -m chatlocal.aws.moto_process HOST", file=sys.stderr)
         return 2
-    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT):
         signal.signal(signum, signal.SIG_IGN)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     for noisy in ("werkzeug",):

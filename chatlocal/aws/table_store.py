@@ -33,6 +33,7 @@ class Restored:
     missing_tables: tuple[str, ...]  # in the file but not created this run: their items are dropped
     saved_at: str  # "" when there was no snapshot, only a journal
     replayed: int = 0  # journal lines applied over the snapshot
+    journaled_at: str = ""  # when the last of them was written ("" without any)
 
 
 class TableStore:
@@ -57,6 +58,7 @@ class TableStore:
 
         saved = self._read()
         entries, valid = journal.read(self.journal_file) if self.journal_file else ([], 0)
+        journaled_at = _modified_at(self.journal_file) if entries and self.journal_file else ""
         with dynamodb_lock():
             backend = self._backend()
             tables = backend.tables
@@ -85,6 +87,7 @@ class TableStore:
             missing,
             str(saved.get("saved_at")) if saved else "",
             replayed,
+            journaled_at,
         )
 
     def close(self) -> None:
@@ -166,6 +169,15 @@ class TableStore:
         from moto.dynamodb.models import dynamodb_backends
 
         return dynamodb_backends[DEFAULT_ACCOUNT_ID][self.region]
+
+
+def _modified_at(file: Path) -> str:
+    """When ``file`` was last written, as the snapshot's ``saved_at`` says it (UTC, seconds)."""
+    try:
+        when = file.stat().st_mtime
+    except OSError:
+        return ""
+    return datetime.datetime.fromtimestamp(when, datetime.UTC).isoformat(timespec="seconds")
 
 
 def _write_atomically(file: Path, data: bytes) -> None:

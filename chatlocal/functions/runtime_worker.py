@@ -194,7 +194,8 @@ def main(argv: list[str]) -> int:
         print("usage: runtime_worker.py [--setup FILE ...] HANDLER CODE_DIR [PATH ...]", file=sys.stderr)
         return 2
     handler, code_dir, extra = argv[0], argv[1], argv[2:]
-    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):  # the stack stops its workers
+    # the stack stops its workers: what reaches its whole process group does not
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT):
         signal.signal(signum, signal.SIG_IGN)
     isolate(code_dir, extra)
     pipe = Pipe(take_stdout())

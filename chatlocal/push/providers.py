@@ -46,21 +46,30 @@ class VapidKeys:
 
     private_key: str
     public_key: str
-    generated: bool
+    origin: str  # how the banner explains it
+    given: bool = False  # CHAT_VAPID_PRIVATE_KEY: kept over the data folder's
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> VapidKeys:
         """``CHAT_VAPID_PRIVATE_KEY`` if set (ValueError if it is not a P-256 key), else a new
-        pair for this run."""
-        from infra.vapid_key import new_private_key, public_key
+        pair for this run (``chatlocal.persistence.resolve_vapid`` keeps one in the data folder)."""
+        from infra.vapid_key import new_private_key
 
         given = (env.get(VAPID_VARIABLE) or "").strip()
-        private = given or new_private_key()
+        if given:
+            return cls.of(given, f"from {VAPID_VARIABLE}", VAPID_VARIABLE, given=True)
+        return cls.of(new_private_key(), "generated for this run only")
+
+    @classmethod
+    def of(cls, private: str, origin: str, source: str = VAPID_VARIABLE, given: bool = False) -> VapidKeys:
+        """The pair of a private key; ValueError naming ``source`` if it is not a P-256 key."""
+        from infra.vapid_key import public_key
+
         try:
             public = public_key(private)
         except ValueError as exc:
-            raise ValueError(f"{VAPID_VARIABLE}: {exc}") from exc
-        return cls(private, public, generated=not given)
+            raise ValueError(f"{source}: {exc}") from exc
+        return cls(private, public, origin, given)
 
 
 def prepare_env(env: MutableMapping[str, str], vapid: VapidKeys) -> None:

@@ -42,6 +42,14 @@ def test_a_start_from_a_journal_alone_says_so(tmp_path):
     assert "restored 1 items in 1 tables no snapshot and 1 journaled writes" in note
 
 
+def test_writes_replayed_from_the_journal_say_when_the_last_was_saved(tmp_path):
+    restored = Restored(5, 2, (), "2026-12-06T20:00:00+00:00", 3, "2026-12-06T20:04:10+00:00")
+    note = _data_note(OPTIONS, _persistence(tmp_path, "1", restored))  # type: ignore[arg-type]
+    assert (
+        "saved 2026-12-06T20:00:00+00:00 and 3 journaled writes (the last 2026-12-06T20:04:10+00:00)" in note
+    )
+
+
 def test_nothing_kept_has_no_snapshot_or_journal_lines(tmp_path):
     persistence = Persistence(None, Secret("s", "x"))
     assert _kept_lines(OPTIONS, persistence) == []  # type: ignore[arg-type]

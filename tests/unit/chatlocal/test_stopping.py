@@ -8,13 +8,13 @@ import errno
 import io
 
 from chatlocal import persistence
-from chatlocal.stack import STOP_SIGNALS, watch_parent
+from chatlocal.stack import STOP_SIGNALS, terminal_watch, watch_parent
 
 
-def test_sighup_stops_the_stack_like_ctrl_c():
+def test_sighup_and_sigquit_stop_the_stack_like_ctrl_c():
     import signal
 
-    assert set(STOP_SIGNALS) == {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
+    assert set(STOP_SIGNALS) == {signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT}
 
 
 def test_the_stack_stops_once_its_parent_is_gone():
@@ -25,6 +25,54 @@ def test_the_stack_stops_once_its_parent_is_gone():
         asyncio.wait_for(watch_parent(100, lambda: stopped.append(True), 0, lambda: next(parents)), 5)
     )
     assert stopped == [True]
+
+
+def test_the_stack_stops_once_its_terminal_has_closed_though_its_parent_lives():
+    """make leading the terminal's session gets the SIGHUP alone and waits for the stack."""
+    looks = iter([False, False, True])
+    stopped: list[bool] = []
+
+    asyncio.run(
+        asyncio.wait_for(
+            watch_parent(100, lambda: stopped.append(True), 0, lambda: 100, lambda: next(looks)), 5
+        )
+    )
+    assert stopped == [True]
+
+
+def test_a_terminal_that_hangs_up_is_seen_and_a_pipe_is_no_terminal(monkeypatch):
+    import os
+    import pty
+
+    parent, child = pty.openpty()
+    monkeypatch.setattr("chatlocal.stack._is_terminal", lambda fd: fd == 0)
+    monkeypatch.setattr("chatlocal.stack.select.poll", _poll_of(child))
+    hung_up = terminal_watch()
+    assert not hung_up()
+    os.close(parent)  # the terminal closes
+    assert hung_up()
+    os.close(child)
+    monkeypatch.setattr("chatlocal.stack._is_terminal", lambda fd: False)
+    assert terminal_watch()() is False
+
+
+def _poll_of(fd: int):  # type: ignore[no-untyped-def]
+    """select.poll whose registrations of fd 0 watch ``fd`` instead (the test's own terminal)."""
+    import select
+
+    real = select.poll
+
+    class Poll:
+        def __init__(self) -> None:
+            self.poller = real()
+
+        def register(self, registered: int, events: int) -> None:
+            self.poller.register(fd if registered == 0 else registered, events)
+
+        def poll(self, timeout: int) -> list[tuple[int, int]]:
+            return self.poller.poll(timeout)
+
+    return Poll
 
 
 def test_the_stack_keeps_running_while_its_parent_lives():

@@ -170,10 +170,12 @@ def test_a_kill_between_saves_loses_no_answered_write(tmp_path):
         run.client.delete_item(TableName=TABLE, Key=_key("b"))
         run.put("c")
         # no save on stop: the process was killed
+    os.utime(tmp_path / "dynamodb.journal", (1796600000, 1796600000))  # its last write's time
     with Run(tmp_path) as again:
         assert again.items() == {"a": {"pk": {"S": "a"}, "v": {"S": "2"}}, "c": _key("c")}
         assert again.restored is not None and again.restored.replayed == 4
         assert again.restored.items == 2
+        assert again.restored.journaled_at == "2026-12-06T23:33:20+00:00"  # for the banner
         # the restore saved a snapshot holding the replayed lines: the journal starts empty
         assert (tmp_path / "dynamodb.journal").read_text() == ""
         assert '"v":{"S":"2"}' in (tmp_path / "dynamodb.json").read_text()

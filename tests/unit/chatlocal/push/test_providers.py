@@ -26,7 +26,7 @@ from infra.vapid_key import new_private_key, public_key
 
 def test_a_vapid_key_pair_is_generated_when_none_is_given():
     keys = VapidKeys.from_env({})
-    assert keys.generated and keys.public_key == public_key(keys.private_key)
+    assert not keys.given and keys.public_key == public_key(keys.private_key)
     point = base64.urlsafe_b64decode(keys.public_key + "==")
     assert len(point) == 65 and point[0] == 4
     assert VapidKeys.from_env({}).private_key != keys.private_key  # one per start
@@ -35,7 +35,8 @@ def test_a_vapid_key_pair_is_generated_when_none_is_given():
 def test_a_given_vapid_key_is_kept_and_a_bad_one_refused():
     private = new_private_key()
     keys = VapidKeys.from_env({"CHAT_VAPID_PRIVATE_KEY": private})
-    assert (keys.private_key, keys.public_key, keys.generated) == (private, public_key(private), False)
+    assert (keys.private_key, keys.public_key, keys.given) == (private, public_key(private), True)
+    assert keys.origin == "from CHAT_VAPID_PRIVATE_KEY"
     with pytest.raises(ValueError, match="CHAT_VAPID_PRIVATE_KEY: a VAPID private key is 32 bytes"):
         VapidKeys.from_env({"CHAT_VAPID_PRIVATE_KEY": "c2hvcnQ"})
 

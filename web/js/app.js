@@ -66,6 +66,11 @@ import { changeChat, leaveChat, setNotify, startDirect } from "./actions.js";
 import { loadDrafts, setupComposer } from "./composer.js";
 import { setupMenus } from "./menu.js";
 import { membersRequested, renderPage } from "./render.js";
+import { loadConfig, SignInNeeded } from "./auth.js";
+import { startSignIn } from "./signin.js";
+
+let auth = null; // auth.js's Auth when the server is not in dev mode
+let wsBase = null; // config.json's ws_url, else this host's /ws
 
 async function fetchToken(user) {
   const response = await fetch(`/dev/token?user=${encodeURIComponent(user)}`);
@@ -73,21 +78,23 @@ async function fetchToken(user) {
   return (await response.json()).token;
 }
 
-function login(user) {
+function login(user, { name = user, token = () => fetchToken(user) } = {}) {
   state.me = user;
   try {
     localStorage.setItem("chat.user", user); // so a notification's click can open the page as you
   } catch {
     // storage refused (private mode): only /?user= logs in then
   }
-  $("me").textContent = user;
+  $("me").textContent = name;
+  $("me").title = user;
   loadOutbox();
   loadDrafts();
   $("login").hidden = true;
   $("app").hidden = false;
   const scheme = location.protocol === "https:" ? "wss" : "ws";
+  const base = wsBase || `${scheme}://${location.host}/ws`;
   connect({
-    url: async () => `${scheme}://${location.host}/ws?token=${encodeURIComponent(await fetchToken(user))}`,
+    url: async () => `${base}?token=${encodeURIComponent(await token())}`,
     onFrame,
     onOpen: () => resync().catch((e) => toast(plainError(e))),
     onState: (s) => {
@@ -167,10 +174,21 @@ function logout() {
   // Switch user: forget who is logged in (the outbox stays, kept per user) and start over.
   try {
     localStorage.removeItem("chat.user");
+    auth?.signOut();
   } catch {
     // storage refused: nothing remembered anyway
   }
-  location.assign("/");
+  location.assign(auth ? location.pathname : "/");
+}
+
+function signedIn(user, signedInAuth) {
+  // Not dev mode: the provider's tokens; a sign-in that can no longer be refreshed asks again.
+  auth = signedInAuth;
+  const token = () => auth.token().catch((err) => {
+    if (err instanceof SignInNeeded) logout();
+    throw err;
+  });
+  login(user.id, { name: user.name, token });
 }
 
 function setupMembersPanel() {
@@ -227,7 +245,7 @@ function setupConversation() {
   setupMenus();
 }
 
-function setup() {
+async function setup() {
   $("login-user").oninput = () => {
     const value = $("login-user").value.trim();
     $("login-user").setCustomValidity(!value || USER_ID.test(value) ? "" : `Use 1-64 letters, digits, '_', '.', '@' or '-'`);
@@ -250,6 +268,9 @@ function setup() {
   const query = new URLSearchParams(location.search);
   const chatToOpen = query.get("chat");
   openWhenListed(chatToOpen);
+  const config = await loadConfig();
+  wsBase = config.ws_url || null;
+  if (config.auth && config.auth !== "dev") return startSignIn(config, signedIn);
   const preset = query.get("user") || (chatToOpen && rememberedUser());
   if (preset) login(preset);
 }

@@ -7,7 +7,7 @@ import pytest
 
 from chalicelib.auth import issue_token
 from tests.integration.conftest import run
-from tests.integration.test_oidc import AUDIENCE, SECRET, status_of
+from tests.integration.oidc.test_tokens import AUDIENCE, SECRET, status_of
 from tests.oidc_provider import Issuer, JwksServer
 from tests.stack import LocalStack
 

@@ -2,7 +2,7 @@
 cache, as a Lambda container's invocations do) verifies tokens of a test-run issuer whose JWKS
 server runs here, on 127.0.0.1. ``CHAT_OIDC_JWKS_REFRESH_SECONDS=0`` lets every
 unknown ``kid`` fetch the keys again (so that rotation and a broken JWKS can be shown without
-waiting a minute); tests/integration/test_oidc_fetches.py keeps the default and counts fetches."""
+waiting a minute); tests/integration/oidc/test_fetches.py keeps the default and counts fetches."""
 
 from __future__ import annotations
 

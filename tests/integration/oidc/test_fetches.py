@@ -9,7 +9,7 @@ import time
 import pytest
 
 from tests.integration.conftest import run
-from tests.integration.test_oidc import AUDIENCE, SECRET, status_of
+from tests.integration.oidc.test_tokens import AUDIENCE, SECRET, status_of
 from tests.oidc_provider import Issuer, JwksServer, SigningKey
 from tests.stack import ONE_PROCESS, LocalStack
 

@@ -1,6 +1,6 @@
 """OpenID Connect tokens (chalicelib.oidc): every refusal, with keys made for the run, and the key
 cache's fetches counted on a fake clock (the JWKS "fetch" here is a function; the real one over
-HTTP is exercised by tests/integration/test_oidc.py)."""
+HTTP is exercised by tests/integration/oidc/test_tokens.py)."""
 
 from __future__ import annotations
 

@@ -113,7 +113,7 @@ export class Auth {
       const { token } = await this.providerEndpoints();
       answer = await this.post(token, refreshGrant({ clientId: this.config.client_id, refreshToken: previous.refresh }));
     }
-    this.keep(tokenSet(answer, previous, this.config.token));
+    this.keep(tokenSet(answer, previous, this.config.token, this.now()));
     return this.set.token;
   }
 
@@ -145,7 +145,7 @@ export class Auth {
       AuthParameters: { USERNAME: username, PASSWORD: password },
     });
     if (!answer.AuthenticationResult) throw new Error(`more is asked to sign in (${answer.ChallengeName})`);
-    this.keep(tokenSet(answer.AuthenticationResult, null, this.config.token));
+    this.keep(tokenSet(answer.AuthenticationResult, null, this.config.token, this.now()));
     return this.user();
   }
 
@@ -194,7 +194,7 @@ export class Auth {
     if (!pending || pending.state !== params.get("state")) throw new Error("this sign-in was not started here: try again");
     const { token } = await this.providerEndpoints();
     const grant = codeGrant({ clientId: this.config.client_id, redirectUri: this.redirectUri(), code, verifier: pending.verifier });
-    this.keep(tokenSet(await this.post(token, grant), null, this.config.token));
+    this.keep(tokenSet(await this.post(token, grant), null, this.config.token, this.now()));
     return this.user();
   }
 

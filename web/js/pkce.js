@@ -3,6 +3,7 @@
 // claims, and when a kept token set needs refreshing.
 
 export const REFRESH_MARGIN_MS = 2 * 60 * 1000; // refresh this long before the token expires
+// ...or, for a token that lives less than twice that, halfway through its life (never in a loop)
 
 export function base64url(bytes) {
   let text = "";
@@ -59,20 +60,25 @@ export function claimsOf(jwt) {
 // A token set as the page keeps it, from a token endpoint's answer (OAuth names) or Cognito's
 // AuthenticationResult: the token to connect with, the refresh token (a refresh answer may
 // leave it out: the old one stays), and when the connect token expires (its `exp`).
-export function tokenSet(answer, previous = null, use = "id") {
+export function tokenSet(answer, previous = null, use = "id", now = Date.now()) {
   const id = answer.id_token || answer.IdToken || null;
   const access = answer.access_token || answer.AccessToken || null;
   const token = use === "access" ? access : id || access;
   if (!token) throw new Error("the answer holds no token");
   const refresh = answer.refresh_token || answer.RefreshToken || previous?.refresh || null;
-  return { token, refresh, expiresAt: claimsOf(token).exp * 1000 };
+  return { token, refresh, expiresAt: claimsOf(token).exp * 1000, receivedAt: now };
+}
+
+function refreshAt(set, margin) {
+  const lifetime = set.expiresAt - (set.receivedAt ?? set.expiresAt - 2 * margin);
+  return set.expiresAt - Math.min(margin, lifetime / 2);
 }
 
 export function needsRefresh(set, now = Date.now(), margin = REFRESH_MARGIN_MS) {
-  return !set || now >= set.expiresAt - margin;
+  return !set || now >= refreshAt(set, margin);
 }
 
-// When to refresh ahead of time (ms from now): the margin before expiry, never in the past.
+// When to refresh ahead of time (ms from now), never in the past.
 export function refreshDelay(set, now = Date.now(), margin = REFRESH_MARGIN_MS) {
-  return Math.max(0, set.expiresAt - margin - now);
+  return Math.max(0, refreshAt(set, margin) - now);
 }

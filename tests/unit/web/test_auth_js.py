@@ -92,10 +92,14 @@ def test_a_token_is_refreshed_before_it_expires_once_for_concurrent_asks_keeping
         const kept = JSON.parse(storage.getItem("chat.session"));
         const early = pkce.needsRefresh({ expiresAt: NOW + 3 * 60_000 }, NOW);
         const late = pkce.needsRefresh({ expiresAt: NOW + 60_000 }, NOW);
+        // a token of 10 s: refreshed after 5 s, not at once (no refresh loop)
+        const short = { expiresAt: NOW + 10_000, receivedAt: NOW };
+        const shortTimes = [pkce.needsRefresh(short, NOW + 4_000), pkce.needsRefresh(short, NOW + 5_000),
+          pkce.refreshDelay(short, NOW)];
         clearTimeout(auth.timer);
         console.log(JSON.stringify({ same: a === fresh && b === fresh, calls: calls.length,
           body: Object.fromEntries(new URLSearchParams(calls[0].body)), refresh: kept.refresh,
-          user: auth.user(), early, late }));
+          user: auth.user(), early, late, shortTimes }));
         """
     )
     assert out["same"] and out["calls"] == 1
@@ -103,6 +107,7 @@ def test_a_token_is_refreshed_before_it_expires_once_for_concurrent_asks_keeping
     assert out["refresh"] == "r1"  # the answer left it out: the old one stays
     assert out["user"] == {"id": "u1", "name": "Una"}
     assert (out["early"], out["late"]) == (False, True)
+    assert out["shortTimes"] == [False, True, 5000]
 
 
 def test_a_refused_refresh_signs_out_and_asks_to_sign_in_again():

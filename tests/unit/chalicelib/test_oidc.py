@@ -273,3 +273,33 @@ def test_parse_jwks_keeps_only_rs256_and_es256_signing_keys(rsa_key, ec_key):
         ]
     }
     assert sorted(parse_jwks(json.dumps(document).encode())) == ["ec-1", "rsa-1"]
+
+
+# ---------------------------------------------------------------- settings
+
+
+def test_settings_read_the_oidc_variables_and_refuse_a_bad_refresh_interval():
+    from chalicelib.config import Settings
+    from chalicelib.service import oidc_verifier
+
+    env = {"CHAT_OIDC_ISSUER": " https://id.test ", "CHAT_OIDC_AUDIENCE": "web"}
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("os.environ", env)
+        settings = Settings.from_env()
+        assert (settings.oidc_issuer, settings.oidc_audience, settings.oidc_jwks_url) == (
+            "https://id.test",
+            "web",
+            None,
+        )
+        assert settings.oidc_jwks_refresh_seconds == 60
+        made = oidc_verifier(settings)
+        assert made is not None and made.keys.url == "https://id.test/.well-known/jwks.json"
+        env["CHAT_OIDC_JWKS_URL"] = "https://keys.test/jwks"
+        made = oidc_verifier(Settings.from_env())
+        assert made is not None and made.keys.url == "https://keys.test/jwks"
+        for bad in ("-1", "soon", "nan"):
+            env["CHAT_OIDC_JWKS_REFRESH_SECONDS"] = bad
+            with pytest.raises(ValueError, match="CHAT_OIDC_JWKS_REFRESH_SECONDS"):
+                Settings.from_env()
+        patch.setattr("os.environ", {})
+        assert oidc_verifier(Settings.from_env()) is None  # HS256 mode

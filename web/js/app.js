@@ -28,6 +28,9 @@
 //   pasted; each uploads straight to the bucket with its progress and a cancel button, and the
 //   message is sent once every upload is done. Images show inline and open in a viewer; other
 //   files are chips that download.
+// - Signing in (config.json's `auth`): dev tokens for any user id on the local stack; a user name
+//   and password against the local stack's Cognito; Authorization Code with PKCE at an OpenID
+//   Connect provider, tokens refreshed before they expire and each reconnect taking a fresh one.
 // Rendering reads state only and uses textContent, never HTML from the network.
 //
 // This module is the page's entry (index.html loads it as a native ES module; no build step)
@@ -53,6 +56,9 @@
 //   bubble.js         a bubble's quote, reaction chips, "edited" mark and menu button
 //   messages.js       how one message shows: text with links and mentions, time, ticks, days
 //   render.js         the page drawn from the state: chat list, conversation, members panel
+//   pkce.js           OAuth helpers without DOM: PKCE, the authorize URL, grants, when to refresh
+//   auth.js           config.json, the kept tokens and their refresh, Cognito's and OIDC's sign-in
+//   signin.js         the sign-in screen when the server is not in dev mode
 
 import { conn, connect } from "./connection.js";
 import { $, toast } from "./dom.js";

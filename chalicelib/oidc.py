@@ -24,6 +24,7 @@ import json
 import logging
 import threading
 import time
+import urllib.parse
 import urllib.request
 from collections.abc import Callable
 from typing import Any
@@ -178,6 +179,8 @@ class OidcVerifier:
         cls, issuer: str, audience: str | None, jwks_url: str | None, refresh_seconds: float
     ) -> OidcVerifier:
         url = jwks_url or issuer.rstrip("/") + "/.well-known/jwks.json"
+        if _plain_http_elsewhere(url):
+            log.warning("the OpenID Connect keys come over plain http from %s: use https", url)
         return cls(issuer, audience, KeyCache(url, refresh_seconds))
 
     def verify(self, token: str | None) -> Identity:
@@ -219,6 +222,12 @@ class OidcVerifier:
             return
         if claims.get("client_id") != self.audience:
             raise InvalidToken("the token is not for this client ('client_id')")
+
+
+def _plain_http_elsewhere(url: str) -> bool:
+    """An http (not https) URL to another machine: whoever is on the way can swap the keys."""
+    parts = urllib.parse.urlsplit(url)
+    return parts.scheme == "http" and parts.hostname not in ("127.0.0.1", "localhost", "::1")
 
 
 def _header(token: str) -> tuple[str, str | None]:

@@ -303,3 +303,12 @@ def test_settings_read_the_oidc_variables_and_refuse_a_bad_refresh_interval():
                 Settings.from_env()
         patch.setattr("os.environ", {})
         assert oidc_verifier(Settings.from_env()) is None  # HS256 mode
+
+
+def test_keys_over_plain_http_to_another_machine_are_warned_about(caplog):
+    with caplog.at_level(logging.WARNING, logger="chalicelib.oidc"):
+        OidcVerifier.from_settings("http://127.0.0.1:9000/pool", None, None, 60)
+        OidcVerifier.from_settings("https://id.test", None, None, 60)
+        assert caplog.text == ""
+        OidcVerifier.from_settings("https://id.test", None, "http://keys.example/jwks", 60)
+    assert "plain http from http://keys.example/jwks: use https" in caplog.text

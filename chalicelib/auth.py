@@ -46,9 +46,7 @@ def verify_token(token: str | None, secret: str) -> Identity:
         )
     except jwt.PyJWTError as exc:
         raise InvalidToken(str(exc)) from exc
-    _check_dates_are_numbers(claims)
-    _check_not_before(claims)
-    _check_lifetime(claims)
+    check_dates(claims)
     user_id = claims.get("sub")
     if not isinstance(user_id, str) or not USER_ID_RE.match(user_id):
         raise InvalidToken("sub is not a valid user id")
@@ -56,6 +54,14 @@ def verify_token(token: str | None, secret: str) -> Identity:
     if not isinstance(name, str) or not name.strip():
         name = None
     return Identity(user_id=user_id, name=name[:MAX_NAME_LENGTH] if name else None)
+
+
+def check_dates(claims: dict[str, object]) -> None:
+    """The date claims' rules, for these tokens and the OpenID Connect ones (``chalicelib.oidc``):
+    numbers, ``iat``/``nbf`` at most the leeway ahead, a lifetime of at most 30 days."""
+    _check_dates_are_numbers(claims)
+    _check_not_before(claims)
+    _check_lifetime(claims)
 
 
 def _check_dates_are_numbers(claims: dict[str, object]) -> None:

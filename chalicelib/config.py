@@ -23,6 +23,10 @@
 | AWS_ENDPOINT_URL_S3          | another S3 (the local stack's embedded one): path-style URLs    |
 | CHAT_RATE_LIMIT_PER_SECOND   | actions per second one connection keeps up (20; 0 turns it off) |
 | CHAT_RATE_LIMIT_BURST        | actions one connection may send at once before that (200)       |
+| CHAT_OIDC_ISSUER             | OpenID Connect issuer (``iss``): tokens are its RS256/ES256 JWTs |
+| CHAT_OIDC_AUDIENCE           | ``aud`` must contain it (or ``client_id`` equal it); unset: any |
+| CHAT_OIDC_JWKS_URL           | its keys (unset: ``{issuer}/.well-known/jwks.json``)            |
+| CHAT_OIDC_JWKS_REFRESH_SECONDS | least time between two fetches of the keys (60)               |
 | AWS_REGION / AWS_DEFAULT_REGION | region of the tables and the API                             |
 """
 
@@ -79,6 +83,10 @@ class Settings:
     rate_limit_per_second: float = 20.0
     rate_limit_burst: int = 200
     attachments_bucket: str | None = None
+    oidc_issuer: str | None = None
+    oidc_audience: str | None = None
+    oidc_jwks_url: str | None = None
+    oidc_jwks_refresh_seconds: float = 60.0
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -105,6 +113,10 @@ class Settings:
             rate_limit_per_second=_rate(env.get("CHAT_RATE_LIMIT_PER_SECOND", "20")),
             rate_limit_burst=_burst(env.get("CHAT_RATE_LIMIT_BURST", "200")),
             attachments_bucket=env.get("CHAT_ATTACHMENTS_BUCKET") or None,
+            oidc_issuer=(env.get("CHAT_OIDC_ISSUER") or "").strip() or None,
+            oidc_audience=(env.get("CHAT_OIDC_AUDIENCE") or "").strip() or None,
+            oidc_jwks_url=(env.get("CHAT_OIDC_JWKS_URL") or "").strip() or None,
+            oidc_jwks_refresh_seconds=_refresh(env.get("CHAT_OIDC_JWKS_REFRESH_SECONDS", "60")),
         )
 
 
@@ -124,3 +136,14 @@ def _burst(raw: str) -> int:
     if not raw.strip().isdigit() or int(raw) < 1:
         raise ValueError(f"CHAT_RATE_LIMIT_BURST must be a whole number >= 1, not {raw!r}")
     return int(raw)
+
+
+def _refresh(raw: str) -> float:
+    """Seconds between two fetches of the issuer's keys: a finite number >= 0."""
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not math.isfinite(value) or value < 0:
+        raise ValueError(f"CHAT_OIDC_JWKS_REFRESH_SECONDS must be a number of seconds >= 0, not {raw!r}")
+    return value

@@ -16,7 +16,7 @@ from typing import Any
 
 from chalicelib.actions.dispatch import Actions
 from chalicelib.actions.router import Context, Outcome
-from chalicelib.auth import InvalidToken, verify_token
+from chalicelib.auth import Identity, InvalidToken, verify_token
 from chalicelib.config import Settings
 from chalicelib.delivery.fanout import Fanout, FanoutWorker
 from chalicelib.delivery.posting import PostResult, management_endpoint
@@ -25,6 +25,7 @@ from chalicelib.domain.errors import BadRequest, ChatError, Unavailable
 from chalicelib.domain.frames import checked
 from chalicelib.domain.protocol import FrameError, Ping, error_frame, frame, parse_request
 from chalicelib.domain.records import Connection
+from chalicelib.oidc import OidcVerifier
 from chalicelib.push.devices import EndpointPolicy
 from chalicelib.push.jobs import Notifier
 from chalicelib.push.providers import Providers
@@ -68,6 +69,14 @@ class ChatService:
             files=files,
         )
         self._direct_chat_key: bytes | None = None
+        self.oidc = oidc_verifier(settings)
+
+    def verify(self, token: str | None) -> Identity:
+        """The identity of a token: the OpenID Connect issuer's when one is set, else HS256
+        with the deployment's secret (which keys direct chat ids in both modes)."""
+        if self.oidc is not None:
+            return self.oidc.verify(token)
+        return verify_token(token, self.secret.get())
 
     def direct_chat_key(self) -> bytes:
         """The key of direct chat ids, derived from the JWT secret (read once, then kept)."""
@@ -89,7 +98,7 @@ class ChatService:
     def connect(self, event: WsEvent) -> int:
         """Verify the token and record the connection. Returns the HTTP status for API Gateway."""
         try:
-            identity = verify_token(event.query.get("token"), self.secret.get())
+            identity = self.verify(event.query.get("token"))
         except InvalidToken as exc:
             log.info("refused connection %s: %s", event.connection_id, exc)
             return 401
@@ -190,6 +199,19 @@ class ChatService:
                 self.store.remove_connection(connection_id, connected_before=connected_before)
             except ChatError:
                 log.exception("could not forget gone connection %s", connection_id)
+
+
+def oidc_verifier(settings: Settings) -> OidcVerifier | None:
+    """The verifier of the OpenID Connect issuer's tokens, if the settings name one (no I/O:
+    the keys are fetched at the first token)."""
+    if settings.oidc_issuer is None:
+        return None
+    return OidcVerifier.from_settings(
+        settings.oidc_issuer,
+        settings.oidc_audience,
+        settings.oidc_jwks_url,
+        settings.oidc_jwks_refresh_seconds,
+    )
 
 
 def _req_of(event: WsEvent) -> str | None:

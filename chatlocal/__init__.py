@@ -4,7 +4,10 @@
 
 - ``/ws``: WebSocket connections, turned into the API Gateway events the deployed Lambdas get;
 - ``/@connections/{id}``: the management API the app posts frames through (POST/GET/DELETE);
-- ``/dev/token?user=ID``: a token signed with the local secret;
+- ``/dev/token?user=ID``: a token signed with the local secret (404 when the app takes an OpenID
+  Connect issuer's tokens);
+- ``/config.json``: how the web page signs in; ``/cognito``: its sign-up and sign-in, with
+  ``CHAT_AUTH=cognito`` (a user pool in the embedded moto: ``cognito``);
 - ``/dev/vapid``, ``/dev/push``, ``/dev/push/reject``, ``/dev/webpush/{id}``: push notifications
   (the VAPID key, what the emulated providers accepted, tokens made gone, a local push service);
 - ``/``: the web chat.
@@ -23,8 +26,9 @@ What stands in for which AWS service, one package each, in the order the stack s
 - ``gateway/``: API Gateway's WebSocket API and management API, and the HTTP side.
 
 Around them, the command: ``__main__`` (parse the options, build the stack), ``options`` (every
-setting, checked), ``stack`` (the assembly), ``banner``, ``persistence`` and ``datadir`` (what a
-run keeps), ``config`` (reading the environment; ``StartupError``); and two tools:
+setting, checked), ``stack`` (the assembly), ``cognito`` (the sign-in modes), ``banner``,
+``persistence`` and ``datadir`` (what a run keeps), ``config`` (reading the environment;
+``StartupError``); and two tools:
 ``package`` (``python -m chatlocal.package``: the deployment package, unpacked for
 ``make run-package``) and ``process`` (the stack as a subprocess, for the tests and benchmarks).
 

@@ -28,11 +28,14 @@ def print_banner(
     applications: Mapping[str, PlatformApplication],
     env: Mapping[str, str],
     bucket: Bucket | None = None,
+    auth_lines: list[str] | None = None,
 ) -> None:
     ws = base.replace("http://", "ws://")
     dev_token = f"{base}/dev/token?user=<user id>"
     if not (options.allow_remote_dev or is_loopback(options.host)):
         dev_token = "off, as every /dev/* route (HOST is not loopback; --allow-remote-dev turns them on)"
+    if env.get("CHAT_OIDC_ISSUER"):
+        dev_token = "off: tokens come from the OpenID Connect issuer below (404)"
     dynamodb, sqs, sns = services["dynamodb"], services["sqs"], services["sns"]
     tables = ", ".join(created) or "none missing"
     lines = [
@@ -40,6 +43,7 @@ def print_banner(
         f"  web chat        {base}/",
         f"  websocket       {ws}/ws?token=<token>",
         f"  dev token       {dev_token}",
+        *(auth_lines or []),
         f"  management API  {base}/@connections/<connection id> (SigV4, the app's AWS credentials)",
         f"  DynamoDB        {dynamodb.url} ({dynamodb.source}; tables created: {tables})",
         f"  data            {_data_note(options, persistence)}",

@@ -15,7 +15,8 @@ package's, see ``make run-package``), CHAT_LAMBDA_WORKERS (two per core: the mos
 per function), CHAT_FANOUT_CONCURRENCY (8 here: posts at once per invocation),
 CHAT_PROCESSES (unset: each function's invocations run in worker processes, see
 chatlocal.functions.workers; 1: on threads in this one process; CHAT_FAULTS injects in either),
-CHAT_CONNECTION_CONCURRENCY (2: frames of one connection invoked at once).
+CHAT_CONNECTION_CONCURRENCY (2: frames of one connection invoked at once), CHAT_AUTH (dev, the default:
+dev tokens; cognito: a user pool in the embedded moto, see chatlocal.cognito).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from collections.abc import Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from chatlocal.cognito import auth_mode
 from chatlocal.config import StartupError, env_flag, env_int, env_seconds
 from chatlocal.datadir import data_directory
 from chatlocal.functions.workers import SINGLE_PROCESS_VARIABLE, WorkerSettings, lambda_workers
@@ -48,6 +50,7 @@ class Options:
     one_process: bool  # CHAT_PROCESSES=1: the embedded moto and the handlers in this process too
     allow_remote_dev: bool = False
     connection_concurrency: int = 4
+    auth: str = "dev"  # CHAT_AUTH: "dev" or "cognito"
 
     @classmethod
     def from_env(cls, env: MutableMapping[str, str], argv: Sequence[str] = ()) -> Options:
@@ -64,6 +67,7 @@ class Options:
             one_process=(env.get(SINGLE_PROCESS_VARIABLE) or "").strip() == "1",
             allow_remote_dev=_allow_remote_dev(env, argv),
             connection_concurrency=env_int(env, "CHAT_CONNECTION_CONCURRENCY", 2, 1, 64),
+            auth=auth_mode(env),
         )
 
 

@@ -78,6 +78,7 @@ async def serve(
     from aiohttp import web
 
     from chalicelib import runtime
+    from chatlocal import cognito
     from chatlocal.aws import s3
     from chatlocal.aws import services as aws
     from chatlocal.aws.sigv4 import Verifier
@@ -122,8 +123,12 @@ async def serve(
     stop = asyncio.Event()
     for signum in STOP_SIGNALS if not detached else DETACHED_STOP_SIGNALS:
         loop.add_signal_handler(signum, stop.set)
+    wanted: tuple[str, ...] = aws.STACK_SERVICES
+    if options.auth == "cognito":
+        cognito.prepare_env(env)  # before moto starts: stable pool ids
+        wanted = aws.COGNITO_STACK_SERVICES
     services = await loop.run_in_executor(
-        None, lambda: aws.start(env, services=aws.STACK_SERVICES, own_process=not options.one_process)
+        None, lambda: aws.start(env, services=wanted, own_process=not options.one_process)
     )
     lambdas: Lambdas | None = None
     runner: web.AppRunner | None = None
@@ -131,6 +136,11 @@ async def serve(
     savers: list[asyncio.Task[None]] = []
     try:
         created = await loop.run_in_executor(None, aws.create_missing_tables)
+        pool = None
+        if options.auth == "cognito":  # before the handlers start: they take the environment
+            endpoint, region = services["cognito-idp"].url, env["AWS_REGION"]
+            pool = await loop.run_in_executor(None, cognito.ensure_pool, endpoint, region)
+            pool.configure(env)
         if persistence.data is not None and services["dynamodb"].embedded:
             persistence.store = table_keeper(
                 services, persistence.data, env["AWS_REGION"], persistence.journal
@@ -176,10 +186,16 @@ async def serve(
             gateway.add_stats(mapping.stats)
         dev_push = _dev_push(options.vapid, base, recorder, sns, applications)
         access = LocalAccess(options.host, port, options.allow_remote_dev)
+        routes = [*dev_push.routes(), *(cognito.CognitoProxy(pool).routes() if pool else [])]
+        application = build_application(
+            gateway,
+            persistence.secret.value,
+            extra_routes=routes,
+            access=access,
+            page_config=cognito.page_config(env, pool),
+        )
         runner = web.AppRunner(
-            build_application(
-                gateway, persistence.secret.value, extra_routes=dev_push.routes(), access=access
-            ),
+            application,
             access_log=None,
             logger=SERVER_LOG,
             shutdown_timeout=2,
@@ -197,7 +213,18 @@ async def serve(
         for kept in (persistence.store, persistence.objects):
             if kept is not None:
                 savers.append(asyncio.create_task(save_periodically(kept, options.save_interval)))
-        print_banner(options, persistence, base, services, created, mappings, applications, env, bucket)
+        print_banner(
+            options,
+            persistence,
+            base,
+            services,
+            created,
+            mappings,
+            applications,
+            env,
+            bucket,
+            cognito.auth_note(env, pool),
+        )
         await stop.wait()
         watcher.cancel()
         say("\nStopping: closing connections...")

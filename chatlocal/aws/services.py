@@ -26,10 +26,12 @@ ENDPOINT_VARIABLES = {
     "sqs": "AWS_ENDPOINT_URL_SQS",
     "sns": "AWS_ENDPOINT_URL_SNS",
     "s3": "AWS_ENDPOINT_URL_S3",
+    "cognito-idp": "AWS_ENDPOINT_URL_COGNITO_IDP",
 }
 # what `make run` needs: tables, queues, mobile push, attachments (a browser on this machine
 # reaches the embedded S3 too: the moto server listens on 127.0.0.1)
 STACK_SERVICES = ("dynamodb", "sqs", "sns", "s3")
+COGNITO_STACK_SERVICES = (*STACK_SERVICES, "cognito-idp")  # CHAT_AUTH=cognito (chatlocal.cognito)
 LOCAL_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}
 
 

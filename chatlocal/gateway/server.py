@@ -138,8 +138,18 @@ def build_application(
     web_root: Path = WEB_ROOT,
     extra_routes: Iterable[web.RouteDef] = (),
     access: LocalAccess | None = None,
+    page_config: dict[str, Any] | None = None,
 ) -> web.Application:
+    """The stack's HTTP side. ``page_config`` is ``GET /config.json`` (how the page signs in);
+    one whose ``auth`` is not "dev" turns ``/dev/token`` off (404): tokens come from the issuer."""
+    config = page_config or {"auth": "dev"}
+
     async def dev_token(request: web.Request) -> web.Response:
+        if config.get("auth") != "dev":
+            return web.json_response(
+                {"message": "Not Found: this stack takes OpenID Connect tokens (see /config.json)"},
+                status=404,
+            )
         user = request.query.get("user", "")
         if not USER_ID_RE.fullmatch(user):
             return web.json_response(
@@ -150,6 +160,9 @@ def build_application(
         token = issue_token(user, secret, DEV_TOKEN_TTL_SECONDS, name=name)
         return web.json_response({"token": token, "user": user, "expires_in": DEV_TOKEN_TTL_SECONDS})
 
+    async def page_settings(request: web.Request) -> web.Response:
+        return web.json_response(config, headers={"Cache-Control": "no-cache"})
+
     async def index(request: web.Request) -> web.FileResponse:
         return web.FileResponse(web_root / "index.html", headers={"Cache-Control": "no-cache"})
 
@@ -157,7 +170,9 @@ def build_application(
         client_max_size=1024 * 1024, middlewares=[local_access_guard(access or LocalAccess())]
     )
     application.add_routes(gateway.routes())
-    application.add_routes([web.get("/dev/token", dev_token), web.get("/", index)])
+    application.add_routes(
+        [web.get("/dev/token", dev_token), web.get("/", index), web.get("/config.json", page_settings)]
+    )
     application.add_routes(list(extra_routes))
     application.router.add_static("/static", web_root, append_version=False)
     return application

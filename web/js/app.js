@@ -30,6 +30,9 @@
 //   pasted; each uploads straight to the bucket with its progress and a cancel button, and the
 //   message is sent once every upload is done. Images show inline and open in a viewer; other
 //   files are chips that download.
+// - Signing in (config.json's `auth`): dev tokens for any user id on the local stack; a user name
+//   and password against the local stack's Cognito; Authorization Code with PKCE at an OpenID
+//   Connect provider, tokens refreshed before they expire and each reconnect taking a fresh one.
 // Rendering reads state only and uses textContent, never HTML from the network.
 //
 // This module is the page's entry (index.html loads it as a native ES module; no build step)
@@ -61,6 +64,9 @@
 //   unread.js         the "N unread messages" line and the scroll to it on opening a chat
 //   anchor.js         the timeline's place kept while the page around it changes
 //   render.js         the page drawn from the state: chat list, conversation, members panel
+//   pkce.js           OAuth helpers without DOM: PKCE, the authorize URL, grants, when to refresh
+//   auth.js           config.json, the kept tokens and their refresh, Cognito's and OIDC's sign-in
+//   signin.js         the sign-in screen when the server is not in dev mode
 
 import { conn, connect } from "./connection.js";
 import { $, toast } from "./dom.js";
@@ -76,6 +82,11 @@ import { setupMenus } from "./menu.js";
 import { membersRequested, renderPage } from "./render.js";
 import { hideChat, unhideChat } from "./hidden.js";
 import { clearSession, loadSession, saveSession, tokenExpired } from "./session.js";
+import { loadConfig, SignInNeeded } from "./auth.js";
+import { startSignIn } from "./signin.js";
+
+let auth = null; // auth.js's Auth when the server is not in dev mode
+let wsBase = null; // config.json's ws_url, else this host's /ws
 
 async function fetchToken(user) {
   const response = await fetch(`/dev/token?user=${encodeURIComponent(user)}`);
@@ -83,26 +94,30 @@ async function fetchToken(user) {
   return (await response.json()).token;
 }
 
-function login(user, keptToken = null) {
-  // Connect as `user`: with the token kept from an earlier visit first, if any (a refused one
-  // sends the person back to the login form), then with fresh dev tokens on every reconnect.
+function login(user, { name = user, token = null, keptToken = null } = {}) {
+  // Connect as `user`. With a provider's sign-in (`token`, from auth.js), each connection takes
+  // a fresh token from it. In dev mode, the token kept from an earlier visit first, if any (a
+  // refused one sends the person back to the login form), then fresh dev tokens on every reconnect.
   state.me = user;
   saveSession({ user });
-  $("me").textContent = user;
+  $("me").textContent = name;
+  $("me").title = user;
   loadOutbox();
   loadDrafts();
   $("login").hidden = true;
   $("app").hidden = false;
   const scheme = location.protocol === "https:" ? "wss" : "ws";
+  const base = wsBase || `${scheme}://${location.host}/ws`;
   let kept = keptToken;
   let triedKept = false;
   connect({
     url: async () => {
+      if (token) return `${base}?token=${encodeURIComponent(await token())}`;
       triedKept = Boolean(kept);
-      const token = kept || (await fetchToken(user));
+      const devToken = kept || (await fetchToken(user));
       kept = null;
-      saveSession({ user, token });
-      return `${scheme}://${location.host}/ws?token=${encodeURIComponent(token)}`;
+      saveSession({ user, token: devToken });
+      return `${base}?token=${encodeURIComponent(devToken)}`;
     },
     onFrame,
     onOpen: () => resync().catch((e) => toast(plainError(e))),
@@ -210,9 +225,24 @@ function setupSidebar() {
 
 function logout() {
   // The explicit end of a session: forget who is logged in and their token (the outbox stays,
-  // kept per user) and start over at the login form.
+  // kept per user), sign out of the provider if any, and start over at the login form.
   clearSession();
-  location.assign("/");
+  try {
+    auth?.signOut();
+  } catch {
+    // storage refused: nothing remembered anyway
+  }
+  location.assign(auth ? location.pathname : "/");
+}
+
+function signedIn(user, signedInAuth) {
+  // Not dev mode: the provider's tokens; a sign-in that can no longer be refreshed asks again.
+  auth = signedInAuth;
+  const token = () => auth.token().catch((err) => {
+    if (err instanceof SignInNeeded) logout();
+    throw err;
+  });
+  login(user.id, { name: user.name, token });
 }
 
 function setupMembersPanel() {
@@ -282,7 +312,7 @@ function setupConversation() {
   setupMenus();
 }
 
-function setup() {
+async function setup() {
   $("login-user").oninput = () => {
     const value = $("login-user").value.trim();
     $("login-user").setCustomValidity(!value || USER_ID.test(value) ? "" : `Use 1-64 letters, digits, '_', '.', '@' or '-'`);
@@ -305,13 +335,20 @@ function setup() {
       return;
     }
     if (new URLSearchParams(location.search).has("user")) history.replaceState(null, "", "/"); // not the bad id again
-    login(user, token);
+    login(user, { keptToken: token });
   };
   setupSidebar();
   setupMembersPanel();
   setupConversation();
   setupNotifications();
-  start(new URLSearchParams(location.search));
+  const query = new URLSearchParams(location.search);
+  const config = await loadConfig();
+  wsBase = config.ws_url || null;
+  if (config.auth && config.auth !== "dev") {
+    openWhenListed(query.get("chat"));
+    return startSignIn(config, signedIn);
+  }
+  start(query);
 }
 
 function start(query) {
@@ -330,7 +367,7 @@ function start(query) {
   if (!kept.token || tokenExpired(kept.token)) {
     return sessionEnded(user, "Your session has expired: log in again.");
   }
-  login(user, kept.token);
+  login(user, { keptToken: kept.token });
 }
 
 function setupNotifications() {

@@ -154,11 +154,20 @@ def test_options_data_folder(tmp_path):
         ("CHAT_EPHEMERAL", "perhaps"),
         ("CHAT_ALLOW_REMOTE_DEV", "sure"),
         ("CHAT_CONNECTION_CONCURRENCY", "0"),
+        ("CHAT_AUTH", "okta"),
     ],
 )
 def test_options_refuse_bad_values(variable, value):
     with pytest.raises(StartupError, match=variable):
         chatlocal_main.Options.from_env({variable: value})
+
+
+def test_auth_modes():
+    assert chatlocal_main.Options.from_env({}).auth == "dev"
+    assert chatlocal_main.Options.from_env({"CHAT_AUTH": "dev"}).auth == "dev"
+    assert chatlocal_main.Options.from_env({"CHAT_AUTH": " Cognito "}).auth == "cognito"
+    with pytest.raises(StartupError, match=r"CHAT_AUTH=cognito sets .* itself: unset CHAT_OIDC_ISSUER"):
+        chatlocal_main.Options.from_env({"CHAT_AUTH": "cognito", "CHAT_OIDC_ISSUER": "https://x"})
 
 
 def test_main_prints_one_line_and_exits_2(monkeypatch, capsys):

@@ -65,8 +65,15 @@ def test_dev_routes_exist_on_loopback_or_with_the_flag(host, flag, dev_routes):
     assert LocalAccess(host, 8000, flag).dev_routes is dev_routes
 
 
-def serve(access: LocalAccess, requests: list[tuple[str, dict[str, str]]], tmp_path: Any) -> list[int]:
-    """The statuses of GET requests (path, headers) against the application."""
+def serve(
+    access: LocalAccess,
+    requests: list[tuple[str, dict[str, str]]],
+    tmp_path: Any,
+    page_config: dict[str, Any] | None = None,
+    bodies: list[Any] | None = None,
+) -> list[int]:
+    """The statuses of GET requests (path, headers) against the application (their JSON bodies
+    appended to ``bodies`` when given)."""
     (tmp_path / "index.html").write_text("<html></html>")
 
     async def main() -> list[int]:
@@ -77,7 +84,10 @@ def serve(access: LocalAccess, requests: list[tuple[str, dict[str, str]]], tmp_p
             }
         )
         gateway = Gateway(lambdas, Api())
-        server = TestServer(build_application(gateway, "s" * 32, web_root=tmp_path, access=access))
+        application = build_application(
+            gateway, "s" * 32, web_root=tmp_path, access=access, page_config=page_config
+        )
+        server = TestServer(application)
         await server.start_server()
         try:
             async with aiohttp.ClientSession() as session:
@@ -85,6 +95,8 @@ def serve(access: LocalAccess, requests: list[tuple[str, dict[str, str]]], tmp_p
                 for path, headers in requests:
                     async with session.get(server.make_url(path), headers=headers) as response:
                         statuses.append(response.status)
+                        if bodies is not None:
+                            bodies.append(await response.json())
                 return statuses
         finally:
             await server.close()
@@ -145,3 +157,21 @@ def test_a_malformed_request_is_one_log_line_without_a_traceback(caplog):
     first, second = caplog.records
     assert first.levelno == logging.INFO and first.exc_info is None and "LineTooLong" in first.getMessage()
     assert second.levelno == logging.ERROR and second.exc_info is not None
+
+
+def test_the_page_config_says_dev_and_dev_tokens_are_served(tmp_path):
+    bodies: list[Any] = []
+    assert serve(
+        LocalAccess(), [("/config.json", {}), ("/dev/token?user=bob", {})], tmp_path, None, bodies
+    ) == [200, 200]
+    assert bodies[0] == {"auth": "dev"} and "token" in bodies[1]
+
+
+def test_in_oidc_mode_dev_tokens_answer_404_and_the_page_config_names_the_issuer(tmp_path):
+    config = {"auth": "oidc", "issuer": "https://id.test", "client_id": "web"}
+    bodies: list[Any] = []
+    statuses = serve(
+        LocalAccess(), [("/config.json", {}), ("/dev/token?user=bob", {})], tmp_path, config, bodies
+    )
+    assert statuses == [200, 404]
+    assert bodies[0] == config and "token" not in bodies[1]

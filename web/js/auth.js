@@ -5,7 +5,7 @@
 //   SignUp, then InitiateAuth with USER_PASSWORD_AUTH; REFRESH_TOKEN_AUTH to refresh);
 // - "oidc": Authorization Code with PKCE at the provider (its endpoints from the config, else
 //   from the issuer's discovery document); the token endpoint's refresh_token grant refreshes.
-// The token set is kept in localStorage ("chat.session") and refreshed before its token expires
+// The token set is kept in localStorage ("chat.signin") and refreshed before its token expires
 // (pkce.js's margin), on a timer and whenever a connection attempt asks for a token: a
 // reconnect then uses the new token, and the outbox (kept per user) is sent on it as always.
 
@@ -21,8 +21,9 @@ import {
   tokenSet,
 } from "./pkce.js";
 
-const SESSION_KEY = "chat.session";
+const SESSION_KEY = "chat.signin"; // not session.js's "chat.session" (who, and the chat open last)
 const PKCE_KEY = "chat.pkce";
+const REFRESH_RETRY_MS = 10_000; // after a refresh that could not reach the provider
 const COGNITO_TARGET = "AWSCognitoIdentityProviderService.";
 
 export class SignInNeeded extends Error {}
@@ -80,10 +81,25 @@ export class Auth {
     this.storage.removeItem(SESSION_KEY);
   }
 
-  schedule() {
+  schedule(delay = null) {
     clearTimeout(this.timer);
     if (!this.set?.refresh) return;
-    this.timer = setTimeout(() => this.token().catch(() => {}), refreshDelay(this.set, this.now()));
+    this.timer = setTimeout(() => this.refreshDue(), delay ?? refreshDelay(this.set, this.now()));
+  }
+
+  // The timer's refresh. It refreshes even when the clock says it is not quite due yet (a timer
+  // may fire a moment early, and token() would then keep the old token and schedule nothing),
+  // and when the provider cannot be reached it tries again a little later: a chain of refreshes
+  // never stops while somebody is signed in. A successful refresh schedules the next (keep).
+  async refreshDue() {
+    const before = this.set;
+    if (!before) return;
+    try {
+      this.refreshing ||= this.refresh().finally(() => (this.refreshing = null));
+      await this.refreshing;
+    } catch (err) {
+      if (!(err instanceof SignInNeeded) && this.set === before) this.schedule(REFRESH_RETRY_MS);
+    }
   }
 
   // A token good for a while yet: the kept one, or a refreshed one (one refresh at a time).

@@ -82,14 +82,14 @@ def test_a_token_is_refreshed_before_it_expires_once_for_concurrent_asks_keeping
         """
         const storage = new Memory();
         const exp = (ms) => Math.floor((NOW + ms) / 1000);
-        storage.setItem("chat.session", JSON.stringify({ token: jwt({ sub: "u1", exp: exp(60_000) }),
+        storage.setItem("chat.signin", JSON.stringify({ token: jwt({ sub: "u1", exp: exp(60_000) }),
           refresh: "r1", expiresAt: NOW + 60_000 }));
         const fresh = jwt({ sub: "u1", exp: exp(3_600_000), name: "Una" });
         const { fn, calls } = fakeFetch([[200, { id_token: fresh, access_token: "opaque" }]]);
         const auth = new Auth({ auth: "oidc", client_id: "web", token_url: "https://id.test/token",
           authorize_url: "https://id.test/authorize" }, { storage, fetchFn: fn, now: () => NOW });
         const [a, b] = await Promise.all([auth.token(), auth.token()]);
-        const kept = JSON.parse(storage.getItem("chat.session"));
+        const kept = JSON.parse(storage.getItem("chat.signin"));
         const early = pkce.needsRefresh({ expiresAt: NOW + 3 * 60_000 }, NOW);
         const late = pkce.needsRefresh({ expiresAt: NOW + 60_000 }, NOW);
         // a token of 10 s: refreshed after 5 s, not at once (no refresh loop)
@@ -114,7 +114,7 @@ def test_a_refused_refresh_signs_out_and_asks_to_sign_in_again():
     out = run(
         """
         const storage = new Memory();
-        storage.setItem("chat.session", JSON.stringify({ token: jwt({ sub: "u1", exp: 1 }), refresh: "old",
+        storage.setItem("chat.signin", JSON.stringify({ token: jwt({ sub: "u1", exp: 1 }), refresh: "old",
           expiresAt: NOW - 1 }));
         const { fn } = fakeFetch([[400, { error: "invalid_grant" }]]);
         const auth = new Auth({ auth: "oidc", client_id: "web", token_url: "https://id.test/token",
@@ -123,7 +123,7 @@ def test_a_refused_refresh_signs_out_and_asks_to_sign_in_again():
         try { await auth.token(); } catch (err) { error = err instanceof SignInNeeded; }
         let second = null;
         try { await auth.token(); } catch (err) { second = err instanceof SignInNeeded; }
-        console.log(JSON.stringify({ error, second, kept: storage.getItem("chat.session") }));
+        console.log(JSON.stringify({ error, second, kept: storage.getItem("chat.signin") }));
         """
     )
     assert out == {"error": True, "second": True, "kept": None}
@@ -164,3 +164,36 @@ def test_cognito_local_signs_up_then_in_and_refreshes_with_refresh_token_auth():
         "AuthFlow": "REFRESH_TOKEN_AUTH",
         "AuthParameters": {"REFRESH_TOKEN": "rt"},
     }
+
+
+def test_the_refresh_timer_refreshes_when_it_fires_a_moment_early_and_retries_after_a_network_failure():
+    """A timer firing before the clock says the refresh is due still refreshes (before, token()
+    then kept the old token and scheduled nothing: the chain of refreshes stopped for good), and
+    a refresh that cannot reach the provider is tried again later rather than dropped."""
+    out = run(
+        """
+        const storage = new Memory();
+        const exp = (ms) => Math.floor((NOW + ms) / 1000);
+        storage.setItem("chat.signin", JSON.stringify({ token: jwt({ sub: "u1", exp: exp(10_000) }),
+          refresh: "r1", expiresAt: NOW + 10_000, receivedAt: NOW }));
+        const fresh = jwt({ sub: "u1", exp: exp(20_000) });
+        const failing = async () => { throw new TypeError("Failed to fetch"); };
+        const { fn, calls } = fakeFetch([[200, { id_token: fresh }]]);
+        let fetcher = failing;
+        const auth = new Auth({ auth: "oidc", client_id: "web", token_url: "https://id.test/token",
+          authorize_url: "https://id.test/authorize" },
+          { storage, fetchFn: (...a) => fetcher(...a), now: () => NOW + 4_999 });  // due at 5 s
+        const delays = [];
+        const realSchedule = auth.schedule.bind(auth);
+        auth.schedule = (delay = null) => { delays.push(delay); realSchedule(delay); };
+        await auth.refreshDue();  // the provider is unreachable: tried again later
+        fetcher = fn;
+        await auth.refreshDue();  // a moment early by the clock: refreshed all the same
+        clearTimeout(auth.timer);
+        console.log(JSON.stringify({ delays, calls: calls.length,
+          token: JSON.parse(storage.getItem("chat.signin")).token === fresh }));
+        """
+    )
+    assert out["calls"] == 1 and out["token"]
+    assert out["delays"][0] == 10_000  # the retry after the failure
+    assert len(out["delays"]) == 2  # and the next refresh, scheduled by the successful one

@@ -130,7 +130,8 @@ class LocalStack:
         started = time.monotonic()
         if self.process.poll() is None:
             os.killpg(self.process.pid, signum)
-            os.killpg(self.process.pid, signal.SIGCONT)  # a paused stack (the chaos run) must act on it
+            with contextlib.suppress(ProcessLookupError):  # a paused stack (chaos) must act on it
+                os.killpg(self.process.pid, signal.SIGCONT)
             try:
                 self.process.wait(timeout)
             except subprocess.TimeoutExpired:

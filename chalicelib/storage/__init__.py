@@ -9,5 +9,6 @@ other backend package imports PynamoDB.
 """
 
 from chalicelib.storage.base import ChangeConflict, MessageContext, SeqConflict, Store, Turn
+from chalicelib.storage.blocks import BlockConflict
 
-__all__ = ["ChangeConflict", "MessageContext", "SeqConflict", "Store", "Turn"]
+__all__ = ["BlockConflict", "ChangeConflict", "MessageContext", "SeqConflict", "Store", "Turn"]

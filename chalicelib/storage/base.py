@@ -39,6 +39,11 @@ class ChangeConflict(Exception):
     since they were read. Read them again and decide again."""
 
 
+class BlockConflict(Exception):
+    """The pair's direct chat was created (or changed) while a block was being stored: read it
+    again and try again."""
+
+
 @dataclass(frozen=True)
 class MessageContext:
     """What a message change is decided on, read in one request: the chat, the acting user's

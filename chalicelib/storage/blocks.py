@@ -28,15 +28,11 @@ from pynamodb.transactions import TransactWrite
 from chalicelib.domain import ids
 from chalicelib.domain.errors import TooLarge
 from chalicelib.domain.records import MAX_BLOCKED, ChatRecord
+from chalicelib.storage.base import BlockConflict
 from chalicelib.storage.calls import guarded
 from chalicelib.storage.tables import BLOCK_COUNT_KEY, BlockItem, ChatItem
 
 CONDITION_FAILED = "ConditionalCheckFailed"
-
-
-class BlockConflict(Exception):
-    """The pair's direct chat was created (or changed) while a block was being stored: read it
-    again and try again."""
 
 
 def _failed(exc: TransactWriteError) -> list[bool]:

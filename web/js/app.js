@@ -53,6 +53,7 @@
 //   bubble.js         a bubble's quote, reaction chips, "edited" mark and menu button
 //   messages.js       how one message shows: text with links and mentions, time, ticks, days
 //   render.js         the page drawn from the state: chat list, conversation, members panel
+//   blocks.js         blocking users: the list, the header and member buttons, a blocked chat
 
 import { conn, connect } from "./connection.js";
 import { $, toast } from "./dom.js";
@@ -66,6 +67,7 @@ import { changeChat, leaveChat, setNotify, startDirect } from "./actions.js";
 import { loadDrafts, setupComposer } from "./composer.js";
 import { setupMenus } from "./menu.js";
 import { membersRequested, renderPage } from "./render.js";
+import { decorate, loadBlocks } from "./blocks.js";
 
 async function fetchToken(user) {
   const response = await fetch(`/dev/token?user=${encodeURIComponent(user)}`);
@@ -89,7 +91,10 @@ function login(user) {
   connect({
     url: async () => `${scheme}://${location.host}/ws?token=${encodeURIComponent(await fetchToken(user))}`,
     onFrame,
-    onOpen: () => resync().catch((e) => toast(plainError(e))),
+    onOpen: () => {
+      resync().catch((e) => toast(plainError(e)));
+      loadBlocks().catch((e) => toast(plainError(e)));
+    },
     onState: (s) => {
       $("conn-status").dataset.state = s;
       $("conn-status").textContent = s;
@@ -281,7 +286,10 @@ function setupNotifications() {
   });
 }
 
-setRenderer(renderPage);
+setRenderer(() => {
+  renderPage();
+  decorate();
+});
 notifier.onOpenChat = (chatId) => showChat(chatId);
 setup();
 // For tests and the curious: the page's state and connection.

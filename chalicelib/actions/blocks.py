@@ -8,7 +8,9 @@ pair's direct chat is created or changed at that very moment does it read and tr
 What a block does elsewhere: ``messages.send`` refuses a send in a blocked direct chat (from
 the chat item it reads anyway), ``chats`` refuses a new direct chat and skips the blocker in a
 group create or add by the blocked user, and the push worker (``push/worker.py``) notifies
-nobody of a message from a user they block.
+nobody of a message from a user they block. A group create or add reads the blocks before its
+write: a block stored in between lets that one add through, as if the add had come first (a
+direct chat's creation, by contrast, checks in its own transaction).
 """
 
 from __future__ import annotations

@@ -6,7 +6,8 @@ messages to per-chat handlers or a background handler, and retries sends until a
 without ever storing a duplicate. Version 2: direct chats, groups whose members and admins
 change (their system messages are delivered like any message), paged chat lists, devices for
 push notifications and muted chats. Version 3: replies, mentions, edits, deletes, reactions
-and notification levels; files (``send_file``, ``download``). The client keeps a local copy
+and notification levels; files (``send_file``, ``download``); blocking users (``block``,
+``unblock``, ``blocks``). The client keeps a local copy
 of each chat that follows every change, also those made while it was offline. See docs/client.md.
 
 Its modules, each importing only those above it (the standard library and ``websockets``
@@ -17,11 +18,13 @@ aside; nothing of the backend, the emulator or the tests):
     confirm      when to confirm what arrived (message.delivered, once a second per chat): Sans-I/O
     connection   the socket: connect, keep-alive, reconnect with backoff, request and reply
     delivery     pushed frames, gap fill and resync, doing what ``ordering`` decides
+    blocks       ``Blocks``: blocking users, a part of ``ChatClient``
     client       ``ChatClient``: the public API
     cli/         the ``chat`` command line (``python -m chatclient``), on top of ``ChatClient``
 """
 
 from chatclient.backoff import Backoff
+from chatclient.blocks import Blocks
 from chatclient.client import UNSET, ChatClient
 from chatclient.errors import (
     AuthError,
@@ -57,6 +60,7 @@ __all__ = [
     "Attachment",
     "AuthError",
     "Backoff",
+    "Blocks",
     "CannotConnect",
     "Changes",
     "Chat",

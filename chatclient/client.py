@@ -28,6 +28,7 @@ from typing import Any, Final
 import websockets
 
 from chatclient.backoff import Backoff
+from chatclient.blocks import Blocks
 from chatclient.connection import Handler, TokenSource
 from chatclient.delivery import Delivery, changes_follow_open, chat_page, follow_pages, page_fields
 from chatclient.errors import (
@@ -111,7 +112,7 @@ def _text(text: str, what: str) -> str:
     return text
 
 
-class ChatClient(Delivery):
+class ChatClient(Delivery, Blocks):
     def __init__(
         self,
         url: str,

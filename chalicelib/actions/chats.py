@@ -102,7 +102,8 @@ class ChatActions(ActionBase):
     def create(self, ctx: Context, r: ChatCreate) -> Outcome:
         if r.direct:
             return self._create_direct(ctx, r)
-        members = tuple(sorted(set(r.members) | {ctx.user_id}))
+        skipped = self.store.blockers(ctx.user_id, r.members)  # who blocks the creator is not added
+        members = tuple(sorted((set(r.members) - skipped) | {ctx.user_id}))
         if len(members) > MAX_MEMBERS:
             raise TooLarge(f"a chat has at most {MAX_MEMBERS} members")
         now = ids.iso_now()
@@ -140,14 +141,16 @@ class ChatActions(ActionBase):
             created_at=now,
             last_activity=now,
         )
-        if self.store.create_chat(chat, Roster.of(dict.fromkeys(pair, 0))):
+        if self.store.create_chat(chat, Roster.of(dict.fromkeys(pair, 0)), unblocked=(ctx.user_id, other)):
             return self._created(ctx, chat, [other])
         return self._existing_direct(ctx, self._chat(chat.chat_id), pair)
 
     def _existing_direct(self, ctx: Context, existing: ChatRecord, pair: tuple[str, ...]) -> Outcome:
         """The pair's chat exists: the reply ``chat.create`` promises, taking back one who left."""
         missing = [u for u in pair if u not in self._members(existing)]
-        if missing:  # one of them left it: the pair's one chat takes them back
+        # One of them left it: the pair's one chat takes them back, unless one blocks the other
+        # (a blocked pair's chat is returned unchanged).
+        if missing and not existing.blocked_by:
             outcome = self._change(
                 ctx, existing, lambda c, ro: plan_add(c, ro, ctx.user_id, missing, rejoin=True), member=False
             )
@@ -301,9 +304,10 @@ class ChatActions(ActionBase):
 
     @handles(ChatAdd)
     def add(self, ctx: Context, r: ChatAdd) -> Outcome:
-        return self._change(
-            ctx, self._chat(r.chat_id), lambda c, ro: plan_add(c, ro, ctx.user_id, r.members), named=r.members
-        )
+        chat = self._chat(r.chat_id)
+        skipped = self.store.blockers(ctx.user_id, r.members) if not chat.is_direct else set()
+        users = tuple(u for u in r.members if u not in skipped)  # who blocks the actor is not added
+        return self._change(ctx, chat, lambda c, ro: plan_add(c, ro, ctx.user_id, users), named=users)
 
     @handles(ChatRemove)
     def remove(self, ctx: Context, r: ChatRemove) -> Outcome:

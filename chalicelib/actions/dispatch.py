@@ -1,5 +1,6 @@
 """Every action of the protocol, on one router: the capabilities included here are all there is
-(chats, messages, message changes, devices, attachments). The service runs requests through ``Actions.run``.
+(chats, messages, message changes, devices, attachments, blocks). The service runs requests
+through ``Actions.run``.
 """
 
 from __future__ import annotations
@@ -7,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from chalicelib.actions.attachments import AttachmentActions
+from chalicelib.actions.blocks import BlockActions
 from chalicelib.actions.changes import ChangeActions
 from chalicelib.actions.chats import ChatActions
 from chalicelib.actions.devices import DeviceActions
@@ -39,6 +41,7 @@ class Actions:
         self.changes = ChangeActions(store, contention, notifier)
         self.devices = DeviceActions(store, providers or Providers({}), endpoint_policy, contention)
         self.attachments = AttachmentActions(store, contention, notifier)
+        self.blocks = BlockActions(store, contention, notifier, direct_key)
         self.router = Router()
         for capability in self.capabilities:
             capability.files = files
@@ -47,8 +50,8 @@ class Actions:
     @property
     def capabilities(
         self,
-    ) -> tuple[ChatActions, MessageActions, ChangeActions, DeviceActions, AttachmentActions]:
-        return (self.chats, self.messages, self.changes, self.devices, self.attachments)
+    ) -> tuple[ChatActions, MessageActions, ChangeActions, DeviceActions, AttachmentActions, BlockActions]:
+        return (self.chats, self.messages, self.changes, self.devices, self.attachments, self.blocks)
 
     @property
     def contention(self) -> Contention:

@@ -65,6 +65,13 @@ class ReplyTarget:
         return self._sender
 
 
+def _refuse_if_blocked(chat: ChatRecord, members: tuple[str, ...], user_id: str) -> None:
+    """A direct chat one of the pair blocks takes no message from either (from the chat item
+    the send reads anyway: no request)."""
+    if chat.blocked_by and user_id in members:
+        raise Forbidden("this direct chat is blocked: no messages can be sent in it")
+
+
 class MessageActions(ActionBase):
     late_fanout_grace_seconds = LATE_FANOUT_GRACE_SECONDS
     clock: Callable[[], float] = staticmethod(time.time)
@@ -74,6 +81,7 @@ class MessageActions(ActionBase):
     def send(self, ctx: Context, r: MessageSend) -> Outcome:
         chat = self._chat(r.chat_id)
         members = self._members(chat)
+        _refuse_if_blocked(chat, members, ctx.user_id)
         files: tuple[Attachment, ...] = ()
         retried: tuple[StoredSend, ChatRecord, tuple[str, ...]] | None = None
         if r.attachments:
@@ -132,6 +140,7 @@ class MessageActions(ActionBase):
         for _ in self.contention.attempts():  # each retry is one request: the loser learns the chat
             if ctx.user_id not in members:
                 raise Forbidden(f"not a member of chat {chat.chat_id}")
+            _refuse_if_blocked(chat, members, ctx.user_id)  # a block may have landed meanwhile
             if r.reply_to is not None:  # the lower bound, joined_seq, is the store's condition
                 check_reply(r.reply_to, 0, chat.last_seq)
             draft = Message(

@@ -56,6 +56,8 @@ from chalicelib.domain.requests import ReactionSet as ReactionSet
 from chalicelib.domain.requests import Receipt as Receipt
 from chalicelib.domain.requests import Request as Request
 from chalicelib.domain.requests import Typing as Typing
+from chalicelib.domain.requests import UserBlock as UserBlock
+from chalicelib.domain.requests import UserBlocks as UserBlocks
 
 MAX_TEXT_CHARS = 4096
 MAX_TITLE_CHARS = 200
@@ -443,6 +445,9 @@ _PARSERS: dict[str, Callable[[Mapping[str, Any]], Request]] = {
     "device.list": lambda body: DeviceList(),
     "device.unregister": lambda body: DeviceUnregister(device_id=_string(body, "device_id", DEVICE_ID_RE)),
     "chat.mute": _parse_mute,
+    "user.block": lambda body: UserBlock(user_id=_string(body, "user_id", USER_ID_RE), blocked=True),
+    "user.unblock": lambda body: UserBlock(user_id=_string(body, "user_id", USER_ID_RE), blocked=False),
+    "user.blocks": lambda body: UserBlocks(),
 }
 
 ACTIONS = frozenset(_PARSERS)

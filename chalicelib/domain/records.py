@@ -10,6 +10,7 @@ from typing import Any
 
 INLINE_MEMBERS = 50  # a chat object lists its members up to this many (and the chat item keeps them)
 MAX_MEMBERS = 1000
+MAX_BLOCKED = 1000  # users one user may block
 MAX_ADMINS = 100  # keeps chat objects and chat:members frames far inside 128 KiB
 # How long a send's client_msg_id is remembered: a retry within it is answered duplicate: true;
 # one after it would store the message again. Far longer than any client retries a send
@@ -182,6 +183,7 @@ class ChatRecord:
     members_seq: int = 0
     last_activity: str = ""
     last_rev: int = 0  # the chat's change counter: the rev of its latest message change
+    blocked_by: frozenset[str] = frozenset()  # a direct chat's: which of the pair block the other
 
     @property
     def activity(self) -> str:

@@ -167,6 +167,17 @@ class ChatMute:
     muted: bool
 
 
+@dataclass(frozen=True)
+class UserBlock:
+    user_id: str
+    blocked: bool  # user.block (True) or user.unblock (False)
+
+
+@dataclass(frozen=True)
+class UserBlocks:
+    pass
+
+
 Request = (
     Ping
     | ChatCreate
@@ -192,4 +203,6 @@ Request = (
     | DeviceList
     | DeviceUnregister
     | ChatMute
+    | UserBlock
+    | UserBlocks
 )

@@ -106,10 +106,25 @@ class PushWorker:
             return message_id, False
 
     def run_reach(self, job: ReachJob) -> bool:
-        """A reach job notifies those of its members who have not confirmed (``push.reach``)."""
-        return reach.run(self.store, job, self.run)
+        """A reach job notifies those of its members who have not confirmed (``push.reach``)
+        and do not block the sender (1 BatchGetItem for all of them)."""
+        blockers = self.store.blockers(str(job.push.message["sender_id"]), job.user_ids)
+        if blockers:
+            users = tuple(u for u in job.user_ids if u not in blockers)
+            if not users:
+                return True
+            job = dataclasses.replace(job, user_ids=users)
+        return reach.run(self.store, job, self._notify)
 
     def run(self, job: PushJob) -> bool:
+        """Notify the job's member unless they block the sender (1 BatchGetItem; a device's
+        retry was checked on the first try)."""
+        sender = str(job.message["sender_id"])
+        if job.device_id is None and self.store.blockers(sender, [job.user_id]):
+            return True
+        return self._notify(job)
+
+    def _notify(self, job: PushJob) -> bool:
         """Notify the job's devices (one, for a retry) in the shared pool; a device worth trying
         again gets a job of its own. False only if such a job could not be queued."""
         if job.not_before is not None and job.not_before > self.clock() + 1:

@@ -8,6 +8,6 @@ is the ``Store`` on DynamoDB. May import ``chalicelib.domain`` and ``chalicelib.
 other backend package imports PynamoDB.
 """
 
-from chalicelib.storage.base import ChangeConflict, MessageContext, SeqConflict, Store, Turn
+from chalicelib.storage.base import BlockConflict, ChangeConflict, MessageContext, SeqConflict, Store, Turn
 
-__all__ = ["ChangeConflict", "MessageContext", "SeqConflict", "Store", "Turn"]
+__all__ = ["BlockConflict", "ChangeConflict", "MessageContext", "SeqConflict", "Store", "Turn"]

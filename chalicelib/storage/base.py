@@ -39,6 +39,11 @@ class ChangeConflict(Exception):
     since they were read. Read them again and decide again."""
 
 
+class BlockConflict(Exception):
+    """The pair's direct chat was created (or changed) while a block was being stored: read it
+    again and try again."""
+
+
 @dataclass(frozen=True)
 class MessageContext:
     """What a message change is decided on, read in one request: the chat, the acting user's
@@ -113,12 +118,14 @@ class Store(abc.ABC):
     # -- chats and members
 
     @abc.abstractmethod
-    def create_chat(self, chat: ChatRecord, roster: Roster) -> bool:
+    def create_chat(self, chat: ChatRecord, roster: Roster, unblocked: tuple[str, str] | None = None) -> bool:
         """Store a new chat, its roster and its members' memberships, all or nothing as far as
         anyone can see: one transaction, or for a chat too large for one, the memberships first
         and the chat item with the roster last (a membership whose chat does not exist is
         skipped by every reader; ``forget_memberships`` cleans it). False when a chat with this
-        id exists already (how a direct chat is found again): nothing is written then."""
+        id exists already (how a direct chat is found again): nothing is written then.
+        ``unblocked``: a direct chat's pair, neither of whom may block the other (checked in the
+        same transaction; ``Forbidden`` if one does)."""
 
     @abc.abstractmethod
     def get_chat(self, chat_id: str) -> ChatRecord | None:
@@ -276,3 +283,24 @@ class Store(abc.ABC):
     def claim_fanout(self, message: Message) -> bool:
         """Mark the send key as fanned out unless it is already (1 conditional UpdateItem):
         True for the one caller that should now deliver the message."""
+
+    # -- blocks (storage/blocks.py says where they live)
+
+    @abc.abstractmethod
+    def block(self, user_id: str, other_id: str, chat: ChatRecord | None, absent_chat_id: str) -> bool:
+        """``user_id`` blocks ``other_id`` (1 TransactWriteItems: the block, the user's count,
+        and the pair's direct ``chat``'s ``blocked_by`` or a check that ``absent_chat_id`` does
+        not exist). False when the block stood already (nothing changes); ``TooLarge`` past
+        ``MAX_BLOCKED``; ``BlockConflict`` when the chat changed meanwhile (read it, retry)."""
+
+    @abc.abstractmethod
+    def unblock(self, user_id: str, other_id: str, chat: ChatRecord | None) -> bool:
+        """The block goes (1 TransactWriteItems); False when there was none (nothing changes)."""
+
+    @abc.abstractmethod
+    def blocked(self, user_id: str) -> list[str]:
+        """The users ``user_id`` blocks, sorted (1 Query)."""
+
+    @abc.abstractmethod
+    def blockers(self, blocked: str, users: Iterable[str]) -> set[str]:
+        """Of ``users``, those who block ``blocked`` (BatchGetItem, ceil(N/100) requests)."""

@@ -22,7 +22,7 @@ from pynamodb.transactions import TransactWrite
 
 from chalicelib.domain import ids
 from chalicelib.domain.changes import check_reply
-from chalicelib.domain.errors import BadRequest, NotFound
+from chalicelib.domain.errors import BadRequest, Forbidden, NotFound
 from chalicelib.domain.membership import Change, Roster
 from chalicelib.domain.records import (
     SEND_KEY_TTL_SECONDS,
@@ -36,6 +36,7 @@ from chalicelib.domain.records import (
 )
 from chalicelib.storage.attachments import DynamoAttachments
 from chalicelib.storage.base import SeqConflict, Store
+from chalicelib.storage.blocks import DynamoBlocks
 from chalicelib.storage.calls import get_or_none, guarded, is_condition_failure
 from chalicelib.storage.changes import DynamoChanges
 from chalicelib.storage.connections import DynamoConnections
@@ -54,6 +55,7 @@ from chalicelib.storage.mapping import (
 )
 from chalicelib.storage.tables import (
     AttachmentItem,
+    BlockItem,
     ChatItem,
     ChatMembersItem,
     DeviceItem,
@@ -86,7 +88,7 @@ def send_key(chat_id: str, sender_id: str, client_msg_id: str) -> str:
     return f"{chat_id}|{sender_id}|{client_msg_id}"
 
 
-class DynamoStore(DynamoConnections, DynamoChanges, DynamoAttachments, Store):
+class DynamoStore(DynamoConnections, DynamoChanges, DynamoAttachments, DynamoBlocks, Store):
     def __init__(self) -> None:
         meta = ChatItem.Meta
         self._tx_connection = PynamoConnection(
@@ -207,7 +209,7 @@ class DynamoStore(DynamoConnections, DynamoChanges, DynamoAttachments, Store):
     # ------------------------------------------------------------ chats and members
 
     @guarded
-    def create_chat(self, chat: ChatRecord, roster: Roster) -> bool:
+    def create_chat(self, chat: ChatRecord, roster: Roster, unblocked: tuple[str, str] | None = None) -> bool:
         memberships = [
             new_membership(user, chat.chat_id, seq, chat.created_at) for user, seq in roster.joined().items()
         ]
@@ -224,9 +226,16 @@ class DynamoStore(DynamoConnections, DynamoChanges, DynamoAttachments, Store):
                 tx.save(chat_item(chat), condition=ChatItem.chat_id.does_not_exist())
                 for item in [*pages, *memberships]:
                     tx.save(item)
+                for blocker, blocked in (unblocked, unblocked[::-1]) if unblocked else ():
+                    tx.condition_check(
+                        BlockItem, blocker, blocked, condition=BlockItem.other_id.does_not_exist()
+                    )
         except TransactWriteError as exc:
             if self.get_chat(chat.chat_id) is not None:
                 return False  # it exists (found again, or created by a concurrent request)
+            reasons = exc.cancellation_reasons or []  # condition checks first (PynamoDB's order)
+            if unblocked and any(r is not None and r.code == CONDITION_FAILED for r in reasons[:2]):
+                raise Forbidden("you cannot start a direct chat with this user") from None
             raise exc
         return True
 
@@ -436,7 +445,8 @@ class DynamoStore(DynamoConnections, DynamoChanges, DynamoAttachments, Store):
                         ChatItem.last_message.set(MessageMap(**message_attributes(stored))),
                         ChatItem.last_activity.set(stored.sent_at),
                     ],
-                    condition=(ChatItem.last_seq == chat.last_seq),
+                    # blocked_by: a block that landed since the chat was read stops the send.
+                    condition=(ChatItem.last_seq == chat.last_seq) & ChatItem.blocked_by.does_not_exist(),
                     return_values="ALL_OLD",
                 )
                 tx.update(

@@ -166,6 +166,7 @@ def chat_from(item: ChatItem) -> ChatRecord:
         last_message=message_from(item.last_message, item.chat_id) if item.last_message else None,
         last_activity=item.last_activity or "",
         last_rev=int(item.last_rev or 0),
+        blocked_by=frozenset(item.blocked_by or ()),
     )
 
 

@@ -14,6 +14,7 @@
 | devices            | user_id + device_id      | Query: a user's push devices              |
 | device_tokens      | token_key                | GetItem: who holds this token now         |
 | push_log           | push_key                 | conditional Put: one push per device+seq  |
+| blocks             | user_id + other_id       | Query: my blocks; BatchGetItem: who blocks |
 
 Table names are ``{CHAT_TABLE_PREFIX}-{table}``; the region and endpoint follow the standard
 AWS environment variables (``AWS_ENDPOINT_URL_DYNAMODB`` included), read when this module is
@@ -135,6 +136,7 @@ class ChatItem(Model):
     last_message = MessageMap(null=True)
     last_activity = UnicodeAttribute(null=True)
     last_rev = NumberAttribute(null=True)  # the rev of the chat's latest message change
+    blocked_by = UnicodeSetAttribute(null=True)  # a direct chat's: who of the pair blocks the other
 
 
 class ChatMembersItem(Model):
@@ -260,6 +262,23 @@ class PushLogItem(Model):
     expires_at = TTLAttribute()
 
 
+class BlockItem(Model):
+    """``user_id`` blocks ``other_id`` (since ``blocked_at``). The item ``(user_id, BLOCK_COUNT_KEY)``
+    counts them (``total``), so the limit of 1,000 is one condition in the block's transaction;
+    ``#`` is in no user id, so it never names a user."""
+
+    class Meta(_Meta):
+        table_name = f"{_PREFIX}-blocks"
+
+    user_id = UnicodeAttribute(hash_key=True)
+    other_id = UnicodeAttribute(range_key=True)
+    blocked_at = UnicodeAttribute(null=True)
+    total = NumberAttribute(null=True)  # on the BLOCK_COUNT_KEY item only: how many they block
+
+
+BLOCK_COUNT_KEY = "#count"
+
+
 ALL_MODELS: tuple[type[Model], ...] = (
     ConnectionItem,
     PresenceItem,
@@ -273,6 +292,7 @@ ALL_MODELS: tuple[type[Model], ...] = (
     DeviceItem,
     DeviceTokenItem,
     PushLogItem,
+    BlockItem,
 )
 # Push's tables (a subset of ALL_MODELS, which infra/tables.json provisions).
 PUSH_MODELS: tuple[type[Model], ...] = (DeviceItem, DeviceTokenItem, PushLogItem)

@@ -107,6 +107,9 @@ INTERACTIVE: dict[str, Spec] = {
     "/mute": Spec("", "no push notifications for the open chat (muted chats say so in /chats)"),
     "/unmute": Spec("", "push notifications for the open chat again"),
     "/devices": Spec("", "your devices registered for push notifications"),
+    "/block": Spec("USER", "block USER: no messages between you in your direct chat, no pushes from them"),
+    "/unblock": Spec("USER", "stop blocking USER"),
+    "/blocks": Spec("", "the users you block"),
     "/help": Spec("[COMMAND]", "the commands, or one command's usage"),
     "/quit": Spec("", "leave the program (Ctrl-C and Ctrl-D too)"),
 }

@@ -253,6 +253,18 @@ class Commands:
         await self.client.unregister_device(device_id)
         out(f"[unregistered] {device_id}")
 
+    async def block(self, user: str, blocked: bool) -> None:
+        if blocked:
+            await self.client.block(user)
+        else:
+            await self.client.unblock(user)
+        out(f"[{'blocked' if blocked else 'unblocked'}] {user}")
+
+    async def blocks(self) -> None:
+        for user in await self.client.blocks():
+            out(f"  {user}")
+        out("[end]")
+
     def updated(self, chat: Chat) -> None:
         out(f"[updated] {chat.chat_id} {chat.display_name(self.me)} ({plural(chat.member_count, 'member')})")
 

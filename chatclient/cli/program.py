@@ -20,6 +20,7 @@
     chat --user alice leave c_01...            # leave the chat
     chat --user alice mute c_01...             # no push notifications for it (unmute: again)
     chat --user alice devices                  # devices registered for push notifications
+    chat --user alice block bob                # block bob (unblock bob; blocks: whom you block)
     chat --user alice register-device apns TOKEN [--no-preview]
     chat --user alice unregister-device dv_01...
     chat --user alice                          # interactive: /help lists the commands
@@ -177,6 +178,12 @@ ONE_SHOT: dict[str, tuple[Spec, OneShot]] = {
     "mute": (Spec("CHAT", "no push notifications for CHAT"), lambda sh, ns: _mute(sh, ns, True)),
     "unmute": (Spec("CHAT", "push notifications for CHAT again"), lambda sh, ns: _mute(sh, ns, False)),
     "devices": (Spec("", "your devices registered for push notifications"), lambda sh, ns: sh.devices()),
+    "block": (
+        Spec("USER", "block USER: no messages between you in your direct chat, no pushes from them"),
+        lambda sh, ns: sh.block(ns.user, True),
+    ),
+    "unblock": (Spec("USER", "stop blocking USER"), lambda sh, ns: sh.block(ns.user, False)),
+    "blocks": (Spec("", "the users you block"), lambda sh, ns: sh.blocks()),
     "register-device": (
         Spec("PLATFORM TOKEN [--no-preview]", REGISTER_USAGE.split("] ", 1)[1].strip("()")),
         _register,

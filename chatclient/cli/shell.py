@@ -135,6 +135,9 @@ class Shell(Commands):
             "/mute": lambda a: self.mute(self.need_open(), True),
             "/unmute": lambda a: self.mute(self.need_open(), False),
             "/devices": lambda a: self.devices(),
+            "/block": lambda a: self.block(a[0], True),
+            "/unblock": lambda a: self.block(a[0], False),
+            "/blocks": lambda a: self.blocks(),
         }
 
     # -- what the server pushes ------------------------------------------------------------------

@@ -67,6 +67,7 @@
 //   pkce.js           OAuth helpers without DOM: PKCE, the authorize URL, grants, when to refresh
 //   auth.js           config.json, the kept tokens and their refresh, Cognito's and OIDC's sign-in
 //   signin.js         the sign-in screen when the server is not in dev mode
+//   blocks.js         blocking users: the list, the header and member buttons, a blocked chat
 
 import { conn, connect } from "./connection.js";
 import { $, toast } from "./dom.js";
@@ -87,6 +88,7 @@ import { startSignIn } from "./signin.js";
 
 let auth = null; // auth.js's Auth when the server is not in dev mode
 let wsBase = null; // config.json's ws_url, else this host's /ws
+import { decorate, loadBlocks } from "./blocks.js";
 
 async function fetchToken(user) {
   const response = await fetch(`/dev/token?user=${encodeURIComponent(user)}`);
@@ -120,7 +122,10 @@ function login(user, { name = user, token = null, keptToken = null } = {}) {
       return `${base}?token=${encodeURIComponent(devToken)}`;
     },
     onFrame,
-    onOpen: () => resync().catch((e) => toast(plainError(e))),
+    onOpen: () => {
+      resync().catch((e) => toast(plainError(e)));
+      loadBlocks().catch((e) => toast(plainError(e)));
+    },
     onState: (s) => {
       $("conn-status").dataset.state = s;
       $("conn-status").textContent = s;
@@ -393,6 +398,7 @@ function setupNotifications() {
 setRenderer(() => {
   renderPage();
   rememberOpenChat();
+  decorate();
 });
 notifier.onOpenChat = (chatId) => showChat(chatId);
 setup();

@@ -284,6 +284,7 @@ USER_DATA = (
     "devices",
     "device_tokens",
     "attachments",
+    "blocks",
 )
 
 

@@ -127,8 +127,9 @@ def test_muted_and_deviceless_live_members_cost_no_job(push, aws_calls):
 
 def test_costs_of_a_send_and_of_its_reach_job(push, aws_calls, capsys):
     """The send path: the same DynamoDB requests as without reach, and one SendMessageBatch with
-    DelaySeconds 10 for the reach job. The job: one BatchGetItem of the memberships, then per
-    unconfirmed member what a push job costs (devices, badge, one claim per device)."""
+    DelaySeconds 10 for the reach job. The job: one BatchGetItem of the members' blocks of the
+    sender, one of the memberships, then per unconfirmed member what a push job costs after its
+    block check (devices, badge, one claim per device)."""
     a, _b, chat_id = setup(push, "carol", "dave")
     c = live_member_with_devices(push, "carol")
     push.harness.connect("dave")  # live, no device: no part of the job
@@ -153,8 +154,8 @@ def test_costs_of_a_send_and_of_its_reach_job(push, aws_calls, capsys):
     mark = aws_calls.mark()
     push.drain()
     worker = [op for _, op, _ in aws_calls.since(mark, service="dynamodb")]
-    assert worker[0] == "BatchGetItem"  # the memberships of bob and carol
-    assert sorted(worker[1:]) == sorted(["Query", "Query", "BatchGetItem", "PutItem", "PutItem"])  # bob
+    assert worker[:2] == ["BatchGetItem", "BatchGetItem"]  # their blocks, their memberships
+    assert sorted(worker[2:]) == sorted(["Query", "Query", "BatchGetItem", "PutItem", "PutItem"])  # bob
     assert {d.user_id for d, _ in push.sent} == {"bob"}
     with capsys.disabled():
         print(f"\n  reach job: {len(worker)} DynamoDB requests for 2 live members, 1 unconfirmed: {worker}")

@@ -37,6 +37,9 @@ class Store:
         self.devices.remove(device)
         return True
 
+    def blockers(self, blocked, users):
+        return set()
+
 
 class Provider:
     def __init__(self, outcomes):

@@ -1,5 +1,6 @@
 """Every action of the protocol, on one router: the capabilities included here are all there is
-(chats, messages, message changes, devices, attachments). The service runs requests through ``Actions.run``.
+(chats, messages, message changes, devices, attachments, reports). The service runs requests
+through ``Actions.run``.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from chalicelib.actions.changes import ChangeActions
 from chalicelib.actions.chats import ChatActions
 from chalicelib.actions.devices import DeviceActions
 from chalicelib.actions.messages import MessageActions
+from chalicelib.actions.reports import ReportActions
 from chalicelib.actions.router import Context, Outcome, Router
 from chalicelib.domain.protocol import Request
 from chalicelib.push.devices import EndpointPolicy
@@ -39,6 +41,7 @@ class Actions:
         self.changes = ChangeActions(store, contention, notifier)
         self.devices = DeviceActions(store, providers or Providers({}), endpoint_policy, contention)
         self.attachments = AttachmentActions(store, contention, notifier)
+        self.reports = ReportActions(store, contention, notifier)
         self.router = Router()
         for capability in self.capabilities:
             capability.files = files
@@ -47,8 +50,8 @@ class Actions:
     @property
     def capabilities(
         self,
-    ) -> tuple[ChatActions, MessageActions, ChangeActions, DeviceActions, AttachmentActions]:
-        return (self.chats, self.messages, self.changes, self.devices, self.attachments)
+    ) -> tuple[ChatActions, MessageActions, ChangeActions, DeviceActions, AttachmentActions, ReportActions]:
+        return (self.chats, self.messages, self.changes, self.devices, self.attachments, self.reports)
 
     @property
     def contention(self) -> Contention:

@@ -167,6 +167,13 @@ class ChatMute:
     muted: bool
 
 
+@dataclass(frozen=True)
+class MessageReport:
+    chat_id: str
+    seq: int
+    reason: str | None  # None: no reason given
+
+
 Request = (
     Ping
     | ChatCreate
@@ -192,4 +199,5 @@ Request = (
     | DeviceList
     | DeviceUnregister
     | ChatMute
+    | MessageReport
 )

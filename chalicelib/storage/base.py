@@ -24,6 +24,7 @@ from chalicelib.domain.records import (
     Reach,
     StoredSend,
 )
+from chalicelib.domain.reports import Report
 
 
 class SeqConflict(Exception):
@@ -276,3 +277,10 @@ class Store(abc.ABC):
     def claim_fanout(self, message: Message) -> bool:
         """Mark the send key as fanned out unless it is already (1 conditional UpdateItem):
         True for the one caller that should now deliver the message."""
+
+    # -- reports
+
+    @abc.abstractmethod
+    def save_report(self, report: Report) -> bool:
+        """Store a new report (1 conditional PutItem); False, and nothing written, when the same
+        user reported the same message before."""

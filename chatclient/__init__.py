@@ -17,6 +17,7 @@ aside; nothing of the backend, the emulator or the tests):
     confirm      when to confirm what arrived (message.delivered, once a second per chat): Sans-I/O
     connection   the socket: connect, keep-alive, reconnect with backoff, request and reply
     delivery     pushed frames, gap fill and resync, doing what ``ordering`` decides
+    reports      ``report``, a mixin of ``ChatClient`` (message.report)
     client       ``ChatClient``: the public API
     cli/         the ``chat`` command line (``python -m chatclient``), on top of ``ChatClient``
 """
@@ -49,6 +50,7 @@ from chatclient.models import (
     SystemEvent,
     Typing,
 )
+from chatclient.reports import Reporting
 
 __all__ = [
     "NOTIFY_LEVELS",
@@ -72,6 +74,7 @@ __all__ = [
     "Pointers",
     "ProtocolViolation",
     "Receipt",
+    "Reporting",
     "RequestTimeout",
     "SystemEvent",
     "Typing",

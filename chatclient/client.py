@@ -64,6 +64,7 @@ from chatclient.models import (
     Opened,
 )
 from chatclient.push import register_fields
+from chatclient.reports import Reporting
 
 __all__ = [
     "UNSET",
@@ -111,7 +112,7 @@ def _text(text: str, what: str) -> str:
     return text
 
 
-class ChatClient(Delivery):
+class ChatClient(Reporting, Delivery):
     def __init__(
         self,
         url: str,

@@ -17,7 +17,7 @@ aside; nothing of the backend, the emulator or the tests):
     confirm      when to confirm what arrived (message.delivered, once a second per chat): Sans-I/O
     connection   the socket: connect, keep-alive, reconnect with backoff, request and reply
     delivery     pushed frames, gap fill and resync, doing what ``ordering`` decides
-    reports      ``report``, a mixin of ``ChatClient`` (message.report)
+    safety/      ``report``, a mixin of ``ChatClient`` (message.report)
     client       ``ChatClient``: the public API
     cli/         the ``chat`` command line (``python -m chatclient``), on top of ``ChatClient``
 """
@@ -50,7 +50,7 @@ from chatclient.models import (
     SystemEvent,
     Typing,
 )
-from chatclient.reports import Reporting
+from chatclient.safety.reports import Reporting
 
 __all__ = [
     "NOTIFY_LEVELS",

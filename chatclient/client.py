@@ -64,7 +64,7 @@ from chatclient.models import (
     Opened,
 )
 from chatclient.push import register_fields
-from chatclient.reports import Reporting
+from chatclient.safety.reports import Reporting
 
 __all__ = [
     "UNSET",

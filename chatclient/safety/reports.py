@@ -1,5 +1,6 @@
 """Reporting a message for an operator to review (PROTOCOL v3, ``message.report``): a mixin of
-``ChatClient`` (``client.report``), in a module of its own.
+``ChatClient`` (``client.report``), in a package of its own
+(``chatclient/`` holds at most 12 modules).
 
 Imports ``models`` only: ``ChatClient`` supplies ``request``."""
 

@@ -19,6 +19,7 @@ aside; nothing of the backend, the emulator or the tests):
     connection   the socket: connect, keep-alive, reconnect with backoff, request and reply
     delivery     pushed frames, gap fill and resync, doing what ``ordering`` decides
     blocks       ``Blocks``: blocking users, a part of ``ChatClient``
+    safety/      ``report``, a mixin of ``ChatClient`` (message.report)
     client       ``ChatClient``: the public API
     cli/         the ``chat`` command line (``python -m chatclient``), on top of ``ChatClient``
 """
@@ -52,6 +53,7 @@ from chatclient.models import (
     SystemEvent,
     Typing,
 )
+from chatclient.safety.reports import Reporting
 
 __all__ = [
     "NOTIFY_LEVELS",
@@ -76,6 +78,7 @@ __all__ = [
     "Pointers",
     "ProtocolViolation",
     "Receipt",
+    "Reporting",
     "RequestTimeout",
     "SystemEvent",
     "Typing",

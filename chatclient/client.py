@@ -65,6 +65,7 @@ from chatclient.models import (
     Opened,
 )
 from chatclient.push import register_fields
+from chatclient.safety.reports import Reporting
 
 __all__ = [
     "UNSET",
@@ -112,7 +113,7 @@ def _text(text: str, what: str) -> str:
     return text
 
 
-class ChatClient(Delivery, Blocks):
+class ChatClient(Reporting, Delivery, Blocks):
     def __init__(
         self,
         url: str,

@@ -31,7 +31,7 @@ if [ "$ACTION" = "--delete" ]; then
   echo "Deleted stage $STAGE, its fan-out and push queues included. Retained (delete by hand if you mean it):"
   echo "chat-$STAGE-presence, chat-$STAGE-chats, chat-$STAGE-chat_members, chat-$STAGE-memberships,"
   echo "chat-$STAGE-messages, chat-$STAGE-changes, chat-$STAGE-send_keys, chat-$STAGE-devices,"
-  echo "chat-$STAGE-device_tokens, chat-$STAGE-attachments, the attachments bucket"
+  echo "chat-$STAGE-device_tokens, chat-$STAGE-attachments, chat-$STAGE-reports, the attachments bucket"
   echo "chat-$STAGE-attachments-ACCOUNT-REGION with its files, SSM $PARAM and SSM $VAPID_PARAM."
   exit 0
 fi

@@ -1,5 +1,5 @@
 """Every action of the protocol, on one router: the capabilities included here are all there is
-(chats, messages, message changes, devices, attachments, blocks). The service runs requests
+(chats, messages, message changes, devices, attachments, blocks, reports). The service runs requests
 through ``Actions.run``.
 """
 
@@ -8,11 +8,13 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from chalicelib.actions.attachments import AttachmentActions
+from chalicelib.actions.base import ActionBase
 from chalicelib.actions.blocks import BlockActions
 from chalicelib.actions.changes import ChangeActions
 from chalicelib.actions.chats import ChatActions
 from chalicelib.actions.devices import DeviceActions
 from chalicelib.actions.messages import MessageActions
+from chalicelib.actions.reports import ReportActions
 from chalicelib.actions.router import Context, Outcome, Router
 from chalicelib.domain.protocol import Request
 from chalicelib.push.devices import EndpointPolicy
@@ -42,16 +44,23 @@ class Actions:
         self.devices = DeviceActions(store, providers or Providers({}), endpoint_policy, contention)
         self.attachments = AttachmentActions(store, contention, notifier)
         self.blocks = BlockActions(store, contention, notifier, direct_key)
+        self.reports = ReportActions(store, contention, notifier)
         self.router = Router()
         for capability in self.capabilities:
             capability.files = files
             self.router.include(capability)
 
     @property
-    def capabilities(
-        self,
-    ) -> tuple[ChatActions, MessageActions, ChangeActions, DeviceActions, AttachmentActions, BlockActions]:
-        return (self.chats, self.messages, self.changes, self.devices, self.attachments, self.blocks)
+    def capabilities(self) -> tuple[ActionBase, ...]:
+        return (
+            self.chats,
+            self.messages,
+            self.changes,
+            self.devices,
+            self.attachments,
+            self.blocks,
+            self.reports,
+        )
 
     @property
     def contention(self) -> Contention:

@@ -87,6 +87,7 @@ class Change:
     added: tuple[str, ...] = ()
     removed: tuple[str, ...] = ()  # including a user who left
     actor: str = ""
+    actor_member: bool = True  # False: an operator acted (chatadmin), no member of the chat
 
     @property
     def actor_stays(self) -> bool:
@@ -95,7 +96,7 @@ class Change:
     @property
     def actor_was_member(self) -> bool:
         """The actor was and stays a member: their pointers move to the change's seq."""
-        return self.actor_stays and self.actor not in self.added
+        return self.actor_member and self.actor_stays and self.actor not in self.added
 
 
 # ---------------------------------------------------------------- the plans
@@ -129,6 +130,21 @@ def plan_remove(chat: ChatRecord, roster: Roster, actor: str, users: Iterable[st
     if not gone:
         return None
     return _departure(chat, roster, actor, gone, "removed", f"{actor} removed {_names(gone)}")
+
+
+def plan_operator_remove(
+    chat: ChatRecord, roster: Roster, operator: str, users: Iterable[str]
+) -> Change | None:
+    """An operator's removal (``chatadmin`` acting on a report): ``chat.remove``'s change
+    without the admin rule, recorded as done by ``operator``, who is no member. A direct chat's
+    members cannot change."""
+    if chat.is_direct:
+        raise BadRequest("a direct chat's members cannot change")
+    gone = sorted(set(users) & set(roster.joined()))
+    if not gone:
+        return None
+    change = _departure(chat, roster, operator, gone, "removed", f"{operator} removed {_names(gone)}")
+    return replace(change, actor_member=False)
 
 
 def plan_leave(chat: ChatRecord, roster: Roster, actor: str) -> Change:

@@ -50,6 +50,7 @@ from chalicelib.domain.requests import DeviceRegister as DeviceRegister
 from chalicelib.domain.requests import DeviceUnregister as DeviceUnregister
 from chalicelib.domain.requests import MessageDelete as MessageDelete
 from chalicelib.domain.requests import MessageEdit as MessageEdit
+from chalicelib.domain.requests import MessageReport as MessageReport
 from chalicelib.domain.requests import MessageSend as MessageSend
 from chalicelib.domain.requests import Ping as Ping
 from chalicelib.domain.requests import ReactionSet as ReactionSet
@@ -70,6 +71,7 @@ HISTORY_MAX_LIMIT = 100
 OPEN_PAGE_SIZE = 50
 CHANGES_DEFAULT_LIMIT = 50
 MAX_EMOJI_CHARS = 16
+MAX_REASON_CHARS = 500
 
 ATTACHMENT_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}\Z")
 # type/subtype, each an RFC 6838 restricted name (no parameters: "; charset=" is not a type)
@@ -417,6 +419,19 @@ def _parse_typing(body: Mapping[str, Any]) -> Typing:
     return Typing(chat_id=chat_id, typing=typing)
 
 
+def _parse_report(body: Mapping[str, Any]) -> MessageReport:
+    """A report's optional reason: a string of at most 500 characters; blank is none."""
+    reason = body.get("reason")
+    if reason is not None:
+        if not isinstance(reason, str):
+            raise _fail("'reason' must be a string")
+        if len(_valid_unicode(reason, "reason")) > MAX_REASON_CHARS:
+            raise TooLarge(f"'reason' is longer than {MAX_REASON_CHARS} characters")
+    return MessageReport(
+        chat_id=_chat_id(body), seq=_seq(body), reason=reason if reason and reason.strip() else None
+    )
+
+
 _PARSERS: dict[str, Callable[[Mapping[str, Any]], Request]] = {
     "ping": lambda body: Ping(),
     "chat.create": _parse_create,
@@ -448,6 +463,7 @@ _PARSERS: dict[str, Callable[[Mapping[str, Any]], Request]] = {
     "user.block": lambda body: UserBlock(user_id=_string(body, "user_id", USER_ID_RE), blocked=True),
     "user.unblock": lambda body: UserBlock(user_id=_string(body, "user_id", USER_ID_RE), blocked=False),
     "user.blocks": lambda body: UserBlocks(),
+    "message.report": _parse_report,
 }
 
 ACTIONS = frozenset(_PARSERS)

@@ -178,6 +178,13 @@ class UserBlocks:
     pass
 
 
+@dataclass(frozen=True)
+class MessageReport:
+    chat_id: str
+    seq: int
+    reason: str | None  # None: no reason given
+
+
 Request = (
     Ping
     | ChatCreate
@@ -205,4 +212,5 @@ Request = (
     | ChatMute
     | UserBlock
     | UserBlocks
+    | MessageReport
 )

@@ -24,6 +24,7 @@ from chalicelib.domain.records import (
     Reach,
     StoredSend,
 )
+from chalicelib.domain.reports import Report
 
 
 class SeqConflict(Exception):
@@ -304,3 +305,10 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def blockers(self, blocked: str, users: Iterable[str]) -> set[str]:
         """Of ``users``, those who block ``blocked`` (BatchGetItem, ceil(N/100) requests)."""
+
+    # -- reports
+
+    @abc.abstractmethod
+    def save_report(self, report: Report) -> bool:
+        """Store a new report (1 conditional PutItem); False, and nothing written, when the same
+        user reported the same message before."""

@@ -53,6 +53,7 @@ from chalicelib.storage.mapping import (
     new_membership,
     stored_send,
 )
+from chalicelib.storage.reports import DynamoReports
 from chalicelib.storage.tables import (
     AttachmentItem,
     BlockItem,
@@ -88,7 +89,7 @@ def send_key(chat_id: str, sender_id: str, client_msg_id: str) -> str:
     return f"{chat_id}|{sender_id}|{client_msg_id}"
 
 
-class DynamoStore(DynamoConnections, DynamoChanges, DynamoAttachments, DynamoBlocks, Store):
+class DynamoStore(DynamoConnections, DynamoChanges, DynamoAttachments, DynamoBlocks, DynamoReports, Store):
     def __init__(self) -> None:
         meta = ChatItem.Meta
         self._tx_connection = PynamoConnection(

@@ -15,6 +15,7 @@
 | device_tokens      | token_key                | GetItem: who holds this token now         |
 | push_log           | push_key                 | conditional Put: one push per device+seq  |
 | blocks             | user_id + other_id       | Query: my blocks; BatchGetItem: who blocks |
+| reports            | report_id                | conditional Put; Query on index by_status |
 
 Table names are ``{CHAT_TABLE_PREFIX}-{table}``; the region and endpoint follow the standard
 AWS environment variables (``AWS_ENDPOINT_URL_DYNAMODB`` included), read when this module is
@@ -32,6 +33,7 @@ from pynamodb.attributes import (
     UnicodeAttribute,
     UnicodeSetAttribute,
 )
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
 from chalicelib import config
@@ -279,6 +281,39 @@ class BlockItem(Model):
 BLOCK_COUNT_KEY = "#count"
 
 
+class ReportsByStatus(GlobalSecondaryIndex["ReportItem"]):
+    """Reports by status ("open", "resolved"), newest first with ``scan_index_forward=False``:
+    what the operator's list reads (one Query; eventually consistent, as every GSI)."""
+
+    class Meta:
+        index_name = "by_status"
+        projection = AllProjection()
+
+    status = UnicodeAttribute(hash_key=True)
+    queued_at = UnicodeAttribute(range_key=True)
+
+
+class ReportItem(Model):
+    """A user's report of a message (``domain/reports.py``): ``message`` is a copy of the message
+    as it was when reported; ``queued_at`` is ``{reported_at}#{report_id}`` (the index's order,
+    unique); ``actions`` the operator's, JSON."""
+
+    class Meta(_Meta):
+        table_name = f"{_PREFIX}-reports"
+
+    report_id = UnicodeAttribute(hash_key=True)
+    chat_id = UnicodeAttribute()
+    seq = NumberAttribute()
+    reporter = UnicodeAttribute()
+    reason = UnicodeAttribute(null=True)
+    reported_at = UnicodeAttribute()
+    message = MessageMap()
+    status = UnicodeAttribute()
+    queued_at = UnicodeAttribute()
+    actions = UnicodeAttribute(null=True)
+    by_status = ReportsByStatus()
+
+
 ALL_MODELS: tuple[type[Model], ...] = (
     ConnectionItem,
     PresenceItem,
@@ -293,6 +328,7 @@ ALL_MODELS: tuple[type[Model], ...] = (
     DeviceTokenItem,
     PushLogItem,
     BlockItem,
+    ReportItem,
 )
 # Push's tables (a subset of ALL_MODELS, which infra/tables.json provisions).
 PUSH_MODELS: tuple[type[Model], ...] = (DeviceItem, DeviceTokenItem, PushLogItem)

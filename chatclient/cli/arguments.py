@@ -101,6 +101,7 @@ INTERACTIVE: dict[str, Spec] = {
     "/edit": Spec("SEQ TEXT...", "give your message SEQ a new text (its @mentions too)"),
     "/delete": Spec("SEQ", "delete message SEQ for everyone (yours; an admin: anyone's)"),
     "/react": Spec("SEQ [EMOJI]", "react to message SEQ with EMOJI; no EMOJI takes yours back"),
+    "/report": Spec("SEQ [REASON...]", "report message SEQ (someone else's) to the operators, with a reason"),
     "/file": Spec("PATH [TEXT...]", "send the file at PATH (at most 25 MiB) to the open chat, with TEXT"),
     "/save": Spec("SEQ [DIR]", "save the files of message SEQ into DIR (default: the current folder)"),
     "/notify": Spec("LEVEL", "notifications for the open chat: all, mentions (and replies to you) or none"),

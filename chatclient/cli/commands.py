@@ -192,6 +192,10 @@ class Commands:
         message = await self.client.react(chat_id, seq, emoji)
         out(f"[reacted] {chat_id} {self.show(message)}")
 
+    async def report(self, chat_id: str, seq: int, reason: str | None) -> None:
+        await self.client.report(chat_id, seq, reason)
+        out(f"[reported] {chat_id} {seq}: the operators will review it")
+
     async def notify(self, chat_id: str, level: str | None) -> None:
         if level not in NOTIFY_LEVELS:
             raise UsageError(f"{NOTIFY_USAGE}, not {level!r}" if level else NOTIFY_USAGE)

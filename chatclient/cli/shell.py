@@ -90,7 +90,7 @@ class Entry:
         return entry
 
 
-RAW_TEXT = ("/reply", "/edit")  # SEQ and then the text as typed, line breaks and quotes kept
+RAW_TEXT = ("/reply", "/edit", "/report")  # SEQ and then the text as typed, line breaks and quotes kept
 
 
 class Shell(Commands):
@@ -127,6 +127,7 @@ class Shell(Commands):
             "/edit": lambda a: self.raw_text_command("/edit", a[0]),
             "/delete": lambda a: self.delete(self.need_open(), parse_seq(a[0], "/delete SEQ")),
             "/react": self.react_command,
+            "/report": lambda a: self.raw_text_command("/report", a[0]),
             "/file": lambda a: self.send_file(self.need_open(), a[0], " ".join(a[1:])),
             "/save": lambda a: self.save(
                 self.need_open(), parse_seq(a[0], "/save SEQ [DIR]"), a[1] if len(a) > 1 else None
@@ -197,13 +198,17 @@ class Shell(Commands):
         return True
 
     async def raw_text_command(self, name: str, rest: str) -> None:
-        """``/reply SEQ TEXT`` and ``/edit SEQ TEXT``: the text as typed (quotes, line breaks)."""
+        """``/reply SEQ TEXT``, ``/edit SEQ TEXT`` and ``/report SEQ [REASON]``: the text as typed
+        (quotes, line breaks)."""
         usage = f"{name} {INTERACTIVE[name].arguments}"
         seq_word, *others = rest.split(maxsplit=1) or [""]
         text = others[0] if others else ""
         if seq_word in ("-h", "--help"):
             raise UsageError(INTERACTIVE[name].parser(name).format_help().rstrip())
         seq = parse_seq(seq_word or None, usage)
+        if name == "/report":  # the reason is optional
+            await self.report(self.need_open(), seq, text.strip() or None)
+            return
         if not text.strip():
             raise UsageError(f"give the text too: {usage}")
         chat_id = self.need_open()

@@ -393,3 +393,30 @@ def test_reply_edit_delete_react_and_levels_by_message_number_with_multi_line_in
     )
     rc, lines = chat(alice_id, "delete", chat_id, "99")
     assert rc == 1 and lines[-1].startswith("[error] not found: ")
+
+
+def test_report_by_message_number_with_a_reason_as_typed(stack, user, clis):
+    alice_id, bob_id = user("alice"), user("bob")
+    alice, bob = Cli(stack.url, alice_id), Cli(stack.url, bob_id)
+    clis += [alice, bob]
+    alice.expect(r"^\[ready\]")
+    bob.expect(r"^\[ready\]")
+    alice.type(f"/create {bob_id} -- Reported")
+    chat_id = alice.expect(r"^\[created\] (c_\S+) Reported").group(1)
+    bob.expect(rf"^\[added\] {chat_id} Reported")
+    bob.type(f"/open {chat_id}")
+    bob.expect(rf"^\[opened\] {chat_id} Reported")
+    alice.type(f"/open {chat_id}")
+    alice.expect(rf"^\[opened\] {chat_id} Reported")
+    alice.type("buy cheap watches")
+    alice.expect(rf"^\[ack\] {chat_id} seq 1$")
+    bob.expect(rf"^\[{chat_id}\] 1 {alice_id}: buy cheap watches$")
+    bob.type('/report 1 it\'s spam, "again"')
+    bob.expect(rf"^\[reported\] {chat_id} 1: the operators will review it$")
+    alice.type("/report 1")
+    alice.expect(r"^\[error\] refused: you cannot report your own message$")
+    bob.type("/report 9")
+    bob.expect(r"^\[error\] not found: ")
+    bob.type("/help report")
+    bob.expect(r"^usage: /report SEQ \[REASON\.\.\.\]")
+    assert alice.quit() == 0 and bob.quit() == 0

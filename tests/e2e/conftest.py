@@ -35,11 +35,16 @@ CHROMIUM_ARGS = [
 # this thread while it is open, and later tiers call asyncio.run(). One stack and one browser
 # serve every browser test; user ids are unique per test, so tests share nothing else.
 @pytest.fixture(scope="package")
-def stack_url():
+def local_stack():
     # local_push_env: the stack takes the web page's Web Push registration (see test_notifications)
     # the one-process mode: these tests are of the web page (tests/stack.py)
     with LocalStack(CHAT_JWT_SECRET="e2e-secret-" * 4, **local_push_env(), **ONE_PROCESS) as stack:
-        yield stack.url
+        yield stack
+
+
+@pytest.fixture(scope="package")
+def stack_url(local_stack):
+    return local_stack.url
 
 
 @pytest.fixture(scope="package")

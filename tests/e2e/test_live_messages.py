@@ -123,7 +123,7 @@ def test_edit_own_message_and_everyone_sees_edited(as_user, device, screenshot):
     mine, theirs = alice.locator('#messages .msg[data-seq="1"]'), bubble(alice, "ok")  # by seq: it changes
     offered = ["Reply", "React", "Edit", "Delete"]
     assert menu_offers(alice, mine, offered) == offered
-    offered = ["Reply", "React"]
+    offered = ["Reply", "React", "Report"]
     assert menu_offers(alice, theirs, offered) == offered  # bob's message
     alice.fill("#composer-input", "half-written")
 
@@ -160,9 +160,9 @@ def test_delete_own_message_and_an_admin_deletes_anyones(as_user, device, stack_
     send(alice, "wrong chat, sorry")
     send(bob, "buy cheap watches")
     expect(bubble(alice, "buy cheap watches")).to_be_visible()
-    offered = ["Reply", "React"]
+    offered = ["Reply", "React", "Report"]
     assert menu_offers(bob, bubble(bob, "wrong chat, sorry"), offered) == offered  # bob is no admin
-    offered = ["Reply", "React", "Delete"]
+    offered = ["Reply", "React", "Delete", "Report"]
     assert menu_offers(alice, bubble(alice, "buy cheap watches"), offered) == offered
 
     accept_next_dialog(alice)

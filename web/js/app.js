@@ -55,6 +55,7 @@
 //   mentions.js       `@user` in text: the one being typed, the ones a text mentions (no DOM)
 //   attach.js         the composer's files: attach button, drop, paste, the tray, their clicks
 //   composer.js       the multi-line composer: drafts per chat, reply / edit, the `@` picker
+//   report.js         reporting a message: the menu's "Report", its reason dialog, message.report
 //   menu.js           a message's menu, the emoji picker, reaction chips' clicks, long presses
 //   bubble.js         a bubble's quote, reaction chips, "edited" mark and menu button
 //   ticks.js          ticks judged against the members a message went to, never going back

@@ -1,4 +1,4 @@
-// Acting on a message: its menu (Reply, React, Edit, Delete, as allowed), opened from the "⋯"
+// Acting on a message: its menu (Reply, React, Edit, Delete, Report, as allowed), opened from the "⋯"
 // button a bubble shows on hover (desktop) or by a long press on the bubble (touch); the emoji
 // picker React opens; reaction chips (a tap toggles the user's reaction; a long press lists
 // who reacted, as the chip's title does on hover); and a quote's click, which scrolls to the
@@ -10,6 +10,7 @@ import { findMessage, render, state } from "./store.js";
 import { act } from "./errors.js";
 import { allowed, deleteMessage, jumpTo, myReaction, toggleReaction } from "./live.js";
 import { startEdit, startReply } from "./composer.js";
+import { canReport, openReport } from "./report.js";
 
 export const EMOJI = ["👍", "❤️", "😂", "😮", "😢", "🙏", "🎉", "👀"];
 const LONG_PRESS_MS = 500;
@@ -65,6 +66,7 @@ export function openMenu(chatId, seq, anchor) {
   if (can.react) items.push(menuItem("react", "React", () => openPicker(chatId, seq)));
   if (can.edit) items.push(menuItem("edit", "Edit", () => startEdit(chatId, seq)));
   if (can.delete) items.push(menuItem("delete", "Delete", () => confirmDelete(chatId, seq)));
+  if (canReport(chat, message)) items.push(menuItem("report", "Report", () => openReport(chatId, seq)));
   const box = $("msg-menu");
   box.replaceChildren(...items);
   box.dataset.seq = String(seq);

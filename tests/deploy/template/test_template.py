@@ -259,11 +259,24 @@ def test_tables_match_the_pynamodb_models(templates, source):
         keys += [(a.attr_name, "RANGE") for a in attributes.values() if a.is_range_key]
         assert [(k["AttributeName"], k["KeyType"]) for k in props["KeySchema"]] == keys, model.__name__
         key_types = {a.attr_name: a.attr_type for a in attributes.values() if a.is_hash_key or a.is_range_key}
+        schema = model._get_schema()
+        indexes = {
+            i["index_name"]: i for i in schema["global_secondary_indexes"] + schema["local_secondary_indexes"]
+        }
+        for index in indexes.values():  # an index's keys are defined attributes too
+            key_types.update({d["AttributeName"]: d["AttributeType"] for d in index["attribute_definitions"]})
         assert {d["AttributeName"]: d["AttributeType"] for d in props["AttributeDefinitions"]} == key_types
-        indexes = getattr(model, "_indexes", {}) or {}
         assert len(props.get("GlobalSecondaryIndexes", [])) + len(
             props.get("LocalSecondaryIndexes", [])
         ) == len(indexes)
+        declared = {
+            i["IndexName"]: sorted((k["AttributeName"], k["KeyType"]) for k in i["KeySchema"])
+            for i in props.get("GlobalSecondaryIndexes", [])
+        }
+        assert declared == {
+            name: sorted((k["AttributeName"], k["KeyType"]) for k in index["key_schema"])
+            for name, index in indexes.items()
+        }, model.__name__
         ttl = [a.attr_name for a in attributes.values() if isinstance(a, TTLAttribute)]
         spec = props.get("TimeToLiveSpecification")
         if ttl:
@@ -285,6 +298,7 @@ USER_DATA = (
     "device_tokens",
     "attachments",
     "blocks",
+    "reports",
 )
 
 

@@ -144,6 +144,7 @@ CHAT_ACTIONS = [
     ("chat.update", {"title": "owned"}),
     ("chat.update", {"admins": ["mallory"]}),
     ("chat.mute", {"muted": True}),
+    ("message.report", {"seq": 1}),
 ]
 
 

@@ -306,6 +306,12 @@ class FakeServer:
             reactions[frame["emoji"]] = sorted([*reactions.get(frame["emoji"], []), ME])
         return self._updated(frame["chat_id"], message, reactions={e: u for e, u in reactions.items() if u})
 
+    def do_message_report(self, frame: dict[str, Any]) -> dict[str, Any]:
+        message = self._visible(frame)
+        if message["sender_id"] == ME:
+            raise ChatError("bad_request", "you cannot report your own message")
+        return {"event": "message:reported", "chat_id": frame["chat_id"], "seq": frame["seq"]}
+
     def do_chat_changes(self, frame: dict[str, Any]) -> dict[str, Any]:
         chat_id, after = frame["chat_id"], frame["after_rev"]
         joined = self.joined[chat_id][ME]

@@ -92,3 +92,24 @@ def test_update_validates_admins_and_skips_no_ops():
     assert (
         change is not None and change.chat.title is None and change.message.text == "alice removed the title"
     )
+
+
+def test_an_operator_removes_without_being_an_admin_and_moves_no_pointers():
+    from chalicelib.domain.membership import plan_operator_remove
+
+    chat, roster = group({"alice": 0, "bob": 0, "carol": 0}, admins=("bob",))
+    change = plan_operator_remove(chat, roster, "moderator", ["bob"])
+    assert change is not None and change.removed == ("bob",) and change.message.sender_id == "moderator"
+    assert change.message.text == "moderator removed bob; alice is now an admin"
+    assert not change.actor_was_member  # the operator has no membership to move
+    assert plan_operator_remove(chat, roster, "moderator", ["zed"]) is None
+
+
+def test_an_operator_cannot_remove_from_a_direct_chat():
+    import dataclasses
+
+    from chalicelib.domain.membership import plan_operator_remove
+
+    chat, roster = group({"alice": 0, "bob": 0}, admins=())
+    with pytest.raises(BadRequest):
+        plan_operator_remove(dataclasses.replace(chat, kind="direct"), roster, "moderator", ["bob"])

@@ -251,3 +251,40 @@ def test_changes_by_others_print_with_the_message_number(capsys):
 
     run_shell(server, ["/open c1"], bob_edits)
     assert capsys.readouterr().out.splitlines()[-1] == "[changed] c1 1 bob: text one (edited)"
+
+
+def test_report_sends_the_message_number_and_the_reason_as_typed(capsys):
+    server = FakeServer()
+    server.add_chat("c2", [ME, "bob"], title="Team")
+    server.store("c2")  # 1 bob: text 1
+    run_shell(
+        server,
+        [
+            "/report 1",
+            "/open Team",
+            '/report 1 he said "things", don\'t',
+            "/report 1",
+            "/report",
+            "/report x",
+        ],
+    )
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "[error] no chat open: /open CHAT or /dm USER first (/chats lists them)"
+    assert out[3:] == [
+        "[reported] c2 1: the operators will review it",
+        "[reported] c2 1: the operators will review it",
+        "[error] give the message's number, as shown beside it, not nothing: /report SEQ [REASON...]",
+        "[error] give the message's number, as shown beside it, not 'x': /report SEQ [REASON...]",
+    ]
+    reports = [r for r in server.requests if r["action"] == "message.report"]
+    assert [(r["chat_id"], r["seq"], r.get("reason")) for r in reports] == [
+        ("c2", 1, 'he said "things", don\'t'),  # as typed: no shell quoting
+        ("c2", 1, None),  # no reason: none sent
+    ]
+
+
+def test_reporting_your_own_message_says_why(capsys):
+    server = FakeServer()
+    server.store("c1", sender=ME)
+    run_shell(server, ["/open c1", "/report 1 oops"])
+    assert capsys.readouterr().out.splitlines()[-1] == "[error] refused: you cannot report your own message"

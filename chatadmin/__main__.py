@@ -1,0 +1,3 @@
+from chatadmin.cli import main
+
+raise SystemExit(main())

@@ -4,7 +4,6 @@ recorder of every AWS call (at the botocore level) that fails any test issuing a
 from __future__ import annotations
 
 import collections
-import functools
 import os
 import sys
 import threading
@@ -27,10 +26,10 @@ os.environ.pop("AWS_ENDPOINT_URL_DYNAMODB", None)
 os.environ.pop("AWS_PROFILE", None)
 
 import botocore.client
-import botocore.loaders
-import botocore.session
 import botocore.signers
 import pytest
+
+from tests.shared_loader import share as share_botocore_loader
 
 
 class CallRecorder:
@@ -171,7 +170,7 @@ botocore.signers.generate_presigned_post = _recording_presigned_post
 # new session does not read and parse the service's model and endpoints.json again: the handlers'
 # stores make a session each (a Lambda cold start's worth), which took about 0.2 s of every
 # functional test. What is loaded is the same files; only the reading is done once.
-botocore.session.create_loader = functools.lru_cache(maxsize=None)(botocore.loaders.create_loader)  # type: ignore[attr-defined]
+share_botocore_loader()
 
 
 @pytest.fixture
@@ -188,9 +187,22 @@ def _no_scan():
     assert not scans, f"a DynamoDB Scan was issued: {scans[:1]}"
 
 
+# The tiers in the order their files are handed out: under `make test` (pytest-xdist, --dist
+# loadfile) each worker takes the next file in collection order, so the tiers whose files take
+# longest go first (a long file handed out last keeps one worker busy while the other idles) and
+# the unit tier's many short files fill in at the end. Files of an unlisted tier go before unit.
+TIER_ORDER = ("e2e", "chaos", "integration", "package", "client", "deploy", "functional", "unit")
+
+
+def _tier_rank(item: pytest.Item) -> float:
+    tier = item.nodeid.partition("/")[2].partition("/")[0]
+    return TIER_ORDER.index(tier) if tier in TIER_ORDER else TIER_ORDER.index("unit") - 0.5
+
+
 def pytest_collection_modifyitems(config, items):  # type: ignore[no-untyped-def]
-    """Tests marked ``after_suite`` look at what the rest of the run did: run them last."""
-    items.sort(key=lambda item: item.get_closest_marker("after_suite") is not None)
+    """Tests marked ``after_suite`` look at what the rest of the run did: run them last. The
+    others by tier (TIER_ORDER); within a tier, in their files' order (a stable sort)."""
+    items.sort(key=lambda item: (item.get_closest_marker("after_suite") is not None, _tier_rank(item)))
 
 
 # How many tests of each tier ran in this process (under pytest-xdist, each worker runs a share).

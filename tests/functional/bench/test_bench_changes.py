@@ -9,13 +9,17 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.shared_loader import PRELUDE
+
 ROOT = Path(__file__).resolve().parents[3]
+RUN_AS_MAIN = "import runpy, sys; runpy.run_module(sys.argv.pop(1), run_name='__main__', alter_sys=True)"
 
 
 def test_the_benchmark_prints_every_action_within_the_bound():
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     done = subprocess.run(
-        [sys.executable, "-m", "bench.changes", "--sizes", "2,101"],
+        # as `python -m bench.changes --sizes 2,101`, with the suite's shared botocore loader
+        [sys.executable, "-c", PRELUDE + RUN_AS_MAIN, "bench.changes", "--sizes", "2,101"],
         cwd=ROOT,
         env=env,
         capture_output=True,

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.shared_loader import PRELUDE
+
 ROOT = Path(__file__).resolve().parents[3]
 
 PROGRAM = """
@@ -45,7 +47,12 @@ print("RESULT " + json.dumps(out))
 def measured() -> dict[int, dict]:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     done = subprocess.run(
-        [sys.executable, "-c", PROGRAM], cwd=ROOT, env=env, capture_output=True, text=True, timeout=240
+        [sys.executable, "-c", PRELUDE + PROGRAM],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
     )
     assert done.returncode == 0, done.stderr[-3000:]
     line = next(line for line in done.stdout.splitlines() if line.startswith("RESULT "))

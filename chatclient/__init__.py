@@ -25,7 +25,6 @@ aside; nothing of the backend, the emulator or the tests):
 """
 
 from chatclient.backoff import Backoff
-from chatclient.blocks import Blocks
 from chatclient.client import UNSET, ChatClient
 from chatclient.errors import (
     AuthError,
@@ -53,6 +52,7 @@ from chatclient.models import (
     SystemEvent,
     Typing,
 )
+from chatclient.safety.blocks import Blocks
 from chatclient.safety.reports import Reporting
 
 __all__ = [

@@ -28,7 +28,6 @@ from typing import Any, Final
 import websockets
 
 from chatclient.backoff import Backoff
-from chatclient.blocks import Blocks
 from chatclient.connection import Handler, TokenSource
 from chatclient.delivery import Delivery, changes_follow_open, chat_page, follow_pages, page_fields
 from chatclient.errors import (
@@ -65,6 +64,7 @@ from chatclient.models import (
     Opened,
 )
 from chatclient.push import register_fields
+from chatclient.safety.blocks import Blocks
 from chatclient.safety.reports import Reporting
 
 __all__ = [

@@ -1,39 +1,6 @@
 // The web chat: one WebSocket that stays connected across the whole app.
 //
-// - Connection: request/reply by `req`, keep-alive, reconnect with backoff and jitter.
-// - State: chats (with unread), loaded messages by seq, receipts, pending sends.
-// - Sends: an outbox in localStorage (per user) keeps unacknowledged messages across reloads;
-//   each chat sends one message at a time, in the order written, so the server stores them in
-//   that order; a retry reuses the client_msg_id, which the server stores once.
-// - After every (re)connect: resync (every page of chat.list, then chat.history `after` for
-//   loaded chats, re-open the chat on screen, re-send unacknowledged messages with their
-//   client_msg_id).
-// - Session (issue 25): the user, their token and the chat open last survive a reload; "Log out"
-//   ends it; a kept token that expired or is refused brings back the login form, saying why.
-// - Layout: below 700 px one view at a time (the chat list, or the conversation with a back
-//   button); the tab title counts unread messages; errors show in a banner above the composer.
-// - Chats change (protocol v2): system messages (kind "system") patch a chat's title, members
-//   and admins in place and show as notices; chat:added / chat:removed add and drop chats; the
-//   members panel adds, removes, renames, makes admins and leaves; direct chats are named after
-//   the other person. Pages may be short (128 KiB frames): older history follows `has_more`.
-// - Push (notify.js, sw.js): a browser notification for a message the user cannot see (tab
-//   hidden, the chat's level lets it); the level per chat in its header (marked in the list);
-//   a Web Push subscription registered as this user's device, for when no page is connected.
-//   Opening the page at /?chat=ID (a notification's click) opens that chat.
-// - Messages that live (protocol v3): a menu on each message (the "⋯" button on hover, or a
-//   long press on touch) to reply, react, edit and delete; quotes of the message answered, in
-//   the bubble and above the composer; "edited" and "This message was deleted"; reaction chips;
-//   `@` mentions (the user's own highlighted); the chat's notification level (All, Mentions,
-//   Off) in its header; a multi-line composer keeping a draft per chat. Edits, deletes and
-//   reactions arrive as chat:message:updated; after a reconnect, chat.changes catches up.
-// - Files (protocol v3, attachments): attached with the 📎 button, dropped on the conversation or
-//   pasted; each uploads straight to the bucket with its progress and a cancel button, and the
-//   message is sent once every upload is done. Images show inline and open in a viewer; other
-//   files are chips that download.
-// - Signing in (config.json's `auth`): dev tokens for any user id on the local stack; a user name
-//   and password against the local stack's Cognito; Authorization Code with PKCE at an OpenID
-//   Connect provider, tokens refreshed before they expire and each reconnect taking a fresh one.
-// Rendering reads state only and uses textContent, never HTML from the network.
+// What the page does, feature by feature: docs/architecture.md, "The web page".
 //
 // This module is the page's entry (index.html loads it as a native ES module; no build step)
 // and its wiring: log in, connect, and hook the forms and buttons up to the modules below.
@@ -86,10 +53,10 @@ import { hideChat, unhideChat } from "./hidden.js";
 import { clearSession, loadSession, saveSession, tokenExpired } from "./session.js";
 import { loadConfig, SignInNeeded } from "./auth.js";
 import { startSignIn } from "./signin.js";
+import { decorate, loadBlocks } from "./blocks.js";
 
 let auth = null; // auth.js's Auth when the server is not in dev mode
 let wsBase = null; // config.json's ws_url, else this host's /ws
-import { decorate, loadBlocks } from "./blocks.js";
 
 async function fetchToken(user) {
   const response = await fetch(`/dev/token?user=${encodeURIComponent(user)}`);

@@ -19,8 +19,8 @@ import threading
 from pathlib import Path
 
 from tests.integration.conftest import run
-from tests.integration.processes import children, group_members, until
-from tests.integration.test_durability import _check, _persistent, _wait_until_free, _write
+from tests.integration.local.processes import children, group_members, until
+from tests.integration.local.test_durability import _check, _persistent, _wait_until_free, _write
 from tests.stack import ONE_PROCESS, ROOT, LocalStack, clean_env
 
 START_TIMEOUT = 180  # a loaded machine starts a stack slowly: a bound, not a measure

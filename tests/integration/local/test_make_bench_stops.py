@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.processes import command_line, descendants, group_members, until
+from tests.integration.local.processes import command_line, descendants, group_members, until
 from tests.stack import ROOT, clean_env
 
 pytestmark = pytest.mark.skipif(shutil.which("make") is None, reason="needs make")

@@ -475,6 +475,8 @@ def test_policy_is_scoped_to_the_stage(stage):
     for statement in policy["Statement"]:
         actions = statement["Action"]
         assert all("*" not in a and "?" not in a for a in actions), statement
+        # IAM refuses the whole policy (MalformedPolicyDocument) for an action without its service.
+        assert all(re.fullmatch(r"[a-z0-9-]+:[A-Za-z]+", a) for a in actions), statement
         resources = (
             statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
         )

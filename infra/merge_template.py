@@ -2,7 +2,7 @@
 (tables, the attachments bucket, the fan-out and push queues with their dead-letter queues) plus
 their wiring into Chalice's functions.
 
-    python -m infra.merge_template build/merge.json            # write the merge template
+    python -m infra.merge_template --stage dev build/merge.json     # write the merge template
     python -m infra.merge_template --check build/package/sam.json   # after chalice package
 
 infra/tables.json stays a template of its own (infra/deploy.sh deploys it alone for the
@@ -16,7 +16,10 @@ infra/tables.json stays a template of its own (infra/deploy.sh deploys it alone 
 - each worker's SQS event reads the stack's queue (``${FanoutQueue.Arn}``, ``${PushQueue.Arn}``:
   this also makes CloudFormation create the queue before the event source mapping) and reports
   partial batch failures (``FunctionResponseTypes: [ReportBatchItemFailures]``), which Chalice
-  cannot express.
+  cannot express;
+- sign-in (infra/signin.py): the OpenID Connect parameters, the Cognito user pool behind
+  ``CreateUserPool``, and the web page's settings (its config.json), with the page's URL as an
+  output.
 
 The deep merge only adds to what Chalice generated, so a name here that Chalice no longer
 generates would leave a half resource behind: ``--check`` fails the packaging step if it does.
@@ -30,6 +33,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from infra import signin
+
+ROOT = Path(__file__).resolve().parent.parent
 TABLES = Path(__file__).resolve().parent / "tables.json"
 # Chalice's logical ids for the functions behind $connect, $default and $disconnect, and for
 # the SQS workers (app.fanout, app.push): worker -> (its SQS event, the queue it reads).
@@ -38,7 +44,8 @@ WORKERS = {
     "Fanout": ("FanoutSqsEventSource", "FanoutQueue"),
     "Push": ("PushSqsEventSource", "PushQueue"),
 }
-FUNCTIONS = (*WEBSOCKET_FUNCTIONS, *WORKERS)
+PAGE_FUNCTION = signin.PAGE_FUNCTION  # the REST API's: the web page and its config.json
+FUNCTIONS = (*WEBSOCKET_FUNCTIONS, *WORKERS, PAGE_FUNCTION)
 # The SNS platform application ARNs differ per account: stack parameters. The app names are the
 # ones the stage's policy file grants (docs/deploy.md): {TablePrefix}-apns, {TablePrefix}-fcm.
 SNS_ARN = r"arn:aws[a-z-]*:sns:[a-z0-9-]+:[0-9]{12}:app"
@@ -79,11 +86,29 @@ def worker_event_properties(queue: str) -> dict[str, Any]:
     }
 
 
-def build(tables: Path = TABLES) -> dict[str, Any]:
+def api_stage(stage: str) -> str:
+    """The API Gateway stage .chalice/config.json gives ``stage`` (both APIs use it)."""
+    config = json.loads((ROOT / ".chalice" / "config.json").read_text())
+    if stage not in config["stages"]:
+        raise SystemExit(f"infra/merge_template.py: .chalice/config.json has no stage {stage!r}")
+    return str(config["stages"][stage].get("api_gateway_stage", "api"))
+
+
+def build(stage: str = "dev", tables: Path = TABLES) -> dict[str, Any]:
     merged: dict[str, Any] = json.loads(tables.read_text())
+    on_api = api_stage(stage)
     merged["Parameters"].update(copy.deepcopy(PARAMETERS))
+    merged["Parameters"].update(copy.deepcopy(signin.PARAMETERS))
+    merged.setdefault("Conditions", {}).update(copy.deepcopy(signin.CONDITIONS))
+    merged["Rules"] = copy.deepcopy(signin.RULES)
+    merged["Resources"].update(signin.resources(on_api, stage))
+    merged.setdefault("Outputs", {}).update(signin.outputs(on_api))
     for function in FUNCTIONS:
         variables = copy.deepcopy(ENVIRONMENT)
+        if function in WEBSOCKET_FUNCTIONS:
+            variables.update(signin.websocket_environment())
+        elif function == PAGE_FUNCTION:
+            variables.update(signin.page_environment(on_api, stage))
         merged["Resources"][function] = {"Properties": {"Environment": {"Variables": variables}}}
     for worker, (event, queue) in WORKERS.items():
         properties = merged["Resources"][worker]["Properties"]
@@ -117,12 +142,16 @@ def main(argv: list[str]) -> int:
         for problem in found:
             print(f"infra/merge_template.py: {problem}", file=sys.stderr)
         return 1 if found else 0
-    if len(argv) != 1 or argv[0].startswith("-"):
-        print("usage: python -m infra.merge_template OUTPUT.json | --check PACKAGED.json", file=sys.stderr)
+    if len(argv) != 3 or argv[0] != "--stage" or argv[2].startswith("-"):
+        print(
+            "usage: python -m infra.merge_template --stage STAGE OUTPUT.json | --check PACKAGED.json",
+            file=sys.stderr,
+        )
         return 2
-    out = Path(argv[0])
+    out = Path(argv[2])
+    merged = build(argv[1])
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(build(), indent=2) + "\n")
+    out.write_text(json.dumps(merged, indent=2) + "\n")
     return 0
 
 

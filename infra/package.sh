@@ -28,7 +28,7 @@ PY
 JWT_PARAM="$(stage_setting CHAT_JWT_SECRET_PARAM)"
 VAPID_PARAM="$(stage_setting CHAT_VAPID_PRIVATE_KEY_PARAM)"
 mkdir -p "$OUT"
-"$PYTHON" -m infra.merge_template "$OUT/merge.json"
+"$PYTHON" -m infra.merge_template --stage "$STAGE" "$OUT/merge.json"
 rm -rf "$OUT/package"
 "$CHALICE" package --stage "$STAGE" --merge-template "$OUT/merge.json" "$OUT/package"
 "$PYTHON" -m infra.merge_template --check "$OUT/package/sam.json"

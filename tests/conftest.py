@@ -4,6 +4,8 @@ recorder of every AWS call (at the botocore level) that fails any test issuing a
 from __future__ import annotations
 
 import collections
+import concurrent.futures
+import functools
 import os
 import sys
 import threading
@@ -61,9 +63,57 @@ _original_make_api_call = botocore.client.BaseClient._make_api_call
 
 _CHALICELIB = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "chalicelib") + os.sep
 _TEST_DRIVER = os.path.join(_CHALICELIB, "testing.py")
-# (service, operation, resource) issued by chalicelib: the resource is what IAM would check, as
-# the request names it (see call_resources).
-APP_CALLS: set[tuple[str, str, str]] = set()
+# (function, service, operation, resource) issued by chalicelib: the resource is what IAM would
+# check, as the request names it (see call_resources); the function is the Lambda function (as
+# Chalice names it) whose entry point the call was made under (see function_of), "" if none.
+APP_CALLS: set[tuple[str, str, str, str]] = set()
+# Where each Lambda function's code starts in chalicelib (app.py's handlers call these), by the
+# qualified name of the function or method; the innermost one on the stack names the caller.
+ENTRY_POINTS = {
+    "ChatService.connect": "websocket_connect",
+    "ChatService.message": "websocket_message",
+    "ChatService.disconnect": "websocket_disconnect",
+    "FanoutWorker.handle": "fanout",
+    "PushWorker.handle": "push",
+    "stage_config": "api_handler",
+}
+
+
+_INHERITED = threading.local()  # .function: what a pool thread runs for (see _submit)
+
+
+def function_of(frame) -> str:  # type: ignore[no-untyped-def]
+    """The Lambda function a call made in ``frame`` belongs to: the innermost entry point of
+    chalicelib on the stack, else the one that handed this thread its work (a thread pool's
+    task), "" if there is none (a test calling a store or a worker directly)."""
+    while frame is not None:
+        code = frame.f_code
+        if code.co_filename.startswith(_CHALICELIB) and code.co_qualname in ENTRY_POINTS:
+            return ENTRY_POINTS[code.co_qualname]
+        frame = frame.f_back
+    return str(getattr(_INHERITED, "function", ""))
+
+
+_original_submit = concurrent.futures.ThreadPoolExecutor.submit
+
+
+def _submit(self, fn, /, *args, **kwargs):  # type: ignore[no-untyped-def]
+    """A task runs for the function that submitted it (chalicelib posts and heads objects in
+    parallel from thread pools, whose threads' stacks do not reach the entry point)."""
+    function = function_of(sys._getframe(1))
+
+    def run(*a, **k):  # type: ignore[no-untyped-def]
+        previous = getattr(_INHERITED, "function", "")
+        _INHERITED.function = function
+        try:
+            return fn(*a, **k)
+        finally:
+            _INHERITED.function = previous
+
+    return _original_submit(self, run, *args, **kwargs)
+
+
+concurrent.futures.ThreadPoolExecutor.submit = _submit  # type: ignore[method-assign]
 
 
 def _called_from_app() -> bool:
@@ -131,8 +181,9 @@ def _recording_make_api_call(self, operation_name, api_params):  # type: ignore[
     service = self.meta.service_model.endpoint_prefix
     RECORDER.record(service, operation_name, dict(api_params))
     if _called_from_app():
+        function = function_of(sys._getframe(1))
         for resource in call_resources(service, api_params):
-            APP_CALLS.add((service, operation_name, resource))
+            APP_CALLS.add((function, service, operation_name, resource))
     return _original_make_api_call(self, operation_name, api_params)
 
 
@@ -145,8 +196,9 @@ def _recording_presigned_url(self, ClientMethod, Params=None, ExpiresIn=3600, Ht
     as the operation the URL performs (get_object: GetObject)."""
     if _called_from_app():
         operation = self._PY_TO_OP_NAME.get(ClientMethod, ClientMethod)
+        function = function_of(sys._getframe(1))
         for resource in call_resources(self.meta.service_model.endpoint_prefix, dict(Params or {})):
-            APP_CALLS.add((self.meta.service_model.endpoint_prefix, operation, resource))
+            APP_CALLS.add((function, self.meta.service_model.endpoint_prefix, operation, resource))
     return _original_presigned_url(self, ClientMethod, Params, ExpiresIn, HttpMethod)
 
 
@@ -156,7 +208,7 @@ def _recording_presigned_post(self, Bucket, Key, Fields=None, Conditions=None, E
     plain form, "PostObject+tagging" for one that sets object tags)."""
     if _called_from_app():
         operation = "PostObject+tagging" if "tagging" in (Fields or {}) else "PostObject"
-        APP_CALLS.add(("s3", operation, f"arn:aws:s3:::{Bucket}/{Key}"))
+        APP_CALLS.add((function_of(sys._getframe(1)), "s3", operation, f"arn:aws:s3:::{Bucket}/{Key}"))
     return _original_presigned_post(self, Bucket, Key, Fields, Conditions, ExpiresIn)
 
 
@@ -171,6 +223,25 @@ botocore.signers.generate_presigned_post = _recording_presigned_post
 # stores make a session each (a Lambda cold start's worth), which took about 0.2 s of every
 # functional test. What is loaded is the same files; only the reading is done once.
 share_botocore_loader()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _record_posts():  # type: ignore[no-untyped-def]
+    """Posts to connections through chalicelib.testing's stand-in for the management API, recorded
+    as the real client's would be (execute-api PostToConnection), for the IAM policy test."""
+    from chalicelib.testing import FakeManagementApi
+
+    original = FakeManagementApi.post_to_connection
+
+    def post_to_connection(self, **kwargs):  # type: ignore[no-untyped-def]
+        function = function_of(sys._getframe(1))
+        if function:
+            APP_CALLS.add((function, "execute-api", "PostToConnection", ""))
+        return original(self, **kwargs)
+
+    FakeManagementApi.post_to_connection = post_to_connection  # type: ignore[method-assign]
+    yield
+    FakeManagementApi.post_to_connection = original  # type: ignore[method-assign]
 
 
 @pytest.fixture

@@ -37,8 +37,11 @@ RUNTIME = f"python{sys.version_info.major}.{sys.version_info.minor}"  # Chalice'
 # same time never see half a zip. The newest few are kept.
 PACKAGE_CACHE = ROOT / "build" / "deploy-test-packages"
 PACKAGES_KEPT = 6
-PROJECT_FILES = ("app.py", "chalicelib", "requirements.txt", "infra")
+PROJECT_FILES = ("app.py", "chalicelib", "requirements.txt", "infra", "vendor", "web")
 ACCOUNT = "123456789012"  # moto's
+# moto's server imports every service before it answers: seconds alone, a minute or more on a
+# machine busy with other test runs.
+STARTUP_SECONDS = 120
 
 
 def attachments_bucket(stage: str = TEST_STAGE) -> str:
@@ -78,7 +81,7 @@ def moto_server(log: Path) -> Iterator[str]:
 
 
 def _wait_until_up(endpoint: str, server: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + STARTUP_SECONDS
     while time.monotonic() < deadline:
         if server.poll() is not None:
             raise RuntimeError(f"moto server exited with {server.returncode}:\n{log.read_text()}")
@@ -87,7 +90,9 @@ def _wait_until_up(endpoint: str, server: subprocess.Popen[bytes], log: Path) ->
             return
         except OSError:
             time.sleep(0.2)
-    raise RuntimeError(f"moto server did not answer on {endpoint} within 30 s:\n{log.read_text()}")
+    raise RuntimeError(
+        f"moto server did not answer on {endpoint} within {STARTUP_SECONDS} s:\n{log.read_text()}"
+    )
 
 
 def aws_env(endpoint: str, home: Path) -> dict[str, str]:
@@ -151,9 +156,12 @@ def make_project(dest: Path, stage: str = TEST_STAGE) -> Path:
     config["stages"][stage] = json.loads(rename_stage(json.dumps(template), stage))
     config["stages"][stage]["environment_variables"]["CHAT_ATTACHMENTS_BUCKET"] = attachments_bucket(stage)
     (chalice_dir / "config.json").write_text(json.dumps(config, indent=2))
-    policy_file = template["iam_policy_file"]
-    policy = rename_stage((ROOT / ".chalice" / policy_file).read_text(), stage)
-    (chalice_dir / rename_stage(policy_file, stage)).write_text(policy)
+    # The stage's default policy and each function's own (lambda_functions.NAME.iam_policy_file).
+    policy_files = {template["iam_policy_file"]}
+    policy_files |= {f["iam_policy_file"] for f in template.get("lambda_functions", {}).values()}
+    for policy_file in sorted(policy_files):
+        policy = rename_stage((ROOT / ".chalice" / policy_file).read_text(), stage)
+        (chalice_dir / rename_stage(policy_file, stage)).write_text(policy)
     (chalice_dir / "deployments").mkdir()
     cached = PACKAGE_CACHE / _package_path(dest).name
     if cached.exists():
@@ -213,7 +221,8 @@ print(json.dumps({
          "batch_size": e.batch_size}
         for e in a.event_sources
     ],
-    "other": len(a.pure_lambda_functions) + len(a.routes),
+    "routes": sorted(a.routes),
+    "other": len(a.pure_lambda_functions),
 }))
 """
 
@@ -221,7 +230,7 @@ print(json.dumps({
 def declared(project: Path, env: dict[str, str], stage: str = TEST_STAGE) -> dict[str, Any]:
     """What app.py declares once imported as Chalice imports it (the stage's environment set):
     {"websocket": {route: handler}, "sqs": [{"kind", "name", "handler", "queue", "batch_size"}],
-    "other": how many REST routes and plain functions}."""
+    "routes": the REST API's paths, "other": how many plain functions}."""
     config = json.loads((project / ".chalice" / "config.json").read_text())
     stage_env = {
         **config.get("environment_variables", {}),
@@ -245,6 +254,11 @@ def stage_settings(project: Path, stage: str = TEST_STAGE) -> dict[str, Any]:
         "memory": setting("lambda_memory_size"),
         "timeout": setting("lambda_timeout"),
         "policy": json.loads((project / ".chalice" / stage_config["iam_policy_file"]).read_text()),
+        # Each function's own policy, by the function's name in Chalice (websocket_connect, ...).
+        "policies": {
+            name: json.loads((project / ".chalice" / function["iam_policy_file"]).read_text())
+            for name, function in stage_config.get("lambda_functions", {}).items()
+        },
         "autogen_policy": setting("autogen_policy"),
         "api_gateway_stage": setting("api_gateway_stage"),
         "app_name": config["app_name"],

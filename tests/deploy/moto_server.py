@@ -1,4 +1,4 @@
-"""moto's server with the four gaps that stop our deploy path filled in. Test harness only: the
+"""moto's server with the five gaps that stop our deploy path filled in. Test harness only: the
 deploy tier runs `python tests/deploy/moto_server.py PORT` and points AWS_ENDPOINT_URL at it.
 
 1. API Gateway v2 CreateDeployment, which `chalice deploy` calls and moto 5.2 answers with 404.
@@ -14,7 +14,11 @@ deploy tier runs `python tests/deploy/moto_server.py PORT` and points AWS_ENDPOI
    BucketEncryption and Tags (not PublicAccessBlockConfiguration, OwnershipControls,
    CorsConfiguration, LifecycleConfiguration), and it has no AWS::S3::BucketPolicy. They are
    applied here through moto's own S3 backend, given in the shapes its XML API parses, so the
-   deploy tier reads them back through the S3 API as a user would."""
+   deploy tier reads them back through the S3 API as a user would.
+5. API Gateway ImportRestApi and PutRestApi of Chalice's REST API (the web page's routes): moto
+   5.2 reads OpenAPI 3 only and requires ``info.description``, and Chalice sends Swagger 2.0
+   without one. The paths, which is all moto reads, are spelled the same in both: the document is
+   handed on as OpenAPI 3 with an empty description."""
 
 from __future__ import annotations
 
@@ -24,6 +28,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+from moto.apigateway.models import APIGatewayBackend, RestAPI
 from moto.apigatewayv2 import urls
 from moto.apigatewayv2.models import ApiGatewayV2Backend
 from moto.apigatewayv2.responses import ApiGatewayV2Response
@@ -194,6 +199,32 @@ class BucketPolicy(CloudFormationModel):
         return cls(properties["Bucket"])
 
 
+_import_rest_api = APIGatewayBackend.import_rest_api
+_put_rest_api = APIGatewayBackend.put_rest_api
+
+
+def _as_openapi(api_doc: dict[str, Any]) -> dict[str, Any]:
+    document = {key: value for key, value in api_doc.items() if key != "swagger"}
+    document["info"] = {"description": "", **api_doc.get("info", {})}
+    return {**document, "openapi": api_doc.get("openapi", "3.0.1")}
+
+
+def _import_rest_api_of_swagger(
+    backend: APIGatewayBackend, api_doc: dict[str, Any], fail_on_warnings: bool
+) -> RestAPI:
+    return _import_rest_api(backend, _as_openapi(api_doc), fail_on_warnings)
+
+
+def _put_rest_api_of_swagger(
+    backend: APIGatewayBackend,
+    function_id: str,
+    api_doc: dict[str, Any],
+    fail_on_warnings: bool,
+    mode: str = "merge",
+) -> RestAPI:
+    return _put_rest_api(backend, function_id, _as_openapi(api_doc), fail_on_warnings, mode)
+
+
 def install() -> None:
     if DEPLOYMENTS_PATH in urls.url_paths:
         raise RuntimeError("moto serves /deployments itself now: drop tests/deploy/moto_server.py's handler")
@@ -201,6 +232,8 @@ def install() -> None:
     ChangeSet.apply = _apply_change_set_with_outputs  # type: ignore[method-assign]
     LambdaBackend.list_event_source_mappings = _list_event_source_mappings_by_any_name  # type: ignore[method-assign]
     FakeBucket.create_from_cloudformation_json = classmethod(_create_bucket_with_its_settings)  # type: ignore[assignment,method-assign]
+    APIGatewayBackend.import_rest_api = _import_rest_api_of_swagger  # type: ignore[method-assign]
+    APIGatewayBackend.put_rest_api = _put_rest_api_of_swagger  # type: ignore[method-assign]
 
 
 if __name__ == "__main__":

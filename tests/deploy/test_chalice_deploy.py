@@ -156,10 +156,13 @@ def _functions(endpoint: str) -> dict[str, dict[str, Any]]:
 
 
 def _expected_functions(app: dict[str, Any], settings: dict[str, Any]) -> dict[str, str]:
-    """Function name -> handler string, for every function the app declares."""
+    """Function name -> handler string, for every function the app declares (Chalice names the
+    REST API's function {app}-{stage}, and the others {app}-{stage}-{name})."""
     prefix = f"{settings['app_name']}-{TEST_STAGE}-"
     functions = {prefix + ROUTE_FUNCTIONS[route]: handler for route, handler in app["websocket"].items()}
     functions.update({prefix + source["name"]: source["handler"] for source in app["sqs"]})
+    if app["routes"]:
+        functions[prefix.rstrip("-")] = "app.app"
     return functions
 
 
@@ -170,6 +173,7 @@ def _check_functions(
     functions = _functions(endpoint)
     assert sorted(functions) == sorted(expected)
     iam = client("iam", endpoint)
+    roles: dict[str, str] = {}  # role -> the one function that has it
     for name, function in functions.items():
         assert function["Handler"] == expected[name], name
         assert function["Runtime"] == RUNTIME, name
@@ -177,14 +181,42 @@ def _check_functions(
         assert function["Timeout"] == settings["timeout"], name
         assert function["Environment"]["Variables"] == settings["environment"], name
         role = function["Role"].rsplit("/", 1)[1]
-        # The policy file verbatim, inline, and nothing else: no generated policy, no managed one.
+        # A role of its own (Chalice names it {app}-{stage}-{function}) with the function's policy
+        # file verbatim, inline, and nothing else: no generated policy, no managed one.
+        own = role.removeprefix(f"{settings['app_name']}-{TEST_STAGE}-")
+        assert own in settings["policies"] and roles.setdefault(role, name) == name, (name, role)
         assert iam.list_role_policies(RoleName=role)["PolicyNames"] == [role], name
         document = iam.get_role_policy(RoleName=role, PolicyName=role)["PolicyDocument"]
-        assert (json.loads(document) if isinstance(document, str) else document) == settings["policy"], name
+        document = json.loads(document) if isinstance(document, str) else document
+        assert document == settings["policies"][own], name
         assert iam.list_attached_role_policies(RoleName=role)["AttachedPolicies"] == [], name
         trust = iam.get_role(RoleName=role)["Role"]["AssumeRolePolicyDocument"]
         assert [s["Principal"] for s in trust["Statement"]] == [{"Service": "lambda.amazonaws.com"}], name
+    assert len(roles) == len(functions) == len(settings["policies"])
     return functions
+
+
+PAGE_ROUTES = ["/", "/config.json", "/static/js/{name}", "/static/{name}"]
+
+
+def _check_rest_api(endpoint: str, app: dict[str, Any], settings: dict[str, Any]) -> str:
+    """The REST API serving the web page: its routes, each a GET proxied to the page's function,
+    deployed to the stage. Returns the API id."""
+    assert app["routes"] == PAGE_ROUTES
+    apigw = client("apigateway", endpoint)
+    (api,) = apigw.get_rest_apis()["items"]
+    assert api["name"] == settings["app_name"]
+    resources = {r["path"]: r for r in apigw.get_resources(restApiId=api["id"])["items"]}
+    assert set(PAGE_ROUTES) <= set(resources), sorted(resources)
+    function = f"{settings['app_name']}-{TEST_STAGE}"
+    for path in PAGE_ROUTES:
+        integration = apigw.get_integration(
+            restApiId=api["id"], resourceId=resources[path]["id"], httpMethod="GET"
+        )
+        assert integration["type"].upper() == "AWS_PROXY", path  # moto keeps the Swagger's "aws_proxy"
+        assert f":function:{function}/invocations" in integration["uri"], path
+    assert [s["stageName"] for s in apigw.get_stages(restApiId=api["id"])["item"]] == [TEST_STAGE]
+    return str(api["id"])
 
 
 def _check_websocket_api(endpoint: str, app: dict[str, Any], settings: dict[str, Any]) -> str:
@@ -227,7 +259,7 @@ def _check_workers(endpoint: str, app: dict[str, Any], settings: dict[str, Any])
     batch size. Returns worker -> event source mapping UUID."""
     assert [source["kind"] for source in app["sqs"]] == ["SQSEventConfig"] * 2
     assert sorted(s["queue"] for s in app["sqs"]) == [f"chat-{TEST_STAGE}-fanout", f"chat-{TEST_STAGE}-push"]
-    assert app["other"] == 0  # no REST routes or plain functions this test would not see
+    assert app["other"] == 0  # no plain functions this test would not see
     sqs, lam = client("sqs", endpoint), client("lambda", endpoint)
     uuids = {}
     for source in app["sqs"]:
@@ -261,7 +293,7 @@ def _check_code(project: Path, functions: dict[str, dict[str, Any]], marker: str
         app_py = package.read("app.py").decode()
     assert (CHANGE_MARKER in app_py) == (marker is not None)
     tops = {name.split("/", 1)[0] for name in names}
-    assert {"app.py", "chalicelib", "chalice", "pynamodb", "jwt", "pywebpush"} <= tops
+    assert {"app.py", "chalicelib", "chalice", "pynamodb", "jwt", "pywebpush", "chat_web"} <= tops
     assert not tops & {"tests", "chatlocal", "chatclient", "moto", "infra", "web", "bench"}, tops
     return packages[sha]
 
@@ -278,8 +310,10 @@ def test_chalice_deploy_redeploy_and_delete_against_moto(aws, project, tmp_path)
 
     functions = _check_functions(aws, app, settings)
     api_id = _check_websocket_api(aws, app, settings)
+    rest_api_id = _check_rest_api(aws, app, settings)
     mappings = _check_workers(aws, app, settings)
     first_package = _check_code(project, functions, marker=None)
+    assert f"Rest API URL: https://{rest_api_id}.execute-api.{REGION}.amazonaws.com/{TEST_STAGE}/" in output
     # Chalice prints the real endpoint's form (moto serves no execute-api host): only a real
     # account shows a URL clients can reach.
     url = f"wss://{api_id}.execute-api.{REGION}.amazonaws.com/{TEST_STAGE}/"
@@ -297,6 +331,7 @@ def test_chalice_deploy_redeploy_and_delete_against_moto(aws, project, tmp_path)
         n: f["FunctionArn"] for n, f in functions.items()
     }
     assert _check_websocket_api(aws, app, settings) == api_id  # updated in place
+    assert _check_rest_api(aws, app, settings) == rest_api_id
     assert _check_workers(aws, app, settings) == mappings
     assert _check_code(project, redeployed, marker=CHANGE_MARKER) != first_package
     assert {f["CodeSha256"] for f in redeployed.values()} != {f["CodeSha256"] for f in functions.values()}
@@ -305,6 +340,7 @@ def test_chalice_deploy_redeploy_and_delete_against_moto(aws, project, tmp_path)
 
     assert _functions(aws) == {}
     assert client("apigatewayv2", aws).get_apis()["Items"] == []
+    assert client("apigateway", aws).get_rest_apis()["items"] == []
     assert client("lambda", aws).list_event_source_mappings()["EventSourceMappings"] == []
     roles = [r["RoleName"] for r in client("iam", aws).list_roles()["Roles"]]
     assert [r for r in roles if r.startswith(f"{settings['app_name']}-{TEST_STAGE}-")] == []
@@ -327,8 +363,13 @@ def test_the_test_stage_is_the_dev_stage_with_its_own_names(project):
     renamed = json.loads(rename_stage(json.dumps(dev)))
     del renamed["environment_variables"]["CHAT_ATTACHMENTS_BUCKET"]
     assert ci == renamed
-    ci_text = json.dumps(ci) + (project / ".chalice" / ci["iam_policy_file"]).read_text()
-    dev_text = json.dumps(dev) + (ROOT / ".chalice" / dev["iam_policy_file"]).read_text()
+
+    def files(stage: dict) -> list[str]:
+        return [stage["iam_policy_file"], *(f["iam_policy_file"] for f in stage["lambda_functions"].values())]
+
+    assert len(files(ci)) == len(set(files(ci))) == 7  # the default, then one per function
+    ci_text = json.dumps(ci) + "".join((project / ".chalice" / f).read_text() for f in files(ci))
+    dev_text = json.dumps(dev) + "".join((ROOT / ".chalice" / f).read_text() for f in files(dev))
     assert not re.search(rf"\b{TEMPLATE_STAGE}\b", ci_text)
     assert (
         len(re.findall(rf"\b{TEST_STAGE}\b", ci_text))
@@ -405,7 +446,11 @@ def test_infra_deploy_sh_deploys_and_deletes_against_moto(aws, project, tmp_path
     bucket = outputs["AttachmentsBucketName"]
     assert bucket == settings["environment"]["CHAT_ATTACHMENTS_BUCKET"] == attachments_bucket()
     assert "Attachments are off" not in output
-    assert allowed(settings["policy"], "s3:PutObject", f"arn:aws:s3:::{bucket}/attachments/c_1/a_1")
+    assert allowed(
+        settings["policies"]["websocket_message"],
+        "s3:PutObject",
+        f"arn:aws:s3:::{bucket}/attachments/c_1/a_1",
+    )
     jwt_secret = _ssm_secure_string(aws, settings["environment"]["CHAT_JWT_SECRET_PARAM"])
     vapid = _ssm_secure_string(aws, settings["environment"]["CHAT_VAPID_PRIVATE_KEY_PARAM"])
     assert len(jwt_secret) >= 48

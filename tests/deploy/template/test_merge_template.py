@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from infra import merge_template
+from infra import merge_template, signin
 from tests.stack import ROOT
 
 
@@ -55,15 +55,19 @@ def test_an_event_the_merge_does_not_wire_is_reported(templates, worker):
     assert f"{event}2" in problem and problem.startswith(worker)
 
 
-def test_the_merge_template_keeps_infra_tables_json_whole_and_adds_the_push_parameters():
+def test_the_merge_template_keeps_infra_tables_json_whole_and_adds_push_and_sign_in():
     tables = json.loads((ROOT / "infra" / "tables.json").read_text())
     merged = merge_template.build()
-    for section in ("Conditions", "Outputs"):
-        assert merged[section] == tables[section]
-    # The platform application ARNs matter only to the functions: the tables stack alone (the
-    # `chalice deploy` path) does not take them, or cfn-lint would flag unused parameters.
-    assert merged["Parameters"] == {**tables["Parameters"], **merge_template.PARAMETERS}
+    assert merged["Conditions"] == {**tables["Conditions"], **signin.CONDITIONS}
+    assert merged["Outputs"] == {**tables["Outputs"], **signin.outputs("dev")}
+    assert merged["Rules"] == signin.RULES
+    # The platform application ARNs and sign-in matter only to the functions: the tables stack
+    # alone (the `chalice deploy` path) does not take them, or cfn-lint would flag unused
+    # parameters.
+    assert merged["Parameters"] == {**tables["Parameters"], **merge_template.PARAMETERS, **signin.PARAMETERS}
     assert not set(merge_template.PARAMETERS) & set(tables["Parameters"])
+    assert not set(signin.PARAMETERS) & set(tables["Parameters"])
     for name, resource in tables["Resources"].items():
         assert merged["Resources"][name] == resource
+    assert not set(signin.resources("dev", "dev")) & set(tables["Resources"])
     assert "AWSTemplateFormatVersion" not in merged  # Chalice's template has its own

@@ -32,6 +32,7 @@ HANDLERS = {
     "WebsocketDisconnect": "app.disconnect",
     "Fanout": "app.fanout",
     "Push": "app.push",
+    "APIHandler": "app.app",  # the REST API's: the web page and its config.json
 }
 FUNCTIONS = {
     "$connect": "WebsocketConnect",
@@ -54,9 +55,17 @@ def _lint(path: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.parametrize("user_pool", ["false", "true"])
 @pytest.mark.parametrize("stage", STAGES)
-def test_packaged_template_passes_cfn_lint(packaged, stage):
-    done = _lint(packaged[stage])
+def test_packaged_template_passes_cfn_lint(packaged, stage, user_pool, tmp_path):
+    """With the Cognito user pool off (the default) and on (the parameter's default flipped, as
+    `--parameter-overrides CreateUserPool=true` deploys it)."""
+    template = json.loads(packaged[stage].read_text())
+    assert template["Parameters"]["CreateUserPool"]["Default"] == "false"
+    template["Parameters"]["CreateUserPool"]["Default"] = user_pool
+    path = tmp_path / "sam.json"
+    path.write_text(json.dumps(template))
+    done = _lint(path)
     assert done.returncode == 0, done.stdout + done.stderr
 
 
@@ -319,8 +328,11 @@ def test_deployed_package_holds_no_dev_or_test_code(packaged):
 
     with zipfile.ZipFile(packaged["dev"].parent / "deployment.zip") as archive:
         top = {name.split("/", 1)[0] for name in archive.namelist()}
-    assert {"app.py", "chalicelib", "pynamodb", "jwt"} <= top
+        page = archive.read("chat_web/index.html").decode()
+    assert {"app.py", "chalicelib", "pynamodb", "jwt", "chat_web"} <= top
     assert not top & {"moto", "chatlocal", "tests", "bench", "chatclient", "infra", "web", "pytest"}
+    # The web page the stage serves is web/ itself (vendor/chat_web links to it).
+    assert page == (ROOT / "web" / "index.html").read_text()
 
 
 ACCOUNT_ARN = "arn:aws:sns:eu-west-1:123456789012"

@@ -184,6 +184,29 @@ def run_chat(*args: str, env: dict[str, str] | None = None, timeout: float = 60)
     return done.returncode, done.stdout + done.stderr, time.monotonic() - started
 
 
+def test_mute_sets_level_none_and_unmute_level_all_as_documented(stack, user):
+    """What /help and docs/client.md say (test_docs.py checks the words): mute is notify none,
+    unmute is notify all, so a chat at mentions is at all after a mute and an unmute."""
+    alice_id, bob_id = user("alice"), user("bob")
+
+    def chat(*args: str) -> list[str]:
+        rc, output, _ = run_chat("--server", stack.url, "--user", alice_id, *args)
+        assert rc == 0, output
+        return output.splitlines()
+
+    created = chat("create", bob_id, "--title", "Quiet")
+    chat_id = re.match(r"\[created\] (c_\S+) Quiet$", created[-1]).group(1)  # type: ignore[union-attr]
+    assert chat("notify", "quiet", "mentions") == [f"[notify] {chat_id} mentions"]
+    assert chat("chats") == [f"1. {chat_id} Quiet (mentions only)", "[end]"]
+    assert chat("mute", "1") == [f"[muted] {chat_id}"]
+    assert chat("chats") == [f"1. {chat_id} Quiet (muted)", "[end]"]
+    assert chat("notify", chat_id, "none") == [f"[notify] {chat_id} none"]  # the same level
+    assert chat("unmute", "Qui") == [f"[unmuted] {chat_id}"]
+    assert chat("chats") == [f"1. {chat_id} Quiet", "[end]"]  # all: the mentions level is not kept
+    assert chat("mute", chat_id) == [f"[muted] {chat_id}"]
+    assert chat("mute", chat_id) == [f"[muted] {chat_id}"]  # not a toggle
+
+
 def free_port() -> int:
     with socket.socket() as listener:
         listener.bind(("127.0.0.1", 0))

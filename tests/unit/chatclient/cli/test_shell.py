@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from chatclient import Chat
-from chatclient.cli.arguments import HELP, INTERACTIVE
+from chatclient.cli.arguments import ENVIRONMENT, HELP, HELP_WIDTH, INTERACTIVE
 from chatclient.cli.output import chat_line
 from chatclient.cli.shell import Entry, Shell
 from tests.unit.chatclient.fake_server import ME, FakeServer, FakeWs, client_for, run, settle
@@ -288,3 +288,17 @@ def test_reporting_your_own_message_says_why(capsys):
     server.store("c1", sender=ME)
     run_shell(server, ["/open c1", "/report 1 oops"])
     assert capsys.readouterr().out.splitlines()[-1] == "[error] refused: you cannot report your own message"
+
+
+def test_help_shows_every_dispatched_command_with_its_whole_help_uncut_and_the_environment(capsys):
+    shell = run_shell(FakeServer(), ["/help"])
+    shown = capsys.readouterr().out
+    assert set(shell.commands) | {"/quit"} == set(INTERACTIVE)  # the dispatcher's table is /help's
+    flat = " ".join(shown.split())
+    for name in [*shell.commands, "/quit"]:
+        spec = INTERACTIVE[name]
+        assert " ".join(f"{name} {spec.arguments} {spec.help}".split()) in flat, name  # all of it
+    assert "CHAT: an id, an id prefix, a title prefix" in flat  # /open's second sentence, once cut
+    assert max(len(line) for line in shown.splitlines()) <= HELP_WIDTH
+    for variable, text in ENVIRONMENT.items():
+        assert " ".join(f"{variable} {text}".split()) in flat

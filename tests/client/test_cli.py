@@ -31,7 +31,7 @@ def test_alice_and_bob_chat_and_bob_sees_the_background_notice(stack, user, clis
     alice.type("hello bob")
     alice.expect(rf"^\[ack\] {chat_id} seq 1")
     # bob is in no chat: the message arrives in the background, as a one-line notice
-    bob.expect(rf"^\[bg\] {chat_id} {alice_id}: hello bob$")
+    bob.expect(rf"^\[bg\] {chat_id} Weekend - {alice_id}: hello bob$")  # the chat by its title
 
     bob.type("/chats")
     bob.expect(rf"^1\. {chat_id} Weekend \[1\] - {alice_id}: hello bob")
@@ -58,7 +58,7 @@ def test_direct_chat_by_user_name_is_listed_under_the_other_person(stack, user, 
 
     alice.type("hi bob")
     alice.expect(rf"^\[ack\] {chat_id} seq 1")
-    bob.expect(rf"^\[bg\] {chat_id} {alice_id}: hi bob$")
+    bob.expect(rf"^\[bg\] {chat_id} {alice_id} - {alice_id}: hi bob$")  # by the other person
     bob.type("/chats")
     bob.expect(rf"^1\. {chat_id} {alice_id} \[1\] - {alice_id}: hi bob$")
     bob.type(f"/dm {alice_id}")  # the same chat, not a new one

@@ -73,10 +73,11 @@ READS_ENVIRONMENT = re.compile(
 
 
 def test_every_environment_variable_the_client_reads_is_documented_in_the_page_help_and_usage(capsys):
-    read = set()
-    for source in (ROOT / "chatclient").rglob("*.py"):
-        read |= {a or b for a, b in READS_ENVIRONMENT.findall(source.read_text())}
+    sources = [path.read_text() for path in (ROOT / "chatclient").rglob("*.py")]
+    read = {a or b for text in sources for a, b in READS_ENVIRONMENT.findall(text)}
     assert {"CHAT_SERVER", "CHAT_TOKEN"} <= read  # the grep finds what is there
+    every_read = sum(len(re.findall(r"\b(?:environ|getenv)\b", text)) for text in sources)
+    assert every_read == sum(len(READS_ENVIRONMENT.findall(text)) for text in sources)  # none by a variable
     assert read == set(ENVIRONMENT)  # a new variable needs its line in ENVIRONMENT
     with pytest.raises(SystemExit):
         main(["--help"])

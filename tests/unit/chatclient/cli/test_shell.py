@@ -302,3 +302,23 @@ def test_help_shows_every_dispatched_command_with_its_whole_help_uncut_and_the_e
     assert max(len(line) for line in shown.splitlines()) <= HELP_WIDTH
     for variable, text in ENVIRONMENT.items():
         assert " ".join(f"{variable} {text}".split()) in flat
+
+
+def test_a_background_message_names_its_chat_by_title_or_the_other_person(capsys):
+    server = FakeServer()
+    server.add_chat("c2", [ME, "carol"], title="Weekend")
+    server.add_chat("x9", [ME, "erin"], kind="direct")
+    writers = [("c2", "carol"), ("x9", "erin"), ("c2", "carol")]
+
+    def one_writes(ws: FakeWs) -> None:  # after each line typed
+        if writers:
+            chat_id, sender = writers.pop(0)
+            ws.push({"event": "chat:message", "message": server.store(chat_id, sender=sender)})
+
+    run_shell(server, ["/close", "/chats", "/close"], one_writes)
+    out = capsys.readouterr().out.splitlines()
+    assert [line for line in out if line.startswith("[bg]")] == [
+        "[bg] c2 carol: text 1",  # a chat the shell has not seen yet: its id alone
+        "[bg] x9 erin - erin: text 1",  # a direct chat: the other person
+        "[bg] c2 Weekend - carol: text 2",  # a group: its title
+    ]

@@ -206,6 +206,14 @@ def test_mute_sets_level_none_and_unmute_level_all_as_documented(stack, user):
     assert chat("mute", chat_id) == [f"[muted] {chat_id}"]
     assert chat("mute", chat_id) == [f"[muted] {chat_id}"]  # not a toggle
 
+    chat("create", bob_id, "--title", "Quieter")
+    rc, output, _ = run_chat("--server", stack.url, "--user", alice_id, "mute", "qui")
+    assert rc == 2 and re.fullmatch(
+        r"\[error\] 'qui' matches 2 chats \(c_\S+ Quiet(er)?, c_\S+ Quiet(er)?\): say which\n", output
+    )
+    rc, output, _ = run_chat("--server", stack.url, "--user", alice_id, "unmute", "3")
+    assert (rc, output) == (2, "[error] no chat number 3: /chats lists 2 chats\n")
+
 
 def free_port() -> int:
     with socket.socket() as listener:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import shlex
+import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, NoReturn
@@ -105,8 +106,14 @@ INTERACTIVE: dict[str, Spec] = {
     "/file": Spec("PATH [TEXT...]", "send the file at PATH (at most 25 MiB) to the open chat, with TEXT"),
     "/save": Spec("SEQ [DIR]", "save the files of message SEQ into DIR (default: the current folder)"),
     "/notify": Spec("LEVEL", "notifications for the open chat: all, mentions (and replies to you) or none"),
-    "/mute": Spec("", "no push notifications for the open chat (muted chats say so in /chats)"),
-    "/unmute": Spec("", "push notifications for the open chat again"),
+    "/mute": Spec(
+        "",
+        "set the open chat's notifications to none, as /notify none: no push notifications, its unread "
+        "left out of your badge; its messages still arrive (/chats says (muted))",
+    ),
+    "/unmute": Spec(
+        "", "set the open chat's notifications to all, as /notify all (a mentions level is not kept)"
+    ),
     "/devices": Spec("", "your devices registered for push notifications"),
     "/block": Spec("USER", "block USER: no messages between you in your direct chat, no pushes from them"),
     "/unblock": Spec("USER", "stop blocking USER"),
@@ -116,13 +123,43 @@ INTERACTIVE: dict[str, Spec] = {
 }
 
 
+# Every environment variable the CLI and the client read (a test greps chatclient/ for them).
+ENVIRONMENT: dict[str, str] = {
+    "CHAT_SERVER": "the local stack's address when --server is not given (default http://127.0.0.1:8000)",
+    "CHAT_TOKEN": "a token to use instead of a dev token for --user (a deployment: give --url too)",
+}
+
+HELP_WIDTH = 100  # no line of /help is longer: a long help goes on, indented, on the next lines
+USAGE_COLUMN = 30  # where each command's help starts
+
+
+def _entry(usage: str, text: str) -> list[str]:
+    """One command of /help: its usage, then its whole help, wrapped (never cut)."""
+    return textwrap.wrap(
+        text,
+        width=HELP_WIDTH,
+        initial_indent=f"  {usage:<{USAGE_COLUMN - 3}} ",
+        subsequent_indent=" " * USAGE_COLUMN,
+        break_long_words=False,
+        break_on_hyphens=False,
+    )
+
+
+def environment_text() -> str:
+    """The environment variables, for /help's footer and ``chat --help``."""
+    lines = ["environment:"]
+    for name, text in ENVIRONMENT.items():
+        lines.extend(_entry(name, text))
+    return "\n".join(lines)
+
+
 def _help_text() -> str:
     lines = ["commands:"]
     for name, spec in INTERACTIVE.items():
-        usage = f"{name} {spec.arguments}".strip()
-        lines.append(f"  {usage:<27} {spec.help.split('. ')[0]}")
+        lines.extend(_entry(f"{name} {spec.arguments}".strip(), spec.help))
     lines.append("anything else is sent to the open chat; /help COMMAND shows its usage")
     lines.append("@USER in a message mentions USER; a line ending in \\ goes on on the next line")
+    lines.append(environment_text())
     return "\n".join(lines)
 
 

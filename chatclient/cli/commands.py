@@ -66,11 +66,21 @@ class Commands:
         self.open: str | None = None
         self.last_seen: dict[str, int] = {}
         self.listed: list[Chat] = []  # the last /chats, for /open NUMBER
+        self.names: dict[str, str] = {}  # chat id -> its title or the other person, as last seen
         self.sent: dict[tuple[str, int], Message] = {}  # our own sends, for quoting replies to them
 
     @property
     def me(self) -> str | None:
         return self.client.user_id
+
+    def remember(self, chat: Chat) -> None:
+        """Keep the name a chat is shown by (its title, or the other person of a direct chat)."""
+        self.names[chat.chat_id] = chat.display_name(self.me)
+
+    def named(self, chat_id: str) -> str:
+        """``c_01... Weekend -``: a chat's id and the name it is shown by, once known."""
+        name = self.names.get(chat_id)
+        return f"{chat_id} {name} -" if name else chat_id
 
     def quote_of(self, message: Message) -> Message | None:
         """The message ``message`` answers, if the client has seen it (or we sent it here)."""
@@ -99,6 +109,7 @@ class Commands:
     async def chats(self) -> None:
         self.listed = await self.client.list_chats()
         for number, chat in enumerate(self.listed, 1):
+            self.remember(chat)
             out(f"{number}. {chat_line(chat, self.me)}")
         out("[end]")
 
@@ -109,6 +120,8 @@ class Commands:
         if query.isdigit() and self.listed:
             return find_chat(query, self.listed, self.me).chat_id
         chats = await self.client.list_chats()
+        for chat in chats:
+            self.remember(chat)
         if query.isdigit():
             self.listed = chats
         return find_chat(query, chats, self.me).chat_id
@@ -125,6 +138,7 @@ class Commands:
 
     async def create(self, members: list[str], title: str | None) -> None:
         chat = await self.client.create_chat(members, title)
+        self.remember(chat)
         out(f"[created] {chat.chat_id} {chat.display_name(self.me)}")
 
     async def read_open(self) -> None:
@@ -206,6 +220,7 @@ class Commands:
         chat_id = await self.chat_named(query)
         opened = await self.client.open_chat(chat_id, self.in_chat)
         self.open = chat_id
+        self.remember(opened.chat)
         count = plural(len(opened.messages), "message")
         out(f"[opened] {chat_id} {opened.chat.display_name(self.me)} ({count})")
         for message in opened.messages:
@@ -270,6 +285,7 @@ class Commands:
         out("[end]")
 
     def updated(self, chat: Chat) -> None:
+        self.remember(chat)
         out(f"[updated] {chat.chat_id} {chat.display_name(self.me)} ({plural(chat.member_count, 'member')})")
 
     async def read(self, chat_id: str) -> None:

@@ -18,7 +18,7 @@
     chat --user alice remove c_01... carol     # admins: remove members
     chat --user alice rename c_01... New title # admins: rename (no title: clear it)
     chat --user alice leave c_01...            # leave the chat
-    chat --user alice mute c_01...             # no push notifications for it (unmute: again)
+    chat --user alice mute c_01...             # notifications to none, as notify none (unmute: all)
     chat --user alice devices                  # devices registered for push notifications
     chat --user alice block bob                # block bob (unblock bob; blocks: whom you block)
     chat --user alice register-device apns TOKEN [--no-preview]
@@ -48,7 +48,16 @@ import urllib.parse
 import urllib.request
 from collections.abc import Awaitable, Callable
 
-from chatclient.cli.arguments import CHAT_HELP, REGISTER_USAGE, HelpShown, Spec, UsageError, parse_seq
+from chatclient.cli.arguments import (
+    CHAT_HELP,
+    INTERACTIVE,
+    REGISTER_USAGE,
+    HelpShown,
+    Spec,
+    UsageError,
+    environment_text,
+    parse_seq,
+)
 from chatclient.cli.output import error_line, out
 from chatclient.cli.shell import Shell
 from chatclient.client import ChatClient
@@ -70,6 +79,12 @@ class CliFailure(Exception):
 # -- one-shot subcommands --------------------------------------------------------------------------
 
 OneShot = Callable[[Shell, argparse.Namespace], Awaitable[None]]
+
+
+def _one_shot_help(command: str) -> str:
+    """An interactive command's help said of ``CHAT`` and the one-shot commands."""
+    text = INTERACTIVE[command].help.replace("the open chat", "CHAT")
+    return text.replace("/notify", "chat notify").replace("/chats", "chat chats")
 
 
 async def _interactive_after(step: Awaitable[None], shell: Shell) -> None:
@@ -175,8 +190,14 @@ ONE_SHOT: dict[str, tuple[Spec, OneShot]] = {
     "remove": (Spec("CHAT USER...", "remove members from CHAT (admins)"), _remove),
     "rename": (Spec("CHAT [TITLE...] [--title TITLE]", "rename CHAT; no title clears it (admins)"), _rename),
     "leave": (Spec("CHAT", "leave CHAT"), _leave),
-    "mute": (Spec("CHAT", "no push notifications for CHAT"), lambda sh, ns: _mute(sh, ns, True)),
-    "unmute": (Spec("CHAT", "push notifications for CHAT again"), lambda sh, ns: _mute(sh, ns, False)),
+    "mute": (
+        Spec("CHAT", _one_shot_help("/mute")),
+        lambda sh, ns: _mute(sh, ns, True),
+    ),
+    "unmute": (
+        Spec("CHAT", _one_shot_help("/unmute")),
+        lambda sh, ns: _mute(sh, ns, False),
+    ),
     "devices": (Spec("", "your devices registered for push notifications"), lambda sh, ns: sh.devices()),
     "block": (
         Spec("USER", "block USER: no messages between you in your direct chat, no pushes from them"),
@@ -323,10 +344,17 @@ async def _main(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="chat", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        prog="chat",
+        description=__doc__,
+        epilog=environment_text(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--user", help="your user id (local stack: a dev token is fetched for it)")
-    parser.add_argument("--server", default=os.environ.get("CHAT_SERVER", "http://127.0.0.1:8000"))
+    parser.add_argument(
+        "--server",
+        default=os.environ.get("CHAT_SERVER", "http://127.0.0.1:8000"),
+        help="the local stack (default: CHAT_SERVER, else http://127.0.0.1:8000)",
+    )
     parser.add_argument("--url", help="WebSocket URL (default: the server's /ws); use with CHAT_TOKEN")
     parser.add_argument(
         "--timeout", type=float, default=10.0, help="seconds to wait for the server or a reply (default 10)"

@@ -27,7 +27,7 @@ from chatclient.errors import (
     RequestTimeout,
     UploadFailed,
 )
-from chatclient.models import ChatError, Message, Receipt, Typing
+from chatclient.models import Chat, ChatError, Message, Receipt, Typing
 
 
 class Lines:
@@ -101,9 +101,9 @@ class Shell(Commands):
         super().__init__(client)
         self.lines: Lines | None = None
         client.on_background = self.background
-        client.on_chat_added = lambda chat: out(f"[added] {chat.chat_id} {chat.display_name(self.me)}")
+        client.on_chat_added = lambda chat: self.chat_event("added", chat)
         client.on_chat_removed = self.removed
-        client.on_chat_updated = lambda chat: out(f"[updated] {chat.chat_id} {chat.display_name(self.me)}")
+        client.on_chat_updated = lambda chat: self.chat_event("updated", chat)
         client.on_message_updated = self.changed
         client.on_receipt = self.receipt
         client.on_typing = self.typing
@@ -143,8 +143,14 @@ class Shell(Commands):
 
     # -- what the server pushes ------------------------------------------------------------------
 
+    def chat_event(self, what: str, chat: Chat) -> None:
+        self.remember(chat)
+        out(f"[{what}] {chat.chat_id} {chat.display_name(self.me)}")
+
     def background(self, message: Message) -> None:
-        out(f"[bg] {message.chat_id} {message_text(message, self.me, self.quote_of(message))}")
+        """A message of a chat you are not viewing: ``[bg] c_01... Weekend - alice: hi`` (the
+        chat's title, or the other person of a direct chat, once the shell has seen the chat)."""
+        out(f"[bg] {self.named(message.chat_id)} {message_text(message, self.me, self.quote_of(message))}")
 
     def removed(self, chat_id: str) -> None:
         closed = "; closed it" if self.open == chat_id else ""
@@ -235,6 +241,9 @@ class Shell(Commands):
         """Lines from stdin until /quit, the end of input, or the client giving up."""
         self.lines = Lines()
         entry = Entry()
+        with contextlib.suppress(ChatError, ConnectionLost, RequestTimeout):  # names for [bg] lines
+            for chat in await self.client.list_chats():
+                self.remember(chat)
         out("[ready] /help lists the commands")
         try:
             while self.client.error is None:

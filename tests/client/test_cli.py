@@ -31,7 +31,7 @@ def test_alice_and_bob_chat_and_bob_sees_the_background_notice(stack, user, clis
     alice.type("hello bob")
     alice.expect(rf"^\[ack\] {chat_id} seq 1")
     # bob is in no chat: the message arrives in the background, as a one-line notice
-    bob.expect(rf"^\[bg\] {chat_id} {alice_id}: hello bob$")
+    bob.expect(rf"^\[bg\] {chat_id} Weekend - {alice_id}: hello bob$")  # the chat by its title
 
     bob.type("/chats")
     bob.expect(rf"^1\. {chat_id} Weekend \[1\] - {alice_id}: hello bob")
@@ -58,7 +58,7 @@ def test_direct_chat_by_user_name_is_listed_under_the_other_person(stack, user, 
 
     alice.type("hi bob")
     alice.expect(rf"^\[ack\] {chat_id} seq 1")
-    bob.expect(rf"^\[bg\] {chat_id} {alice_id}: hi bob$")
+    bob.expect(rf"^\[bg\] {chat_id} {alice_id} - {alice_id}: hi bob$")  # by the other person
     bob.type("/chats")
     bob.expect(rf"^1\. {chat_id} {alice_id} \[1\] - {alice_id}: hi bob$")
     bob.type(f"/dm {alice_id}")  # the same chat, not a new one
@@ -182,6 +182,37 @@ def run_chat(*args: str, env: dict[str, str] | None = None, timeout: float = 60)
         env=env or {k: v for k, v in os.environ.items() if k != "CHAT_TOKEN"},
     )
     return done.returncode, done.stdout + done.stderr, time.monotonic() - started
+
+
+def test_mute_sets_level_none_and_unmute_level_all_as_documented(stack, user):
+    """What /help and docs/client.md say (test_docs.py checks the words): mute is notify none,
+    unmute is notify all, so a chat at mentions is at all after a mute and an unmute."""
+    alice_id, bob_id = user("alice"), user("bob")
+
+    def chat(*args: str) -> list[str]:
+        rc, output, _ = run_chat("--server", stack.url, "--user", alice_id, *args)
+        assert rc == 0, output
+        return output.splitlines()
+
+    created = chat("create", bob_id, "--title", "Quiet")
+    chat_id = re.match(r"\[created\] (c_\S+) Quiet$", created[-1]).group(1)  # type: ignore[union-attr]
+    assert chat("notify", "quiet", "mentions") == [f"[notify] {chat_id} mentions"]
+    assert chat("chats") == [f"1. {chat_id} Quiet (mentions only)", "[end]"]
+    assert chat("mute", "1") == [f"[muted] {chat_id}"]
+    assert chat("chats") == [f"1. {chat_id} Quiet (muted)", "[end]"]
+    assert chat("notify", chat_id, "none") == [f"[notify] {chat_id} none"]  # the same level
+    assert chat("unmute", "Qui") == [f"[unmuted] {chat_id}"]
+    assert chat("chats") == [f"1. {chat_id} Quiet", "[end]"]  # all: the mentions level is not kept
+    assert chat("mute", chat_id) == [f"[muted] {chat_id}"]
+    assert chat("mute", chat_id) == [f"[muted] {chat_id}"]  # not a toggle
+
+    chat("create", bob_id, "--title", "Quieter")
+    rc, output, _ = run_chat("--server", stack.url, "--user", alice_id, "mute", "qui")
+    assert rc == 2 and re.fullmatch(
+        r"\[error\] 'qui' matches 2 chats \(c_\S+ Quiet(er)?, c_\S+ Quiet(er)?\): say which\n", output
+    )
+    rc, output, _ = run_chat("--server", stack.url, "--user", alice_id, "unmute", "3")
+    assert (rc, output) == (2, "[error] no chat number 3: /chats lists 2 chats\n")
 
 
 def free_port() -> int:

@@ -12,7 +12,8 @@ import sys
 import pytest
 
 from chatclient import ChatClient
-from chatclient.cli.arguments import HELP
+from chatclient.cli import main
+from chatclient.cli.arguments import ENVIRONMENT, HELP, INTERACTIVE
 from chatclient.cli.program import ONE_SHOT
 from chatclient.cli.shell import Shell
 from tests.stack import ROOT
@@ -64,3 +65,33 @@ def test_every_interactive_command_is_documented():
     shell = Shell(ChatClient("ws://unused", "unused"))
     assert documented == set(shell.commands) | {"/quit"}
     assert all(command in HELP for command in documented)
+
+
+READS_ENVIRONMENT = re.compile(
+    r"""(?:environ\.get|environ\.setdefault|getenv)\(\s*["']([A-Za-z_]\w*)["']|environ\[\s*["']([A-Za-z_]\w*)["']"""
+)
+
+
+def test_every_environment_variable_the_client_reads_is_documented_in_the_page_help_and_usage(capsys):
+    sources = [path.read_text() for path in (ROOT / "chatclient").rglob("*.py")]
+    read = {a or b for text in sources for a, b in READS_ENVIRONMENT.findall(text)}
+    assert {"CHAT_SERVER", "CHAT_TOKEN"} <= read  # the grep finds what is there
+    every_read = sum(len(re.findall(r"\b(?:environ|getenv)\b", text)) for text in sources)
+    assert every_read == sum(len(READS_ENVIRONMENT.findall(text)) for text in sources)  # none by a variable
+    assert read == set(ENVIRONMENT)  # a new variable needs its line in ENVIRONMENT
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    usage = capsys.readouterr().out
+    cli_section = DOC[DOC.index("## The CLI") :]
+    for name in read:
+        assert f"- `{name}`: " in cli_section, name
+        assert f"\n  {name} " in HELP and f"\n  {name} " in usage, name
+
+
+def test_mute_and_unmute_are_documented_as_the_levels_they_set():
+    cli_section = " ".join(DOC[DOC.index("## The CLI") :].split())
+    assert "it sets the chat's notification level to `none`, exactly as `/notify none` does" in cli_section
+    assert "`/unmute` sets the level to `all`, exactly as `/notify all`" in cli_section
+    assert "as /notify none" in INTERACTIVE["/mute"].help and "as /notify all" in INTERACTIVE["/unmute"].help
+    assert "as chat notify none" in ONE_SHOT["mute"][0].help
+    assert "as chat notify all" in ONE_SHOT["unmute"][0].help

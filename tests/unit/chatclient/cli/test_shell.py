@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from chatclient import Chat
-from chatclient.cli.arguments import HELP, INTERACTIVE
+from chatclient.cli.arguments import ENVIRONMENT, HELP, HELP_WIDTH, INTERACTIVE
 from chatclient.cli.output import chat_line
 from chatclient.cli.shell import Entry, Shell
 from tests.unit.chatclient.fake_server import ME, FakeServer, FakeWs, client_for, run, settle
@@ -288,3 +288,37 @@ def test_reporting_your_own_message_says_why(capsys):
     server.store("c1", sender=ME)
     run_shell(server, ["/open c1", "/report 1 oops"])
     assert capsys.readouterr().out.splitlines()[-1] == "[error] refused: you cannot report your own message"
+
+
+def test_help_shows_every_dispatched_command_with_its_whole_help_uncut_and_the_environment(capsys):
+    shell = run_shell(FakeServer(), ["/help"])
+    shown = capsys.readouterr().out
+    assert set(shell.commands) | {"/quit"} == set(INTERACTIVE)  # the dispatcher's table is /help's
+    flat = " ".join(shown.split())
+    for name in [*shell.commands, "/quit"]:
+        spec = INTERACTIVE[name]
+        assert " ".join(f"{name} {spec.arguments} {spec.help}".split()) in flat, name  # all of it
+    assert "CHAT: an id, an id prefix, a title prefix" in flat  # /open's second sentence, once cut
+    assert max(len(line) for line in shown.splitlines()) <= HELP_WIDTH
+    for variable, text in ENVIRONMENT.items():
+        assert " ".join(f"{variable} {text}".split()) in flat
+
+
+def test_a_background_message_names_its_chat_by_title_or_the_other_person(capsys):
+    server = FakeServer()
+    server.add_chat("c2", [ME, "carol"], title="Weekend")
+    server.add_chat("x9", [ME, "erin"], kind="direct")
+    writers = [("c2", "carol"), ("x9", "erin"), ("c2", "carol")]
+
+    def one_writes(ws: FakeWs) -> None:  # after each line typed
+        if writers:
+            chat_id, sender = writers.pop(0)
+            ws.push({"event": "chat:message", "message": server.store(chat_id, sender=sender)})
+
+    run_shell(server, ["/close", "/chats", "/close"], one_writes)
+    out = capsys.readouterr().out.splitlines()
+    assert [line for line in out if line.startswith("[bg]")] == [
+        "[bg] c2 carol: text 1",  # a chat the shell has not seen yet: its id alone
+        "[bg] x9 erin - erin: text 1",  # a direct chat: the other person
+        "[bg] c2 Weekend - carol: text 2",  # a group: its title
+    ]

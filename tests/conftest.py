@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import collections
 import concurrent.futures
-import functools
 import os
 import sys
 import threading

@@ -52,11 +52,12 @@ async function openChatWindow(data) {
   // A page of the chat that is open already: focus it and tell it which chat; else open one.
   const chatId = typeof data.chat_id === "string" ? data.chat_id : null;
   const pages = await self.clients.matchAll({ type: "window", includeUncontrolled: true });
-  const page = pages.find((client) => new URL(client.url).pathname === "/");
+  const home = new URL("..", self.registration.scope).pathname; // the page: the scope is its static/
+  const page = pages.find((client) => new URL(client.url).pathname === home);
   if (page) {
     await page.focus().catch(() => {}); // allowed while handling a click
     if (chatId) page.postMessage({ type: "open-chat", chat_id: chatId });
     return page;
   }
-  return self.clients.openWindow(chatId ? `/?chat=${encodeURIComponent(chatId)}` : "/");
+  return self.clients.openWindow(chatId ? `${home}?chat=${encodeURIComponent(chatId)}` : home);
 }

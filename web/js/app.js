@@ -55,11 +55,15 @@ import { loadConfig, SignInNeeded } from "./auth.js";
 import { startSignIn } from "./signin.js";
 import { decorate, loadBlocks } from "./blocks.js";
 
+// The page's own path: "/" on the local stack, "/{stage}/" where a deployed stage serves it. Every
+// address the page asks for is relative to it.
+const HOME = new URL(".", location.href).pathname;
+
 let auth = null; // auth.js's Auth when the server is not in dev mode
 let wsBase = null; // config.json's ws_url, else this host's /ws
 
 async function fetchToken(user) {
-  const response = await fetch(`/dev/token?user=${encodeURIComponent(user)}`);
+  const response = await fetch(`dev/token?user=${encodeURIComponent(user)}`);
   if (!response.ok) throw new Error(`cannot log in as ${user}`);
   return (await response.json()).token;
 }
@@ -205,7 +209,7 @@ function logout() {
   } catch {
     // storage refused: nothing remembered anyway
   }
-  location.assign(auth ? location.pathname : "/");
+  location.assign(auth ? location.pathname : HOME);
 }
 
 function signedIn(user, signedInAuth) {
@@ -304,10 +308,10 @@ async function setup() {
     if (state.me) {
       // This page was logged in before (its session ended): start afresh as the new user.
       saveSession({ user, token });
-      location.assign("/");
+      location.assign(HOME);
       return;
     }
-    if (new URLSearchParams(location.search).has("user")) history.replaceState(null, "", "/"); // not the bad id again
+    if (new URLSearchParams(location.search).has("user")) history.replaceState(null, "", HOME); // not the bad id again
     login(user, { keptToken: token });
   };
   setupSidebar();

@@ -136,7 +136,7 @@ export class Auth {
   // ---- cognito-local: user name and password
 
   async cognito(operation, body) {
-    const response = await this.fetch(this.config.cognito_url || "/cognito", {
+    const response = await this.fetch(this.config.cognito_url || "cognito", {
       method: "POST",
       headers: { "Content-Type": "application/x-amz-json-1.1", "X-Amz-Target": COGNITO_TARGET + operation },
       body: JSON.stringify({ ClientId: this.config.client_id, ...body }),

@@ -11,8 +11,8 @@
 //   the page says so in the console and notifies only while it is open.
 
 const BODY_CHARS = 120; // as the server cuts a push notification's body
-const WORKER = "/static/sw.js";
-const WORKER_SCOPE = "/static/"; // the local stack serves web/ under /static/ only
+const WORKER = "static/sw.js"; // relative to the page: under a deployed stage's path too
+const WORKER_SCOPE = "static/"; // the stack serves web/ under static/ only
 
 export function cut(text, limit = BODY_CHARS) {
   return text.length <= limit ? text : text.slice(0, limit - 1) + "…";
@@ -147,7 +147,7 @@ export class Notifier {
 
 async function fetchVapidKey() {
   try {
-    const response = await fetch("/dev/vapid");
+    const response = await fetch("dev/vapid");
     if (!response.ok) return { ok: false, status: response.status };
     const { public_key: value } = await response.json();
     if (typeof value !== "string" || !value) return { ok: false, status: "no public_key" };

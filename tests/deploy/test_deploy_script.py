@@ -301,3 +301,111 @@ def test_the_fake_cli_rejects_what_the_real_one_would(tmp_path, bad):
         [sys.executable, str(FAKE_AWS), *bad[1:]], env=env, capture_output=True, text=True, timeout=60
     )
     assert done.returncode != 0 and "has no option ['--response-types']" in done.stderr
+
+
+CUSTOM = {"jwt": "/acme/chat/ci/jwt", "vapid": "/acme/chat/ci/vapid"}
+
+
+def _project_naming(tmp_path: Path, jwt: str, vapid: str) -> Path:
+    """A project whose TEST_STAGE reads its secrets from ``jwt`` and ``vapid``."""
+    project = make_project(tmp_path / "project")
+    config_path = project / ".chalice" / "config.json"
+    project_config = json.loads(config_path.read_text())
+    variables = project_config["stages"][TEST_STAGE]["environment_variables"]
+    variables["CHAT_JWT_SECRET_PARAM"], variables["CHAT_VAPID_PRIVATE_KEY_PARAM"] = jwt, vapid
+    config_path.write_text(json.dumps(project_config))
+    return project
+
+
+@pytest.mark.parametrize(
+    ("args", "env"),
+    [
+        (["--jwt-secret-param", CUSTOM["jwt"], "--vapid-key-param", CUSTOM["vapid"]], {}),
+        ([f"--jwt-secret-param={CUSTOM['jwt']}", f"--vapid-key-param={CUSTOM['vapid']}"], {}),
+        ([], {"CHAT_JWT_SECRET_PARAM": CUSTOM["jwt"], "CHAT_VAPID_PRIVATE_KEY_PARAM": CUSTOM["vapid"]}),
+    ],
+    ids=["options", "option=value", "environment"],
+)
+def test_deploy_reads_and_creates_the_secrets_under_the_names_it_is_given(tmp_path, args, env):
+    project = _project_naming(tmp_path, CUSTOM["jwt"], CUSTOM["vapid"])
+    responses = json.loads(rename_stage(json.dumps(_responses(BOTH))))
+    responses["ssm get-parameter"] = [{"Error": "ParameterNotFound"}]
+
+    done, calls = _run(
+        tmp_path,
+        TEST_STAGE,
+        *args,
+        responses=responses,
+        script=project / "infra" / "deploy.sh",
+        extra_env=env,
+    )
+
+    assert done.returncode == 0, done.stdout + done.stderr
+    reads = [_option(c, "--name") for c in calls if c[1:3] == ["ssm", "get-parameter"]]
+    puts = [c for c in calls if c[1:3] == ["ssm", "put-parameter"]]
+    assert reads == [CUSTOM["jwt"], CUSTOM["vapid"]]
+    assert [_option(p, "--name") for p in puts] == [CUSTOM["jwt"], CUSTOM["vapid"]]
+    assert all(_option(p, "--type") == "SecureString" for p in puts)
+    assert f"Creating the JWT secret {CUSTOM['jwt']}" in done.stdout
+    assert f"Creating the Web Push VAPID key {CUSTOM['vapid']}" in done.stdout
+    assert "/chat-backend/" not in json.dumps(calls)
+    assert ["chalice", "deploy", "--stage", TEST_STAGE] in calls
+
+
+def test_deploy_without_names_uses_the_ones_it_always_used(tmp_path):
+    responses = {**_responses(BOTH), "ssm get-parameter": [{"Error": "ParameterNotFound"}]}
+    done, calls = _run(tmp_path, "dev", responses=responses)
+
+    assert done.returncode == 0, done.stdout + done.stderr
+    puts = [_option(c, "--name") for c in calls if c[1:3] == ["ssm", "put-parameter"]]
+    assert puts == ["/chat-backend/dev/jwt-secret", "/chat-backend/dev/vapid-private-key"]
+
+
+@pytest.mark.parametrize("which", ["jwt", "vapid"])
+def test_deploy_stops_before_any_change_when_a_name_is_not_the_one_the_functions_read(tmp_path, which):
+    """dev's config names /chat-backend/dev/...: a secret made under another name would leave
+    the functions without it."""
+    option = {"jwt": "--jwt-secret-param", "vapid": "--vapid-key-param"}[which]
+    setting = {"jwt": "CHAT_JWT_SECRET_PARAM", "vapid": "CHAT_VAPID_PRIVATE_KEY_PARAM"}[which]
+    done, calls = _run(tmp_path, "dev", option, CUSTOM[which], responses=_responses(BOTH))
+
+    assert done.returncode == 1
+    assert f'{setting} of stage dev in .chalice/config.json is "{stage_env("dev")[setting]}"' in done.stderr
+    assert f'"{CUSTOM[which]}"' in done.stderr
+    assert calls == []
+
+
+def test_delete_names_the_secrets_it_was_given(tmp_path):
+    done, _ = _run(
+        tmp_path,
+        "dev",
+        "--delete",
+        "--jwt-secret-param",
+        CUSTOM["jwt"],
+        "--vapid-key-param",
+        CUSTOM["vapid"],
+        responses=_responses([]),
+    )
+
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"SSM {CUSTOM['jwt']} and SSM {CUSTOM['vapid']}." in done.stdout
+
+
+def test_help_lists_every_option_with_its_default(tmp_path):
+    done, calls = _run(tmp_path, "--help", responses={})
+
+    assert done.returncode == 0 and calls == []
+    assert "--jwt-secret-param NAME" in done.stdout and "--vapid-key-param NAME" in done.stdout
+    assert "default /chat-backend/STAGE/jwt-secret" in done.stdout
+    assert "default /chat-backend/STAGE/vapid-private-key" in done.stdout
+    assert "--delete" in done.stdout
+
+
+@pytest.mark.parametrize(
+    "args", [["dev", "--jwt-secret"], ["dev", "--jwt-secret-param"], ["dev", "prod"], []], ids=str
+)
+def test_a_misspelt_or_incomplete_command_line_changes_nothing(tmp_path, args):
+    done, calls = _run(tmp_path, *args, responses=_responses(BOTH))
+
+    assert done.returncode == 2 and calls == []
+    assert "usage: infra/deploy.sh" in done.stderr or "one STAGE only" in done.stderr

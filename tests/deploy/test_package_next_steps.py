@@ -16,7 +16,7 @@ import pytest
 from chalicelib.auth import verify_token
 from infra import vapid_key
 from tests.deploy import fake_aws
-from tests.deploy.aws_harness import aws_env, client, moto_server
+from tests.deploy.aws_harness import REGION, aws_env, client, moto_server
 from tests.deploy.conftest import STAGES, stage_env
 from tests.stack import ROOT
 
@@ -131,3 +131,38 @@ def test_try_it_reads_the_secret_back_and_signs_a_token_the_backend_accepts(tmp_
         assert any(name in line for line in lines)
         token = _run("\n".join([*lines, 'echo "$TOKEN"']), env).strip()
     assert verify_token(token, secret).user_id == "alice"
+
+
+def _setup_lines(doc: str) -> list[str]:
+    """Path 1's commands in ``doc``, from the first through the last before infra/package.sh."""
+    text = (ROOT / doc).read_text()
+    section = text[text.index("**Path 1") if doc == "README.md" else text.index("## Path 1") :]
+    block = re.findall(r"```sh\n(.*?)```", section, re.S)[0]
+    lines = block.splitlines()
+    return lines[: next(i for i, line in enumerate(lines) if line.startswith("infra/package.sh"))]
+
+
+@needs_aws_cli
+@pytest.mark.parametrize("doc", ["README.md", "docs/deploy.md"])
+def test_path_one_from_an_empty_account_makes_the_bucket_and_both_secrets(tmp_path, doc):
+    """Run as written (in the harness's region) against an empty moto account: the artifacts
+    bucket `aws cloudformation package` is given, the JWT secret and a usable VAPID key under
+    the names the stage's functions read."""
+    lines = [
+        re.sub(r"AWS_DEFAULT_REGION=\S+", f"AWS_DEFAULT_REGION={REGION}", line) for line in _setup_lines(doc)
+    ]
+    assert any(line.startswith("aws s3 mb") for line in lines)
+    with moto_server(tmp_path / "moto.log") as endpoint:
+        env = aws_env(endpoint, tmp_path / "home")
+        bucket = _run("\n".join(["set -e", *lines, 'echo "$BUCKET"']), env).strip().splitlines()[-1]
+        buckets = [b["Name"] for b in client("s3", endpoint).list_buckets()["Buckets"]]
+        ssm = client("ssm", endpoint)
+        settings = stage_env("dev")
+        jwt, vapid = (
+            ssm.get_parameter(Name=settings[name], WithDecryption=True)["Parameter"]
+            for name in ("CHAT_JWT_SECRET_PARAM", "CHAT_VAPID_PRIVATE_KEY_PARAM")
+        )
+    assert buckets == [bucket] and bucket.startswith("chat-backend-artifacts-") and bucket.endswith(REGION)
+    assert jwt["Type"] == vapid["Type"] == "SecureString"
+    assert len(jwt["Value"]) >= 48
+    assert len(vapid["Value"]) == 43 and vapid_key.public_key(vapid["Value"])

@@ -9,6 +9,7 @@
     chat --user alice edit c_01... 4 "hello"   # a new text for your message 4
     chat --user alice delete c_01... 4         # delete message 4 for everyone
     chat --user alice react c_01... 3 👍       # react to message 3 (no emoji: take it back)
+    chat --user alice report c_01... 5 spam   # report message 5 to the operators, with a reason
     chat --user alice file c_01... beach.jpg "the view"  # send a file (at most 25 MiB), with text
     chat --user alice save c_01... 7 ~/Downloads       # save message 7's files there
     chat --user alice notify c_01... mentions  # push only for mentions and replies (all, none)
@@ -120,6 +121,11 @@ async def _react(sh: Shell, ns: argparse.Namespace) -> None:
     await sh.react(await _chat_id(sh, ns), _seq(ns, "react"), ns.emoji)
 
 
+async def _report(sh: Shell, ns: argparse.Namespace) -> None:
+    reason = " ".join(ns.reason).strip()
+    await sh.report(await _chat_id(sh, ns), _seq(ns, "report"), reason or None)
+
+
 async def _file(sh: Shell, ns: argparse.Namespace) -> None:
     await sh.send_file(await _chat_id(sh, ns), ns.path, " ".join(ns.text))
 
@@ -181,6 +187,7 @@ ONE_SHOT: dict[str, tuple[Spec, OneShot]] = {
     "edit": (Spec("CHAT SEQ TEXT...", "a new text for your message SEQ"), _edit),
     "delete": (Spec("CHAT SEQ", "delete message SEQ for everyone (yours; an admin: anyone's)"), _delete),
     "react": (Spec("CHAT SEQ [EMOJI]", "react to message SEQ; no EMOJI takes your reaction back"), _react),
+    "report": (Spec("CHAT SEQ [REASON...]", "report message SEQ (someone else's) to the operators"), _report),
     "file": (Spec("CHAT PATH [TEXT...]", "send the file at PATH (at most 25 MiB) to CHAT, with TEXT"), _file),
     "save": (Spec("CHAT SEQ [DIR]", "save the files of message SEQ into DIR (default: here)"), _save),
     "notify": (Spec("CHAT LEVEL", "notifications for CHAT: all, mentions (and replies) or none"), _notify),

@@ -58,3 +58,21 @@ def test_one_shot_block_commands_and_their_help(stack, user):
     assert refused.returncode != 0 and "yourself" in refused.stdout + refused.stderr
     helped = chat("block", "--help")
     assert "usage:" in helped.stdout and "USER" in helped.stdout
+
+
+def test_one_shot_report_names_the_chat_and_takes_a_reason_of_several_words(stack, user):
+    alice_id, bob_id = user("alice"), user("bob")
+
+    def chat(who: str, *args: str) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "-m", "chatclient", "--server", stack.url, "--user", who, *args]
+        return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=60)
+
+    created = chat(alice_id, "create", bob_id, "--title", "Reported one shot")
+    chat_id = next(line.split()[1] for line in created.stdout.splitlines() if line.startswith("[created]"))
+    assert chat(alice_id, "send", chat_id, "buy cheap watches").returncode == 0
+    reported = chat(bob_id, "report", "Reported one", "1", "spam", "link")
+    assert reported.stdout.splitlines() == [f"[reported] {chat_id} 1: the operators will review it"]
+    own = chat(alice_id, "report", chat_id, "1")
+    assert own.returncode != 0 and "your own message" in own.stdout + own.stderr
+    helped = chat(bob_id, "report", "--help")
+    assert "usage:" in helped.stdout and "SEQ" in helped.stdout and "REASON" in helped.stdout

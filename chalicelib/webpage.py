@@ -13,6 +13,7 @@ holds at the top of the deployment package, so the Lambda finds them in ``chat_w
 | CHAT_WEB_AUTHORIZE_URL | the provider's authorization endpoint (``authorize_url``)           |
 | CHAT_WEB_TOKEN_URL     | the provider's token endpoint (``token_url``)                       |
 | CHAT_WS_URL            | the stage's WebSocket URL, wss://... (``ws_url``)                   |
+| CHAT_VAPID_PUBLIC_KEY  | Web Push's VAPID public key (``vapid_public_key``); unset: no push  |
 
 Unset values are ``null`` in config.json. The one AWS call is the SSM read of the client id,
 once per container (infra/signin.py says why the stack cannot put it in the environment).
@@ -64,7 +65,7 @@ def folder() -> Path | None:
 
 def page_config(environ: Mapping[str, str], client_id: str | None = None) -> dict[str, Any]:
     """config.json: {"auth": "dev"|"oidc", "issuer", "client_id", "authorize_url", "token_url",
-    "ws_url"}, each unset value null. ``client_id``: the one read from SSM, if any."""
+    "ws_url", "vapid_public_key"}, each unset value null. ``client_id``: the one read from SSM, if any."""
 
     def setting(name: str) -> str | None:
         return environ.get(name) or None
@@ -77,6 +78,7 @@ def page_config(environ: Mapping[str, str], client_id: str | None = None) -> dic
         "authorize_url": setting("CHAT_WEB_AUTHORIZE_URL"),
         "token_url": setting("CHAT_WEB_TOKEN_URL"),
         "ws_url": setting("CHAT_WS_URL"),
+        "vapid_public_key": setting("CHAT_VAPID_PUBLIC_KEY"),
     }
 
 

@@ -77,6 +77,16 @@ PARAMETERS: dict[str, dict[str, Any]] = {
         ),
         "AllowedPattern": _URL,
     },
+    "VapidPublicKey": {
+        "Type": "String",
+        "Default": "",
+        "Description": (
+            "The Web Push VAPID public key (the second line `python -m infra.vapid_key new` prints; "
+            "`... public` derives it from the private key in SSM): the web page subscribes browsers "
+            "with it. Empty: the page offers no Web Push"
+        ),
+        "AllowedPattern": "^[A-Za-z0-9_-]*$",
+    },
     "OidcIssuer": {
         "Type": "String",
         "Default": "",
@@ -275,6 +285,7 @@ def page_environment(api_stage: str, stage: str) -> dict[str, Any]:
             {"Fn::Sub": f"{HOSTED_UI}/oauth2/authorize"}, {"Ref": "OidcAuthorizeUrl"}
         ),
         "CHAT_WEB_TOKEN_URL": _when_pool({"Fn::Sub": f"{HOSTED_UI}/oauth2/token"}, {"Ref": "OidcTokenUrl"}),
+        "CHAT_VAPID_PUBLIC_KEY": {"Ref": "VapidPublicKey"},
         "CHAT_WS_URL": {
             "Fn::Sub": f"wss://${{WebsocketAPI}}.execute-api.${{AWS::Region}}.${{AWS::URLSuffix}}/{api_stage}"
         },

@@ -146,6 +146,15 @@ export class Notifier {
 }
 
 async function fetchVapidKey() {
+  // A deployed stage's config.json carries the key; the local stack answers dev/vapid.
+  try {
+    const config = await fetch("config.json").then((r) => (r.ok ? r.json() : {}));
+    if (typeof config.vapid_public_key === "string" && config.vapid_public_key) {
+      return { ok: true, value: config.vapid_public_key };
+    }
+  } catch {
+    // no config.json (an older stack): ask dev/vapid
+  }
   try {
     const response = await fetch("dev/vapid");
     if (!response.ok) return { ok: false, status: response.status };

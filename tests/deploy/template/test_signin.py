@@ -227,3 +227,13 @@ def test_the_merge_template_takes_the_stage_api_stage_from_the_config():
     )
     with pytest.raises(SystemExit):
         merge_template.build("nosuch")
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_the_web_push_key_given_to_the_stack_reaches_the_page(templates, stage):
+    """VapidPublicKey: the page's config.json carries it (a deployed page has no dev/vapid);
+    empty by default, and then the page offers no Web Push."""
+    assert Stack(templates[stage]).environment("APIHandler")["CHAT_VAPID_PUBLIC_KEY"] == ""
+    key = "BDX_olkJxRP8lx1KVmDGXabrA1i4rwDbc1L3B8igZkIzQTPTl4uCyAm-hsVjf1_TsyDfzI8IQJyrAoTEQkz2y4c"
+    page = Stack(templates[stage], VapidPublicKey=key).environment("APIHandler")
+    assert page["CHAT_VAPID_PUBLIC_KEY"] == key

@@ -15,7 +15,7 @@ import app as chalice_app
 from chalicelib import webpage
 from tests.stack import ROOT
 
-FIELDS = ["auth", "issuer", "client_id", "authorize_url", "token_url", "ws_url"]
+FIELDS = ["auth", "issuer", "client_id", "authorize_url", "token_url", "ws_url", "vapid_public_key"]
 WS_URL = "wss://abc123.execute-api.eu-west-1.amazonaws.com/dev"
 POOL = "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbCdEf123"
 HOSTED = "https://chat-dev-123456789012.auth.eu-west-1.amazoncognito.com"
@@ -60,6 +60,7 @@ def test_config_in_hs256_mode_says_dev_and_where_the_websocket_is(client, monkey
         "authorize_url": None,
         "token_url": None,
         "ws_url": WS_URL,
+        "vapid_public_key": None,
     }
 
 
@@ -82,6 +83,7 @@ def test_config_with_your_issuer_names_its_endpoints_and_the_page_client(client,
         "authorize_url": f"{issuer}authorize",
         "token_url": f"{issuer}oauth/token",
         "ws_url": WS_URL,
+        "vapid_public_key": None,
     }
     assert _config(client) == expected
     monkeypatch.setenv("CHAT_WEB_CLIENT_ID", "page-client")
@@ -126,6 +128,7 @@ def test_config_of_a_stack_made_pool_reads_the_client_id_once_per_container(
             "authorize_url": f"{HOSTED}/oauth2/authorize",
             "token_url": f"{HOSTED}/oauth2/token",
             "ws_url": WS_URL,
+            "vapid_public_key": None,
         }
     )
     assert aws_calls.operations_since(mark, service="ssm") == ["GetParameter"]
@@ -204,3 +207,11 @@ def test_the_deployment_package_finds_the_page_through_vendor():
     link = ROOT / "vendor" / "chat_web"
     assert link.is_symlink() and link.resolve() == (ROOT / "web").resolve()
     assert webpage.FOLDERS[0].name == "chat_web" and webpage.FOLDERS[1] == ROOT / "web"
+
+
+def test_config_carries_the_web_push_key_the_stage_was_given(client, monkeypatch):
+    """VapidPublicKey (infra/signin.py): the page subscribes browsers with it (a deployed stage
+    has no dev/vapid)."""
+    key = "BDX_olkJxRP8lx1KVmDGXabrA1i4rwDbc1L3B8igZkIzQTPTl4uCyAm-hsVjf1_TsyDfzI8IQJyrAoTEQkz2y4c"
+    monkeypatch.setenv("CHAT_VAPID_PUBLIC_KEY", key)
+    assert _config(client)["vapid_public_key"] == key

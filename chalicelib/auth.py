@@ -57,7 +57,7 @@ def verify_token(token: str | None, secret: str) -> Identity:
 
 
 def check_dates(claims: dict[str, object]) -> None:
-    """The date claims' rules, for these tokens and the OpenID Connect ones (``chalicelib.oidc``):
+    """The date claims' rules, for these tokens and the OpenID Connect ones (``chalicelib.identity.oidc``):
     numbers, ``iat``/``nbf`` at most the leeway ahead, a lifetime of at most 30 days."""
     _check_dates_are_numbers(claims)
     _check_not_before(claims)

@@ -25,7 +25,7 @@ from chalicelib.domain.errors import BadRequest, ChatError, Unavailable
 from chalicelib.domain.frames import checked
 from chalicelib.domain.protocol import FrameError, Ping, error_frame, frame, parse_request
 from chalicelib.domain.records import Connection
-from chalicelib.oidc import OidcVerifier
+from chalicelib.identity.oidc import OidcVerifier
 from chalicelib.push.devices import EndpointPolicy
 from chalicelib.push.jobs import Notifier
 from chalicelib.push.providers import Providers

@@ -22,7 +22,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import jwt
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-SLOW_SECONDS = 3.0  # longer than chalicelib.oidc.FETCH_TIMEOUT_SECONDS
+SLOW_SECONDS = 3.0  # longer than chalicelib.identity.oidc.FETCH_TIMEOUT_SECONDS
 
 
 @dataclass

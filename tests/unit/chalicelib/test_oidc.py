@@ -1,4 +1,4 @@
-"""OpenID Connect tokens (chalicelib.oidc): every refusal, with keys made for the run, and the key
+"""OpenID Connect tokens (chalicelib.identity.oidc): every refusal, with keys made for the run, and the key
 cache's fetches counted on a fake clock (the JWKS "fetch" here is a function; the real one over
 HTTP is exercised by tests/integration/oidc/test_tokens.py)."""
 
@@ -12,7 +12,7 @@ import jwt
 import pytest
 
 from chalicelib.auth import MAX_TOKEN_LIFETIME_SECONDS, InvalidToken
-from chalicelib.oidc import (
+from chalicelib.identity.oidc import (
     KEYS_MAX_AGE_SECONDS,
     MAX_TOKEN_LENGTH,
     JwksUnavailable,
@@ -222,7 +222,7 @@ def test_a_failed_fetch_refuses_what_it_cannot_verify_and_says_so(jwks, clock, i
     jwks.fail = answer is None
     jwks.answer = answer
     check = verifier(jwks, clock)
-    with caplog.at_level(logging.WARNING, logger="chalicelib.oidc"):
+    with caplog.at_level(logging.WARNING, logger="chalicelib.identity.oidc"):
         refused(check, issuer.token("a", aud=AUDIENCE), "no key 'rsa-1'")
     assert "cannot reach the OpenID Connect issuer's keys at http://127.0.0.1/jwks" in caplog.text
     refused(check, issuer.token("a", aud=AUDIENCE), "no key")
@@ -306,7 +306,7 @@ def test_settings_read_the_oidc_variables_and_refuse_a_bad_refresh_interval():
 
 
 def test_keys_over_plain_http_to_another_machine_are_warned_about(caplog):
-    with caplog.at_level(logging.WARNING, logger="chalicelib.oidc"):
+    with caplog.at_level(logging.WARNING, logger="chalicelib.identity.oidc"):
         OidcVerifier.from_settings("http://127.0.0.1:9000/pool", None, None, 60)
         OidcVerifier.from_settings("https://id.test", None, None, 60)
         assert caplog.text == ""

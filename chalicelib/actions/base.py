@@ -5,11 +5,12 @@ Each action reads and writes through the ``Store`` and returns an ``Outcome`` (s
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from chalicelib.actions.router import Context
-from chalicelib.domain.errors import Forbidden
+from chalicelib.domain import ids
+from chalicelib.domain.errors import Forbidden, Unavailable
 from chalicelib.domain.frames import Post, checked
 from chalicelib.domain.protocol import frame
 from chalicelib.domain.records import Attachment, ChatRecord, Membership, Message, Presence, chat_view
@@ -95,3 +96,24 @@ class ActionBase:
             for p in presence
             if p.connection_id != skip_connection
         ]
+
+
+class DirectChatActions(ActionBase):
+    """Actions that name a pair's direct chat (chats, blocks): its id is keyed with the
+    deployment's secret (``ids.direct_chat_key``), read through ``direct_key`` when first needed."""
+
+    def __init__(
+        self,
+        store: Store,
+        contention: Contention | None = None,
+        notifier: Notifier | None = None,
+        direct_key: Callable[[], bytes] | None = None,
+    ) -> None:
+        super().__init__(store, contention, notifier)
+        self._direct_key = direct_key
+
+    def direct_chat_id(self, user_a: str, user_b: str) -> str:
+        """The pair's direct chat id, keyed with the deployment's secret (``ids.direct_chat_key``)."""
+        if self._direct_key is None:
+            raise Unavailable("direct chats are not configured (no key)")
+        return ids.direct_chat_id(user_a, user_b, self._direct_key())

@@ -15,30 +15,16 @@ direct chat's creation, by contrast, checks in its own transaction).
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
-from chalicelib.actions.base import ActionBase
+from chalicelib.actions.base import DirectChatActions
 from chalicelib.actions.router import Context, Outcome, handles
 from chalicelib.domain import ids
 from chalicelib.domain.errors import BadRequest, Unavailable
 from chalicelib.domain.protocol import UserBlock, UserBlocks, frame
 from chalicelib.domain.records import ChatRecord
-from chalicelib.push.jobs import Notifier
-from chalicelib.retry import Contention
-from chalicelib.storage import BlockConflict, Store
+from chalicelib.storage import BlockConflict
 
 
-class BlockActions(ActionBase):
-    def __init__(
-        self,
-        store: Store,
-        contention: Contention | None = None,
-        notifier: Notifier | None = None,
-        direct_key: Callable[[], bytes] | None = None,
-    ) -> None:
-        super().__init__(store, contention, notifier)
-        self._direct_key = direct_key
-
+class BlockActions(DirectChatActions):
     @handles(UserBlock)
     def block(self, ctx: Context, r: UserBlock) -> Outcome:
         if r.user_id == ctx.user_id:
@@ -64,9 +50,7 @@ class BlockActions(ActionBase):
     def _direct_chat(self, user: str, other: str) -> tuple[str, ChatRecord | None]:
         """The pair's direct chat id, and the chat if it exists (1 BatchGetItem): under the
         keyed id, or, as ``chat.create`` finds it first, under the legacy one."""
-        if self._direct_key is None:
-            raise Unavailable("direct chats are not configured (no key)")
-        keyed = ids.direct_chat_id(user, other, self._direct_key())
+        keyed = self.direct_chat_id(user, other)
         legacy = ids.legacy_direct_chat_id(user, other)
         found = {c.chat_id: c for c in self.store.get_chats([keyed, legacy])}
         if legacy in found and found[legacy].is_direct:

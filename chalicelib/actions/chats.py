@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from chalicelib.actions.base import ActionBase
+from chalicelib.actions.base import DirectChatActions
 from chalicelib.actions.router import Context, Outcome, handles
 from chalicelib.domain import ids
 from chalicelib.domain.errors import BadRequest, ChatError, Forbidden, TooLarge, Unavailable
@@ -33,9 +33,8 @@ from chalicelib.domain.protocol import (
     frame,
 )
 from chalicelib.domain.records import INLINE_MEMBERS, MAX_MEMBERS, ChatRecord, Membership, Pointers
-from chalicelib.push.jobs import Notifier, to_confirm, to_notify
-from chalicelib.retry import Contention
-from chalicelib.storage import SeqConflict, Store
+from chalicelib.push.jobs import to_confirm, to_notify
+from chalicelib.storage import SeqConflict
 
 Plan = Callable[[ChatRecord, Roster], Change | None]
 log = logging.getLogger(__name__)
@@ -75,26 +74,10 @@ class Cursor:
         return cls(activity, chat_id, since)
 
 
-class ChatActions(ActionBase):
+class ChatActions(DirectChatActions):
     # A chat.create writes a large chat's memberships a moment before its chat item; a
     # membership without a chat is an orphan only once it is older than this.
     orphan_grace_seconds = 3600.0
-
-    def __init__(
-        self,
-        store: Store,
-        contention: Contention | None = None,
-        notifier: Notifier | None = None,
-        direct_key: Callable[[], bytes] | None = None,
-    ) -> None:
-        super().__init__(store, contention, notifier)
-        self._direct_key = direct_key
-
-    def direct_chat_id(self, user_a: str, user_b: str) -> str:
-        """The pair's direct chat id, keyed with the deployment's secret (``ids.direct_chat_key``)."""
-        if self._direct_key is None:
-            raise Unavailable("direct chats are not configured (no key)")
-        return ids.direct_chat_id(user_a, user_b, self._direct_key())
 
     # ------------------------------------------------------------ create
 

@@ -338,6 +338,7 @@ class Pollers:
             Delivery(boto3_client_factory("us-east-1", concurrency), concurrency),
             self.service.forget,
             self.service.store,
+            self.service.actions.messages,
         )
         sqs, url = self.world.sqs, self.world.queue_url
         while not self.stop.is_set():

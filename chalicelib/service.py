@@ -68,6 +68,7 @@ class ChatService:
             direct_key=self.direct_chat_key,
             files=files,
         )
+        self.actions.messages.slice_queue = fanout.queue  # a large chat's send queues slices there
         self._direct_chat_key: bytes | None = None
         self.oidc = oidc_verifier(settings)
 
@@ -91,7 +92,7 @@ class ChatService:
     def fanout_worker(self) -> FanoutWorker:
         """The fan-out Lambda's worker: posts queued shards over this service's delivery and
         forgets the connections they find gone."""
-        return FanoutWorker(self.fanout.delivery, self.forget, self.store)
+        return FanoutWorker(self.fanout.delivery, self.forget, self.store, self.actions.messages)
 
     # ------------------------------------------------------------ $connect / $disconnect
 
@@ -133,7 +134,7 @@ class ChatService:
         endpoint = management_endpoint(
             event.api_id, event.stage, self.settings.region, self.settings.management_endpoint
         )
-        outcome = self._handle(event)
+        outcome = self._handle(event, endpoint)
         reply = outcome.reply
         if reply is not None and self._post(endpoint, event.connection_id, reply) is PostResult.GONE:
             self.forget([event.connection_id])
@@ -157,7 +158,7 @@ class ChatService:
     def _post(self, endpoint: str, connection_id: str, payload: dict[str, Any]) -> PostResult:
         return self.fanout.delivery.post(endpoint, connection_id, checked(payload))
 
-    def _handle(self, event: WsEvent) -> Outcome:
+    def _handle(self, event: WsEvent, endpoint: str = "") -> Outcome:
         req = None
         try:
             try:  # every frame takes its turn first, malformed and unknown ones too
@@ -170,7 +171,7 @@ class ChatService:
             req = envelope.req
             if isinstance(envelope.request, Ping):
                 return Outcome(frame("pong", req))
-            return self.actions.run(Context(connection, req), envelope.request)
+            return self.actions.run(Context(connection, req, endpoint), envelope.request)
         except FrameError as exc:
             return Outcome(error_frame(exc.error, exc.req))
         except ChatError as exc:

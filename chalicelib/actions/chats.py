@@ -90,18 +90,20 @@ class ChatActions(DirectChatActions):
         if len(members) > MAX_MEMBERS:
             raise TooLarge(f"a chat has at most {MAX_MEMBERS} members")
         now = ids.iso_now()
+        roster = Roster.of(dict.fromkeys(members, 0))
         chat = ChatRecord(
             chat_id=ids.new_chat_id(),
             kind="group",
             title=r.title,
             members=members if len(members) <= INLINE_MEMBERS else None,
+            pages=roster.numbers() if len(members) > INLINE_MEMBERS else (),
             member_count=len(members),
             admins=(ctx.user_id,),
             created_by=ctx.user_id,
             created_at=now,
             last_activity=now,
         )
-        self.store.create_chat(chat, Roster.of(dict.fromkeys(members, 0)))
+        self.store.create_chat(chat, roster)
         return self._created(ctx, chat, [m for m in members if m != ctx.user_id])
 
     def _create_direct(self, ctx: Context, r: ChatCreate) -> Outcome:

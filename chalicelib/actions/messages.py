@@ -14,11 +14,12 @@ the retry deliver, once.
 
 from __future__ import annotations
 
+import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from chalicelib.actions.base import ActionBase
 from chalicelib.actions.router import Context, Outcome, handles
@@ -27,9 +28,30 @@ from chalicelib.domain.changes import check_reply, kept_mentions
 from chalicelib.domain.errors import BadRequest, Forbidden, Unavailable
 from chalicelib.domain.frames import Post
 from chalicelib.domain.protocol import MessageSend, Receipt, Typing, frame
-from chalicelib.domain.records import Attachment, ChatRecord, Membership, Message, Reach, StoredSend
+from chalicelib.domain.records import (
+    Attachment,
+    ChatRecord,
+    Connection,
+    Membership,
+    Message,
+    Reach,
+    StoredSend,
+    message_from_wire,
+)
+from chalicelib.domain.slices import Slice
 from chalicelib.push.jobs import notified, offline_after, to_confirm, to_notify
 from chalicelib.storage import SeqConflict, Store
+
+
+class SliceQueue(Protocol):
+    """Where a large chat's send queues its fan-out slices (``queues.Queue``: the fan-out queue)."""
+
+    def send(self, bodies: Sequence[str], delay_seconds: int = 0) -> list[int]: ...
+
+
+Members = tuple[str, ...] | None  # None: a large chat's, not read by the send (its slices read them)
+
+log = logging.getLogger(__name__)
 
 # A first send normally marks its fan-out within a second (posts to at most 100 connections in
 # parallel, or shards queued); a retry waits until the message is this old before delivering.
@@ -74,21 +96,22 @@ def _refuse_if_blocked(chat: ChatRecord, members: tuple[str, ...], user_id: str)
 
 class MessageActions(ActionBase):
     late_fanout_grace_seconds = LATE_FANOUT_GRACE_SECONDS
+    slice_queue: SliceQueue | None = None  # the fan-out queue: a large chat's send queues slices there
     clock: Callable[[], float] = staticmethod(time.time)
     sleep: Callable[[float], None] = staticmethod(time.sleep)
 
     @handles(MessageSend)
     def send(self, ctx: Context, r: MessageSend) -> Outcome:
-        chat = self._chat(r.chat_id)
-        members = self._members(chat)
-        _refuse_if_blocked(chat, members, ctx.user_id)
+        chat, mentioned = self._send_chat(r)
+        members = self._send_members(chat)
+        _refuse_if_blocked(chat, members or (), ctx.user_id)
         files: tuple[Attachment, ...] = ()
-        retried: tuple[StoredSend, ChatRecord, tuple[str, ...]] | None = None
+        retried: tuple[StoredSend, ChatRecord, Members] | None = None
         if r.attachments:
-            if ctx.user_id not in members:
+            if members is not None and ctx.user_id not in members:
                 raise Forbidden(f"not a member of chat {chat.chat_id}")
             files, retried = self._attachments(ctx, chat, r)
-        stored, chat, members = retried or self._store(ctx, chat, members, r, files)
+        stored, chat, members = retried or self._store(ctx, chat, members, mentioned, r, files)
         if stored.message.attachments and self.files is not None:
             # Attached: the lifecycle rule must keep them (idempotent, so a retry does it again).
             self.files.keep(a.key(chat.chat_id) for a in stored.message.attachments)
@@ -96,7 +119,7 @@ class MessageActions(ActionBase):
 
     def _attachments(
         self, ctx: Context, chat: ChatRecord, r: MessageSend
-    ) -> tuple[tuple[Attachment, ...], tuple[StoredSend, ChatRecord, tuple[str, ...]] | None]:
+    ) -> tuple[tuple[Attachment, ...], tuple[StoredSend, ChatRecord, Members] | None]:
         """The files a send names, checked: created by the sender for this chat, uploaded in
         full with the declared size and type (the object itself, HeadObject each in parallel),
         and no message's yet; or, when they are a message's already, the earlier send this one
@@ -113,7 +136,7 @@ class MessageActions(ActionBase):
             earlier = self.store.find_send(probe)
             if earlier is None:
                 raise BadRequest("an attachment is part of another message already")
-            return (), (earlier, chat, self._members(chat))
+            return (), (earlier, chat, self._send_members(chat))
         files = tuple(records[a].attachment for a in r.attachments)
         found = self.files.stat(a.key(chat.chat_id) for a in files)
         for attachment in files:
@@ -129,18 +152,37 @@ class MessageActions(ActionBase):
                 )
         return files, None
 
+    def _send_chat(self, r: MessageSend) -> tuple[ChatRecord, frozenset[str]]:
+        """The chat, and of the users the send mentions those who are members: read together
+        (1 BatchGetItem) when it mentions anyone, since a large chat's send reads no roster."""
+        if not r.mentions:
+            return self._chat(r.chat_id), frozenset()
+        chat, memberships = self.store.chat_with_memberships(r.chat_id, r.mentions)
+        if chat is None:
+            raise Forbidden(f"not a member of chat {r.chat_id}")
+        return chat, frozenset(memberships)
+
+    def _send_members(self, chat: ChatRecord) -> Members:
+        """The members a send needs to know: those on the chat item; None for a large chat whose
+        roster pages the chat item numbers (its slices read them, the send does not); the roster
+        of a large chat from before the item numbered its pages."""
+        if chat.members is None and chat.pages and self.slice_queue is not None:
+            return None
+        return self._members(chat)
+
     def _store(
         self,
         ctx: Context,
         chat: ChatRecord,
-        members: tuple[str, ...],
+        members: Members,
+        mentioned: frozenset[str],
         r: MessageSend,
         files: tuple[Attachment, ...],
-    ) -> tuple[StoredSend, ChatRecord, tuple[str, ...]]:
+    ) -> tuple[StoredSend, ChatRecord, Members]:
         for _ in self.contention.attempts():  # each retry is one request: the loser learns the chat
-            if ctx.user_id not in members:
+            if members is not None and ctx.user_id not in members:
                 raise Forbidden(f"not a member of chat {chat.chat_id}")
-            _refuse_if_blocked(chat, members, ctx.user_id)  # a block may have landed meanwhile
+            _refuse_if_blocked(chat, members or (), ctx.user_id)  # a block may have landed meanwhile
             if r.reply_to is not None:  # the lower bound, joined_seq, is the store's condition
                 check_reply(r.reply_to, 0, chat.last_seq)
             draft = Message(
@@ -152,7 +194,7 @@ class MessageActions(ActionBase):
                 text=r.text,
                 sent_at=ids.iso_now(),
                 reply_to=r.reply_to,
-                mentions=kept_mentions(r.mentions, ctx.user_id, members),
+                mentions=kept_mentions(r.mentions, ctx.user_id, mentioned if members is None else members),
                 attachments=files,
             )
             try:
@@ -171,12 +213,14 @@ class MessageActions(ActionBase):
             except SeqConflict as conflict:
                 moved, chat = chat, conflict.current
                 if chat.members is not None or chat.members_seq != moved.members_seq:
-                    members = self._members(chat)
+                    members = self._send_members(chat)
+                if members is None and r.mentions and chat.members_seq != moved.members_seq:
+                    mentioned = frozenset(self.store.memberships(chat.chat_id, r.mentions))
         else:
             raise Unavailable("the chat is busy, retry")
         return stored, chat, members
 
-    def _sent(self, ctx: Context, chat: ChatRecord, members: tuple[str, ...], stored: StoredSend) -> Outcome:
+    def _sent(self, ctx: Context, chat: ChatRecord, members: Members, stored: StoredSend) -> Outcome:
         message = stored.message
         ack = frame(
             "message:ack",
@@ -207,7 +251,7 @@ class MessageActions(ActionBase):
         )
 
     def _deliver_late(
-        self, ctx: Context, chat: ChatRecord, members: tuple[str, ...], retried: Message, watch: Watch
+        self, ctx: Context, chat: ChatRecord, members: Members, retried: Message, watch: Watch
     ) -> list[Post]:
         """A retry's delivery of a message whose first send never marked its fan-out."""
         age = self.clock() - datetime.fromisoformat(retried.sent_at).timestamp()
@@ -221,11 +265,64 @@ class MessageActions(ActionBase):
         return self._deliver(ctx, chat, members, original, watch)
 
     def _deliver(
-        self, ctx: Context, chat: ChatRecord, members: tuple[str, ...], message: Message, watch: Watch
+        self, ctx: Context, chat: ChatRecord, members: Members, message: Message, watch: Watch
     ) -> list[Post]:
         """A frame to every connection but the sender's; a push job now for each other member
         who is offline with a device, and one delayed reach job for those with a live
-        connection and a device (all decided from the same presence read: no extra request)."""
+        connection and a device (all decided from the same presence read: no extra request).
+        A large chat's send queues that work as one slice per roster page instead."""
+        if members is None:
+            members = self._slice(ctx, chat, message)
+            if members is None:
+                return []
+        return self._deliver_to(ctx, chat, members, message, watch)
+
+    def _slice(self, ctx: Context, chat: ChatRecord, message: Message) -> tuple[str, ...] | None:
+        """Queue one slice per roster page (None), or, when the queue refuses some or there is
+        no endpoint to name, the members to deliver to inline here (the roster read after all)."""
+        if self.slice_queue is not None and ctx.endpoint:
+            wire = message.to_wire()
+            jobs = [
+                Slice(
+                    ctx.endpoint,
+                    chat.chat_id,
+                    chat.title,
+                    chat.kind,
+                    page,
+                    wire,
+                    ctx.connection.name,
+                    ctx.connection_id,
+                )
+                for page in chat.pages
+            ]
+            unsent = self.slice_queue.send([job.to_json() for job in jobs])
+            if not unsent:
+                return None
+            log.error(
+                "fan-out queue refused %d of %d slices of %s: delivering inline",
+                len(unsent),
+                len(jobs),
+                chat.chat_id,
+            )
+        return self._members(chat)
+
+    def deliver_slice(self, job: Slice) -> tuple[list[Post], Callable[[list[str]], None]]:
+        """A slice's posts (in the fan-out worker): its page's members who were members when
+        the message was stored, delivered to as a small chat's send delivers (1 GetItem of the
+        page, 1 BatchGetItem of presence), and what to do with the 410s of those posts."""
+        message = message_from_wire(job.message)
+        page = self.store.roster_page(job.chat_id, job.page)
+        members = tuple(sorted(u for u, joined in page.items() if joined < message.seq))
+        chat = ChatRecord(job.chat_id, job.chat_title, None, "", "", kind=job.chat_kind)
+        sender = Connection(job.skip, message.sender_id, job.sender_name, 0, 0)
+        ctx = Context(sender, None)
+        watch = Watch()
+        posts = self._deliver_to(ctx, chat, members, message, watch) if members else []
+        return posts, lambda gone: self._lost(ctx, chat, watch, gone)
+
+    def _deliver_to(
+        self, ctx: Context, chat: ChatRecord, members: tuple[str, ...], message: Message, watch: Watch
+    ) -> list[Post]:
         reach = self.store.reach(members)
         replied = ReplyTarget(self.store, message)
         others = notified(reach, [m for m in members if m != ctx.user_id], message, replied)

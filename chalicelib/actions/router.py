@@ -53,6 +53,7 @@ class Outcome:
 class Context:
     connection: ConnectionRecord
     req: str | None
+    endpoint: str = ""  # the management API's, where frames to other connections go ("": unknown)
 
     @property
     def user_id(self) -> str:

@@ -1,5 +1,8 @@
 """Fan-out: getting one event's frames to many connections without one long loop.
 
+(A message to a large chat comes here as *slices* instead, one per roster page, which the
+worker below claims and hands to the message actions to deliver: ``domain/slices.py``.)
+
 A small audience is posted to inline, in parallel, by the invocation that made the change. Above
 ``threshold`` recipient connections the posts are cut into shards of ``shard_size`` connections
 and queued on SQS; the fan-out worker Lambda (``app.fanout``) posts each shard, many shards at
@@ -39,6 +42,7 @@ from typing import Any, Protocol
 from chalicelib.delivery.posting import Delivery
 from chalicelib.domain.frames import Post
 from chalicelib.domain.records import Membership
+from chalicelib.domain.slices import Slice, is_slice
 from chalicelib.queues import Queue, process_batch
 
 log = logging.getLogger(__name__)
@@ -60,6 +64,13 @@ class ShardLedger(Protocol):
     def claim_push(self, key: str, ttl_seconds: int = ...) -> bool: ...
 
     def release_push(self, key: str) -> None: ...
+
+
+class SliceDelivery(Protocol):
+    """Who turns a slice into posts (``MessageActions``): the posts, and what to do with the
+    connections that answered 410 to them."""
+
+    def deliver_slice(self, job: Slice) -> tuple[list[Post], Callable[[list[str]], None]]: ...
 
 
 @dataclass(frozen=True)
@@ -114,6 +125,10 @@ def make_shards(endpoint: str, posts: Sequence[Post], shard_size: int) -> list[S
     return shards
 
 
+def _parse(body: str) -> Shard | Slice:
+    return Slice.from_json(body) if is_slice(body) else Shard.from_json(body)
+
+
 Scope = tuple[str, int]  # (chat id, seq): its recipient must be a member, joined at or before seq
 
 
@@ -165,18 +180,48 @@ class Fanout:
 
 
 class FanoutWorker:
-    """The SQS-triggered Lambda: post every shard of a batch once, to those still entitled to
-    it; report the records that failed (SQS delivers only those again)."""
+    """The SQS-triggered Lambda: post every shard or slice (``slices``) of a batch once, to
+    those still entitled to it; report the records that failed (SQS delivers only those again)."""
 
     def __init__(
-        self, delivery: Delivery, forget: Callable[[Iterable[str]], None], ledger: ShardLedger
+        self,
+        delivery: Delivery,
+        forget: Callable[[Iterable[str]], None],
+        ledger: ShardLedger,
+        slices: SliceDelivery | None = None,
     ) -> None:
         self.delivery = delivery
         self.forget = forget
         self.ledger = ledger
+        self.slices = slices
 
     def handle(self, event: Mapping[str, Any]) -> dict[str, list[dict[str, str]]]:
-        return process_batch(event, Shard.from_json, self.run, "fan-out shard")
+        return process_batch(event, _parse, self._run_any, "fan-out shard")
+
+    def _run_any(self, job: Shard | Slice) -> bool:
+        return self.run_slice(job) if isinstance(job, Slice) else self.run(job)
+
+    def run_slice(self, job: Slice) -> bool:
+        """Claim the slice, then post its page's frames and queue its page's pushes. A failure
+        that raises releases the claim, so SQS's redelivery does it all again."""
+        if self.slices is None:
+            raise RuntimeError("this worker was built without slice delivery")
+        if not self.ledger.claim_push(job.claim_key, CLAIM_SECONDS):
+            log.info("fan-out slice %s was posted already: not again", job.slice_id)
+            return True
+        try:
+            posts, lost = self.slices.deliver_slice(job)
+            gone = self.delivery.post_many(job.endpoint, posts)
+        except Exception:
+            self.ledger.release_push(job.claim_key)
+            raise
+        if gone:
+            try:
+                lost(gone)  # whoever lost every connection is pushed to now
+            except Exception:
+                log.exception("could not act on the gone connections of slice %s", job.slice_id)
+            self.forget(gone)
+        return True
 
     def run(self, shard: Shard) -> bool:
         """Claim the shard, re-check who may still have its frames, post them. A failure that

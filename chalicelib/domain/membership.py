@@ -48,6 +48,10 @@ class Roster:
     def members(self) -> tuple[str, ...]:
         return tuple(sorted(self.joined()))
 
+    def numbers(self) -> tuple[int, ...]:
+        """The numbers of the pages that hold anyone (an emptied page is deleted)."""
+        return tuple(sorted(number for number, page in self.pages.items() if page))
+
     def __contains__(self, user_id: object) -> bool:
         return any(user_id in page for page in self.pages.values())
 
@@ -244,6 +248,7 @@ def _change(
     after = replace(
         chat,
         members=roster.members() if count <= INLINE_MEMBERS else None,
+        pages=roster.numbers() if count > INLINE_MEMBERS else (),
         member_count=count,
         last_seq=seq,
         members_seq=seq,

@@ -161,6 +161,32 @@ class Message:
         return out
 
 
+def message_from_wire(data: dict[str, Any]) -> Message:
+    """A sent (not system, not changed) message from its wire form (``Message.to_wire``), as a
+    fan-out slice carries it: ValueError for anything else."""
+    if not isinstance(data, dict) or data.get("kind", "text") != "text" or data.get("system"):
+        raise ValueError("not a sent message's wire form")
+    files = data.get("attachments") or []
+    if not isinstance(files, list):
+        raise ValueError("a message's attachments are a list")
+    reply_to = data.get("reply_to")
+    return Message(
+        chat_id=str(data["chat_id"]),
+        seq=int(data["seq"]),
+        message_id=str(data["message_id"]),
+        client_msg_id=str(data["client_msg_id"]),
+        sender_id=str(data["sender_id"]),
+        text=str(data["text"]),
+        sent_at=str(data["sent_at"]),
+        reply_to=int(reply_to) if reply_to is not None else None,
+        mentions=tuple(str(m) for m in data.get("mentions") or ()),
+        attachments=tuple(
+            Attachment(str(f["attachment_id"]), str(f["name"]), str(f["content_type"]), int(f["size"]))
+            for f in files
+        ),
+    )
+
+
 @dataclass(frozen=True)
 class ChatRecord:
     """The chat item: what the chat is and how far its sequence has gone.
@@ -184,6 +210,10 @@ class ChatRecord:
     last_activity: str = ""
     last_rev: int = 0  # the chat's change counter: the rev of its latest message change
     blocked_by: frozenset[str] = frozenset()  # a direct chat's: which of the pair block the other
+    # The roster's page numbers, kept on the item while members are not (above INLINE_MEMBERS):
+    # a send queues one fan-out slice per page without reading the roster. () on chats from
+    # before it was kept (their sends read the roster).
+    pages: tuple[int, ...] = ()
 
     @property
     def activity(self) -> str:

@@ -146,6 +146,17 @@ class Store(abc.ABC):
         item: a write that changed members since makes the caller's conditional write fail."""
 
     @abc.abstractmethod
+    def roster_page(self, chat_id: str, number: int) -> Mapping[str, int]:
+        """One page of a chat's roster, user -> the seq that added them ({} if no such page;
+        1 GetItem): what a fan-out slice reads of the roster."""
+
+    @abc.abstractmethod
+    def chat_with_memberships(
+        self, chat_id: str, user_ids: Iterable[str]
+    ) -> tuple[ChatRecord | None, Mapping[str, Membership]]:
+        """The chat and the memberships of these users (at most 99) in it, in one request."""
+
+    @abc.abstractmethod
     def apply_change(self, before: ChatRecord, change: Change) -> None:
         """Store a membership change in one transaction: the chat item (seq, members, admins,
         title), the system message, the roster pages and the memberships (those past the

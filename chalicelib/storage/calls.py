@@ -12,7 +12,9 @@ import logging
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from pynamodb.exceptions import PynamoDBException
+from pynamodb.connection import Connection
+from pynamodb.connection.base import BOTOCORE_EXCEPTIONS
+from pynamodb.exceptions import GetError, PynamoDBException
 from pynamodb.models import Model
 
 from chalicelib.domain.errors import Unavailable
@@ -50,3 +52,20 @@ def get_or_none(model: type[M], hash_key: str, range_key: str | int | None = Non
         return model.get(hash_key, range_key, consistent_read=True)
     except model.DoesNotExist:
         return None
+
+
+def batch_get_raw(connection: Connection, requests: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    """One BatchGetItem over several tables (``RequestItems``), asked again for the keys it
+    leaves unprocessed (throttling): table name -> the raw items found."""
+    found: dict[str, list[dict[str, Any]]] = {}
+    for _ in range(8):
+        try:
+            answer = connection.dispatch("BatchGetItem", {"RequestItems": requests})
+        except BOTOCORE_EXCEPTIONS as exc:
+            raise GetError(f"Failed to batch get items: {exc}", exc) from exc
+        for table, items in answer.get("Responses", {}).items():
+            found.setdefault(table, []).extend(items)
+        requests = answer.get("UnprocessedKeys") or {}
+        if not requests:
+            return found
+    raise GetError("Failed to batch get items: keys left unprocessed")

@@ -37,7 +37,7 @@ from chalicelib.domain.records import (
 from chalicelib.storage.attachments import DynamoAttachments
 from chalicelib.storage.base import SeqConflict, Store
 from chalicelib.storage.blocks import DynamoBlocks
-from chalicelib.storage.calls import get_or_none, guarded, is_condition_failure
+from chalicelib.storage.calls import batch_get_raw, get_or_none, guarded, is_condition_failure
 from chalicelib.storage.changes import DynamoChanges
 from chalicelib.storage.connections import DynamoConnections
 from chalicelib.storage.mapping import (
@@ -75,14 +75,16 @@ CONDITION_FAILED = "ConditionalCheckFailed"
 MAX_TRANSACTION_ITEMS = 100  # DynamoDB's limit per TransactWriteItems
 
 
-def _sees(reply_to: int | None) -> Condition | None:
-    """The sender's membership condition on a send: none, or for a reply that the replied-to
-    seq is after the one that added them (``joined_seq``, absent for a chat's first members)."""
+def _member_who_sees(reply_to: int | None) -> Condition:
+    """The sender's membership condition on a send: that it exists, and for a reply that the
+    replied-to seq is after the one that added them (``joined_seq``, absent for a chat's first
+    members)."""
+    member: Condition = MembershipItem.chat_id.exists()
     if reply_to is None:
-        return None
+        return member
     joined = MembershipItem.joined_seq
-    condition: Condition = joined.does_not_exist() | (joined < reply_to)
-    return condition
+    sees: Condition = member & (joined.does_not_exist() | (joined < reply_to))
+    return sees
 
 
 def send_key(chat_id: str, sender_id: str, client_msg_id: str) -> str:
@@ -271,6 +273,29 @@ class DynamoStore(DynamoConnections, DynamoChanges, DynamoAttachments, DynamoBlo
         return Roster(pages)
 
     @guarded
+    def roster_page(self, chat_id: str, number: int) -> Mapping[str, int]:
+        item = get_or_none(ChatMembersItem, chat_id, number)
+        if item is None:
+            return {}
+        return {str(user): int(seq) for user, seq in item.users.as_dict().items()}
+
+    @guarded
+    def chat_with_memberships(
+        self, chat_id: str, user_ids: Iterable[str]
+    ) -> tuple[ChatRecord | None, Mapping[str, Membership]]:
+        """The chat item and these users' memberships of it in one BatchGetItem over both
+        tables (keys the caller knows before reading anything)."""
+        users = sorted(set(user_ids))[:99]  # 100 keys per BatchGetItem, the chat's among them
+        requests = {ChatItem.Meta.table_name: {"Keys": [{"chat_id": {"S": chat_id}}], "ConsistentRead": True}}
+        if users:
+            keys = [{"user_id": {"S": u}, "chat_id": {"S": chat_id}} for u in users]
+            requests[MembershipItem.Meta.table_name] = {"Keys": keys, "ConsistentRead": True}
+        found = batch_get_raw(self._tx_connection, requests)
+        chats = [chat_from(ChatItem.from_raw_data(raw)) for raw in found.get(ChatItem.Meta.table_name, [])]
+        items = [MembershipItem.from_raw_data(raw) for raw in found.get(MembershipItem.Meta.table_name, [])]
+        return (chats[0] if chats else None), {item.user_id: membership_from(item) for item in items}
+
+    @guarded
     def apply_change(self, before: ChatRecord, change: Change) -> None:
         chat, seq = change.chat, change.chat.last_seq
         writes: list[tuple[str, Model]] = [
@@ -453,8 +478,9 @@ class DynamoStore(DynamoConnections, DynamoChanges, DynamoAttachments, DynamoBlo
                 tx.update(
                     MembershipItem(message.sender_id, chat.chat_id),
                     actions=[MembershipItem.read_seq.set(seq), MembershipItem.delivered_seq.set(seq)],
-                    # A reply answers a message its sender can see: after the one that added them.
-                    condition=_sees(message.reply_to),
+                    # A member (the roster may not have been read: a large chat's send) whose
+                    # reply answers a message they can see: after the one that added them.
+                    condition=_member_who_sees(message.reply_to),
                     return_values="ALL_OLD",
                 )
                 for attachment in message.attachments:  # each file goes with one message only
@@ -491,6 +517,16 @@ class DynamoStore(DynamoConnections, DynamoChanges, DynamoAttachments, DynamoBlo
             if reason.code == CONDITION_FAILED and reason.raw_item and "read_seq" in reason.raw_item:
                 joined = int(MembershipItem.from_raw_data(reason.raw_item).joined_seq or 0)
                 check_reply(message.reply_to or 0, joined, chat.last_seq)
+        # The membership's update comes fourth (message, send key, chat, membership): refused
+        # with no item, the sender is no member (a large chat's send reads no roster).
+        every = exc.cancellation_reasons or []
+        if (
+            len(every) > 3
+            and every[3] is not None
+            and every[3].code == CONDITION_FAILED
+            and not every[3].raw_item
+        ):
+            raise Forbidden(f"not a member of chat {chat.chat_id}")
         # The attachments' updates follow the message, the send key, the chat and the membership.
         for attachment, cancelled in zip(
             message.attachments, (exc.cancellation_reasons or [])[4:], strict=False

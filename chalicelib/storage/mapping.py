@@ -167,6 +167,7 @@ def chat_from(item: ChatItem) -> ChatRecord:
         last_activity=item.last_activity or "",
         last_rev=int(item.last_rev or 0),
         blocked_by=frozenset(item.blocked_by or ()),
+        pages=tuple(sorted(int(n) for n in item.pages or ())) if members is None else (),
     )
 
 
@@ -183,6 +184,7 @@ def chat_item(chat: ChatRecord) -> ChatItem:
         last_seq=chat.last_seq,
         members_seq=chat.members_seq,
         last_activity=chat.activity,
+        pages=set(chat.pages) if chat.members is None and chat.pages else None,
     )
 
 
@@ -203,6 +205,10 @@ def chat_change_actions(chat: ChatRecord) -> list[Any]:
         actions.append(ChatItem.members.set(cast(Any, list(chat.members))))
     else:
         actions.append(ChatItem.members.remove())
+    if chat.members is None and chat.pages:
+        actions.append(ChatItem.pages.set(set(chat.pages)))
+    else:
+        actions.append(ChatItem.pages.remove())
     return actions
 
 

@@ -29,6 +29,7 @@ from pynamodb.attributes import (
     ListAttribute,
     MapAttribute,
     NumberAttribute,
+    NumberSetAttribute,
     TTLAttribute,
     UnicodeAttribute,
     UnicodeSetAttribute,
@@ -139,6 +140,7 @@ class ChatItem(Model):
     last_activity = UnicodeAttribute(null=True)
     last_rev = NumberAttribute(null=True)  # the rev of the chat's latest message change
     blocked_by = UnicodeSetAttribute(null=True)  # a direct chat's: who of the pair blocks the other
+    pages = NumberSetAttribute(null=True)  # the roster's page numbers while members are not inline
 
 
 class ChatMembersItem(Model):

@@ -14,7 +14,6 @@ from typing import Any, Protocol
 from chalicelib.domain.records import Device
 from chalicelib.push.devices import EndpointGuard, EndpointPolicy, EndpointRefused, Resolver
 from chalicelib.push.notification import Notification, sns_message, webpush_payload, webpush_topic
-from chalicelib.push.transport import TIMEOUT, GuardedSession
 
 log = logging.getLogger(__name__)
 
@@ -153,13 +152,26 @@ class WebPushProvider:
         self._key = vapid_private_key  # read on first send (from SSM in a deployment)
         self._subject = subject
         self.policy = policy or EndpointPolicy()
-        self._session = GuardedSession(EndpointGuard(self.policy, resolve), pool_size)
+        self._resolve = resolve
+        self._pool_size = pool_size
+        self._session: Any = None  # made at the first send: only the push worker sends, and
+        # ``requests`` (which the session needs) is a tenth of a second of every cold start
+
+    def session(self) -> Any:
+        """The ``GuardedSession`` every send goes over (made, and ``requests`` imported, once)."""
+        if self._session is None:
+            from chalicelib.push.transport import GuardedSession
+
+            self._session = GuardedSession(EndpointGuard(self.policy, self._resolve), self._pool_size)
+        return self._session
 
     def enroll(self, device: Device) -> Device:
         return device
 
     def send(self, device: Device, notification: Notification) -> Sent:
         from pywebpush import WebPushException, webpush
+
+        from chalicelib.push.transport import TIMEOUT
 
         subscription = {"endpoint": device.token, "keys": {"p256dh": device.p256dh, "auth": device.auth}}
         try:
@@ -173,7 +185,7 @@ class WebPushProvider:
                 ttl=WEBPUSH_TTL_SECONDS,
                 headers={"Urgency": "high", "Topic": webpush_topic(notification.chat_id)},
                 timeout=TIMEOUT,  # type: ignore[arg-type]  # requests takes (connect, read)
-                requests_session=self._session,
+                requests_session=self.session(),
             )
         except EndpointRefused as exc:
             log.warning("refusing the endpoint of %s: %s", device.device_id, exc)

@@ -11,6 +11,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from chalicelib.domain.membership import Change, Roster
+from chalicelib.domain.receipts import ReceiptsSummary
 from chalicelib.domain.records import (
     AttachmentRecord,
     ChatRecord,
@@ -144,6 +145,15 @@ class Store(abc.ABC):
     def roster(self, chat: ChatRecord) -> Roster:
         """Every member of a chat with the seq that added them (1 Query). Read it after the chat
         item: a write that changed members since makes the caller's conditional write fail."""
+
+    @abc.abstractmethod
+    def roster_and_receipts(self, chat: ChatRecord) -> tuple[Roster, ReceiptsSummary | None]:
+        """The roster and the chat's receipts summary, if one was saved (the same 1 Query). A
+        membership change leaves the summary as it is: it stays a valid lower bound."""
+
+    @abc.abstractmethod
+    def save_receipts(self, chat_id: str, summary: ReceiptsSummary) -> None:
+        """Replace the chat's receipts summary (1 PutItem, beside the roster pages)."""
 
     @abc.abstractmethod
     def apply_change(self, before: ChatRecord, change: Change) -> None:

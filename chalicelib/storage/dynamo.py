@@ -263,14 +263,21 @@ class DynamoStore(DynamoConnections, DynamoChanges, DynamoAttachments, DynamoBlo
         return {item.chat_id: item.last_activity or item.created_at for item in items}
 
     def roster(self, chat: ChatRecord) -> Roster:
-        return self.roster_and_receipts(chat)[0]
+        """The pages only: the Query starts above the receipts summary, which it never reads."""
+        return self._roster(chat, ChatMembersItem.page >= 0)[0]
+
+    def roster_and_receipts(self, chat: ChatRecord) -> tuple[Roster, ReceiptsSummary | None]:
+        return self._roster(chat, None)
 
     @guarded
-    def roster_and_receipts(self, chat: ChatRecord) -> tuple[Roster, ReceiptsSummary | None]:
-        """The roster pages and the receipts summary (page ``RECEIPTS_PAGE``), one Query."""
+    def _roster(
+        self, chat: ChatRecord, pages_only: Condition | None
+    ) -> tuple[Roster, ReceiptsSummary | None]:
+        """The roster pages and (``pages_only`` None) the receipts summary, page
+        ``RECEIPTS_PAGE``: one Query."""
         pages: dict[int, dict[str, int]] = {}
         summary = None
-        for item in ChatMembersItem.query(chat.chat_id, consistent_read=True):
+        for item in ChatMembersItem.query(chat.chat_id, range_key_condition=pages_only, consistent_read=True):
             if int(item.page) == RECEIPTS_PAGE:
                 summary = receipts_from(item)
             else:

@@ -258,14 +258,17 @@ class ChatActions(DirectChatActions):
     def _large_receipts_min(
         self, ctx: Context, chat: ChatRecord, mine: Membership, newest_own: int
     ) -> Pointers:
-        """``receipts_min`` of a chat above ``INLINE_MEMBERS`` (``domain/receipts.py``). The
-        roster's Query (1 request, which reading the members took before) also reads the
-        summary; then 1 BatchGetItem re-reads its listed members. Only when there is no summary
-        yet, or its bound is below the viewer's newest own message in the page and not exact,
-        are all members read (ceil((N-1)/100) BatchGetItem) and the summary saved (1 PutItem);
-        at most once per ``receipts_recompute_seconds`` per chat, else the bound is returned.
-        So 2 requests here in the steady state, 3 + ceil((N-1)/100) at worst; never above the
-        true minimum."""
+        """``receipts_min`` of a chat above ``INLINE_MEMBERS`` (``domain/receipts.py``): never
+        above the true minimum, and exact for the viewer's own messages up to ``newest_own``
+        unless the chat's summary was recomputed less than ``receipts_recompute_seconds`` ago.
+
+        Cost, the whole ``chat.open`` (turn, chat, membership, view and page first): 7 requests
+        in the steady state whatever N, since the roster's Query (which reading the members took
+        before) also reads the summary, and 1 BatchGetItem re-reads its listed members. When
+        there is no summary yet, or its bound is below ``newest_own`` and not exact, every
+        other member is read (ceil((N-1)/100) BatchGetItem) and the summary saved (1 PutItem):
+        8 + ceil((N-1)/100) (18 at 1,000), at most once per ``receipts_recompute_seconds`` per
+        chat; 7 + ceil((N-1)/100) for a chat's first open."""
         roster, summary = self.store.roster_and_receipts(chat)
         joined = roster.joined()
         now = ids.now_ms()

@@ -5,7 +5,7 @@
 | connections        | connection_id            | UpdateItem: who is it; its rate limit     |
 | presence           | user_id                  | BatchGetItem: members' live connections   |
 | chats              | chat_id                  | GetItem / BatchGetItem                    |
-| chat_members       | chat_id + page           | Query: the roster of a chat above 50      |
+| chat_members       | chat_id + page           | Query: the roster (and receipts summary)  |
 | memberships        | user_id + chat_id        | Query: my chats; BatchGetItem: receipts   |
 | messages           | chat_id + seq            | Query: history pages                      |
 | changes            | chat_id + rev            | Query: what changed after a rev           |

@@ -11,6 +11,7 @@ import math
 import pytest
 
 from chalicelib.actions.chats import ChatActions
+from chalicelib.domain import ids
 from chalicelib.storage.tables import RECEIPTS_PAGE, ChatMembersItem, MembershipItem
 
 SIZES = (60, 200, 1000)
@@ -149,7 +150,9 @@ def test_chat_open_of_a_large_chat_costs_the_same_at_60_200_and_1000_members(
             print(f"\n  chat.open N={size:>4}: {counts}")
 
 
-def test_before_its_interval_an_open_answers_the_bound_which_is_never_above_the_minimum(harness, aws_calls):
+def test_before_its_interval_an_open_answers_the_bound_which_is_never_above_the_minimum(
+    harness, aws_calls, monkeypatch
+):
     v = Viewer(harness, aws_calls, 200)
     s1 = v.send("one")
     v.open()  # the summary: everyone at 0, listed by id, u0198 beyond it
@@ -162,7 +165,13 @@ def test_before_its_interval_an_open_answers_the_bound_which_is_never_above_the_
     mark = aws_calls.mark()
     reply = v.client.send("chat.open", chat_id=v.chat_id)
     assert len(aws_calls.operations_since(mark)) == STEADY
-    assert reply["receipts_min"]["read_seq"] <= brute_min(v.chat_id, "alice")["read_seq"] == s1
+    assert reply["receipts_min"] == {"delivered_seq": 0, "read_seq": 0}  # below the minimum, s1
+    assert brute_min(v.chat_id, "alice") == {"delivered_seq": s1, "read_seq": s1}
+    real_now = ids.now_ms
+    monkeypatch.setattr(ids, "now_ms", lambda: real_now() + 31_000)  # the interval is over
+    count, value = v.open()  # checked against brute force: exact again
+    assert count == recompute(200) and value == {"delivered_seq": s1, "read_seq": s1}
+    assert v.open()[0] == STEADY
 
 
 @pytest.mark.parametrize("size", SIZES)

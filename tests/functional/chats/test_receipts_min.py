@@ -118,6 +118,7 @@ def walk(harness, aws_calls, size: int) -> dict[str, int]:
     return counts
 
 
+@pytest.mark.slow
 def test_chat_open_of_a_large_chat_costs_the_same_at_60_200_and_1000_members(
     harness, aws_calls, monkeypatch, capsys
 ):

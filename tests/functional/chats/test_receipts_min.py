@@ -12,6 +12,8 @@ import pytest
 
 from chalicelib.actions.chats import ChatActions
 from chalicelib.domain import ids
+from chalicelib.domain.errors import Unavailable
+from chalicelib.storage.dynamo import DynamoStore
 from chalicelib.storage.tables import RECEIPTS_PAGE, ChatMembersItem, MembershipItem
 
 SIZES = (60, 200, 1000)
@@ -236,3 +238,20 @@ def test_sends_and_receipts_cost_what_they_cost_before(harness, aws_calls):
         assert [op for _, op, _ in calls] == expected, action
         writes = [p for _, op, p in calls if op not in ("GetItem", "BatchGetItem", "Query")]
         assert not [p for p in writes if "chat_members" in str(p)], action  # no summary kept here
+
+
+def test_a_summary_that_cannot_be_saved_fails_no_open(harness, aws_calls, monkeypatch):
+    def unavailable(self, chat_id, summary):
+        raise Unavailable("storage is down")
+
+    v = Viewer(harness, aws_calls, 120)
+    s1 = v.send("one")
+    read_up_to(v.chat_id, v.others, s1)
+    with monkeypatch.context() as patched:
+        patched.setattr(DynamoStore, "save_receipts", unavailable)
+        count, value = v.open()  # exact, from every member, though nothing was saved
+    assert value == {"delivered_seq": s1, "read_seq": s1}
+    assert count == recompute(120) - 2  # no summary to re-read, and the put never made
+    assert ChatMembersItem.count(v.chat_id, ChatMembersItem.page == RECEIPTS_PAGE) == 0
+    assert v.open()[0] == recompute(120) - 1  # the next open computes it again, and saves it
+    assert v.open()[0] == STEADY

@@ -32,6 +32,7 @@ from chalicelib.domain.protocol import (
     ChatUpdate,
     frame,
 )
+from chalicelib.domain.receipts import bounded_lowest, exact_lowest, summarize
 from chalicelib.domain.records import INLINE_MEMBERS, MAX_MEMBERS, ChatRecord, Membership, Pointers
 from chalicelib.push.jobs import to_confirm, to_notify
 from chalicelib.storage import SeqConflict
@@ -78,6 +79,9 @@ class ChatActions(DirectChatActions):
     # A chat.create writes a large chat's memberships a moment before its chat item; a
     # membership without a chat is an orphan only once it is older than this.
     orphan_grace_seconds = 3600.0
+    # A large chat's receipts_min is recomputed from every member's pointers at most this often
+    # (seconds, per chat); in between, chat.open answers the summary's lower bound.
+    receipts_recompute_seconds = 30.0
 
     # ------------------------------------------------------------ create
 
@@ -227,16 +231,20 @@ class ChatActions(DirectChatActions):
         # between: in neither the page nor any frame.
         self.store.set_viewing(ctx.connection, chat.chat_id)
         page = self.store.messages(chat.chat_id, None, None, OPEN_PAGE_SIZE, floor=membership.joined_seq)
-        members = self._members(chat)
-        pointers = {
-            user: m.pointers.at_least(m.joined_seq)
-            for user, m in self.store.memberships(chat.chat_id, members).items()
-        }
-        others = [pointers.get(u, Pointers()) for u in members if u != ctx.user_id]
-        lowest = Pointers(
-            min((p.delivered_seq for p in others), default=chat.last_seq),
-            min((p.read_seq for p in others), default=chat.last_seq),
-        )
+        receipts: dict[str, Any] | None = None
+        if chat.members is None:  # above INLINE_MEMBERS: the summary's bound, no full map
+            own = [m.seq for m in page.messages if m.sender_id == ctx.user_id]
+            lowest = self._large_receipts_min(ctx, chat, membership, max(own, default=0))
+        else:
+            members = chat.members
+            pointers = {
+                user: m.pointers.at_least(m.joined_seq)
+                for user, m in self.store.memberships(chat.chat_id, members).items()
+            }
+            others = [pointers.get(u, Pointers()) for u in members if u != ctx.user_id]
+            lowest = exact_lowest(others, chat.last_seq).pointers
+            if chat.member_count <= INLINE_MEMBERS:
+                receipts = {u: pointers.get(u, Pointers()).to_wire() for u in members}
         reply = frame(
             "chat:opened",
             ctx.req,
@@ -245,9 +253,48 @@ class ChatActions(DirectChatActions):
             has_more=page.has_more,
             receipts_min=lowest.to_wire(),
         )
-        if chat.member_count <= INLINE_MEMBERS:
-            reply["receipts"] = {u: pointers.get(u, Pointers()).to_wire() for u in members}
+        if receipts is not None:
+            reply["receipts"] = receipts
         return Outcome(self._fill(reply, [self._wire(m) for m in page.messages], keep_last=True))
+
+    def _large_receipts_min(
+        self, ctx: Context, chat: ChatRecord, mine: Membership, newest_own: int
+    ) -> Pointers:
+        """``receipts_min`` of a chat above ``INLINE_MEMBERS`` (``domain/receipts.py``): never
+        above the true minimum, and exact for the viewer's own messages up to ``newest_own``
+        unless the chat's summary was recomputed less than ``receipts_recompute_seconds`` ago.
+
+        Cost, the whole ``chat.open`` (turn, chat, membership, view and page first): 7 requests
+        in the steady state whatever N, since the roster's Query (which reading the members took
+        before) also reads the summary, and 1 BatchGetItem re-reads its listed members. When
+        there is no summary yet, or its bound is below ``newest_own`` and not exact, every
+        other member is read (ceil((N-1)/100) BatchGetItem) and the summary saved (1 PutItem):
+        8 + ceil((N-1)/100) (18 at 1,000), at most once per ``receipts_recompute_seconds`` per
+        chat; 7 + ceil((N-1)/100) for a chat's first open."""
+        roster, summary = self.store.roster_and_receipts(chat)
+        joined = roster.joined()
+        now = ids.now_ms()
+        if summary is not None:
+            wanted = [u for u in summary.listed if u in joined and u != ctx.user_id]
+            found = self.store.memberships(chat.chat_id, wanted) if wanted else {}
+            reread = {
+                u: (found[u].pointers if u in found else Pointers()).at_least(joined[u]) for u in wanted
+            }
+            lowest = bounded_lowest(summary, joined, reread, ctx.user_id, chat.last_seq)
+            recent = now - summary.computed_ms < self.receipts_recompute_seconds * 1000
+            if recent or lowest.shows_exactly(newest_own):
+                return lowest.pointers
+        others = [u for u in joined if u != ctx.user_id]
+        found = self.store.memberships(chat.chat_id, others) if others else {}
+        pointers = {u: (found[u].pointers if u in found else Pointers()).at_least(joined[u]) for u in others}
+        everyone = dict(pointers)
+        if ctx.user_id in joined:
+            everyone[ctx.user_id] = mine.pointers.at_least(mine.joined_seq)
+        try:
+            self.store.save_receipts(chat.chat_id, summarize(everyone, chat.last_seq, now))
+        except ChatError:  # the answer stands; the next open computes it again
+            log.warning("could not save the receipts summary of %s", chat.chat_id)
+        return exact_lowest(pointers.values(), chat.last_seq).pointers
 
     @handles(ChatClose)
     def close(self, ctx: Context, r: ChatClose) -> Outcome:

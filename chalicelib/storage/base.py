@@ -11,6 +11,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from chalicelib.domain.membership import Change, Roster
+from chalicelib.domain.receipts import ReceiptsSummary
 from chalicelib.domain.records import (
     AttachmentRecord,
     ChatRecord,
@@ -155,6 +156,15 @@ class Store(abc.ABC):
         self, chat_id: str, user_ids: Iterable[str]
     ) -> tuple[ChatRecord | None, Mapping[str, Membership]]:
         """The chat and the memberships of these users (at most 99) in it, in one request."""
+
+    @abc.abstractmethod
+    def roster_and_receipts(self, chat: ChatRecord) -> tuple[Roster, ReceiptsSummary | None]:
+        """The roster and the chat's receipts summary, if one was saved (the same 1 Query). A
+        membership change leaves the summary as it is: it stays a valid lower bound."""
+
+    @abc.abstractmethod
+    def save_receipts(self, chat_id: str, summary: ReceiptsSummary) -> None:
+        """Replace the chat's receipts summary (1 PutItem, beside the roster pages)."""
 
     @abc.abstractmethod
     def apply_change(self, before: ChatRecord, change: Change) -> None:

@@ -24,6 +24,7 @@ from chalicelib.domain import ids
 from chalicelib.domain.changes import check_reply
 from chalicelib.domain.errors import BadRequest, Forbidden, NotFound
 from chalicelib.domain.membership import Change, Roster
+from chalicelib.domain.receipts import ReceiptsSummary
 from chalicelib.domain.records import (
     SEND_KEY_TTL_SECONDS,
     ChatRecord,
@@ -51,10 +52,13 @@ from chalicelib.storage.mapping import (
     message_attributes,
     message_from,
     new_membership,
+    receipts_from,
+    receipts_item,
     stored_send,
 )
 from chalicelib.storage.reports import DynamoReports
 from chalicelib.storage.tables import (
+    RECEIPTS_PAGE,
     AttachmentItem,
     BlockItem,
     ChatItem,
@@ -260,17 +264,35 @@ class DynamoStore(DynamoConnections, DynamoChanges, DynamoAttachments, DynamoBlo
         )
         return {item.chat_id: item.last_activity or item.created_at for item in items}
 
-    @guarded
     def roster(self, chat: ChatRecord) -> Roster:
-        pages = {
-            int(item.page): {str(user): int(seq) for user, seq in item.users.as_dict().items()}
-            for item in ChatMembersItem.query(chat.chat_id, consistent_read=True)
-        }
+        """The pages only: the Query starts above the receipts summary, which it never reads."""
+        return self._roster(chat, ChatMembersItem.page >= 0)[0]
+
+    def roster_and_receipts(self, chat: ChatRecord) -> tuple[Roster, ReceiptsSummary | None]:
+        return self._roster(chat, None)
+
+    @guarded
+    def _roster(
+        self, chat: ChatRecord, pages_only: Condition | None
+    ) -> tuple[Roster, ReceiptsSummary | None]:
+        """The roster pages and (``pages_only`` None) the receipts summary, page
+        ``RECEIPTS_PAGE``: one Query."""
+        pages: dict[int, dict[str, int]] = {}
+        summary = None
+        for item in ChatMembersItem.query(chat.chat_id, range_key_condition=pages_only, consistent_read=True):
+            if int(item.page) == RECEIPTS_PAGE:
+                summary = receipts_from(item)
+            else:
+                pages[int(item.page)] = {str(user): int(seq) for user, seq in item.users.as_dict().items()}
         if not pages and chat.members:  # a chat from before rosters existed: its item lists them
             legacy = Roster.of(dict.fromkeys(chat.members, 0))
             legacy.unsaved.update(legacy.pages)
-            return legacy
-        return Roster(pages)
+            return legacy, summary
+        return Roster(pages), summary
+
+    @guarded
+    def save_receipts(self, chat_id: str, summary: ReceiptsSummary) -> None:
+        receipts_item(chat_id, summary).save()
 
     @guarded
     def roster_page(self, chat_id: str, number: int) -> Mapping[str, int]:

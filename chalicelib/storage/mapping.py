@@ -13,6 +13,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any, cast
 
+from chalicelib.domain.receipts import ReceiptsSummary
 from chalicelib.domain.records import (
     Attachment,
     AttachmentRecord,
@@ -28,8 +29,10 @@ from chalicelib.domain.records import (
     SystemEvent,
 )
 from chalicelib.storage.tables import (
+    RECEIPTS_PAGE,
     AttachmentItem,
     ChatItem,
+    ChatMembersItem,
     ConnectionItem,
     DeviceItem,
     MembershipItem,
@@ -224,6 +227,33 @@ def membership_from(item: MembershipItem) -> Membership:
 def new_membership(user_id: str, chat_id: str, joined_seq: int, joined_at: str) -> MembershipItem:
     return MembershipItem(
         user_id, chat_id, joined_seq=joined_seq, joined_at=joined_at, delivered_seq=0, read_seq=0
+    )
+
+
+def receipts_item(chat_id: str, summary: ReceiptsSummary) -> ChatMembersItem:
+    """A chat's receipts summary, beside its roster pages (``users`` empty: no page's users)."""
+    rest = summary.rest
+    return ChatMembersItem(
+        chat_id,
+        RECEIPTS_PAGE,
+        users={},
+        listed=list(summary.listed),
+        rest_delivered=rest.delivered_seq if rest is not None else None,
+        rest_read=rest.read_seq if rest is not None else None,
+        base_seq=summary.base_seq,
+        computed_ms=summary.computed_ms,
+    )
+
+
+def receipts_from(item: ChatMembersItem) -> ReceiptsSummary:
+    rest = None
+    if item.rest_delivered is not None and item.rest_read is not None:
+        rest = Pointers(int(item.rest_delivered), int(item.rest_read))
+    return ReceiptsSummary(
+        base_seq=int(item.base_seq or 0),
+        computed_ms=int(item.computed_ms or 0),
+        listed=tuple(str(u) for u in item.listed or ()),
+        rest=rest,
     )
 
 

@@ -5,7 +5,7 @@
 | connections        | connection_id            | UpdateItem: who is it; its rate limit     |
 | presence           | user_id                  | BatchGetItem: members' live connections   |
 | chats              | chat_id                  | GetItem / BatchGetItem                    |
-| chat_members       | chat_id + page           | Query: the roster of a chat above 50      |
+| chat_members       | chat_id + page           | Query: the roster (and receipts summary)  |
 | memberships        | user_id + chat_id        | Query: my chats; BatchGetItem: receipts   |
 | messages           | chat_id + seq            | Query: history pages                      |
 | changes            | chat_id + rev            | Query: what changed after a rev           |
@@ -144,7 +144,9 @@ class ChatItem(Model):
 
 
 class ChatMembersItem(Model):
-    """One page of a chat's roster: ``users`` maps user id -> the seq that added them."""
+    """One page of a chat's roster: ``users`` maps user id -> the seq that added them. Page
+    ``RECEIPTS_PAGE`` (-1, below every page) is no page: the chat's receipts summary
+    (``domain/receipts.py``), whose ``users`` is empty and whose other attributes pages lack."""
 
     class Meta(_Meta):
         table_name = f"{_PREFIX}-chat_members"
@@ -152,6 +154,15 @@ class ChatMembersItem(Model):
     chat_id = UnicodeAttribute(hash_key=True)
     page = NumberAttribute(range_key=True)
     users = MapAttribute()  # type: ignore[var-annotated]
+    # the receipts summary's (absent on pages)
+    listed = ListAttribute(of=UnicodeAttribute, null=True)  # type: ignore[var-annotated]
+    rest_delivered = NumberAttribute(null=True)
+    rest_read = NumberAttribute(null=True)
+    base_seq = NumberAttribute(null=True)
+    computed_ms = NumberAttribute(null=True)
+
+
+RECEIPTS_PAGE = -1  # ChatMembersItem's page number of a chat's receipts summary
 
 
 class MembershipItem(Model):

@@ -1,7 +1,7 @@
 """The connections-and-presence part of the ``Store`` on DynamoDB: a connection's item and
 its rate-limit turns (``ConnectionItem``), and each user's live connections, what they view and
-their push flags (``PresenceItem``). ``DynamoStore`` inherits it; none of it is a transaction
-(every ``TransactWrite`` is in ``dynamo.py``, where tests patch it).
+their push flags (``PresenceItem``), and the push log of what was sent (``PushLogItem``).
+``DynamoStore`` inherits it; none of it is a transaction.
 
 May import the domain's records and errors, and the storage base, tables, mapping and calls.
 """
@@ -19,7 +19,7 @@ from chalicelib.domain.records import Connection, Reach
 from chalicelib.storage.base import Turn
 from chalicelib.storage.calls import get_or_none, guarded, is_condition_failure
 from chalicelib.storage.mapping import connection_from, datetime_at, epoch_of, reach_from
-from chalicelib.storage.tables import ConnectionItem, PresenceItem
+from chalicelib.storage.tables import ConnectionItem, PresenceItem, PushLogItem
 
 
 class DynamoConnections:
@@ -164,3 +164,23 @@ class DynamoConnections:
         return {
             item.user_id: reach_from(item, now) for item in PresenceItem.batch_get(keys, consistent_read=True)
         }
+
+    # -- the push log: what was sent (push jobs, fan-out shards and slices claim their keys)
+
+    @guarded
+    def claim_push(self, key: str, ttl_seconds: int = 86400) -> bool:
+        """Record that a push is being sent; False if it was already (a retried batch)."""
+        try:
+            PushLogItem(key, expires_at=datetime_at(int(time.time()) + ttl_seconds)).save(
+                condition=PushLogItem.push_key.does_not_exist()
+            )
+        except PynamoDBException as exc:
+            if is_condition_failure(exc):
+                return False
+            raise
+        return True
+
+    @guarded
+    def release_push(self, key: str) -> None:
+        """A push that failed in a way worth retrying: let the retry send it."""
+        PushLogItem(key).delete()

@@ -1,10 +1,9 @@
 """The ``Store`` on DynamoDB through PynamoDB.
 
 Every method is a GetItem, a Query, a BatchGetItem or a write on a key designed for it; nothing
-here scans. PynamoDB/botocore retry throttling; whatever still fails becomes ``Unavailable``
-(``calls.py``). ``DynamoStore`` holds the chats, members, messages and devices, and every
-``TransactWrite`` (looked up here, where tests patch it); it inherits the connections and
-presence from ``connections.py``; ``mapping.py`` says how each record is laid out in its item.
+here scans. Failures become ``Unavailable`` (``calls.py``). ``DynamoStore`` holds the chats,
+members, messages and devices; connections, presence and the push log are ``connections.py``'s,
+blocks, reports, changes and attachments their modules'; ``mapping.py`` lays out each item.
 """
 
 from __future__ import annotations
@@ -69,7 +68,6 @@ from chalicelib.storage.tables import (
     MessageItem,
     MessageMap,
     PresenceItem,
-    PushLogItem,
     SendKeyItem,
 )
 
@@ -194,24 +192,6 @@ class DynamoStore(DynamoConnections, DynamoChanges, DynamoAttachments, DynamoBlo
             m = memberships[item.chat_id]
             total += max(0, int(item.last_seq or 0) - max(m.pointers.read_seq, m.joined_seq))
         return total
-
-    @guarded
-    def claim_push(self, key: str, ttl_seconds: int = 86400) -> bool:
-        """Record that a push is being sent; False if it was already (a retried batch)."""
-        try:
-            PushLogItem(key, expires_at=datetime_at(int(time.time()) + ttl_seconds)).save(
-                condition=PushLogItem.push_key.does_not_exist()
-            )
-        except PynamoDBException as exc:
-            if is_condition_failure(exc):
-                return False
-            raise
-        return True
-
-    @guarded
-    def release_push(self, key: str) -> None:
-        """A push that failed in a way worth retrying: let the retry send it."""
-        PushLogItem(key).delete()
 
     # ------------------------------------------------------------ chats and members
 

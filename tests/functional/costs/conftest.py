@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from types import SimpleNamespace
 
 import pytest
 from pynamodb.exceptions import PynamoDBException
@@ -21,7 +22,7 @@ from chalicelib.storage.mapping import datetime_at
 from chalicelib.storage.tables import ConnectionItem
 from chalicelib.testing import FakeManagementApi, Harness
 from tests.functional.conftest import build_service, fresh_queue_numbers, fresh_tables
-from tests.functional.costs.metering import CostMeter
+from tests.functional.costs.metering import CostMeter, Requests
 from tests.functional.costs.world import fill_unrelated
 
 UNRELATED = 1000
@@ -46,6 +47,25 @@ class CostWorld:
 
     def drain_fanout(self) -> int:
         return self.harness.drain_fanout()
+
+    def fanout_invocations(self) -> list[Requests]:
+        """Run the fan-out worker over every queued shard, as Lambda's event source mapping does;
+        the requests of each invocation apart (the driver's own ReceiveMessage and
+        DeleteMessage are in none)."""
+        invocations: list[Requests] = []
+
+        def fanout(event: dict, context: object) -> dict:
+            with self.meter.measure() as requests:
+                result = chalice_app.fanout(event, context)
+            invocations.append(requests)
+            return result
+
+        app, self.harness.app = self.harness.app, SimpleNamespace(fanout=fanout)
+        try:
+            self.harness.drain_fanout()
+        finally:
+            self.harness.app = app
+        return invocations
 
     def drain_push(self) -> int:
         """Run the push worker over every job queued, reach jobs held back included (as if their

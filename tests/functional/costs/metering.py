@@ -46,6 +46,7 @@ class Request:
     rru: float = 0.0
     wru: float = 0.0
     messages: int = 0  # SQS messages sent by a SendMessage(Batch)
+    queue: str = ""  # the SQS queue's name
     failed: bool = False
 
 
@@ -70,9 +71,9 @@ class Requests(list[Request]):
     def rru(self) -> float:
         return sum(r.rru for r in self)
 
-    @property
-    def sqs_messages(self) -> int:
-        return sum(r.messages for r in self if r.service == "sqs")
+    def sqs_messages(self, queue_contains: str = "") -> int:
+        """SQS messages sent (to the queues whose name contains ``queue_contains``)."""
+        return sum(r.messages for r in self if r.service == "sqs" and queue_contains in r.queue)
 
     def summary(self) -> str:
         return f"{len(self)} requests, {self.wru:g} WRU, {self.rru:g} RRU: {self.ops()}"
@@ -141,7 +142,12 @@ class CostMeter:
             except Exception:
                 self._record(Request(function, service, operation, failed=True))
                 raise
-            self._record(Request(function, service, operation, messages=_sqs_messages(operation, params)))
+            queue = (
+                str(params.get("QueueUrl") or params.get("QueueName") or "").rstrip("/").rpartition("/")[2]
+            )
+            self._record(
+                Request(function, service, operation, messages=_sqs_messages(operation, params), queue=queue)
+            )
             return answer
         touched: list[Touch] = touches(operation, params, key_of)
         before = {t: stored_size(t) for t in touched if t.write}

@@ -159,19 +159,21 @@ class BuiltChat:
 def build_chat(
     harness: Harness,
     size: int,
-    connected: bool = True,
+    connected: int | None = None,
     viewing: int = 0,
     devices: bool = False,
     tag: str | None = None,
 ) -> BuiltChat:
-    """A group of ``size`` members, each connected (when ``connected``), the first ``viewing``
-    of them viewing it, each with a device (when ``devices``): stored with batch writes."""
+    """A group of ``size`` members, the first ``connected`` of them (all: None) with a live
+    connection each, the first ``viewing`` of those viewing it, each with a device (when
+    ``devices``): stored with batch writes."""
     tag = tag or new_tag()
     users = [f"{tag}m{i:04d}" for i in range(size)]
     chat, items = chat_items(users[0], users[1:])
     built = BuiltChat(chat.chat_id, users)
-    if connected:
-        ids_by_user, more = connection_items(users, users[:viewing], chat.chat_id, devices=devices)
+    online = users if connected is None else users[:connected]
+    if online:
+        ids_by_user, more = connection_items(online, users[:viewing], chat.chat_id, devices=devices)
         items = more + items
         built.clients = {u: Client(harness, u, c) for u, c in ids_by_user.items()}
     write(items)

@@ -9,8 +9,10 @@ context manager that collects the requests made while it is open into a ``Reques
 its read and write units computed as ``bench/counting.py`` computes them: from the items'
 stored sizes in moto's memory before and after the request, with DynamoDB's published rules
 (docs/cost.md, "How it is counted"; moto's own ConsumedCapacity figures are constants). A
-request DynamoDB refuses (a failed condition, a cancelled transaction) is recorded too, with
-the units of the items as they stayed: DynamoDB bills those as well.
+request DynamoDB refuses (a failed condition, a cancelled transaction) is recorded too
+(``failed``), with the units of the items as they stayed: DynamoDB bills a failed conditional
+write; that a cancelled transaction is billed the same way (a retried send's is 8 WRU) is an
+assumption not checked against AWS's pages.
 
 Outside ``measure()`` the wrapper only passes calls on, so filling tables stays fast.
 """

@@ -2,7 +2,8 @@
 queue ``REACH_DELAY_SECONDS`` after the send that queued it; one BatchGetItem reads the
 ``delivered_seq`` of its members (at most 100), and each member whose pointer is still below the
 message's ``seq`` gets the ordinary push job, run by the worker as if it had been queued for
-them. A member who left the chat meanwhile has no membership and gets nothing.
+them, unless they block the sender (one more BatchGetItem, for those members only: none when
+everyone confirmed). A member who left the chat meanwhile has no membership and gets nothing.
 
 Nothing is sent twice: the worker claims each device and message in the push log before
 sending, the same claim the immediate path takes, so a member made offline by a 410 and pushed
@@ -45,11 +46,22 @@ def unconfirmed(store: Store, job: ReachJob) -> list[str]:
     ]
 
 
-def run(store: Store, job: ReachJob, notify: Callable[[PushJob], bool]) -> bool:
-    """Notify every unconfirmed member with ``notify`` (the worker's own run), several at once;
-    False when some send should be retried (the whole job comes again: the claims skip what
-    was sent). ``notify`` raising fails the job the same way."""
-    jobs = [job.for_user(user) for user in unconfirmed(store, job)]
+def run(
+    store: Store,
+    job: ReachJob,
+    notify: Callable[[PushJob], bool],
+    blockers: Callable[[list[str]], set[str]] | None = None,
+) -> bool:
+    """Notify every unconfirmed member with ``notify`` (the worker's own run), several at once,
+    except those ``blockers`` names among them (asked only when someone is unconfirmed: a job
+    whose members all confirmed costs its one BatchGetItem and nothing else); False when some
+    send should be retried (the whole job comes again: the claims skip what was sent).
+    ``notify`` raising fails the job the same way."""
+    waiting = unconfirmed(store, job)
+    if waiting and blockers is not None:
+        blocked = blockers(waiting)
+        waiting = [user for user in waiting if user not in blocked]
+    jobs = [job.for_user(user) for user in waiting]
     if len(jobs) <= 1:
         return all(notify(push) for push in jobs)
     return all(list(_members_pool().map(notify, jobs)))

@@ -62,11 +62,11 @@ def _empty_the_tables() -> bool:
     return True
 
 
-@pytest.fixture
-def tables(moto_aws):
-    """Every project table, empty. Emptied in moto's memory (no Scan, no request) when they are
-    still the ones made before (under a millisecond); else deleted and created again through the
-    API (about 0.35 s on the 2-core machine, which every test paid before)."""
+def fresh_tables() -> None:
+    """Every project table, empty (moto must be running). Emptied in moto's memory (no Scan, no
+    request) when they are still the ones made before (under a millisecond); else deleted and
+    created again through the API (about 0.35 s on the 2-core machine, which every test paid
+    before)."""
     if not _empty_the_tables():
         for model in (*ALL_MODELS, *PUSH_MODELS):
             if model.exists():
@@ -74,6 +74,12 @@ def tables(moto_aws):
         create_tables()
         _made_tables.clear()
         _made_tables.update(_moto_tables())
+
+
+@pytest.fixture
+def tables(moto_aws):
+    """Every project table, empty (``fresh_tables``)."""
+    fresh_tables()
     yield
 
 

@@ -132,3 +132,26 @@ def test_run_notifies_many_members_at_once_and_fails_if_any_send_should_be_retri
 
     with pytest.raises(RuntimeError):
         reach.run(store, job, broken)
+
+
+def test_blockers_are_asked_only_about_unconfirmed_members_and_skipped():
+    store = Memberships(
+        {
+            "bob": Membership(Pointers(6, 0)),  # unconfirmed, blocks the sender
+            "carol": Membership(Pointers(6, 0)),  # unconfirmed
+            "dave": Membership(Pointers(7, 0)),  # confirmed: never asked about
+        }
+    )
+    job = ReachJob(("bob", "carol", "dave"), PushJob("bob", "c1", None, "group", None, MESSAGE.to_wire()))
+    asked, notified = [], []
+
+    def blockers(users):
+        asked.append(list(users))
+        return {"bob"}
+
+    assert reach.run(store, job, lambda push: notified.append(push.user_id) or True, blockers)
+    assert asked == [["bob", "carol"]] and notified == ["carol"]
+    # everyone confirmed: the membership read only, no question about blocks
+    store.found = {u: Membership(Pointers(7, 0)) for u in ("bob", "carol", "dave")}
+    asked.clear()
+    assert reach.run(store, job, lambda push: False, blockers) and asked == []

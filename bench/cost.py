@@ -23,6 +23,7 @@ import os
 import statistics
 import subprocess
 import sys
+import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -415,11 +416,15 @@ def readme_block(usages: Sequence[Usage]) -> str:
     return "\n\n".join(
         [
             report.markdown(README_HEADERS, rows),
-            "Measured by `make cost` (the handlers under moto, medians) and priced at AWS's "
-            "us-east-1 on-demand rates, connection minutes excluded (the rates are not verified "
-            f"against a stored copy of AWS's pages on {pricing.CHECKED}); the breakdown, the "
-            "same traffic on Ably, Stream and Pusher, the sources and the cold start are in "
-            "[docs/cost.md](docs/cost.md).",
+            textwrap.fill(
+                "Measured by `make cost` (the handlers under moto, medians) and priced at AWS's "
+                "us-east-1 on-demand rates, connection minutes excluded (the rates are not "
+                f"verified against a stored copy of AWS's pages on {pricing.CHECKED}); the "
+                "breakdown, the same traffic on Ably, Stream and Pusher, the sources and the "
+                "cold start are in [docs/cost.md](docs/cost.md).",
+                width=96,
+                break_on_hyphens=False,
+            ),
         ]
     )
 

@@ -83,8 +83,9 @@ bench: $(STAMP)
 	$(PY) -m bench.changes
 	$(PY) -m bench.uploads
 
-## cost: what a message.send costs on AWS; prints the tables and rewrites docs/cost.md
-##   (measured counts, us-east-1 prices, Ably and Pusher beside it)
+## cost: what a message.send costs on AWS; rewrites docs/cost.md and the README's cost table
+##   (measured counts, us-east-1 prices, Ably, Stream and Pusher beside it, the cold-start import
+##   of app next to boto3's; prints the tables)
 ## bench-deployed: send latency with AWS latency injected; rewrites docs/latency.md
 ##   (time-to-ack and time-to-last-delivery; prints the table)
 .PHONY: cost bench-deployed

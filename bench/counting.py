@@ -165,8 +165,8 @@ def _transact_touch(entry: Mapping[str, Any], key_of: KeyOf) -> Touch:
     ((kind, action),) = entry.items()
     table = str(action["TableName"])
     key = key_of(table, action["Item"]) if kind == "Put" else action["Key"]
-    # A ConditionCheck is metered as a transactional write of the item it checks (assumption:
-    # the send path has none; see docs/cost.md).
+    # A ConditionCheck is metered as a transactional write of the item it checks: AWS charges two
+    # underlying writes for every item in a transaction (docs/cost.md, "How it is counted").
     return Touch.of(table, key, write=kind != "Get", transactional=True)
 
 

@@ -1,8 +1,12 @@
-"""Public on-demand prices (us-east-1) and the arithmetic that turns measured usage into dollars.
+"""Published prices (AWS us-east-1 on-demand, Ably, Stream, Pusher) and the arithmetic that
+turns measured usage into dollars.
 
-Every price carries where it was read and when (docs/cost.md lists them). A price marked
-``known=False`` was not found on a stored page and is given as the author knew it: check it
-before relying on it.
+Every price names the vendor's own page it comes from (docs/cost.md lists them: no third-party
+blog is the source of a price). ``verified`` says whether the figure was read on a stored copy of
+that page when the prices were checked (``CHECKED``); one that was not is the figure as the
+author knew it, and docs/cost.md marks it "not verified against a stored copy": check it on the
+vendor's page before relying on it. AWS renders its rate tables in the browser, so the stored
+copies of its pricing pages show the units and metering rules but not the rates.
 """
 
 from __future__ import annotations
@@ -11,10 +15,13 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-CHECKED = "2026-11-27"
+CHECKED = "2026-12-07"
 MILLION = 1_000_000
 API_GATEWAY_BLOCK = 32 * 1024  # WebSocket messages are metered in 32 KB increments
 SQS_BLOCK = 64 * 1024  # each 64 KB chunk of a request payload is billed as one request
+# The user behind the connection-time assumption (bench.cost.MINUTES_PER_MESSAGE): 40 messages
+# sent a day, 30 days a month. Used to turn a million sends into active users for Stream.
+SENDS_PER_USER_PER_MONTH = 40 * 30
 
 
 @dataclass(frozen=True)
@@ -22,92 +29,99 @@ class Price:
     what: str
     dollars: float
     per: str
-    source: str
-    known: bool = True  # False: not found on a stored page; the figure as the author knew it
+    source: str  # the vendor's own page
+    verified: bool = False  # True: the figure was read on a stored copy of ``source``
+    note: str = ""  # what the stored copy does show, or a corroborating page
 
+
+AWS_NOT_STORED = "the stored copy shows the units but not the rates (rendered in the browser)"
 
 PRICES: dict[str, Price] = {
     "dynamodb_wru": Price(
         "DynamoDB on-demand write request units",
         0.625,
         "million WRU",
-        "https://airbyte.com/data-engineering-resources/dynamodb-pricing (AWS's own page, "
-        "https://aws.amazon.com/dynamodb/pricing/on-demand/, was not among the stored pages)",
+        "https://aws.amazon.com/dynamodb/pricing/on-demand/",
+        note=AWS_NOT_STORED + ": 1 WRU writes up to 1 KB, a transactional write 2 WRU per 1 KB",
     ),
     "dynamodb_rru": Price(
         "DynamoDB on-demand read request units",
         0.125,
         "million RRU",
-        "https://airbyte.com/data-engineering-resources/dynamodb-pricing (as above)",
+        "https://aws.amazon.com/dynamodb/pricing/on-demand/",
+        note=AWS_NOT_STORED + ": 1 RRU reads up to 4 KB strongly consistent, half that eventually",
     ),
     "lambda_requests": Price(
         "Lambda requests",
         0.20,
         "million requests",
-        "https://aws.amazon.com/lambda/pricing/ (request price quoted by "
-        "https://cloudchipr.com/blog/aws-lambda-pricing)",
+        "https://aws.amazon.com/lambda/pricing/",
     ),
     "lambda_gb_s": Price(
         "Lambda duration, x86, first 6 billion GB-s a month",
         0.0000166667,
         "GB-second",
-        "https://aws.amazon.com/lambda/pricing/ via https://cloudchipr.com/blog/aws-lambda-pricing",
+        "https://aws.amazon.com/lambda/pricing/",
     ),
     "apigw_messages": Price(
         "API Gateway WebSocket messages, first billion a month (32 KB increments)",
         1.00,
         "million messages",
-        "https://aws.amazon.com/api-gateway/pricing/ as quoted by "
-        "https://amnic.com/blogs/aws-api-gateway-pricing and "
-        "https://awsforengineers.com/blog/aws-api-gateway-pricing-explained",
+        "https://aws.amazon.com/api-gateway/pricing/",
+        note=AWS_NOT_STORED + ": messages sent and received, metered in 32 KB increments",
     ),
     "apigw_minutes": Price(
         "API Gateway WebSocket connection minutes",
         0.25,
         "million minutes",
-        "https://amnic.com/blogs/aws-api-gateway-pricing",
+        "https://aws.amazon.com/api-gateway/pricing/",
+        note=AWS_NOT_STORED,
     ),
     "sqs_requests": Price(
         "SQS standard requests (each 64 KB chunk one request), after the free million",
         0.40,
         "million requests",
-        "https://cloudburn.io/blog/amazon-sqs-pricing, "
-        "https://www.factualminds.com/blog/amazon-sqs-pricing-64kb-rule-fifo-vs-standard/",
+        "https://aws.amazon.com/sqs/pricing/",
     ),
     "sns_mobile_push": Price(
         "SNS mobile push notifications",
         0.50,
         "million notifications",
-        "https://www.factualminds.com/blog/amazon-sns-pricing-publishes-fanout-protocols/",
+        "https://aws.amazon.com/sns/pricing/",
     ),
     "ably_messages": Price(
-        "Ably messages (1 published + 1 per subscriber receiving it)",
+        "Ably messages (1 published + 1 per subscriber receiving it), beyond a package",
         2.50,
         "million messages",
-        "https://ably.com/pricing/full-calculator (the rate for messages beyond a package; "
-        "counting rule from https://ably.com/docs/pricing)",
+        "https://ably.com/pricing/full-calculator",
+        verified=True,
+        note="overage rate; counting rule on https://ably.com/docs/pricing",
     ),
     "ably_connection_minutes": Price(
         "Ably connection minutes",
         1.00,
         "million minutes",
-        "https://ably.com/docs/pricing names the unit; the rate is not on the stored pages",
-        known=False,
-    ),
-    "ably_channel_minutes": Price(
-        "Ably channel minutes",
-        1.00,
-        "million minutes",
-        "https://ably.com/docs/pricing names the unit; the rate is not on the stored pages",
-        known=False,
+        "https://ably.com/pricing",
+        note="https://ably.com/docs/pricing names the unit, not its rate",
     ),
     "ably_standard": Price(
         "Ably Standard package base fee",
         29.0,
         "month",
-        "https://ably.com/docs/pricing/standard",
+        "https://ably.com/docs/pricing",
+        verified=True,
+    ),
+    "stream_chat": Price(
+        "Stream Chat entry paid plan, up to 10,000 MAU",
+        499.0,
+        "month",
+        "https://getstream.io/chat/pricing/",
+        note="billed by MAU and peak concurrent connections, not messages: "
+        "https://support.getstream.io/hc/en-us/articles/4403229982615 (stored)",
     ),
 }
+
+STREAM_PLAN_MAU = 10_000  # the MAU the priced Stream plan covers (with ``stream_chat``)
 
 
 @dataclass(frozen=True)
@@ -116,15 +130,16 @@ class PusherPlan:
     dollars_per_month: float
     messages_per_day: int
     connections: int
-    known: bool
+    verified: bool  # read on a stored copy of https://pusher.com/channels/pricing
 
 
-# Pusher Channels sells plans by daily messages and concurrent connections. The Startup plan
-# is quoted by https://blog.mattheworiordan.com/p/transparent-pricing-that-rewards (citing
-# pusher.com/channels/pricing); the others are as the author knew them (known=False).
+# Pusher Channels sells plans by daily messages and concurrent connections
+# (https://pusher.com/channels/pricing). No stored copy of that page holds the plans: every figure
+# is as the author knew it. Pusher's own docs (docs.bird.com/pusher) show a plan of 100
+# connections and 200,000 messages, the Sandbox's limits, as their example.
 PUSHER_PLANS: tuple[PusherPlan, ...] = (
     PusherPlan("Sandbox", 0, 200_000, 100, False),
-    PusherPlan("Startup", 49, 1_000_000, 500, True),
+    PusherPlan("Startup", 49, 1_000_000, 500, False),
     PusherPlan("Pro", 99, 4_000_000, 2_000, False),
     PusherPlan("Business", 299, 10_000_000, 5_000, False),
     PusherPlan("Premium", 499, 20_000_000, 10_000, False),
@@ -168,6 +183,20 @@ def ably_messages(members: int) -> int:
 def pusher_messages(members: int) -> int:
     """Pusher counts the publish and one message per subscribed client delivered to."""
     return 1 + (members - 1)
+
+
+def stream_mau(members: int, sends: float) -> int:
+    """The monthly active users behind ``sends`` sends a month into chats of ``members``: enough
+    senders at ``SENDS_PER_USER_PER_MONTH`` each, and at least one chat's members."""
+    if members < 1 or sends < 0:
+        raise ValueError(f"need members >= 1 and sends >= 0, not {members} and {sends}")
+    return max(members, math.ceil(sends / SENDS_PER_USER_PER_MONTH))
+
+
+def stream_dollars(mau: int) -> float | None:
+    """Stream Chat's monthly price for ``mau`` active users (None: above the priced plan, on
+    request)."""
+    return PRICES["stream_chat"].dollars if mau <= STREAM_PLAN_MAU else None
 
 
 def pusher_plan(messages_per_day: float) -> PusherPlan | None:

@@ -22,14 +22,24 @@ def text(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     return "\n".join(lines)
 
 
-def replace_generated(page: Path, generated: str) -> None:
-    """Put ``generated`` between the page's markers, keeping everything else as written."""
-    content = page.read_text()
+def generated_part(content: str, page: Path | str = "the page") -> str:
+    """What stands between the markers of ``content`` (ValueError if they are missing)."""
     if START not in content or END not in content or content.index(START) > content.index(END):
         raise ValueError(f"{page} has no '{START}' ... '{END}' section to regenerate")
+    return content.split(START, 1)[1].split(END, 1)[0].strip()
+
+
+def with_generated(content: str, generated: str, page: Path | str = "the page") -> str:
+    """``content`` with ``generated`` between its markers, everything else as written."""
+    generated_part(content, page)
     head, rest = content.split(START, 1)
     _, tail = rest.split(END, 1)
-    page.write_text(f"{head}{START}\n\n{generated.strip()}\n\n{END}{tail}")
+    return f"{head}{START}\n\n{generated.strip()}\n\n{END}{tail}"
+
+
+def replace_generated(page: Path, generated: str) -> None:
+    """Put ``generated`` between the page's markers, keeping everything else as written."""
+    page.write_text(with_generated(page.read_text(), generated, page))
 
 
 def money(value: float) -> str:

@@ -29,9 +29,35 @@ def test_dollars_per_million_and_per_unit():
     assert pricing.dollars("ably_standard", 1) == 29.0
 
 
-def test_every_price_names_its_source():
-    for price in pricing.PRICES.values():
-        assert price.source.startswith("https://") and price.dollars > 0
+VENDORS = ("https://aws.amazon.com/", "https://ably.com/", "https://getstream.io/")
+
+
+def test_every_price_cites_the_vendors_own_page():
+    for key, price in pricing.PRICES.items():
+        assert price.source.startswith(VENDORS), (key, price.source)  # no blog, no mirror
+        assert price.dollars > 0
+
+
+def test_a_price_not_read_on_a_stored_page_says_so():
+    # AWS renders its rates in the browser: no stored copy shows them (docs/cost.md, Sources).
+    assert not any(p.verified for k, p in pricing.PRICES.items() if k.startswith(("dynamodb", "lambda")))
+    assert pricing.PRICES["ably_messages"].verified  # "$2.50 p/million messages" on its calculator
+    assert not pricing.PRICES["stream_chat"].verified
+
+
+def test_stream_is_priced_by_active_users_not_by_sends():
+    # A million sends from users who send 40 a day for 30 days: 834 of them, or a chat's members.
+    assert pricing.stream_mau(2, 1_000_000) == 834
+    assert pricing.stream_mau(1000, 1_000_000) == 1000
+    assert pricing.stream_mau(2, 10_000_000) == 8334
+    assert pricing.stream_dollars(10_000) == 499.0
+    assert pricing.stream_dollars(10_001) is None  # above the priced plan: on request
+
+
+@pytest.mark.parametrize(("members", "sends"), [(0, 10), (2, -1)])
+def test_stream_active_users_refuse_an_empty_chat_or_negative_sends(members, sends):
+    with pytest.raises(ValueError, match="need members >= 1 and sends >= 0"):
+        pricing.stream_mau(members, sends)
 
 
 def test_hosted_message_counts():
@@ -65,6 +91,15 @@ def test_regenerating_a_page_replaces_only_its_generated_part(tmp_path):
     report.replace_generated(page, "new table")
     report.replace_generated(page, "newer table")
     assert page.read_text() == f"# Title\n\nintro\n\n{report.START}\n\nnewer table\n\n{report.END}\n\nafter\n"
+
+
+def test_regenerating_a_text_twice_gives_the_same_text():
+    text = f"a\n{report.START}\nold\n{report.END}\nb\n"
+    once = report.with_generated(text, "new")
+    assert report.with_generated(once, "new") == once
+    assert report.generated_part(once) == "new"
+    with pytest.raises(ValueError, match=r"no .* section"):
+        report.generated_part(f"{report.END} {report.START}")  # markers the wrong way round
 
 
 def test_a_page_without_markers_is_left_alone_with_a_clear_error(tmp_path):

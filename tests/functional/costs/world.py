@@ -101,11 +101,13 @@ def chat_items(
     its items, the chat item last as ``create_chat`` writes it."""
     everyone = tuple(sorted({creator, *members}))
     now = ids.iso_now()
+    roster = Roster.of(dict.fromkeys(everyone, 0))
     chat = ChatRecord(
         chat_id=last_message.chat_id if last_message else ids.new_chat_id(),
         kind="group",
         title="cost",
         members=everyone if len(everyone) <= INLINE_MEMBERS else None,
+        pages=roster.numbers() if len(everyone) > INLINE_MEMBERS else (),
         member_count=len(everyone),
         admins=(creator,),
         created_by=creator,
@@ -113,7 +115,6 @@ def chat_items(
         last_activity=now,
         last_seq=1 if last_message else 0,
     )
-    roster = Roster.of(dict.fromkeys(everyone, 0))
     items: list[Model] = [
         new_membership(u, chat.chat_id, seq, chat.created_at) for u, seq in roster.joined().items()
     ]

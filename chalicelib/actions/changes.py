@@ -131,7 +131,10 @@ class ChangeActions(ActionBase):
         # them (a change commits its rev and its entry together), so a client may resume from
         # the last_rev it is given without missing one.
         chat, membership = self._member_chat(ctx, r.chat_id)
-        page = self.store.changes(chat.chat_id, r.after_rev, r.limit, floor=membership.joined_seq)
+        # Changes up to the rev at which the member was added are all hidden from them: the
+        # Query starts after it (a key condition), so they cost nothing to skip.
+        after = max(r.after_rev, membership.joined_rev)
+        page = self.store.changes(chat.chat_id, after, r.limit, floor=membership.joined_seq)
         messages = [self._wire(m) for m in page.messages]
         last_rev = max([chat.last_rev, *(m.rev for m in page.messages)])
         reply = frame(

@@ -259,6 +259,9 @@ class Membership:
     joined_seq: int = 0
     notify: str = "all"
     joined_at: str = ""  # ISO time it was written ("" for memberships from before v2)
+    # The chat's change counter when they were added (0: a first member, or not recorded): every
+    # change up to it is of a message from before they joined, so hidden from them.
+    joined_rev: int = 0
 
     @property
     def muted(self) -> bool:

@@ -79,8 +79,7 @@ MAX_TRANSACTION_ITEMS = 100  # DynamoDB's limit per TransactWriteItems
 
 def _member_who_sees(reply_to: int | None) -> Condition:
     """The sender's membership condition on a send: that it exists, and for a reply that the
-    replied-to seq is after the one that added them (``joined_seq``, absent for a chat's first
-    members)."""
+    replied-to seq is after the one that added them (``joined_seq``, absent for first members)."""
     member: Condition = MembershipItem.chat_id.exists()
     if reply_to is None:
         return member
@@ -309,7 +308,8 @@ class DynamoStore(DynamoConnections, DynamoChanges, DynamoAttachments, DynamoBlo
             writes.append(("put", item) if page else ("delete", item))
         if change.actor_was_member:
             writes.append(("read", MembershipItem(change.actor, chat.chat_id)))
-        members = [("put", new_membership(u, chat.chat_id, seq, chat.last_activity)) for u in change.added]
+        at, rev = chat.last_activity, chat.last_rev
+        members = [("put", new_membership(u, chat.chat_id, seq, at, rev)) for u in change.added]
         members += [("delete", MembershipItem(u, chat.chat_id)) for u in change.removed]
         room = MAX_TRANSACTION_ITEMS - 1 - len(writes)
         try:

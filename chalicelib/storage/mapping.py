@@ -221,12 +221,21 @@ def membership_from(item: MembershipItem) -> Membership:
         joined_seq=int(item.joined_seq or 0),
         notify=item.notify or ("none" if item.muted else "all"),
         joined_at=item.joined_at or "",
+        joined_rev=int(item.joined_rev or 0),
     )
 
 
-def new_membership(user_id: str, chat_id: str, joined_seq: int, joined_at: str) -> MembershipItem:
+def new_membership(
+    user_id: str, chat_id: str, joined_seq: int, joined_at: str, joined_rev: int = 0
+) -> MembershipItem:
     return MembershipItem(
-        user_id, chat_id, joined_seq=joined_seq, joined_at=joined_at, delivered_seq=0, read_seq=0
+        user_id,
+        chat_id,
+        joined_seq=joined_seq,
+        joined_at=joined_at,
+        joined_rev=joined_rev or None,
+        delivered_seq=0,
+        read_seq=0,
     )
 
 

@@ -174,6 +174,7 @@ class MembershipItem(Model):
     delivered_seq = NumberAttribute(default=0)
     read_seq = NumberAttribute(default=0)
     joined_seq = NumberAttribute(null=True)
+    joined_rev = NumberAttribute(null=True)  # the chat's last_rev when they were added
     joined_at = UnicodeAttribute(null=True)
     muted = BooleanAttribute(null=True)  # v2's flag: true exactly when notify is "none"
     notify = UnicodeAttribute(null=True)  # all (when absent and not muted) | mentions | none

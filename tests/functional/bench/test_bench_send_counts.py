@@ -87,7 +87,9 @@ def test_a_send_to_102_members_is_sliced(measured):
     assert send["ops"][:3] == ["UpdateItem", "GetItem", "TransactWriteItems"]
     # then the send's fan-out mark (UpdateItem), and, on the fan-out worker's pollers, which may
     # start before the mark: each of the 2 slices' claim, its page, its members' presence
-    assert sorted(send["ops"][3:]) == ["BatchGetItem"] * 2 + ["GetItem"] * 2 + ["PutItem"] * 2 + ["UpdateItem"]
+    assert sorted(send["ops"][3:]) == ["BatchGetItem"] * 2 + ["GetItem"] * 2 + ["PutItem"] * 2 + [
+        "UpdateItem"
+    ]
     assert send["wru"] == 10 + 2  # the send's writes whatever the size, and a claim per slice
     # the chat (1), each page (1 each, under 4 KB), one per presence item (102)
     assert send["rru"] == 1 + 2 + 102

@@ -152,7 +152,7 @@ def test_a_non_member_cannot_send_to_a_large_chat(sharded):
 
 
 def test_a_member_who_left_cannot_send_to_a_large_chat(sharded):
-    alice, clients, chat_id = large_chat(sharded)
+    _alice, clients, chat_id = large_chat(sharded)
     leaver = clients["m001"]
     assert leaver.send("chat.leave", chat_id=chat_id)["event"] == "chat:left"
     sharded.drain_fanout()
@@ -177,7 +177,7 @@ def test_mentions_in_a_large_chat_keep_members_only(sharded):
 
 
 def test_a_reply_in_a_large_chat_by_a_member_added_later_is_checked(sharded):
-    alice, clients, chat_id = large_chat(sharded)
+    alice, _clients, chat_id = large_chat(sharded)
     alice.send("message.send", chat_id=chat_id, client_msg_id="k1", text="before you came")
     late = sharded.connect("late")
     assert alice.send("chat.add", chat_id=chat_id, members=["late"])["event"] == "chat:updated"
@@ -189,7 +189,7 @@ def test_a_reply_in_a_large_chat_by_a_member_added_later_is_checked(sharded):
 def test_a_malformed_slice_is_dropped_and_a_message_round_trips_its_wire_form(sharded):
     bad = {"Records": [{"messageId": "m1", "body": json.dumps({"v": 1, "kind": "slice", "page": -1})}]}
     assert chalice_app.fanout(bad, None) == {"batchItemFailures": []}  # dropped: retrying cannot help
-    alice, clients, chat_id = large_chat(sharded)
+    alice, _clients, chat_id = large_chat(sharded)
     alice.send("message.send", chat_id=chat_id, client_msg_id="k1", text="wire", mentions=["m002"])
     [record] = queued(sharded)["Records"]
     job = Slice.from_json(record["body"])
@@ -220,7 +220,9 @@ def pushing(push):
 def test_a_slice_pushes_to_its_offline_members_and_to_those_whose_connections_are_gone(pushing, api):
     harness = pushing.harness
     offline = harness.connect("m000")
-    assert offline.send("device.register", platform="apns", token="m000-iphone")["event"] == "device:registered"
+    assert (
+        offline.send("device.register", platform="apns", token="m000-iphone")["event"] == "device:registered"
+    )
     offline.disconnect()
     gone = harness.connect("m001")
     assert gone.send("device.register", platform="apns", token="m001-iphone")["event"] == "device:registered"
@@ -241,7 +243,7 @@ def test_a_reply_to_a_mentions_only_member_pushes_them_from_the_slice(pushing):
     harness = pushing.harness
     bob = harness.connect("m000")
     assert bob.send("device.register", platform="apns", token="m000-iphone")["event"] == "device:registered"
-    alice, clients, chat_id = large_chat(harness, unconnected=("m000",))
+    alice, _clients, chat_id = large_chat(harness, unconnected=("m000",))
     assert bob.send("chat.notify", chat_id=chat_id, level="mentions")["event"] == "chat:notify"
     asked = bob.send("message.send", chat_id=chat_id, client_msg_id="q", text="anyone?")
     harness.drain_fanout()
@@ -278,7 +280,11 @@ def test_a_file_sent_to_a_large_chat_reaches_members_with_a_link_that_downloads_
     alice, clients, chat_id = large_chat(sharded)
     data = b"%PDF-1.4 minutes of the meeting"
     created = alice.send(
-        "attachment.create", chat_id=chat_id, name="minutes.pdf", content_type="application/pdf", size=len(data)
+        "attachment.create",
+        chat_id=chat_id,
+        name="minutes.pdf",
+        content_type="application/pdf",
+        size=len(data),
     )
     fields = created["upload"]["fields"]
     answer = requests.post(created["upload"]["url"], data=fields, files={"file": ("f", data)}, timeout=10)

@@ -191,7 +191,7 @@ BURST_SENDS = 1000  # issue 21: 1,000 message.send in a burst from one connectio
 # docs/reliability.md); under the suite's own parallel load it moves with everything else. What
 # is asserted is that nobody starves: before the fix one connection's burst held every $default
 # worker (1,478 ms p99 on the loaded machine, 13.2 s with more concurrency per connection).
-STARVED_MS = 250.0
+STARVED_MS = 750.0  # half the starved figure: a fair gateway under the suite's load stays far below
 
 
 def p99_of(latencies: list[float]) -> float:
@@ -218,7 +218,7 @@ def test_a_burst_of_1000_sends_is_refused_at_once_and_other_users_keep_their_lat
     invocation runs), so a burst of 1,000 sends gets ``rate_limited`` for all past the 200 the
     limit allows, and other users' pings keep their latency meanwhile: their p99 is printed beside
     the p99 they get with no flood just before (under 50 ms on the quiet machine), and the test
-    asserts only that they are not starved (``STARVED_MS``, or 4x the quiet p99 on a machine
+    asserts only that they are not starved (``STARVED_MS``, or 8x the quiet p99 on a machine
     loaded enough that even that is high)."""
 
     async def scenario():
@@ -245,7 +245,7 @@ def test_a_burst_of_1000_sends_is_refused_at_once_and_other_users_keep_their_lat
     outcomes = outcome_counts(replies)
     report(f"burst of {BURST_SENDS} sends", latencies, seconds, outcomes)
     quiet_p99, p99 = p99_of(quiet), p99_of(latencies)
-    bound = max(STARVED_MS, 4 * quiet_p99)
+    bound = max(STARVED_MS, 8 * quiet_p99)
     print(
         f"other users' ping p99: {quiet_p99:.0f} ms with no flood ({len(quiet)} pings),"
         f" {p99:.0f} ms during the burst; bound {bound:.0f} ms"

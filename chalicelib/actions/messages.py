@@ -107,7 +107,10 @@ class MessageActions(ActionBase):
         _refuse_if_blocked(chat, members or (), ctx.user_id)
         files: tuple[Attachment, ...] = ()
         retried: tuple[StoredSend, ChatRecord, Members] | None = None
-        if r.attachments:
+        latest = self._retry_of_latest(ctx, chat, r)
+        if latest is not None:
+            retried = (latest, chat, members)
+        elif r.attachments:
             if members is not None and ctx.user_id not in members:
                 raise Forbidden(f"not a member of chat {chat.chat_id}")
             files, retried = self._attachments(ctx, chat, r)
@@ -151,6 +154,18 @@ class MessageActions(ActionBase):
                     f"not {attachment.size} bytes of {attachment.content_type}"
                 )
         return files, None
+
+    def _retry_of_latest(self, ctx: Context, chat: ChatRecord, r: MessageSend) -> StoredSend | None:
+        """A retry of the chat's latest message (the usual retry: the ack was lost, nobody wrote
+        since), known from the chat item read anyway: its send key is read (1 GetItem, for the
+        fan-out mark) instead of a transaction that would be cancelled (its write units)."""
+        last = chat.last_message
+        if last is None or last.system is not None or last.sender_id != ctx.user_id:
+            return None
+        if last.client_msg_id != r.client_msg_id:
+            return None
+        probe = Message(chat.chat_id, 0, "", r.client_msg_id, ctx.user_id, r.text, "")
+        return self.store.find_send(probe)
 
     def _send_chat(self, r: MessageSend) -> tuple[ChatRecord, frozenset[str]]:
         """The chat, and of the users the send mentions those who are members: read together

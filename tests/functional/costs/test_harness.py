@@ -25,8 +25,9 @@ VOLATILE = {
     "joined_at",
     "connection_id",
     "connected_at",
+    "expires_at",
     "rate_tat",
-}  # rate_tat: set by the first action
+}  # rate_tat: set by the first action; expires_at: connected_at + the TTL (a second apart or not)
 
 
 def _count(table: str) -> int:

@@ -26,6 +26,37 @@ def test_retry_with_same_client_msg_id_stores_and_delivers_once(harness, api):
     assert a.send("chat.history", chat_id=chat_id)["messages"][0]["message_id"] == first["message_id"]
 
 
+def test_a_retry_of_the_latest_message_reads_its_send_key_instead_of_writing(harness, aws_calls):
+    """The usual retry (the ack was lost, nobody wrote since) is known from the chat item: its
+    send key is read, no transaction is tried (and cancelled: 8 write units)."""
+    a, b = harness.connect("alice"), harness.connect("bob")
+    chat_id = harness.chat(a, "bob")
+    first = a.send("message.send", chat_id=chat_id, client_msg_id="k1", text="hello")
+    b.frames()
+    mark = aws_calls.mark()
+    retry = a.send("message.send", chat_id=chat_id, client_msg_id="k1", text="hello?")
+    assert aws_calls.operations_since(mark) == ["UpdateItem", "GetItem", "GetItem"]  # turn, chat, key
+    assert retry["duplicate"] is True and (retry["seq"], retry["message_id"], retry["sent_at"]) == (
+        first["seq"],
+        first["message_id"],
+        first["sent_at"],
+    )
+    assert b.frames() == [] and MessageItem.count(chat_id) == 1
+
+
+def test_a_retry_after_others_wrote_is_still_recognised(harness, aws_calls):
+    a, b = harness.connect("alice"), harness.connect("bob")
+    chat_id = harness.chat(a, "bob")
+    first = a.send("message.send", chat_id=chat_id, client_msg_id="k1", text="hello")
+    assert b.send("message.send", chat_id=chat_id, client_msg_id="k1", text="hi")["seq"] == 2  # bob's own k1
+    b.frames()
+    mark = aws_calls.mark()
+    retry = a.send("message.send", chat_id=chat_id, client_msg_id="k1", text="hello")
+    assert "TransactWriteItems" in aws_calls.operations_since(mark)  # cancelled on the send key
+    assert retry["duplicate"] is True and retry["seq"] == first["seq"] == 1
+    assert b.frames() == [] and MessageItem.count(chat_id) == 2
+
+
 def test_same_client_msg_id_is_scoped_to_chat_and_sender(harness):
     a, b = harness.connect("alice"), harness.connect("bob")
     chat1 = harness.chat(a, "bob")

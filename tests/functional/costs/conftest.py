@@ -95,7 +95,7 @@ def world(moto_aws) -> Iterator[CostWorld]:
         ConnectionItem(BUSY_MARKER, user_id="", connected_at=0, expires_at=datetime_at(0)).save()
     sqs = boto3.client("sqs", region_name="us-east-1")
     number = next(fresh_queue_numbers)
-    fanout, push = f"test-costs-fanout-{number}", f"test-costs-push-{number}"
+    fanout, push = f"test-fanout-{number}", f"test-push-{number}"  # the policy test knows these names
     urls = [sqs.create_queue(QueueName=name)["QueueUrl"] for name in (fanout, push)]
     api = FakeManagementApi()
     runtime.use_service(build_service(api, queue=SqsQueue(sqs, fanout), push_queue=SqsQueue(sqs, push)))

@@ -135,8 +135,7 @@ class MessageActions(ActionBase):
             if record is None or record.user_id != ctx.user_id or record.chat_id != chat.chat_id:
                 raise BadRequest(f"attachment {attachment_id} was not created by you for this chat")
         if any(records[a].seq is not None for a in r.attachments):
-            probe = Message(chat.chat_id, 0, "", r.client_msg_id, ctx.user_id, r.text, "")
-            earlier = self.store.find_send(probe)
+            earlier = self._earlier_send(ctx, chat, r)
             if earlier is None:
                 raise BadRequest("an attachment is part of another message already")
             return (), (earlier, chat, self._send_members(chat))
@@ -164,6 +163,11 @@ class MessageActions(ActionBase):
             return None
         if last.client_msg_id != r.client_msg_id:
             return None
+        return self._earlier_send(ctx, chat, r)
+
+    def _earlier_send(self, ctx: Context, chat: ChatRecord, r: MessageSend) -> StoredSend | None:
+        """How an earlier send of this client_msg_id by this user was stored, if one was (its
+        send key: 1 GetItem)."""
         probe = Message(chat.chat_id, 0, "", r.client_msg_id, ctx.user_id, r.text, "")
         return self.store.find_send(probe)
 

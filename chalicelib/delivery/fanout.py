@@ -37,7 +37,7 @@ import logging
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from chalicelib.delivery.posting import Delivery
 from chalicelib.domain.frames import Post
@@ -46,6 +46,7 @@ from chalicelib.domain.slices import Slice, is_slice
 from chalicelib.queues import Queue, process_batch
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 SHARD_VERSION = 2
 KNOWN_VERSIONS = (1, 2)  # a v1 shard (no id, queued before an upgrade) is checked, not claimed
@@ -202,20 +203,18 @@ class FanoutWorker:
         return self.run_slice(job) if isinstance(job, Slice) else self.run(job)
 
     def run_slice(self, job: Slice) -> bool:
-        """Claim the slice, then post its page's frames and queue its page's pushes. A failure
-        that raises releases the claim, so SQS's redelivery does it all again."""
-        if self.slices is None:
+        """Claim the slice, then post its page's frames and queue its page's pushes."""
+        slices = self.slices
+        if slices is None:
             raise RuntimeError("this worker was built without slice delivery")
-        if not self.ledger.claim_push(job.claim_key, CLAIM_SECONDS):
-            log.info("fan-out slice %s was posted already: not again", job.slice_id)
-            return True
-        try:
-            posts, lost = self.slices.deliver_slice(job)
-            gone = self.delivery.post_many(job.endpoint, posts)
-        except Exception:
-            self.ledger.release_push(job.claim_key)
-            raise
-        if gone:
+
+        def post() -> tuple[list[str], Callable[[list[str]], None]]:
+            posts, lost = slices.deliver_slice(job)
+            return self.delivery.post_many(job.endpoint, posts), lost
+
+        done = self._once(job.claim_key, f"slice {job.slice_id}", post)
+        if done is not None and done[0]:
+            gone, lost = done
             try:
                 lost(gone)  # whoever lost every connection is pushed to now
             except Exception:
@@ -224,19 +223,30 @@ class FanoutWorker:
         return True
 
     def run(self, shard: Shard) -> bool:
-        """Claim the shard, re-check who may still have its frames, post them. A failure that
-        raises releases the claim, so SQS's redelivery does it all again."""
-        if shard.shard_id and not self.ledger.claim_push(shard.claim_key, CLAIM_SECONDS):
-            log.info("fan-out shard %s was posted already: not again", shard.shard_id)
-            return True
-        try:
-            gone = self.delivery.post_many(shard.endpoint, self.entitled(shard))
-        except Exception:
-            if shard.shard_id:
-                self.ledger.release_push(shard.claim_key)
-            raise
-        self.forget(gone)
+        """Claim the shard, re-check who may still have its frames, post them."""
+        key = shard.claim_key if shard.shard_id else None  # a v1 shard has no id to claim
+        gone = self._once(
+            key,
+            f"shard {shard.shard_id}",
+            lambda: self.delivery.post_many(shard.endpoint, self.entitled(shard)),
+        )
+        if gone is not None:
+            self.forget(gone)
         return True
+
+    def _once(self, key: str | None, what: str, post: Callable[[], T]) -> T | None:
+        """Claim ``key`` in the ledger (None: nothing to claim), then ``post``; None when it was
+        claimed already (posted before: not again). A failure that raises releases the claim, so
+        SQS's redelivery does it all again."""
+        if key is not None and not self.ledger.claim_push(key, CLAIM_SECONDS):
+            log.info("fan-out %s was posted already: not again", what)
+            return None
+        try:
+            return post()
+        except Exception:
+            if key is not None:
+                self.ledger.release_push(key)
+            raise
 
     def entitled(self, shard: Shard) -> list[Post]:
         """The shard's posts whose connection still exists and whose user may still hear of the

@@ -39,6 +39,18 @@ def guarded(method: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+def applied(write: Callable[[], object]) -> bool:
+    """Make one conditional write: True if it applied, False if its condition refused it (any
+    other failure raises)."""
+    try:
+        write()
+    except PynamoDBException as exc:
+        if is_condition_failure(exc):
+            return False
+        raise
+    return True
+
+
 def is_condition_failure(exc: PynamoDBException) -> bool:
     return exc.cause_response_code == "ConditionalCheckFailedException"
 

@@ -17,7 +17,7 @@ from pynamodb.exceptions import PynamoDBException
 from chalicelib.domain.errors import Unavailable
 from chalicelib.domain.records import Connection, Reach
 from chalicelib.storage.base import Turn
-from chalicelib.storage.calls import get_or_none, guarded, is_condition_failure
+from chalicelib.storage.calls import applied, get_or_none, guarded, is_condition_failure
 from chalicelib.storage.mapping import connection_from, datetime_at, epoch_of, reach_from
 from chalicelib.storage.tables import ConnectionItem, PresenceItem, PushLogItem
 
@@ -170,15 +170,8 @@ class DynamoConnections:
     @guarded
     def claim_push(self, key: str, ttl_seconds: int = 86400) -> bool:
         """Record that a push is being sent; False if it was already (a retried batch)."""
-        try:
-            PushLogItem(key, expires_at=datetime_at(int(time.time()) + ttl_seconds)).save(
-                condition=PushLogItem.push_key.does_not_exist()
-            )
-        except PynamoDBException as exc:
-            if is_condition_failure(exc):
-                return False
-            raise
-        return True
+        item = PushLogItem(key, expires_at=datetime_at(int(time.time()) + ttl_seconds))
+        return applied(lambda: item.save(condition=PushLogItem.push_key.does_not_exist()))
 
     @guarded
     def release_push(self, key: str) -> None:

@@ -37,7 +37,7 @@ from chalicelib.domain.records import (
 from chalicelib.storage.attachments import DynamoAttachments
 from chalicelib.storage.base import SeqConflict, Store
 from chalicelib.storage.blocks import DynamoBlocks
-from chalicelib.storage.calls import batch_get_raw, get_or_none, guarded, is_condition_failure
+from chalicelib.storage.calls import applied, batch_get_raw, get_or_none, guarded, is_condition_failure
 from chalicelib.storage.changes import DynamoChanges
 from chalicelib.storage.connections import DynamoConnections
 from chalicelib.storage.mapping import (
@@ -51,6 +51,7 @@ from chalicelib.storage.mapping import (
     message_attributes,
     message_from,
     new_membership,
+    page_users,
     receipts_from,
     receipts_item,
     stored_send,
@@ -262,7 +263,7 @@ class DynamoStore(DynamoConnections, DynamoChanges, DynamoAttachments, DynamoBlo
             if int(item.page) == RECEIPTS_PAGE:
                 summary = receipts_from(item)
             else:
-                pages[int(item.page)] = {str(user): int(seq) for user, seq in item.users.as_dict().items()}
+                pages[int(item.page)] = page_users(item)
         if not pages and chat.members:  # a chat from before rosters existed: its item lists them
             legacy = Roster.of(dict.fromkeys(chat.members, 0))
             legacy.unsaved.update(legacy.pages)
@@ -276,9 +277,7 @@ class DynamoStore(DynamoConnections, DynamoChanges, DynamoAttachments, DynamoBlo
     @guarded
     def roster_page(self, chat_id: str, number: int) -> Mapping[str, int]:
         item = get_or_none(ChatMembersItem, chat_id, number)
-        if item is None:
-            return {}
-        return {str(user): int(seq) for user, seq in item.users.as_dict().items()}
+        return page_users(item) if item is not None else {}
 
     @guarded
     def chat_with_memberships(
@@ -426,8 +425,8 @@ class DynamoStore(DynamoConnections, DynamoChanges, DynamoAttachments, DynamoBlo
 
     @guarded
     def advance_pointers(self, chat_id: str, user_id: str, old: Pointers, new: Pointers) -> bool:
-        try:
-            MembershipItem(user_id, chat_id).update(
+        return applied(
+            lambda: MembershipItem(user_id, chat_id).update(
                 actions=[
                     MembershipItem.delivered_seq.set(new.delivered_seq),
                     MembershipItem.read_seq.set(new.read_seq),
@@ -435,11 +434,7 @@ class DynamoStore(DynamoConnections, DynamoChanges, DynamoAttachments, DynamoBlo
                 condition=(MembershipItem.delivered_seq == old.delivered_seq)
                 & (MembershipItem.read_seq == old.read_seq),
             )
-        except PynamoDBException as exc:
-            if is_condition_failure(exc):
-                return False
-            raise
-        return True
+        )
 
     # ------------------------------------------------------------ messages
 
@@ -588,13 +583,9 @@ class DynamoStore(DynamoConnections, DynamoChanges, DynamoAttachments, DynamoBlo
     @guarded
     def claim_fanout(self, message: Message) -> bool:
         key = send_key(message.chat_id, message.sender_id, message.client_msg_id)
-        try:
-            SendKeyItem(key).update(
+        return applied(
+            lambda: SendKeyItem(key).update(
                 actions=[SendKeyItem.fanned_out.set(True)],
                 condition=SendKeyItem.send_key.exists() & SendKeyItem.fanned_out.does_not_exist(),
             )
-        except PynamoDBException as exc:
-            if is_condition_failure(exc):
-                return False
-            raise
-        return True
+        )

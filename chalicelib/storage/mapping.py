@@ -215,6 +215,11 @@ def chat_change_actions(chat: ChatRecord) -> list[Any]:
     return actions
 
 
+def page_users(item: ChatMembersItem) -> dict[str, int]:
+    """A roster page's users, each with the seq that added them."""
+    return {str(user): int(seq) for user, seq in item.users.as_dict().items()}
+
+
 def membership_from(item: MembershipItem) -> Membership:
     return Membership(
         pointers=Pointers(delivered_seq=int(item.delivered_seq or 0), read_seq=int(item.read_seq or 0)),

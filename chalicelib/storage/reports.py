@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import json
 
-from pynamodb.exceptions import PutError
-
 from chalicelib.domain.reports import Report, ReportAction
-from chalicelib.storage.calls import guarded, is_condition_failure
+from chalicelib.storage.calls import applied, guarded
 from chalicelib.storage.mapping import message_attributes, message_from
 from chalicelib.storage.tables import MessageMap, ReportItem
 
@@ -70,10 +68,5 @@ class DynamoReports:
     @guarded
     def save_report(self, report: Report) -> bool:
         """One conditional PutItem; False (nothing written) when this report exists already."""
-        try:
-            report_item(report).save(condition=ReportItem.report_id.does_not_exist())
-        except PutError as exc:
-            if is_condition_failure(exc):
-                return False
-            raise
-        return True
+        item = report_item(report)
+        return applied(lambda: item.save(condition=ReportItem.report_id.does_not_exist()))

@@ -16,12 +16,9 @@ from chalicelib.domain.records import message_from_wire
 from chalicelib.domain.slices import Slice, is_slice
 from chalicelib.storage.dynamo import DynamoStore
 from chalicelib.storage.tables import MessageItem
+from tests.functional.messages.test_send_crashes import LambdaKilled, kill_after_storing
 
 MEMBERS = 60  # above INLINE_MEMBERS: the chat item keeps the roster's page numbers, not members
-
-
-class LambdaKilled(BaseException):
-    """The invocation ends here, as a Lambda timeout or crash ends it."""
 
 
 def large_chat(harness, members: int = MEMBERS, unconnected: tuple[str, ...] = ()):
@@ -100,16 +97,7 @@ def test_the_page_is_read_when_the_slice_runs(sharded):
 
 def test_a_send_killed_after_storing_is_sliced_by_its_retry_once(sharded, monkeypatch):
     alice, clients, chat_id = large_chat(sharded)
-    real = DynamoStore.append_message
-    calls = iter([True])
-
-    def append_then_die(self, chat, message):
-        stored = real(self, chat, message)
-        if next(calls, False):
-            raise LambdaKilled()
-        return stored
-
-    monkeypatch.setattr(DynamoStore, "append_message", append_then_die)
+    kill_after_storing(monkeypatch)
     with pytest.raises(LambdaKilled):
         alice.raw({"action": "message.send", "chat_id": chat_id, "client_msg_id": "k1", "text": "x"})
     assert sharded.drain_fanout() == 0  # stored, nothing queued

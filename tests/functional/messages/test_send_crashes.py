@@ -49,7 +49,7 @@ def _send(chat_id, text="hello", cmid="k1"):
     }
 
 
-def _kill_after_storing(monkeypatch):
+def kill_after_storing(monkeypatch):
     real = DynamoStore.append_message
     calls = iter([True])
 
@@ -64,7 +64,7 @@ def _kill_after_storing(monkeypatch):
 
 def test_a_send_killed_after_storing_is_delivered_by_its_retry(harness, late, monkeypatch):
     alice, bob, chat_id = _pair(harness)
-    _kill_after_storing(monkeypatch)
+    kill_after_storing(monkeypatch)
     with pytest.raises(LambdaKilled):
         alice.raw(_send(chat_id))
     assert bob.frames() == [] and alice.frames() == []  # stored, never acknowledged or delivered
@@ -83,7 +83,7 @@ def test_a_send_killed_after_storing_is_delivered_by_its_retry(harness, late, mo
 
 def test_a_retry_soon_after_a_killed_send_waits_out_the_grace_then_delivers(harness, late, monkeypatch):
     alice, bob, chat_id = _pair(harness)
-    _kill_after_storing(monkeypatch)
+    kill_after_storing(monkeypatch)
     with pytest.raises(LambdaKilled):
         alice.raw(_send(chat_id))
     late.late_fanout_grace_seconds = 60.0
@@ -208,7 +208,7 @@ def test_a_retry_after_the_members_changed_leaves_delivery_to_resync(harness, la
     """Someone added since must not get an older message live: the retry delivers nothing, and
     every member finds the message in storage."""
     alice, bob, chat_id = _pair(harness)
-    _kill_after_storing(monkeypatch)
+    kill_after_storing(monkeypatch)
     with pytest.raises(LambdaKilled):
         alice.raw(_send(chat_id))
     late.late_fanout_grace_seconds = 0.0
